@@ -1,0 +1,196 @@
+/**
+ * The engine: the catalog of running objects, the state store, dead letters and metrics. The
+ * statement layer (engine/exec/) turns parsed statements into calls on this class; nothing here
+ * parses SQL or knows about sessions.
+ */
+import type { Chunk } from './chunk.ts'
+import type { ColumnSchema, ConnectorContext, SinkFactory, SourceFactory } from './connector.ts'
+import type { StateStore, StateWrite } from './state/store.ts'
+import type { CatalogObject, MaterializedViewObject, ObjectKind, RelationObject, SourceObject, TableObject } from './catalog/objects.ts'
+import type { StoredObject } from './catalog/catalog-store.ts'
+import { DeadLetters } from './runtime/dead-letters.ts'
+import { EngineMetrics } from './runtime/metrics.ts'
+import { Mutex } from './util/mutex.ts'
+import { SluiceError, SqlState } from './errors.ts'
+import { catalogDelete, catalogPut, loadCatalog } from './catalog/catalog-store.ts'
+import { kindLabel } from './catalog/objects.ts'
+import { openLevelStore } from './state/leveldb.ts'
+import { MemoryStore } from './state/memory.ts'
+import { join } from 'node:path'
+import { mkdirSync } from 'node:fs'
+
+export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void
+
+export interface EngineOptions {
+  /** Where state and the catalog live; ':memory:' keeps everything in memory (tests). */
+  readonly dataDir: string
+  readonly sources?: readonly SourceFactory[]
+  readonly sinks?: readonly SinkFactory[]
+  readonly log?: LogFn
+  /** Wall clock in ms; injected so tests can steer time. */
+  readonly now?: () => number
+  /** Rows per source poll. */
+  readonly maxBatchRows?: number
+  /** How long FLUSH waits for sources to catch up, ms. */
+  readonly flushTimeoutMs?: number
+}
+
+export class Engine {
+  readonly objects = new Map<string, CatalogObject>()
+  readonly writeLock = new Mutex()
+  readonly deadLetters: DeadLetters
+  readonly metrics: EngineMetrics
+  readonly sourceFactories = new Map<string, SourceFactory>()
+  readonly sinkFactories = new Map<string, SinkFactory>()
+  readonly log: LogFn
+  readonly now: () => number
+  private nextId = 1
+  /** Set while replaying the catalog at startup: the id to give the object being re-created. */
+  restoringId: number | undefined
+  closed = false
+
+  private constructor(
+    readonly store: StateStore,
+    readonly options: EngineOptions,
+  ) {
+    this.log = options.log ?? (() => {})
+    this.now = options.now ?? Date.now
+    this.deadLetters = new DeadLetters(10_000, this.now)
+    this.metrics = new EngineMetrics(() => this.collectMetrics())
+    this.deadLetters.onLetter((l) => this.metrics.deadLetters.inc({ object: l.object, reason: l.reason }))
+    for (const f of options.sources ?? []) this.sourceFactories.set(f.connector, f)
+    for (const f of options.sinks ?? []) this.sinkFactories.set(f.connector, f)
+  }
+
+  /** Opens the state store; the caller replays the catalog (see replayCatalog). */
+  static async open(options: EngineOptions): Promise<{ engine: Engine; stored: StoredObject[] }> {
+    let store: StateStore
+    if (options.dataDir === ':memory:') store = new MemoryStore()
+    else {
+      mkdirSync(options.dataDir, { recursive: true })
+      store = await openLevelStore(join(options.dataDir, 'state'))
+    }
+    const engine = new Engine(store, options)
+    const stored = await loadCatalog(store)
+    for (const s of stored) engine.nextId = Math.max(engine.nextId, s.id + 1)
+    return { engine, stored }
+  }
+
+  allocateId(): number {
+    if (this.restoringId !== undefined) return this.restoringId
+    return this.nextId++
+  }
+
+  get(name: string): CatalogObject | undefined {
+    return this.objects.get(name)
+  }
+
+  /** The relation called `name`, or 42P01 naming it. */
+  relation(name: string, position?: number): RelationObject {
+    const obj = this.objects.get(name)
+    if (obj === undefined || obj.kind === 'view') {
+      throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`, { position })
+    }
+    return obj
+  }
+
+  /** Fails with the contract's duplicate-object codes when `name` is taken. */
+  checkNameFree(name: string, kind: ObjectKind): void {
+    const existing = this.objects.get(name)
+    if (existing === undefined) return
+    const code = kind === 'source' || kind === 'sink' ? SqlState.duplicate_object : SqlState.duplicate_table
+    throw new SluiceError(code, `${kindLabel(existing.kind)} "${name}" already exists`)
+  }
+
+  /** Registers a new object and persists its definition with `extra` writes in one batch. */
+  async register(obj: CatalogObject, extra: readonly StateWrite[] = []): Promise<void> {
+    this.objects.set(obj.name, obj)
+    if (this.restoringId !== undefined) return
+    await this.store.write([catalogPut({ id: obj.id, kind: obj.kind, name: obj.name, sql: obj.sql }), ...extra])
+  }
+
+  async unregister(obj: CatalogObject, extra: readonly StateWrite[] = []): Promise<void> {
+    this.objects.delete(obj.name)
+    await this.store.write([catalogDelete(obj.id), ...extra])
+  }
+
+  connectorContext(object: string): ConnectorContext {
+    return {
+      name: object,
+      deadLetter: (letter) => this.deadLetters.add(letter),
+      now: this.now,
+      log: (level, message, fields) => this.log(level, message, { object, ...fields }),
+    }
+  }
+
+  /**
+   * Applies one batch of table changes: persisted atomically first, then pushed to every view
+   * reading the table, then the batch's event-time high marks (SQL.md "Batches").
+   */
+  async applyTableChange(table: TableObject, inserts: readonly (readonly unknown[])[], deletes: readonly number[]): Promise<Chunk | undefined> {
+    const { writes, chunk } = table.rows.apply(inserts as never, deletes)
+    if (writes.length > 0) await this.store.write(writes)
+    if (chunk !== undefined) {
+      table.stream.push(chunk)
+      table.stream.pushBatchWatermarks(chunk, timeColumns(table.columns))
+      this.metrics.sourceRows.inc({ source: table.name }, chunk.length)
+      this.metrics.sourceBatches.inc({ source: table.name })
+    }
+    return chunk
+  }
+
+  /** FLUSH: waits until every running source has applied what its input held when called. */
+  async flush(): Promise<void> {
+    const timeout = this.options.flushTimeoutMs ?? 30_000
+    const waits: Promise<boolean>[] = []
+    for (const obj of this.objects.values()) {
+      if (obj.kind === 'source') waits.push(obj.driver.caughtUp(timeout))
+    }
+    const results = await Promise.all(waits)
+    if (results.some((ok) => !ok)) {
+      throw new SluiceError(SqlState.query_canceled, 'FLUSH timed out waiting for sources to catch up', { domain: 'external', retryable: true })
+    }
+  }
+
+  sources(): SourceObject[] {
+    return [...this.objects.values()].filter((o): o is SourceObject => o.kind === 'source')
+  }
+
+  materializedViews(): MaterializedViewObject[] {
+    return [...this.objects.values()].filter((o): o is MaterializedViewObject => o.kind === 'materialized_view')
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await Promise.all(this.sources().map((s) => s.driver.stop()))
+    for (const v of this.materializedViews()) v.dataflow.detach()
+    await this.store.close()
+  }
+
+  private collectMetrics(): void {
+    this.metrics.viewRows.reset()
+    this.metrics.viewState.reset()
+    for (const v of this.materializedViews()) {
+      this.metrics.viewRows.set({ view: v.name }, v.materialize.rowCount)
+      let state = 0
+      for (const op of v.dataflow.operators()) state += op.stateSize?.() ?? 0
+      this.metrics.viewState.set({ view: v.name }, state)
+    }
+    const nowSec = this.now() / 1000
+    for (const obj of this.objects.values()) {
+      if ((obj.kind === 'source' || obj.kind === 'table') && obj.watermark !== undefined) {
+        const max = obj.stream.maxEventTime.get(obj.watermark.column)
+        if (max !== undefined) this.metrics.watermarkDelay.set({ relation: obj.name }, nowSec - max / 1e6)
+      }
+    }
+  }
+}
+
+export function timeColumns(columns: readonly ColumnSchema[]): number[] {
+  const out: number[] = []
+  columns.forEach((c, i) => {
+    if (c.type.kind === 'timestamp' || c.type.kind === 'timestamptz') out.push(i)
+  })
+  return out
+}

@@ -1,0 +1,259 @@
+/**
+ * CREATE and DROP of sources, tables and materialized views, once the statement is parsed and
+ * its query bound. Each creation persists the defining SQL in the same batch as any initial
+ * state, so a restart finds every object (replayed by Sluice.open).
+ */
+import type { ColumnSchema, ConnectorOptions } from '../connector.ts'
+import type { Engine } from '../engine.ts'
+import type { CatalogObject, MaterializedViewObject, ObjectKind, SourceObject, TableObject, WatermarkDecl } from '../catalog/objects.ts'
+import type { LogicalPlan } from '../plan/logical.ts'
+import type { CompileContext } from '../expr/compile.ts'
+import type { OperatorContext } from '../ops/operator.ts'
+import { SluiceError, SqlState } from '../errors.ts'
+import { timeColumns } from '../engine.ts'
+import { Stream } from '../runtime/stream.ts'
+import { SourceDriver } from '../runtime/source-driver.ts'
+import { TableRows } from '../catalog/table-rows.ts'
+import { Dataflow } from '../runtime/dataflow.ts'
+import { Materialize } from '../ops/materialize.ts'
+import { lower } from '../plan/physical.ts'
+import { emptyChunk, kindLabel } from '../catalog/objects.ts'
+import { chunkFromRows } from '../chunk.ts'
+import { describeRow } from '../ops/operator.ts'
+
+export interface SourceDef {
+  readonly name: string
+  readonly sql: string
+  /** Declared columns; undefined lets the connector supply them (e.g. the Nexmark generator). */
+  readonly columns: readonly ColumnSchema[] | undefined
+  readonly watermark: { readonly column: string; readonly delay: number; readonly position?: number } | undefined
+  readonly options: ConnectorOptions
+}
+
+export async function createSource(engine: Engine, def: SourceDef): Promise<void> {
+  engine.checkNameFree(def.name, 'source')
+  const connector = def.options.get('connector')
+  if (connector === undefined) throw new SluiceError(SqlState.invalid_parameter_value, `CREATE SOURCE ${def.name} needs a "connector" option`)
+  const factory = engine.sourceFactories.get(connector.toLowerCase())
+  if (factory === undefined) throw new SluiceError(SqlState.undefined_object, `connector "${connector}" does not exist`, { hint: `known connectors: ${[...engine.sourceFactories.keys()].join(', ')}` })
+  const options = new Map([...def.options].filter(([k]) => k !== 'connector'))
+  const columns = def.columns ?? factory.defaultColumns?.(options)
+  if (columns === undefined || columns.length === 0) {
+    throw new SluiceError(SqlState.invalid_parameter_value, `connector "${connector}" needs a column list in CREATE SOURCE ${def.name}`)
+  }
+  const watermark = resolveWatermark(columns, def.watermark)
+  const ctx = engine.connectorContext(def.name)
+  const reader = factory.create(columns, options, ctx)
+  const stream = new Stream(def.name)
+  const driver = new SourceDriver(reader, stream, {
+    maxRows: engine.options.maxBatchRows ?? 4096,
+    idleMs: 20,
+    timeColumns: timeColumns(columns),
+    onBatch: (rows) => {
+      engine.metrics.sourceRows.inc({ source: def.name }, rows)
+      engine.metrics.sourceBatches.inc({ source: def.name })
+    },
+    onError: (e) => engine.log('warn', `source ${def.name}: ${e instanceof Error ? e.message : String(e)}`),
+  })
+  const obj: SourceObject = {
+    kind: 'source',
+    id: engine.allocateId(),
+    name: def.name,
+    sql: def.sql,
+    columns,
+    dependents: new Set(),
+    connector: connector.toLowerCase(),
+    options,
+    watermark,
+    stream,
+    driver,
+    snapshot: () => emptyChunk(columns.length),
+  }
+  await engine.register(obj)
+}
+
+export interface TableDef {
+  readonly name: string
+  readonly sql: string
+  readonly columns: readonly ColumnSchema[]
+  readonly primaryKey: readonly string[] | undefined
+  readonly appendOnly: boolean
+  readonly watermark: { readonly column: string; readonly delay: number; readonly position?: number } | undefined
+}
+
+export async function createTable(engine: Engine, def: TableDef): Promise<void> {
+  engine.checkNameFree(def.name, 'table')
+  const seen = new Set<string>()
+  for (const c of def.columns) {
+    if (seen.has(c.name)) throw new SluiceError(SqlState.duplicate_column, `column "${c.name}" specified more than once`)
+    seen.add(c.name)
+  }
+  const primaryKey = def.primaryKey?.map((name) => {
+    const i = def.columns.findIndex((c) => c.name === name)
+    if (i < 0) throw new SluiceError(SqlState.undefined_column, `column "${name}" named in key does not exist`)
+    return i
+  })
+  if (primaryKey !== undefined && def.appendOnly) {
+    throw new SluiceError(SqlState.feature_not_supported, `an APPEND ONLY table cannot have a PRIMARY KEY`)
+  }
+  const id = engine.allocateId()
+  const rows = new TableRows(id, def.columns.map((c) => c.type), primaryKey)
+  if (engine.restoringId !== undefined) await rows.load(engine.store)
+  const obj: TableObject = {
+    kind: 'table',
+    id,
+    name: def.name,
+    sql: def.sql,
+    columns: def.columns,
+    dependents: new Set(),
+    rows,
+    primaryKey,
+    appendOnly: def.appendOnly,
+    watermark: resolveWatermark(def.columns, def.watermark),
+    stream: new Stream(def.name),
+    snapshot: () => rows.snapshot(),
+  }
+  // The table's high marks start from its stored rows, so views created after a restart judge
+  // lateness as they did before it.
+  if (rows.size > 0) obj.stream.pushBatchWatermarks(rows.snapshot(), timeColumns(def.columns))
+  await engine.register(obj)
+}
+
+export interface MaterializedViewDef {
+  readonly name: string
+  readonly sql: string
+  readonly plan: LogicalPlan
+  readonly dependsOn: readonly string[]
+  readonly emitOnWindowClose: boolean
+  readonly watermarkOverride: number | undefined
+  readonly compile: CompileContext
+  readonly notices: string[]
+}
+
+export async function createMaterializedView(engine: Engine, def: MaterializedViewDef): Promise<void> {
+  engine.checkNameFree(def.name, 'materialized_view')
+  const ops = operatorContext(engine, def.name)
+  const physical = lower(def.plan, { compile: def.compile, ops, watermarkOverride: def.watermarkOverride, emitOnWindowClose: def.emitOnWindowClose })
+  const columns = def.plan.columns.map((c) => ({ name: c.name, type: c.type }))
+  const materialize = new Materialize(columns.map((c) => c.type))
+  const stream = new Stream(def.name)
+  let obj: MaterializedViewObject | undefined = undefined
+  const dataflow = new Dataflow(
+    { op: materialize, inputs: [physical], types: materialize.types },
+    { chunk: (c) => stream.push(c), watermark: (w) => stream.pushWatermark(w) },
+    (error) => {
+      const message = error instanceof Error ? error.message : String(error)
+      if (obj !== undefined) obj.failure = message
+      engine.log('error', `materialized view ${def.name} failed and stopped updating`, { error: message, stack: error instanceof Error ? error.stack : undefined })
+    },
+  )
+  obj = {
+    kind: 'materialized_view',
+    id: engine.allocateId(),
+    name: def.name,
+    sql: def.sql,
+    columns,
+    dependents: new Set(),
+    dependsOn: def.dependsOn,
+    plan: def.plan,
+    physical,
+    dataflow,
+    materialize,
+    stream,
+    emitOnWindowClose: def.emitOnWindowClose,
+    watermarkOverride: def.watermarkOverride,
+    failure: undefined,
+    snapshot: () => chunkFromRows(columns.length, materialize.snapshot()),
+  }
+  dataflow.attach()
+  for (const dep of def.dependsOn) engine.get(dep)?.dependents.add(def.name)
+  await engine.register(obj)
+  // Sources start reading once a view needs them; later views share the running reader.
+  for (const dep of def.dependsOn) {
+    const src = engine.get(dep)
+    if (src?.kind === 'source' && !src.driver.started) await src.driver.start()
+  }
+}
+
+export function operatorContext(engine: Engine, owner: string): OperatorContext {
+  return {
+    owner,
+    deadLetter: (letter) => engine.deadLetters.add({ ...letter, object: owner }),
+    countLate: (n) => engine.metrics.lateRows.inc({ view: owner }, n),
+    countEvalErrors: (n) => engine.metrics.evalErrors.inc({ view: owner }, n),
+  }
+}
+
+const DROP_KIND_WORD: Record<ObjectKind, string> = {
+  source: 'SOURCE',
+  table: 'TABLE',
+  materialized_view: 'MATERIALIZED VIEW',
+  view: 'VIEW',
+  sink: 'SINK',
+}
+
+/** DROP kind name [CASCADE]; returns the names dropped (dependents first). */
+export async function dropObject(engine: Engine, kind: ObjectKind, name: string, ifExists: boolean, cascade: boolean, notices: string[]): Promise<void> {
+  const obj = engine.get(name)
+  if (obj === undefined) {
+    if (ifExists) {
+      notices.push(`${kindLabel(kind)} "${name}" does not exist, skipping`)
+      return
+    }
+    const code = kind === 'source' || kind === 'sink' ? SqlState.undefined_object : SqlState.undefined_table
+    throw new SluiceError(code, `${kindLabel(kind)} "${name}" does not exist`)
+  }
+  if (obj.kind !== kind) {
+    throw new SluiceError(SqlState.invalid_parameter_value, `"${name}" is a ${kindLabel(obj.kind)}, not a ${kindLabel(kind)}`, {
+      hint: `Use DROP ${DROP_KIND_WORD[obj.kind]} to remove a ${kindLabel(obj.kind)}.`,
+    })
+  }
+  if (obj.dependents.size > 0 && !cascade) {
+    throw new SluiceError(SqlState.dependent_objects_still_exist, `cannot drop ${kindLabel(obj.kind)} ${name} because other objects depend on it`, {
+      detail: [...obj.dependents].map((d) => `${d} depends on ${name}`).join('\n'),
+      hint: 'Use DROP ... CASCADE to drop the dependent objects too.',
+    })
+  }
+  for (const dep of [...obj.dependents]) {
+    const d = engine.get(dep)
+    if (d !== undefined) {
+      notices.push(`drop cascades to ${kindLabel(d.kind)} ${dep}`)
+      await dropObject(engine, d.kind, dep, true, true, notices)
+    }
+  }
+  await removeObject(engine, obj)
+}
+
+async function removeObject(engine: Engine, obj: CatalogObject): Promise<void> {
+  switch (obj.kind) {
+    case 'materialized_view':
+      obj.dataflow.detach()
+      break
+    case 'source':
+      await obj.driver.stop()
+      break
+    case 'table':
+    case 'view':
+      break
+  }
+  if (obj.kind === 'materialized_view' || obj.kind === 'view') {
+    for (const dep of obj.dependsOn) engine.get(dep)?.dependents.delete(obj.name)
+  }
+  await engine.unregister(obj, obj.kind === 'table' ? obj.rows.dropWrites() : [])
+}
+
+function resolveWatermark(
+  columns: readonly ColumnSchema[],
+  decl: { readonly column: string; readonly delay: number; readonly position?: number } | undefined,
+): WatermarkDecl | undefined {
+  if (decl === undefined) return undefined
+  const column = columns.findIndex((c) => c.name === decl.column)
+  if (column < 0) throw new SluiceError(SqlState.undefined_column, `column "${decl.column}" named in WATERMARK FOR does not exist`, { position: decl.position })
+  const t = columns[column].type.kind
+  if (t !== 'timestamp' && t !== 'timestamptz') {
+    throw new SluiceError(SqlState.datatype_mismatch, `WATERMARK FOR needs a timestamp column; "${decl.column}" is ${t}`, { position: decl.position })
+  }
+  return { column, delay: decl.delay }
+}
+
+export { describeRow }

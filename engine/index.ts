@@ -1,0 +1,63 @@
+/**
+ * Sluice as a library: the one entry module the server (and any Node application) uses.
+ *
+ *   const db = await Sluice.open({ dataDir: './sluice-data', sources: [datagenSourceFactory] })
+ *   await db.sql('CREATE TABLE t (k BIGINT, v BIGINT) APPEND ONLY')
+ *   const session = db.session()
+ *   const [result] = await session.execute('SELECT * FROM t')
+ *
+ * Nothing in the engine assumes a socket.
+ */
+import type { Registry } from 'prom-client'
+import type { Session, SessionOptions, StatementResult } from './session-api.ts'
+import type { EngineOptions } from './engine.ts'
+import { Engine } from './engine.ts'
+import { EngineSession } from './exec/session.ts'
+
+export type { Session, SessionOptions, StatementResult, PreparedDescription, ResultColumn } from './session-api.ts'
+export type { EngineOptions, LogFn } from './engine.ts'
+export type { SourceFactory, SinkFactory, SourceReader, SinkWriter, ColumnSchema, ConnectorContext } from './connector.ts'
+export { SluiceError, SqlState } from './errors.ts'
+
+export class Sluice {
+  private readonly defaultSession: EngineSession
+
+  private constructor(readonly engine: Engine) {
+    this.defaultSession = new EngineSession(engine, {})
+  }
+
+  /** Opens (or creates) the data directory and brings every persisted object back to life. */
+  static async open(options: EngineOptions): Promise<Sluice> {
+    const { engine, stored } = await Engine.open(options)
+    const restore = new EngineSession(engine, { user: 'sluice' })
+    for (const obj of stored) {
+      engine.restoringId = obj.id
+      try {
+        await restore.execute(obj.sql)
+      } catch (e) {
+        engine.log('error', `could not restore ${obj.kind} "${obj.name}"`, { error: e instanceof Error ? e.message : String(e) })
+      } finally {
+        engine.restoringId = undefined
+      }
+    }
+    return new Sluice(engine)
+  }
+
+  /** A new session (one per client connection): its own settings such as the time zone. */
+  session(options: SessionOptions = {}): Session {
+    return new EngineSession(this.engine, options)
+  }
+
+  /** Runs statements in a shared default session. */
+  sql(text: string): Promise<StatementResult[]> {
+    return this.defaultSession.execute(text)
+  }
+
+  get metrics(): Registry {
+    return this.engine.metrics.registry
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close()
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * EXPLAIN text for plans: numbered, indented lines so the shape is visible, e.g.
+ *   1 Project [auction, n]
+ *   2   Aggregate keys=[#0, #1] aggs=[count(*)]
+ *   3     Window tumble(#5, 60s)
+ *   4       Scan bids (source)
+ */
+import type { BoundExpr } from '../expr/bound.ts'
+import type { LogicalPlan } from './logical.ts'
+import type { PhysicalNode } from '../runtime/dataflow.ts'
+import { isRelationInput } from '../runtime/dataflow.ts'
+import { formatTypeName } from '../types/oid.ts'
+
+export function explainLogical(plan: LogicalPlan): string[] {
+  const lines: string[] = []
+  const walk = (p: LogicalPlan, depth: number): void => {
+    lines.push(`${'  '.repeat(depth)}${describe(p)}`)
+    if (p.kind !== 'scan' && p.kind !== 'values') walk(p.input, depth + 1)
+  }
+  walk(plan, 0)
+  return number(lines)
+}
+
+export function explainPhysical(root: PhysicalNode): string[] {
+  const lines: string[] = []
+  const walk = (n: PhysicalNode, depth: number): void => {
+    const detail = n.op.explain?.() ?? ''
+    lines.push(`${'  '.repeat(depth)}${n.op.name}${detail === '' ? '' : ' ' + detail}`)
+    for (const input of n.inputs) {
+      if (isRelationInput(input)) lines.push(`${'  '.repeat(depth + 1)}Stream ${input.name} (shared reader)`)
+      else walk(input, depth + 1)
+    }
+  }
+  walk(root, 0)
+  return number(lines)
+}
+
+function number(lines: string[]): string[] {
+  return lines.map((l, i) => `${String(i + 1).padStart(2)} ${l}`)
+}
+
+function describe(p: LogicalPlan): string {
+  switch (p.kind) {
+    case 'scan':
+      return `Scan ${p.relation.name} (${p.relation.kind.replace('_', ' ')})`
+    case 'values':
+      return `Values ${p.rows.length} row(s)`
+    case 'filter':
+      return `Filter ${exprText(p.predicate)}`
+    case 'project':
+      return `Project ${p.exprs.map((e, i) => `${exprText(e)} AS ${p.columns[i].name}`).join(', ')}`
+    case 'window': {
+      const w = p.window
+      const size = `${w.size / 1e6}s`
+      return w.kind === 'tumble' ? `Window tumble(#${w.timeColumn}, ${size})` : `Window hop(#${w.timeColumn}, slide ${w.slide / 1e6}s, size ${size})`
+    }
+    case 'aggregate': {
+      const keys = Array.from({ length: p.keyCount }, (_x, i) => `#${i}`).join(', ')
+      return `Aggregate keys=[${keys}] aggs=[${p.calls.map((c) => c.label).join(', ')}]`
+    }
+  }
+}
+
+/** A compact rendering of a bound expression (column refs as #n). */
+export function exprText(e: BoundExpr): string {
+  switch (e.kind) {
+    case 'column':
+      return `#${e.index}`
+    case 'literal':
+      return e.value === null ? 'NULL' : typeof e.value === 'string' ? `'${e.value}'` : String(e.value)
+    case 'param':
+      return `$${e.index + 1}`
+    case 'call':
+      return /^[a-z_0-9]+$/i.test(e.fn.name)
+        ? `${e.fn.name}(${e.args.map(exprText).join(', ')})`
+        : e.args.length === 1
+          ? `${e.fn.name === 'neg' ? '-' : e.fn.name}${exprText(e.args[0])}`
+          : `(${exprText(e.args[0])} ${e.fn.name} ${exprText(e.args[1])})`
+    case 'cast':
+      return `${exprText(e.expr)}::${formatTypeName(e.type)}`
+    case 'and':
+    case 'or':
+      return `(${e.args.map(exprText).join(` ${e.kind.toUpperCase()} `)})`
+    case 'not':
+      return `NOT ${exprText(e.arg)}`
+    case 'is_null':
+      return `${exprText(e.arg)} IS ${e.negated ? 'NOT ' : ''}NULL`
+    case 'is_distinct':
+      return `${exprText(e.left)} IS ${e.negated ? 'NOT ' : ''}DISTINCT FROM ${exprText(e.right)}`
+    case 'is_bool':
+      return `${exprText(e.arg)} IS ${e.negated ? 'NOT ' : ''}${e.value ? 'TRUE' : 'FALSE'}`
+    case 'case':
+      return `CASE ${e.whens.map((w) => `WHEN ${exprText(w.when)} THEN ${exprText(w.then)}`).join(' ')}${e.else ? ` ELSE ${exprText(e.else)}` : ''} END`
+    case 'in_list':
+      return `${exprText(e.arg)} ${e.negated ? 'NOT ' : ''}IN (${e.list.map(exprText).join(', ')})`
+    case 'coalesce':
+    case 'greatest':
+    case 'least':
+      return `${e.kind}(${e.args.map(exprText).join(', ')})`
+    case 'nullif':
+      return `nullif(${exprText(e.left)}, ${exprText(e.right)})`
+  }
+}

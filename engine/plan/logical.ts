@@ -1,0 +1,75 @@
+/**
+ * The logical plan: relational operators over typed columns, produced by the binder, rewritten
+ * by the optimizer rules, lowered to operators by physical.ts. Every node lists its output
+ * columns, so each stage can be printed by EXPLAIN.
+ */
+import type { BoundExpr } from '../expr/bound.ts'
+import type { AggregateSpec } from '../expr/aggregates.ts'
+import type { RelationInput } from '../runtime/dataflow.ts'
+import type { DataType, Value } from '../types/datatype.ts'
+
+export interface PlanColumn {
+  readonly name: string
+  readonly type: DataType
+  /** The relation alias the column can be qualified with, if any. */
+  readonly table?: string
+  /** Hidden columns (e.g. window_start of the short TUMBLE form) resolve by name but `*` skips them. */
+  readonly hidden?: boolean
+}
+
+/** A relation a plan reads, as the catalog resolved it. */
+export interface RelationRef {
+  readonly kind: 'source' | 'table' | 'materialized_view' | 'system'
+  readonly name: string
+  readonly input: RelationInput
+  /** Declared `WATERMARK FOR col AS col - d`: column → delay µs (sources and tables). */
+  readonly watermarkDelays: ReadonlyMap<number, number>
+}
+
+export interface AggregateCallPlan {
+  readonly spec: AggregateSpec
+  /** Input column of the first argument, -1 for count(*). */
+  readonly arg: number
+  /** Input column of the second argument (string_agg delimiter), -1 if none. */
+  readonly arg2: number
+  readonly label: string
+}
+
+export interface WindowPlan {
+  readonly kind: 'tumble' | 'hop'
+  readonly timeColumn: number
+  readonly size: number
+  readonly slide: number
+  readonly offset: number
+}
+
+export type LogicalPlan =
+  | { readonly kind: 'scan'; readonly relation: RelationRef; readonly columns: readonly PlanColumn[] }
+  | { readonly kind: 'values'; readonly rows: readonly (readonly Value[])[]; readonly columns: readonly PlanColumn[] }
+  | { readonly kind: 'filter'; readonly input: LogicalPlan; readonly predicate: BoundExpr; readonly columns: readonly PlanColumn[] }
+  | { readonly kind: 'project'; readonly input: LogicalPlan; readonly exprs: readonly BoundExpr[]; readonly columns: readonly PlanColumn[] }
+  | { readonly kind: 'window'; readonly input: LogicalPlan; readonly window: WindowPlan; readonly columns: readonly PlanColumn[] }
+  | {
+      readonly kind: 'aggregate'
+      readonly input: LogicalPlan
+      /** The first `keyCount` input columns are the group keys. */
+      readonly keyCount: number
+      readonly calls: readonly AggregateCallPlan[]
+      /** Index of window_end among the keys, when grouping by a window. */
+      readonly windowEndKey: number | undefined
+      readonly columns: readonly PlanColumn[]
+    }
+
+export function isWindowed(plan: LogicalPlan): boolean {
+  switch (plan.kind) {
+    case 'window':
+      return true
+    case 'scan':
+    case 'values':
+      return false
+    case 'filter':
+    case 'project':
+    case 'aggregate':
+      return isWindowed(plan.input)
+  }
+}

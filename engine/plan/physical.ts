@@ -1,0 +1,95 @@
+/**
+ * Lowers a logical plan to the operator graph: one operator per plan node, with a filter directly
+ * under a projection fused into one FilterProject pass, and a Watermark operator on each leaf
+ * that reads a source or table (turning max event time into this view's watermark).
+ */
+import type { CompileContext } from '../expr/compile.ts'
+import type { OperatorContext } from '../ops/operator.ts'
+import type { PhysicalNode } from '../runtime/dataflow.ts'
+import type { LogicalPlan } from './logical.ts'
+import type { ProjectionSpec } from '../ops/filter-project.ts'
+import { compileExpr, compilePredicate } from '../expr/compile.ts'
+import { FilterProject } from '../ops/filter-project.ts'
+import { HashAggregate } from '../ops/hash-aggregate.ts'
+import { Values } from '../ops/values.ts'
+import { WatermarkDelay } from '../ops/watermark-delay.ts'
+import { WindowAssign } from '../ops/window-assign.ts'
+import { exprText } from './explain.ts'
+
+export interface LowerOptions {
+  readonly compile: CompileContext
+  readonly ops: OperatorContext
+  /** The view's trailing `WATERMARK d` (µs): replaces the inputs' declared delays. */
+  readonly watermarkOverride: number | undefined
+  readonly emitOnWindowClose: boolean
+}
+
+export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
+  const types = plan.columns.map((c) => c.type)
+  switch (plan.kind) {
+    case 'scan': {
+      const rel = plan.relation
+      let delays: Map<number, number> | undefined
+      if (rel.kind === 'source' || rel.kind === 'table') {
+        delays = new Map()
+        if (options.watermarkOverride !== undefined) {
+          plan.columns.forEach((c, i) => {
+            if (c.type.kind === 'timestamp' || c.type.kind === 'timestamptz') delays!.set(i, options.watermarkOverride!)
+          })
+        } else {
+          for (const [c, d] of rel.watermarkDelays) delays.set(c, d)
+        }
+      }
+      return { op: new WatermarkDelay(delays), inputs: [rel.input], types }
+    }
+    case 'values':
+      return { op: new Values(plan.columns.length, plan.rows), inputs: [], types }
+    case 'filter': {
+      const predicate = compilePredicate(plan.predicate, options.compile)
+      return {
+        op: new FilterProject(options.ops, predicate, undefined, `where ${exprText(plan.predicate)}`),
+        inputs: [lower(plan.input, options)],
+        types,
+      }
+    }
+    case 'project': {
+      let input = plan.input
+      let predicate
+      let detail = ''
+      if (input.kind === 'filter') {
+        predicate = compilePredicate(input.predicate, options.compile)
+        detail = `where ${exprText(input.predicate)} `
+        input = input.input
+      }
+      const projections: ProjectionSpec[] = plan.exprs.map((e) =>
+        e.kind === 'column' ? { input: e.index } : { fn: compileExpr(e, options.compile) },
+      )
+      detail += `[${plan.exprs.map(exprText).join(', ')}]`
+      return { op: new FilterProject(options.ops, predicate, projections, detail), inputs: [lower(input, options)], types }
+    }
+    case 'window': {
+      const w = plan.window
+      const op = new WindowAssign(
+        options.ops,
+        { kind: w.kind, timeColumn: w.timeColumn, size: w.size, slide: w.slide, offset: w.offset },
+        plan.input.columns.length,
+      )
+      return { op, inputs: [lower(plan.input, options)], types }
+    }
+    case 'aggregate': {
+      const op = new HashAggregate({
+        keyTypes: plan.input.columns.slice(0, plan.keyCount).map((c) => c.type),
+        calls: plan.calls.map((c) => ({
+          label: c.label,
+          arg: c.arg,
+          arg2: c.arg2,
+          returnType: c.spec.returnType,
+          create: () => c.spec.create(),
+        })),
+        windowEndKey: plan.windowEndKey,
+        emitOnWindowClose: options.emitOnWindowClose && plan.windowEndKey !== undefined,
+      })
+      return { op, inputs: [lower(plan.input, options)], types }
+    }
+  }
+}

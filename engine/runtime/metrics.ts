@@ -1,0 +1,30 @@
+/**
+ * The engine's Prometheus metrics (prom-client), one registry per engine instance so that
+ * several engines in one process (tests) do not collide. Names follow ARCHITECTURE.md's
+ * observability list.
+ */
+import { Counter, Gauge, Registry } from 'prom-client'
+
+export class EngineMetrics {
+  readonly registry = new Registry()
+  readonly sourceRows: Counter<'source'>
+  readonly sourceBatches: Counter<'source'>
+  readonly lateRows: Counter<'view'>
+  readonly evalErrors: Counter<'view'>
+  readonly deadLetters: Counter<'object' | 'reason'>
+  readonly viewRows: Gauge<'view'>
+  readonly viewState: Gauge<'view'>
+  readonly watermarkDelay: Gauge<'relation'>
+
+  constructor(collect: (m: EngineMetrics) => void) {
+    const registers = [this.registry]
+    this.sourceRows = new Counter({ name: 'sluice_source_rows_total', help: 'Rows read by each source or written to each table', labelNames: ['source'], registers })
+    this.sourceBatches = new Counter({ name: 'sluice_source_batches_total', help: 'Batches (polls, INSERT statements) applied per source or table', labelNames: ['source'], registers })
+    this.lateRows = new Counter({ name: 'sluice_late_rows_total', help: 'Rows dropped as late, per view', labelNames: ['view'], registers })
+    this.evalErrors = new Counter({ name: 'sluice_eval_errors_total', help: 'Rows that failed to evaluate (division by zero, bad cast), per view', labelNames: ['view'], registers })
+    this.deadLetters = new Counter({ name: 'sluice_dead_letters_total', help: 'Records sent to dead letters, by object and reason', labelNames: ['object', 'reason'], registers })
+    this.viewRows = new Gauge({ name: 'sluice_view_rows', help: 'Rows held by each materialized view', labelNames: ['view'], registers, collect: () => collect(this) })
+    this.viewState = new Gauge({ name: 'sluice_view_state_entries', help: 'Operator state entries (groups, rows) per view', labelNames: ['view'], registers })
+    this.watermarkDelay = new Gauge({ name: 'sluice_watermark_lag_seconds', help: 'Wall clock minus the max event time seen, per source or table', labelNames: ['relation'], registers })
+  }
+}

@@ -1,0 +1,359 @@
+/**
+ * PostgreSQL's parse tree (libpg-query's JSON) → Sluice's statement tree. The one module that
+ * knows libpg-query's node shapes. Positions become 1-based offsets in the whole input (`base`
+ * is the statement's offset). Anything Sluice does not support gets 0A000 naming the construct.
+ */
+import type { ColumnDef, Cte, Expr, OrderItem, Query, Relation, SelectTarget, TypeName, WindowDef } from './tree.ts'
+import { SluiceError, SqlState } from '../errors.ts'
+
+/** A node of libpg-query's JSON tree: `{ NodeType: { ...fields } }` or a bare field object. */
+export type PgNode = Record<string, unknown>
+
+export class Converter {
+  /** `base`: 0-based offset of the parsed text within the whole input. */
+  constructor(private readonly base: number) {}
+
+  pos(location: unknown): number {
+    return typeof location === 'number' && location >= 0 ? this.base + location + 1 : this.base + 1
+  }
+
+  unsupported(what: string, location?: unknown): never {
+    throw new SluiceError(SqlState.feature_not_supported, `${what} is not supported`, { position: location === undefined ? undefined : this.pos(location) })
+  }
+
+  // ---- queries ----
+
+  query(node: PgNode): Query {
+    const [kind, body] = unwrap(node)
+    if (kind !== 'SelectStmt') this.unsupported(`${kind} as a query`)
+    return this.select(body)
+  }
+
+  select(s: PgNode): Query {
+    const withClause = s.withClause as PgNode | undefined
+    const ctes: Cte[] = []
+    if (withClause !== undefined) {
+      if (withClause.recursive === true) this.unsupported('WITH RECURSIVE')
+      for (const c of list(withClause.ctes)) {
+        const cte = field(c, 'CommonTableExpr')
+        ctes.push({ name: cte.ctename as string, query: this.query(cte.ctequery as PgNode) })
+      }
+    }
+    const orderBy = list(s.sortClause).map((n) => this.orderItem(field(n, 'SortBy')))
+    const limit = s.limitCount === undefined ? undefined : this.expr(s.limitCount as PgNode)
+    const offset = s.limitOffset === undefined ? undefined : this.expr(s.limitOffset as PgNode)
+    const op = s.op as string | undefined
+    if (op !== undefined && op !== 'SETOP_NONE') {
+      const kind = op === 'SETOP_UNION' ? 'union' : op === 'SETOP_INTERSECT' ? 'intersect' : 'except'
+      return { kind: 'set_op', with: ctes, op: kind, all: s.all === true, left: this.select(s.larg as PgNode), right: this.select(s.rarg as PgNode), orderBy, limit, offset }
+    }
+    if (s.valuesLists !== undefined) {
+      const rows = list(s.valuesLists).map((row) => list(field(row, 'List').items).map((e) => this.expr(e)))
+      return { kind: 'values', with: ctes, rows, orderBy, limit, offset }
+    }
+    if (s.distinctClause !== undefined) {
+      const d = list(s.distinctClause)
+      if (d.length > 0 && Object.keys(d[0]).length > 0) this.unsupported('DISTINCT ON')
+    }
+    if (s.intoClause !== undefined) this.unsupported('SELECT INTO')
+    if (s.windowClause !== undefined) this.unsupported('a WINDOW clause')
+    if (s.lockingClause !== undefined) this.unsupported('FOR UPDATE/SHARE')
+    const targets: SelectTarget[] = list(s.targetList).map((t) => {
+      const rt = field(t, 'ResTarget')
+      return { expr: this.expr(rt.val as PgNode), alias: rt.name as string | undefined }
+    })
+    return {
+      kind: 'select',
+      with: ctes,
+      distinct: s.distinctClause !== undefined,
+      targets,
+      from: list(s.fromClause).map((r) => this.relation(r)),
+      where: s.whereClause === undefined ? undefined : this.expr(s.whereClause as PgNode),
+      groupBy: list(s.groupClause).map((g) => this.expr(g)),
+      having: s.havingClause === undefined ? undefined : this.expr(s.havingClause as PgNode),
+      orderBy,
+      limit,
+      offset,
+    }
+  }
+
+  orderItem(sb: PgNode): OrderItem {
+    const dir = sb.sortby_dir as string | undefined
+    const nulls = sb.sortby_nulls as string | undefined
+    if (sb.useOp !== undefined) this.unsupported('ORDER BY ... USING', sb.location)
+    return {
+      expr: this.expr(sb.node as PgNode),
+      descending: dir === 'SORTBY_DESC',
+      nullsFirst: nulls === 'SORTBY_NULLS_FIRST' ? true : nulls === 'SORTBY_NULLS_LAST' ? false : undefined,
+    }
+  }
+
+  relation(node: PgNode): Relation {
+    const [kind, r] = unwrap(node)
+    switch (kind) {
+      case 'RangeVar':
+        return {
+          kind: 'table',
+          schema: r.schemaname as string | undefined,
+          name: r.relname as string,
+          alias: (r.alias as PgNode | undefined)?.aliasname as string | undefined,
+          position: this.pos(r.location),
+        }
+      case 'RangeSubselect':
+        return { kind: 'subquery', query: this.query(r.subquery as PgNode), alias: (r.alias as PgNode | undefined)?.aliasname as string | undefined, position: this.base + 1 }
+      case 'JoinExpr': {
+        const jt = r.jointype as string
+        const type = jt === 'JOIN_LEFT' ? 'left' : jt === 'JOIN_RIGHT' ? 'right' : jt === 'JOIN_FULL' ? 'full' : r.quals === undefined && r.usingClause === undefined && r.isNatural !== true ? 'cross' : 'inner'
+        if (r.isNatural === true) this.unsupported('NATURAL JOIN')
+        return {
+          kind: 'join',
+          type,
+          left: this.relation(r.larg as PgNode),
+          right: this.relation(r.rarg as PgNode),
+          on: r.quals === undefined ? undefined : this.expr(r.quals as PgNode),
+          using: r.usingClause === undefined ? undefined : list(r.usingClause).map((u) => str(u)),
+          position: this.base + 1,
+        }
+      }
+      case 'RangeFunction': {
+        const fns = list(r.functions)
+        const first = fns.length === 1 ? list(field(fns[0], 'List').items)[0] : undefined
+        const call = first === undefined ? undefined : (unwrap(first)[0] === 'FuncCall' ? field(first, 'FuncCall') : undefined)
+        const name = call === undefined ? '' : list(call.funcname).map(str).pop()!
+        const alias = (r.alias as PgNode | undefined)?.aliasname as string | undefined
+        if (call !== undefined && (name === 'tumble' || name === 'hop' || name === 'session')) {
+          const args = list(call.args)
+          if (args.length < 3) throw new SluiceError(SqlState.syntax_error, `${name.toUpperCase()} needs a relation, a time column and ${name === 'hop' ? 'a slide and a size' : name === 'session' ? 'a gap' : 'a size'}`, { position: this.pos(call.location) })
+          const rel = this.expr(args[0])
+          const time = this.expr(args[1])
+          if (rel.kind !== 'column' || time.kind !== 'column') {
+            throw new SluiceError(SqlState.syntax_error, `${name.toUpperCase()}(relation, time_column, ...) expects a relation name and a column name`, { position: this.pos(call.location) })
+          }
+          return {
+            kind: 'window',
+            fn: name,
+            relation: { kind: 'table', schema: rel.table, name: rel.name, alias: undefined, position: rel.position },
+            timeColumn: time.name,
+            args: args.slice(2).map((a) => this.expr(a)),
+            alias,
+            position: this.pos(call.location),
+          }
+        }
+        return this.unsupported(`function "${name}" in FROM`, call?.location)
+      }
+      default:
+        return this.unsupported(`${kind} in FROM`)
+    }
+  }
+
+  // ---- expressions ----
+
+  expr(node: PgNode): Expr {
+    const [kind, e] = unwrap(node)
+    switch (kind) {
+      case 'ColumnRef': {
+        const fields = list(e.fields)
+        const names = fields.map((f) => (unwrap(f)[0] === 'A_Star' ? '*' : str(f)))
+        const position = this.pos(e.location)
+        if (names[names.length - 1] === '*') {
+          return { kind: 'star', table: names.length > 1 ? names[names.length - 2] : undefined, position }
+        }
+        if (names.length > 3) this.unsupported('a column reference with more than three parts', e.location)
+        return { kind: 'column', table: names.length > 1 ? names[names.length - 2] : undefined, name: names[names.length - 1], position }
+      }
+      case 'A_Const':
+        return this.constant(e)
+      case 'TypeCast':
+        return { kind: 'cast', expr: this.expr(e.arg as PgNode), type: this.typeName(e.typeName as PgNode), position: this.pos(e.location) }
+      case 'ParamRef':
+        return { kind: 'param', index: e.number as number, position: this.pos(e.location) }
+      case 'A_Expr':
+        return this.aExpr(e)
+      case 'BoolExpr': {
+        const args = list(e.args).map((a) => this.expr(a))
+        const position = this.pos(e.location)
+        if (e.boolop === 'NOT_EXPR') return { kind: 'not', arg: args[0], position }
+        return { kind: e.boolop === 'AND_EXPR' ? 'and' : 'or', args, position }
+      }
+      case 'NullTest':
+        return { kind: 'is_null', arg: this.expr(e.arg as PgNode), negated: e.nulltesttype === 'IS_NOT_NULL', position: this.pos(e.location) }
+      case 'BooleanTest': {
+        const t = e.booltesttype as string
+        const arg = this.expr(e.arg as PgNode)
+        const position = this.pos(e.location)
+        if (t === 'IS_UNKNOWN' || t === 'IS_NOT_UNKNOWN') return { kind: 'is_null', arg, negated: t === 'IS_NOT_UNKNOWN', position }
+        return { kind: 'is_bool', arg, value: t === 'IS_TRUE' || t === 'IS_NOT_TRUE', negated: t.startsWith('IS_NOT'), position }
+      }
+      case 'CaseExpr':
+        return {
+          kind: 'case',
+          operand: e.arg === undefined ? undefined : this.expr(e.arg as PgNode),
+          whens: list(e.args).map((w) => {
+            const cw = field(w, 'CaseWhen')
+            return { when: this.expr(cw.expr as PgNode), then: this.expr(cw.result as PgNode) }
+          }),
+          else: e.defresult === undefined ? undefined : this.expr(e.defresult as PgNode),
+          position: this.pos(e.location),
+        }
+      case 'CoalesceExpr':
+        return { kind: 'coalesce', args: list(e.args).map((a) => this.expr(a)), position: this.pos(e.location) }
+      case 'MinMaxExpr':
+        return { kind: e.op === 'IS_GREATEST' ? 'greatest' : 'least', args: list(e.args).map((a) => this.expr(a)), position: this.pos(e.location) }
+      case 'FuncCall':
+        return this.funcCall(e)
+      case 'SQLValueFunction':
+        return this.valueFunction(e)
+      case 'CollateClause':
+        return this.expr(e.arg as PgNode) // collations are accepted and ignored: Sluice compares text by code point
+      case 'SubLink': {
+        const t = e.subLinkType as string
+        const query = this.query(e.subselect as PgNode)
+        const position = this.pos(e.location)
+        if (t === 'EXPR_SUBLINK') return { kind: 'subquery', mode: 'scalar', arg: undefined, query, position }
+        if (t === 'EXISTS_SUBLINK') return { kind: 'subquery', mode: 'exists', arg: undefined, query, position }
+        if (t === 'ANY_SUBLINK' && e.operName === undefined) return { kind: 'subquery', mode: 'in', arg: this.expr(e.testexpr as PgNode), query, position }
+        return this.unsupported('this kind of subquery', e.location)
+      }
+      case 'A_ArrayExpr':
+        return { kind: 'array', items: list(e.elements).map((a) => this.expr(a)), position: this.pos(e.location) }
+      default:
+        return this.unsupported(`the expression ${kind}`, e.location)
+    }
+  }
+
+  private constant(e: PgNode): Expr {
+    const position = this.pos(e.location)
+    if (e.isnull === true) return { kind: 'null', position }
+    if (e.ival !== undefined) return { kind: 'number', text: String((e.ival as PgNode).ival ?? 0), position }
+    if (e.fval !== undefined) return { kind: 'number', text: String((e.fval as PgNode).fval), position }
+    if (e.sval !== undefined) return { kind: 'string', value: String((e.sval as PgNode).sval ?? ''), position }
+    if (e.boolval !== undefined) return { kind: 'bool', value: (e.boolval as PgNode).boolval === true, position }
+    if (e.bsval !== undefined) return this.unsupported('bit-string literals', e.location)
+    return { kind: 'number', text: '0', position }
+  }
+
+  private aExpr(e: PgNode): Expr {
+    const kind = e.kind as string
+    const op = list(e.name).map(str).pop() ?? ''
+    const position = this.pos(e.location)
+    const left = e.lexpr === undefined ? undefined : this.expr(e.lexpr as PgNode)
+    const rightNode = e.rexpr as PgNode | undefined
+    switch (kind) {
+      case 'AEXPR_OP':
+        return { kind: 'op', op, args: left === undefined ? [this.expr(rightNode!)] : [left, this.expr(rightNode!)], position }
+      case 'AEXPR_LIKE':
+      case 'AEXPR_ILIKE':
+        return { kind: 'op', op, args: [left!, this.expr(rightNode!)], position }
+      case 'AEXPR_IN':
+        return { kind: 'in_list', arg: left!, list: list(rightNode).map((x) => this.expr(x)), negated: op === '<>', position }
+      case 'AEXPR_BETWEEN':
+      case 'AEXPR_NOT_BETWEEN': {
+        const [low, high] = list(rightNode).map((x) => this.expr(x))
+        return { kind: 'between', arg: left!, low, high, negated: kind === 'AEXPR_NOT_BETWEEN', position }
+      }
+      case 'AEXPR_DISTINCT':
+      case 'AEXPR_NOT_DISTINCT':
+        return { kind: 'is_distinct', left: left!, right: this.expr(rightNode!), negated: kind === 'AEXPR_NOT_DISTINCT', position }
+      case 'AEXPR_NULLIF':
+        return { kind: 'nullif', left: left!, right: this.expr(rightNode!), position }
+      default:
+        return this.unsupported(`the operator form ${kind.replace('AEXPR_', '')}`, e.location)
+    }
+  }
+
+  private funcCall(e: PgNode): Expr {
+    const names = list(e.funcname).map(str)
+    const name = names[names.length - 1]
+    const schema = names.length > 1 ? names[0] : undefined
+    let over: WindowDef | undefined
+    if (e.over !== undefined) {
+      const w = e.over as PgNode
+      over = { partitionBy: list(w.partitionClause).map((p) => this.expr(p)), orderBy: list(w.orderClause).map((o) => this.orderItem(field(o, 'SortBy'))) }
+    }
+    if (e.agg_order !== undefined) this.unsupported('ORDER BY inside an aggregate call', e.location)
+    return {
+      kind: 'func',
+      name,
+      schema,
+      args: list(e.args).map((a) => this.expr(a)),
+      star: e.agg_star === true,
+      distinct: e.agg_distinct === true,
+      filter: e.agg_filter === undefined ? undefined : this.expr(e.agg_filter as PgNode),
+      over,
+      position: this.pos(e.location),
+    }
+  }
+
+  private valueFunction(e: PgNode): Expr {
+    const op = (e.op as string).replace('SVFOP_', '').toLowerCase()
+    const position = this.pos(e.location)
+    const call = (name: string): Expr => ({ kind: 'func', name, schema: undefined, args: [], star: false, distinct: false, filter: undefined, over: undefined, position })
+    switch (op) {
+      case 'current_timestamp':
+      case 'current_timestamp_n':
+      case 'localtimestamp':
+      case 'localtimestamp_n':
+        return call(op.startsWith('local') ? 'localtimestamp' : 'now')
+      case 'current_date':
+        return call('current_date')
+      case 'current_user':
+      case 'user':
+      case 'session_user':
+      case 'current_role':
+        return call('current_user')
+      case 'current_catalog':
+        return call('current_database')
+      case 'current_schema':
+        return call('current_schema')
+      default:
+        return this.unsupported(op.toUpperCase(), e.location)
+    }
+  }
+
+  typeName(t: PgNode): TypeName {
+    const names = list(t.names).map(str)
+    let name = names[names.length - 1]
+    if (names.length === 2 && names[0] === 'pg_catalog' && name === 'timestamptz') name = 'timestamptz'
+    return { name, array: t.arrayBounds !== undefined, position: this.pos(t.location) }
+  }
+
+  columnDef(c: PgNode): ColumnDef {
+    let primaryKey = false
+    let notNull = false
+    for (const k of list(c.constraints)) {
+      const con = field(k, 'Constraint')
+      const t = con.contype as string
+      if (t === 'CONSTR_PRIMARY') primaryKey = true
+      else if (t === 'CONSTR_NOTNULL') notNull = true
+      else if (t === 'CONSTR_NULL' || t === 'CONSTR_DEFAULT') {
+        if (t === 'CONSTR_DEFAULT') this.unsupported('DEFAULT values', con.location)
+      } else this.unsupported(`the column constraint ${t.replace('CONSTR_', '')}`, con.location)
+    }
+    return { name: c.colname as string, type: this.typeName(c.typeName as PgNode), primaryKey, notNull }
+  }
+}
+
+/** `{ Kind: body }` → [Kind, body]. */
+export function unwrap(node: PgNode): [string, PgNode] {
+  const keys = Object.keys(node)
+  if (keys.length !== 1) return ['', node]
+  return [keys[0], node[keys[0]] as PgNode]
+}
+
+export function field(node: PgNode, kind: string): PgNode {
+  const body = node[kind]
+  if (body === undefined) throw new SluiceError(SqlState.internal_error, `expected a ${kind} node, got ${Object.keys(node).join(',')}`)
+  return body as PgNode
+}
+
+export function list(x: unknown): PgNode[] {
+  if (x === undefined || x === null) return []
+  if (Array.isArray(x)) return x as PgNode[]
+  const items = (x as PgNode).List !== undefined ? ((x as PgNode).List as PgNode).items : undefined
+  return (items as PgNode[] | undefined) ?? [x as PgNode]
+}
+
+export function str(node: PgNode): string {
+  const s = node.String as PgNode | undefined
+  return (s?.sval as string | undefined) ?? ''
+}

@@ -1,0 +1,222 @@
+/**
+ * Sluice's statement tree: the only syntax tree the rest of the engine sees. The front door
+ * (front-door.ts) builds it from PostgreSQL's parse tree (libpg-query) plus the Sluice-only
+ * statements and clauses it lifts out first. Nodes are immutable and tagged by `kind`.
+ * `position` is the 1-based character offset in the whole input, as PostgreSQL reports it.
+ */
+
+export interface TypeName {
+  /** Lower-case type name without schema, e.g. `int8`, `varchar`, `timestamptz`, `interval`. */
+  readonly name: string
+  readonly array: boolean
+  readonly position: number
+}
+
+export type Expr =
+  | { readonly kind: 'column'; readonly table: string | undefined; readonly name: string; readonly position: number }
+  | { readonly kind: 'star'; readonly table: string | undefined; readonly position: number }
+  /** An integer or decimal literal as written; the binder picks int4/int8/numeric. */
+  | { readonly kind: 'number'; readonly text: string; readonly position: number }
+  /** A quoted string: type unknown until context decides. */
+  | { readonly kind: 'string'; readonly value: string; readonly position: number }
+  | { readonly kind: 'bool'; readonly value: boolean; readonly position: number }
+  | { readonly kind: 'null'; readonly position: number }
+  | { readonly kind: 'cast'; readonly expr: Expr; readonly type: TypeName; readonly position: number }
+  /** `$n`, 1-based. */
+  | { readonly kind: 'param'; readonly index: number; readonly position: number }
+  /** An operator by symbol (`+`, `=`, `~~`, `->>`, ...), binary or prefix (one argument). */
+  | { readonly kind: 'op'; readonly op: string; readonly args: readonly Expr[]; readonly position: number }
+  | { readonly kind: 'and' | 'or'; readonly args: readonly Expr[]; readonly position: number }
+  | { readonly kind: 'not'; readonly arg: Expr; readonly position: number }
+  | { readonly kind: 'is_null'; readonly arg: Expr; readonly negated: boolean; readonly position: number }
+  | { readonly kind: 'is_bool'; readonly arg: Expr; readonly value: boolean; readonly negated: boolean; readonly position: number }
+  | { readonly kind: 'is_distinct'; readonly left: Expr; readonly right: Expr; readonly negated: boolean; readonly position: number }
+  | { readonly kind: 'between'; readonly arg: Expr; readonly low: Expr; readonly high: Expr; readonly negated: boolean; readonly position: number }
+  | { readonly kind: 'in_list'; readonly arg: Expr; readonly list: readonly Expr[]; readonly negated: boolean; readonly position: number }
+  | {
+      readonly kind: 'case'
+      readonly operand: Expr | undefined
+      readonly whens: readonly { readonly when: Expr; readonly then: Expr }[]
+      readonly else: Expr | undefined
+      readonly position: number
+    }
+  | { readonly kind: 'coalesce' | 'greatest' | 'least'; readonly args: readonly Expr[]; readonly position: number }
+  | { readonly kind: 'nullif'; readonly left: Expr; readonly right: Expr; readonly position: number }
+  | {
+      readonly kind: 'func'
+      readonly name: string
+      readonly schema: string | undefined
+      readonly args: readonly Expr[]
+      /** `count(*)` */
+      readonly star: boolean
+      readonly distinct: boolean
+      readonly filter: Expr | undefined
+      readonly over: WindowDef | undefined
+      readonly position: number
+    }
+  | { readonly kind: 'subquery'; readonly mode: 'scalar' | 'exists' | 'in'; readonly arg: Expr | undefined; readonly query: Query; readonly position: number }
+  | { readonly kind: 'array'; readonly items: readonly Expr[]; readonly position: number }
+
+export interface WindowDef {
+  readonly partitionBy: readonly Expr[]
+  readonly orderBy: readonly OrderItem[]
+}
+
+export interface OrderItem {
+  readonly expr: Expr
+  readonly descending: boolean
+  /** Undefined: PostgreSQL's default (NULLS LAST for ASC, NULLS FIRST for DESC). */
+  readonly nullsFirst: boolean | undefined
+}
+
+export interface SelectTarget {
+  readonly expr: Expr
+  readonly alias: string | undefined
+}
+
+export interface Cte {
+  readonly name: string
+  readonly query: Query
+}
+
+export type Query =
+  | {
+      readonly kind: 'select'
+      readonly with: readonly Cte[]
+      readonly distinct: boolean
+      readonly targets: readonly SelectTarget[]
+      readonly from: readonly Relation[]
+      readonly where: Expr | undefined
+      readonly groupBy: readonly Expr[]
+      readonly having: Expr | undefined
+      readonly orderBy: readonly OrderItem[]
+      readonly limit: Expr | undefined
+      readonly offset: Expr | undefined
+    }
+  | { readonly kind: 'values'; readonly with: readonly Cte[]; readonly rows: readonly (readonly Expr[])[]; readonly orderBy: readonly OrderItem[]; readonly limit: Expr | undefined; readonly offset: Expr | undefined }
+  | {
+      readonly kind: 'set_op'
+      readonly with: readonly Cte[]
+      readonly op: 'union' | 'intersect' | 'except'
+      readonly all: boolean
+      readonly left: Query
+      readonly right: Query
+      readonly orderBy: readonly OrderItem[]
+      readonly limit: Expr | undefined
+      readonly offset: Expr | undefined
+    }
+
+export type Relation =
+  | {
+      readonly kind: 'table'
+      readonly schema: string | undefined
+      readonly name: string
+      readonly alias: string | undefined
+      readonly position: number
+    }
+  | { readonly kind: 'subquery'; readonly query: Query; readonly alias: string | undefined; readonly position: number }
+  | {
+      readonly kind: 'join'
+      readonly type: 'inner' | 'left' | 'right' | 'full' | 'cross'
+      readonly left: Relation
+      readonly right: Relation
+      readonly on: Expr | undefined
+      readonly using: readonly string[] | undefined
+      readonly position: number
+    }
+  /** TUMBLE/HOP/SESSION in FROM: `TUMBLE(bids, event_time, INTERVAL '1 minute')`. */
+  | {
+      readonly kind: 'window'
+      readonly fn: 'tumble' | 'hop' | 'session'
+      readonly relation: Relation
+      readonly timeColumn: string
+      readonly args: readonly Expr[]
+      readonly alias: string | undefined
+      readonly position: number
+    }
+
+export interface ColumnDef {
+  readonly name: string
+  readonly type: TypeName
+  readonly primaryKey: boolean
+  readonly notNull: boolean
+}
+
+export interface WatermarkClause {
+  readonly column: string
+  /** The `AS` expression, e.g. `event_time - INTERVAL '5 seconds'`. */
+  readonly expr: Expr
+  readonly position: number
+}
+
+export type ObjectKindWord = 'source' | 'table' | 'materialized_view' | 'view' | 'sink'
+
+export type Options = ReadonlyMap<string, string>
+
+export type StatementBody =
+  | { readonly kind: 'query'; readonly query: Query }
+  | {
+      readonly kind: 'create_source'
+      readonly name: string
+      readonly ifNotExists: boolean
+      readonly columns: readonly ColumnDef[] | undefined
+      readonly watermark: WatermarkClause | undefined
+      readonly options: Options
+    }
+  | {
+      readonly kind: 'create_table'
+      readonly name: string
+      readonly ifNotExists: boolean
+      readonly columns: readonly ColumnDef[]
+      readonly primaryKey: readonly string[] | undefined
+      readonly appendOnly: boolean
+      readonly watermark: WatermarkClause | undefined
+      readonly options: Options
+    }
+  | {
+      readonly kind: 'create_materialized_view'
+      readonly name: string
+      readonly ifNotExists: boolean
+      readonly columnNames: readonly string[] | undefined
+      readonly query: Query
+      /** The trailing `WATERMARK d`, µs. */
+      readonly watermark: number | undefined
+      readonly emit: 'changes' | 'on_window_close'
+      readonly options: Options
+    }
+  | { readonly kind: 'create_view'; readonly name: string; readonly columnNames: readonly string[] | undefined; readonly query: Query; readonly orReplace: boolean }
+  | { readonly kind: 'create_sink'; readonly name: string; readonly from: string | undefined; readonly query: Query | undefined; readonly options: Options }
+  | {
+      readonly kind: 'insert'
+      readonly table: string
+      readonly columns: readonly string[] | undefined
+      readonly source: Query
+      readonly onConflict:
+        | { readonly columns: readonly string[]; readonly action: 'nothing' }
+        | { readonly columns: readonly string[]; readonly action: 'update'; readonly set: readonly { readonly column: string; readonly expr: Expr }[]; readonly where: Expr | undefined }
+        | undefined
+      readonly position: number
+    }
+  | { readonly kind: 'update'; readonly table: string; readonly set: readonly { readonly column: string; readonly expr: Expr }[]; readonly where: Expr | undefined; readonly position: number }
+  | { readonly kind: 'delete'; readonly table: string; readonly where: Expr | undefined; readonly position: number }
+  | { readonly kind: 'drop'; readonly objectKind: ObjectKindWord; readonly names: readonly string[]; readonly ifExists: boolean; readonly cascade: boolean }
+  | { readonly kind: 'show_objects'; readonly objectKind: ObjectKindWord }
+  | { readonly kind: 'show_create'; readonly objectKind: ObjectKindWord; readonly name: string }
+  | { readonly kind: 'show_setting'; readonly name: string }
+  | { readonly kind: 'set'; readonly name: string; readonly value: string | undefined; readonly local: boolean }
+  | { readonly kind: 'reset_all' }
+  | { readonly kind: 'describe'; readonly name: string; readonly position: number }
+  | { readonly kind: 'flush' }
+  | { readonly kind: 'subscribe'; readonly name: string | undefined; readonly query: Query | undefined }
+  | { readonly kind: 'explain'; readonly stage: 'logical' | 'physical' | 'all'; readonly statement: Statement }
+  | { readonly kind: 'transaction'; readonly action: 'begin' | 'commit' | 'rollback' }
+  | { readonly kind: 'alter_source_add_column'; readonly source: string; readonly column: ColumnDef }
+  /** Statements accepted and ignored (DISCARD ALL, DEALLOCATE ...), answered with their tag. */
+  | { readonly kind: 'noop'; readonly tag: string }
+
+export type Statement = StatementBody & {
+  /** The statement's own text. */
+  readonly text: string
+  /** 0-based offset of the statement in the whole input. */
+  readonly location: number
+}
