@@ -6,7 +6,7 @@
 import type { Engine } from '../engine.ts'
 import type { PreparedDescription, Session, SessionOptions, StatementResult } from '../session-api.ts'
 import type { DataType, Value } from '../types/datatype.ts'
-import { parseSql } from '../sql/parse.ts'
+import { parseSql } from '../sql/front-door.ts'
 import { describeStatement, executeStatement } from './statement.ts'
 import { SluiceError, SqlState, toSluiceError } from '../errors.ts'
 

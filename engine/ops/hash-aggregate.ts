@@ -32,8 +32,11 @@ export interface AggregateCall {
 export interface HashAggregateSpec {
   readonly keyTypes: readonly DataType[]
   readonly calls: readonly AggregateCall[]
-  /** Position of window_end among the keys, for windowed aggregation. */
-  readonly windowEndKey?: number
+  /**
+   * Position among the keys of the window column (window_end, else window_start) for windowed
+   * aggregation: a watermark value v on it closes every group whose key is ≤ v.
+   */
+  readonly windowKey?: number
   readonly emitOnWindowClose: boolean
 }
 
@@ -52,7 +55,7 @@ export class HashAggregate implements Operator {
   private readonly groups: RowMap<Group>
   private readonly keyIndex: number[]
   private readonly dirty: RowEntry<Group>[] = []
-  /** window_end → groups of that window, so closing a window touches only its groups. */
+  /** window key → groups of that window, so closing a window touches only its groups. */
   private readonly byWindow = new Map<number, RowEntry<Group>[]>()
   private watermark = -Infinity
   private readonly width: number
@@ -72,7 +75,7 @@ export class HashAggregate implements Operator {
   }
 
   onChunk(chunk: Chunk, _input: number, out: Emitter): void {
-    const { calls, windowEndKey } = this.spec
+    const { calls, windowKey } = this.spec
     const cols = chunk.columns
     const keyIndex = this.keyIndex
     for (let i = 0; i < chunk.length; i++) {
@@ -80,14 +83,16 @@ export class HashAggregate implements Operator {
       let entry = this.groups.findAt(cols, keyIndex, i, hash)
       if (entry === undefined) {
         entry = this.groups.insert(this.groups.keyAt(cols, keyIndex, i), hash, this.newGroup())
-        if (windowEndKey !== undefined) this.trackWindow(entry, windowEndKey)
+        if (windowKey !== undefined) this.trackWindow(entry, windowKey)
       }
       const group = entry.value
       const op = chunk.ops[i] as 1 | -1
       group.rows += op
       for (let a = 0; a < calls.length; a++) {
-        const arg = calls[a].arg
-        group.accs[a].add(arg < 0 ? COUNT_STAR_MARKER : cols[arg][i], op)
+        const call = calls[a]
+        const arg = call.arg
+        if (call.arg2 >= 0) group.accs[a].add([cols[arg][i], cols[call.arg2][i]], op)
+        else group.accs[a].add(arg < 0 ? COUNT_STAR_MARKER : cols[arg][i], op)
       }
       if (!group.dirty) {
         group.dirty = true
@@ -98,9 +103,9 @@ export class HashAggregate implements Operator {
   }
 
   onWatermark(w: Watermark, _input: number, out: Emitter): void {
-    const { windowEndKey } = this.spec
+    const { windowKey } = this.spec
     if (w.column < this.spec.keyTypes.length) out.watermark(w) // keys are the first output columns
-    if (windowEndKey === undefined || w.column !== windowEndKey || w.value <= this.watermark) return
+    if (windowKey === undefined || w.column !== windowKey || w.value <= this.watermark) return
     this.watermark = w.value
     const builder = new ChunkBuilder(this.width)
     for (const [end, entries] of this.byWindow) {
@@ -132,8 +137,8 @@ export class HashAggregate implements Operator {
     return { accs: this.spec.calls.map((c) => c.create()), rows: 0, emitted: undefined, dirty: false }
   }
 
-  private trackWindow(entry: RowEntry<Group>, windowEndKey: number): void {
-    const end = entry.key[windowEndKey] as number
+  private trackWindow(entry: RowEntry<Group>, windowKey: number): void {
+    const end = entry.key[windowKey] as number
     const list = this.byWindow.get(end)
     if (list === undefined) this.byWindow.set(end, [entry])
     else list.push(entry)
@@ -168,9 +173,9 @@ export class HashAggregate implements Operator {
 
   private forget(entry: RowEntry<Group>): void {
     this.groups.delete(entry)
-    const { windowEndKey } = this.spec
-    if (windowEndKey === undefined) return
-    const list = this.byWindow.get(entry.key[windowEndKey] as number)
+    const { windowKey } = this.spec
+    if (windowKey === undefined) return
+    const list = this.byWindow.get(entry.key[windowKey] as number)
     if (list === undefined) return
     const at = list.indexOf(entry)
     if (at >= 0) list.splice(at, 1)

@@ -83,6 +83,8 @@ export class WindowAssign implements Operator {
     if (w.column !== this.spec.timeColumn || w.value <= this.wm) return
     this.wm = w.value
     // Every window ending at or before the watermark is closed: downstream may finalise it.
+    // On window_start the same fact reads "start ≤ watermark − size".
+    out.watermark({ kind: 'watermark', column: this.width, value: w.value - this.spec.size })
     out.watermark({ kind: 'watermark', column: this.width + 1, value: w.value })
   }
 

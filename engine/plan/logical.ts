@@ -55,8 +55,8 @@ export type LogicalPlan =
       /** The first `keyCount` input columns are the group keys. */
       readonly keyCount: number
       readonly calls: readonly AggregateCallPlan[]
-      /** Index of window_end among the keys, when grouping by a window. */
-      readonly windowEndKey: number | undefined
+      /** Index among the keys of window_end (else window_start), when grouping by a window. */
+      readonly windowKey: number | undefined
       readonly columns: readonly PlanColumn[]
     }
 

@@ -86,8 +86,8 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
           returnType: c.spec.returnType,
           create: () => c.spec.create(),
         })),
-        windowEndKey: plan.windowEndKey,
-        emitOnWindowClose: options.emitOnWindowClose && plan.windowEndKey !== undefined,
+        windowKey: plan.windowKey,
+        emitOnWindowClose: options.emitOnWindowClose && plan.windowKey !== undefined,
       })
       return { op, inputs: [lower(plan.input, options)], types }
     }

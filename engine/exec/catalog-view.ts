@@ -1,0 +1,39 @@
+/**
+ * The binder's window onto the engine's catalog: user objects by name, Sluice's system tables,
+ * and plain views (inlined). Sources and tables also report their declared watermark.
+ */
+import type { BinderCatalog } from '../plan/binder.ts'
+import type { Engine } from '../engine.ts'
+import type { RelationRef } from '../plan/logical.ts'
+import type { Query } from '../sql/tree.ts'
+import { SluiceError, SqlState } from '../errors.ts'
+import { findSystemTable } from '../catalog/system.ts'
+import { Stream } from '../runtime/stream.ts'
+import { chunkFromRows } from '../chunk.ts'
+
+const systemStream = new Stream('system')
+
+export function binderCatalog(engine: Engine): BinderCatalog {
+  return {
+    relation(schema, name, position) {
+      if (schema !== undefined && schema !== 'public') {
+        const sys = findSystemTable(schema, name)
+        if (sys === undefined) throw new SluiceError(SqlState.undefined_table, `relation "${schema}.${name}" does not exist`, { position })
+        const ref: RelationRef = {
+          kind: 'system',
+          name: `${sys.schema}.${sys.name}`,
+          watermarkDelays: new Map(),
+          input: { name: `${sys.schema}.${sys.name}`, stream: systemStream, snapshot: () => chunkFromRows(sys.columns.length, sys.rows(engine)) },
+        }
+        return { kind: 'relation', ref, columns: sys.columns }
+      }
+      const obj = engine.get(name)
+      if (obj === undefined) throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`, { position })
+      if (obj.kind === 'view') return { kind: 'view', query: obj.query as Query, columnNames: undefined, name }
+      const watermarkDelays = new Map<number, number>()
+      if ((obj.kind === 'source' || obj.kind === 'table') && obj.watermark !== undefined) watermarkDelays.set(obj.watermark.column, obj.watermark.delay)
+      const ref: RelationRef = { kind: obj.kind, name: obj.name, input: obj, watermarkDelays }
+      return { kind: 'relation', ref, columns: obj.columns }
+    },
+  }
+}
