@@ -84,7 +84,8 @@ export class EngineSession implements Session {
       try {
         results.push(await executeStatement(this, stmt, params ?? []))
       } catch (e) {
-        throw withPosition(e, stmt.location)
+        // The statements before the failing one took effect: hand their results along.
+        throw Object.assign(withPosition(e, stmt.location), { partial: results })
       } finally {
         this.refreshReported()
       }
