@@ -4,7 +4,8 @@
  * `pg`; a late event is not counted, and the late row is visible in dead letters and metrics.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,10 +31,11 @@ describe('Kafka → tumbling window view → psql and pg', () => {
     rmSync(dataDir, { recursive: true, force: true })
   })
 
-  const psql = (sql: string): string =>
-    execFileSync('psql', ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(server.pgPort), '-U', 'sluice', '-d', 'sluice', '-c', sql], {
-      encoding: 'utf8',
-    }).trim()
+  // Asynchronous on purpose: the server runs in this process, so a blocking call would deadlock.
+  const psql = async (sql: string): Promise<string> => {
+    const { stdout } = await promisify(execFile)('psql', ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(server.pgPort), '-U', 'sluice', '-d', 'sluice', '-c', sql], { encoding: 'utf8' })
+    return stdout.trim()
+  }
 
   it('counts events per window and drops the late one', async () => {
     const client = new pg.Client({ host: '127.0.0.1', port: server.pgPort, user: 'sluice', database: 'sluice' })
@@ -70,8 +72,8 @@ describe('Kafka → tumbling window view → psql and pg', () => {
         [expect.stringMatching(/2024-01-01.10:02:00/), '3', '1', '1'],
       ])
 
-      expect(psql("SELECT n FROM bids_per_minute WHERE auction = 1 AND window_start = '2024-01-01 10:00:00'")).toBe('3')
-      expect(psql("SELECT count(*) FROM sluice_catalog.dead_letters WHERE reason = 'late' AND object = 'bids_per_minute'")).toBe('1')
+      expect(await psql("SELECT n FROM bids_per_minute WHERE auction = 1 AND window_start = '2024-01-01 10:00:00'")).toBe('3')
+      expect(await psql("SELECT count(*) FROM sluice_catalog.dead_letters WHERE reason = 'late' AND object = 'bids_per_minute'")).toBe('1')
       const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text()
       expect(metrics).toMatch(/sluice_late_rows_total\{view="bids_per_minute"\} 1/)
     } finally {
