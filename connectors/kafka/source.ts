@@ -112,14 +112,15 @@ export class KafkaSourceReader implements SourceReader {
     for (const [partition, offset] of seeks) this.consumer.seek({ topic, partition, offset: offset.toString() })
   }
 
-  private async onBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload
     for (const m of batch.messages) {
       // Backpressure: wait for room rather than buffering without bound.
-      while (this.queue.length >= this.config.queueMax && isRunning() && !isStale() && !this.closed) {
+      while (this.queue.length >= this.config.queueMax && payload.isRunning() && !payload.isStale() && !this.closed) {
         await new Promise((r) => setTimeout(r, 5))
-        await heartbeat()
+        await payload.heartbeat()
       }
-      if (!isRunning() || isStale() || this.closed) return
+      if (!payload.isRunning() || payload.isStale() || this.closed) return
       this.queue.push({ partition: batch.partition, offset: m.offset, value: m.value })
     }
   }

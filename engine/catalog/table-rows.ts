@@ -36,7 +36,7 @@ export class TableRows {
   /** Loads the rows persisted for this table. */
   async load(store: StateStore): Promise<void> {
     for await (const [key, value] of store.scan(this.prefix)) {
-      const seq = Number(decodeKey(key, [T.int8, T.int8])[1] as bigint)
+      const seq = Number(decodeKey(key, [T.int8, T.int8])[1])
       const row = decodeRow(value, this.types)
       this.rows.set(seq, row)
       this.byKey?.insert(this.keyOf(row), this.byKey.hashKey(this.keyOf(row)), seq)

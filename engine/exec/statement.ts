@@ -18,7 +18,7 @@ import { createMaterializedView, createSource, createTable, dropObject, operator
 import { executeDelete, executeInsert, executeUpdate } from './dml.ts'
 import { explainLogical, explainPhysical } from '../plan/explain.ts'
 import { lower } from '../plan/physical.ts'
-import { isWindowed } from '../plan/logical.ts'
+import { isWindowed, type LogicalPlan } from '../plan/logical.ts'
 import { SluiceError, SqlState } from '../errors.ts'
 import { T, arrayOf } from '../types/datatype.ts'
 import { formatTypeName, typeFromName } from '../types/oid.ts'
@@ -303,7 +303,7 @@ function watermarkDelay(session: EngineSession, w: WatermarkClause): { column: s
   return { column: w.column, delay, position: w.position }
 }
 
-function hasWatermark(plan: import('../plan/logical.ts').LogicalPlan, override: number | undefined): boolean {
+function hasWatermark(plan: LogicalPlan, override: number | undefined): boolean {
   if (override !== undefined) return true
   switch (plan.kind) {
     case 'scan':

@@ -11,8 +11,8 @@
 import type { Chunk, Column } from '../chunk.ts'
 import type { BoundExpr } from './bound.ts'
 import type { DataType, Value } from '../types/datatype.ts'
-import type { Impl } from './functions.ts'
-import { SluiceError, toSluiceError } from '../errors.ts'
+import type { SluiceError} from '../errors.ts';
+import { toSluiceError } from '../errors.ts'
 import { H } from './helpers.ts'
 import { castValue } from '../types/cast.ts'
 import { compareValues } from '../types/compare.ts'
@@ -66,7 +66,7 @@ class Generator {
         return v
       case 'call': {
         const args = e.args.map((a) => this.emit(a, out))
-        const body = e.fn.inline !== undefined ? e.fn.inline(args) : `${this.const(e.fn.impl as Impl)}([${args.join(', ')}], ctx)`
+        const body = e.fn.inline !== undefined ? e.fn.inline(args) : `${this.const(e.fn.impl)}([${args.join(', ')}], ctx)`
         if (e.fn.strict && args.length > 0) {
           out.push(`let ${v} = null;`, `if (${args.map((a) => `${a} !== null`).join(' && ')}) ${v} = ${body};`)
         } else out.push(`const ${v} = ${body};`)

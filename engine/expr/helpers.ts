@@ -4,7 +4,7 @@
  */
 import type { Value } from '../types/datatype.ts'
 import { SluiceError, SqlState } from '../errors.ts'
-import { Decimal } from '../types/decimal.ts'
+import type { Decimal } from '../types/decimal.ts'
 import { Interval } from '../types/interval.ts'
 import { addInterval } from '../types/time.ts'
 

@@ -657,9 +657,9 @@ function keyName(key: BoundExpr, scope: Scope): string {
 }
 
 function realias(plan: LogicalPlan, alias: string | undefined): LogicalPlan {
-  return { ...plan, columns: plan.columns.map((c) => ({ ...c, table: alias })) } as LogicalPlan
+  return { ...plan, columns: plan.columns.map((c) => ({ ...c, table: alias })) }
 }
 
 function renameColumns(plan: LogicalPlan, names: readonly string[]): LogicalPlan {
-  return { ...plan, columns: plan.columns.map((c, i) => ({ ...c, name: names[i] ?? c.name })) } as LogicalPlan
+  return { ...plan, columns: plan.columns.map((c, i) => ({ ...c, name: names[i] ?? c.name })) }
 }

@@ -476,8 +476,10 @@ function dropSluiceObject(tokens: readonly Token[], base: number): StatementBody
     i++
   }
   let cascade = false
-  if (tokens[i]?.value === 'cascade') (cascade = true), i++
-  else if (tokens[i]?.value === 'restrict') i++
+  if (tokens[i]?.value === 'cascade') {
+    cascade = true
+    i++
+  } else if (tokens[i]?.value === 'restrict') i++
   if (i < tokens.length) throw syntaxError(tokens[i].value, base + tokens[i].start + 1)
   return { kind: 'drop', objectKind, names, ifExists, cascade }
 }
@@ -486,9 +488,11 @@ function showCreate(tokens: readonly Token[], base: number): StatementBody {
   const w = words(tokens, 2, 2)
   let objectKind: ObjectKindWord
   let i: number
-  if (w === 'materialized view') (objectKind = 'materialized_view'), (i = 4)
-  else if (tokens[2]?.value === 'source' || tokens[2]?.value === 'table' || tokens[2]?.value === 'sink' || tokens[2]?.value === 'view') {
-    objectKind = tokens[2].value as ObjectKindWord
+  if (w === 'materialized view') {
+    objectKind = 'materialized_view'
+    i = 4
+  } else if (tokens[2]?.value === 'source' || tokens[2]?.value === 'table' || tokens[2]?.value === 'sink' || tokens[2]?.value === 'view') {
+    objectKind = tokens[2].value
     i = 3
   } else throw syntaxError(tokens[2]?.value ?? '', base + (tokens[2]?.start ?? 0) + 1)
   const { name, next } = qualifiedName(tokens, i)

@@ -31,8 +31,13 @@ export function tokenize(text: string): Token[] {
       let nest = 1
       i += 2
       while (i < n && nest > 0) {
-        if (text[i] === '/' && text[i + 1] === '*') (nest++, (i += 2))
-        else if (text[i] === '*' && text[i + 1] === '/') (nest--, (i += 2))
+        if (text[i] === '/' && text[i + 1] === '*') {
+          nest++
+          i += 2
+        } else if (text[i] === '*' && text[i + 1] === '/') {
+          nest--
+          i += 2
+        }
         else i++
       }
     } else if (ch === "'" || ((ch === 'e' || ch === 'E') && text[i + 1] === "'")) {

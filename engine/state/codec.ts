@@ -224,7 +224,7 @@ function toJson(v: Value, t: DataType): JsonValue {
   if (t.kind === 'array') return (v as readonly Value[]).map((x) => toJson(x, t.element))
   switch (t.kind) {
     case 'int8':
-      return String(v as bigint)
+      return String(v)
     case 'numeric':
       return (v as Decimal).toString()
     case 'interval':
@@ -235,7 +235,7 @@ function toJson(v: Value, t: DataType): JsonValue {
       return Buffer.from(v as Uint8Array).toString('base64')
     case 'float4':
     case 'float8':
-      return Number.isFinite(v as number) ? (v as number) : String(v as number)
+      return Number.isFinite(v) ? (v as number) : String(v)
     default:
       return v as JsonValue
   }

@@ -68,7 +68,7 @@ export function castValue(value: Value, from: DataType, to: DataType, tz = 'UTC'
     case 'float8': {
       let v: number | undefined
       if (f === 'int2' || f === 'int4' || f === 'float4' || f === 'float8') v = value as number
-      else if (f === 'int8') v = Number(value as bigint)
+      else if (f === 'int8') v = Number(value)
       else if (f === 'numeric') v = (value as Decimal).toNumber()
       else if (f === 'jsonb') return jsonScalar(value as Jsonb, to)
       if (v !== undefined) return t === 'float4' ? Math.fround(v) : v
@@ -112,7 +112,7 @@ export function castValue(value: Value, from: DataType, to: DataType, tz = 'UTC'
       break
     case 'jsonb':
       if (f === 'int2' || f === 'int4' || f === 'float4' || f === 'float8') return new Jsonb(value as number)
-      if (f === 'int8') return new Jsonb(Number(value as bigint))
+      if (f === 'int8') return new Jsonb(Number(value))
       if (f === 'numeric') return new Jsonb((value as Decimal).toNumber())
       if (f === 'bool') return new Jsonb(value as boolean)
       break

@@ -69,7 +69,7 @@ export function valuesEqual(a: Value, b: Value, type: DataType): boolean {
       return compareValues(a, b, type) === 0
     case 'float4':
     case 'float8':
-      return Number.isNaN(a as number) && Number.isNaN(b as number)
+      return Number.isNaN(a) && Number.isNaN(b)
     default:
       return false
   }

@@ -6,8 +6,8 @@
  */
 import type { DataType, Value } from '../../engine/types/datatype.ts'
 import type { JsonValue } from '../../engine/types/jsonb.ts'
-import { Decimal } from '../../engine/types/decimal.ts'
-import { Jsonb } from '../../engine/types/jsonb.ts'
+import type { Decimal } from '../../engine/types/decimal.ts'
+import type { Jsonb } from '../../engine/types/jsonb.ts'
 import { formatText } from '../../engine/types/text.ts'
 
 export function toJson(v: Value, type: DataType, tz: string): JsonValue {
@@ -20,9 +20,9 @@ export function toJson(v: Value, type: DataType, tz: string): JsonValue {
       return v as number
     case 'float4':
     case 'float8':
-      return Number.isFinite(v as number) ? (v as number) : formatText(type, v, tz)
+      return Number.isFinite(v) ? (v as number) : formatText(type, v, tz)
     case 'int8': {
-      const n = Number(v as bigint)
+      const n = Number(v)
       return Number.isSafeInteger(n) ? n : String(v)
     }
     case 'numeric': {
