@@ -29,7 +29,7 @@ export interface PullQuery {
 }
 
 export function runPullQuery(query: PullQuery, compile: CompileContext, ops: OperatorContext): Value[][] {
-  const physical = lower(query.plan, { compile, ops, watermarkOverride: undefined, emitOnWindowClose: false })
+  const physical = lower(query.plan, { compile, ops, watermarkOverride: undefined, emitOnWindowClose: false, throwOnEvalError: true })
   let rows: Value[][] = []
   const retracted: Value[][] = []
   const width = query.plan.columns.length

@@ -32,6 +32,8 @@ export class FilterProject implements Operator {
     private readonly predicate: PredicateFn | undefined,
     private readonly projections: readonly ProjectionSpec[] | undefined,
     private readonly detail = '',
+    /** Pull queries fail on the first row that cannot be evaluated, as PostgreSQL does; views dead-letter it. */
+    private readonly throwOnError = false,
   ) {
     if (projections === undefined) return
     projections.forEach((p, out) => {
@@ -42,9 +44,9 @@ export class FilterProject implements Operator {
   onChunk(chunk: Chunk, _input: number, out: Emitter): void {
     let rows = chunk
     if (this.predicate !== undefined) {
-      const errors = { rows: [] as number[], errors: [] as SluiceError[] }
+      const errors = this.throwOnError ? undefined : { rows: [] as number[], errors: [] as SluiceError[] }
       const mask = this.predicate(chunk, errors)
-      if (errors.rows.length > 0) this.reject(chunk, errors)
+      if (errors !== undefined && errors.rows.length > 0) this.reject(chunk, errors)
       rows = select(chunk, mask)
       if (rows.length === 0) return
     }
@@ -52,14 +54,14 @@ export class FilterProject implements Operator {
       out.chunk(rows)
       return
     }
-    const errors = { rows: [] as number[], errors: [] as SluiceError[] }
+    const errors = this.throwOnError ? undefined : { rows: [] as number[], errors: [] as SluiceError[] }
     const columns: Column[] = new Array<Column>(this.projections.length)
     for (let c = 0; c < this.projections.length; c++) {
       const p = this.projections[c]
       columns[c] = p.input !== undefined ? rows.columns[p.input] : p.fn!(rows, errors)
     }
     let result: Chunk = { columns, ops: rows.ops, length: rows.length }
-    if (errors.rows.length > 0) {
+    if (errors !== undefined && errors.rows.length > 0) {
       this.reject(rows, errors)
       const keep = new Uint8Array(rows.length).fill(1)
       for (const r of errors.rows) keep[r] = 0

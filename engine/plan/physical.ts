@@ -22,6 +22,8 @@ export interface LowerOptions {
   /** The view's trailing `WATERMARK d` (µs): replaces the inputs' declared delays. */
   readonly watermarkOverride: number | undefined
   readonly emitOnWindowClose: boolean
+  /** Pull queries: a row that fails to evaluate fails the query (views dead-letter it instead). */
+  readonly throwOnEvalError?: boolean
 }
 
 export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
@@ -47,7 +49,7 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
     case 'filter': {
       const predicate = compilePredicate(plan.predicate, options.compile)
       return {
-        op: new FilterProject(options.ops, predicate, undefined, `where ${exprText(plan.predicate)}`),
+        op: new FilterProject(options.ops, predicate, undefined, `where ${exprText(plan.predicate)}`, options.throwOnEvalError),
         inputs: [lower(plan.input, options)],
         types,
       }
@@ -65,7 +67,7 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
         e.kind === 'column' ? { input: e.index } : { fn: compileExpr(e, options.compile) },
       )
       detail += `[${plan.exprs.map(exprText).join(', ')}]`
-      return { op: new FilterProject(options.ops, predicate, projections, detail), inputs: [lower(input, options)], types }
+      return { op: new FilterProject(options.ops, predicate, projections, detail, options.throwOnEvalError), inputs: [lower(input, options)], types }
     }
     case 'window': {
       const w = plan.window
