@@ -8,6 +8,11 @@ import type { DataType } from './types/datatype.ts'
 export interface ColumnSchema {
   readonly name: string
   readonly type: DataType
+  /**
+   * The type as declared, when the catalog should show it differently from the engine type
+   * (VARCHAR columns hold text values but describe as `character varying`, as in PostgreSQL).
+   */
+  readonly display?: string
 }
 
 export type DeadLetterReason = 'decode_error' | 'type_error' | 'late' | 'schema_mismatch' | 'eval_error'

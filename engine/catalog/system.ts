@@ -6,6 +6,7 @@ import type { ColumnSchema } from '../connector.ts'
 import type { Engine } from '../engine.ts'
 import type { Value } from '../types/datatype.ts'
 import { T } from '../types/datatype.ts'
+import { formatTypeName } from '../types/oid.ts'
 
 export interface SystemTable {
   readonly schema: string
@@ -16,7 +17,42 @@ export interface SystemTable {
 
 const col = (name: string, type: ColumnSchema['type']): ColumnSchema => ({ name, type })
 
+/** Every relation a client can read, for information_schema. */
+function relations(engine: Engine): { name: string; type: string; columns: readonly ColumnSchema[] }[] {
+  return [...engine.objects.values()]
+    .sort((a, b) => a.id - b.id)
+    .map((o) => ({ name: o.name, type: o.kind === 'source' || o.kind === 'table' ? 'BASE TABLE' : 'VIEW', columns: o.columns }))
+}
+
 export const SYSTEM_TABLES: readonly SystemTable[] = [
+  {
+    schema: 'information_schema',
+    name: 'tables',
+    columns: [col('table_catalog', T.text), col('table_schema', T.text), col('table_name', T.text), col('table_type', T.text)],
+    rows: (engine) => relations(engine).map((r) => ['sluice', 'public', r.name, r.type]),
+  },
+  {
+    schema: 'information_schema',
+    name: 'columns',
+    columns: [
+      col('table_catalog', T.text),
+      col('table_schema', T.text),
+      col('table_name', T.text),
+      col('column_name', T.text),
+      col('ordinal_position', T.int4),
+      col('column_default', T.text),
+      col('is_nullable', T.text),
+      col('data_type', T.text),
+    ],
+    rows: (engine) =>
+      relations(engine).flatMap((r) => r.columns.map((c, i) => ['sluice', 'public', r.name, c.name, i + 1, null, 'YES', c.display ?? (c.type.kind === 'array' ? 'ARRAY' : formatTypeName(c.type))])),
+  },
+  {
+    schema: 'information_schema',
+    name: 'schemata',
+    columns: [col('catalog_name', T.text), col('schema_name', T.text), col('schema_owner', T.text)],
+    rows: () => [['sluice', 'public', 'sluice'], ['sluice', 'sluice_catalog', 'sluice'], ['sluice', 'information_schema', 'sluice'], ['sluice', 'pg_catalog', 'sluice']],
+  },
   {
     schema: 'sluice_catalog',
     name: 'dead_letters',

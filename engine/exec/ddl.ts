@@ -200,7 +200,8 @@ export async function dropObject(engine: Engine, kind: ObjectKind, name: string,
       notices.push(`${kindLabel(kind)} "${name}" does not exist, skipping`)
       return
     }
-    const code = kind === 'source' || kind === 'sink' ? SqlState.undefined_object : SqlState.undefined_table
+    // SQL.md: a missing source, table or view is 42P01 (PostgreSQL's undefined_table).
+    const code = kind === 'sink' ? SqlState.undefined_object : SqlState.undefined_table
     throw new SluiceError(code, `${kindLabel(kind)} "${name}" does not exist`)
   }
   if (obj.kind !== kind) {

@@ -51,7 +51,7 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
         await createSource(engine, {
           name: s.name,
           sql: stmt.text,
-          columns: s.columns?.map((c) => ({ name: c.name, type: columnType(c.type) })),
+          columns: s.columns?.map((c) => columnSchema(c.name, c.type)),
           watermark: s.watermark === undefined ? undefined : watermarkDelay(session, s.watermark),
           options: s.options,
         })
@@ -64,7 +64,7 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
         await createTable(engine, {
           name: s.name,
           sql: stmt.text,
-          columns: s.columns.map((c) => ({ name: c.name, type: columnType(c.type) })),
+          columns: s.columns.map((c) => columnSchema(c.name, c.type)),
           primaryKey: s.primaryKey,
           appendOnly: s.appendOnly,
           watermark: s.watermark === undefined ? undefined : watermarkDelay(session, s.watermark),
@@ -162,7 +162,7 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
     case 'show_create': {
       const obj = engine.get(s.name)
       if (obj === undefined || obj.kind !== s.objectKind) {
-        throw new SluiceError(s.objectKind === 'source' || s.objectKind === 'sink' ? SqlState.undefined_object : SqlState.undefined_table, `${kindLabel(s.objectKind)} "${s.name}" does not exist`)
+        throw new SluiceError(s.objectKind === 'sink' ? SqlState.undefined_object : SqlState.undefined_table, `${kindLabel(s.objectKind)} "${s.name}" does not exist`)
       }
       return { tag: 'SHOW', columns: [text('name'), text('create_sql')], rows: [[obj.name, obj.sql]] }
     }
@@ -188,7 +188,7 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
       return {
         tag: 'DESCRIBE',
         columns: [text('name'), text('type'), { name: 'is_primary_key', type: T.bool }, text('watermark')],
-        rows: obj.columns.map((c, i) => [c.name, formatTypeName(c.type), pk.includes(i), wm?.column === i ? `${c.name} - ${describeMicros(wm.delay)}` : null]),
+        rows: obj.columns.map((c, i) => [c.name, c.display ?? formatTypeName(c.type), pk.includes(i), wm?.column === i ? `${c.name} - ${describeMicros(wm.delay)}` : null]),
       }
     }
     case 'flush':
@@ -276,6 +276,14 @@ async function explain(session: EngineSession, stmt: Statement, stage: 'logical'
     lines.push('Operator graph:', ...explainPhysical(physical))
   }
   return { tag: 'EXPLAIN', columns: [text('QUERY PLAN')], rows: lines.map((l) => [l]) }
+}
+
+const DECLARED: Record<string, string> = { varchar: 'character varying', 'character varying': 'character varying', bpchar: 'character', char: 'character', character: 'character' }
+
+function columnSchema(name: string, t: TypeName): ColumnSchema {
+  const type = columnType(t)
+  const declared = DECLARED[t.name]
+  return declared === undefined ? { name, type } : { name, type, display: t.array ? `${declared}[]` : declared }
 }
 
 function columnType(t: TypeName): DataType {

@@ -400,6 +400,9 @@ export class Binder {
       }
       case 'cast': {
         const target = this.typeOf(e.type.name, e.type.array, e.type.position)
+        if (e.type.intervalUnit !== undefined && e.expr.kind === 'string' && /^\s*[+-]?\d+(\.\d+)?\s*$/.test(e.expr.value)) {
+          return this.coerce({ kind: 'literal', value: `${e.expr.value.trim()} ${e.type.intervalUnit}`, type: T.unknown }, target, e.position, true)
+        }
         return this.coerce(this.bindExpr(e.expr, ctx), target, e.position, true)
       }
       case 'op':

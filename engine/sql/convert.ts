@@ -314,6 +314,13 @@ export class Converter {
     const names = list(t.names).map(str)
     let name = names[names.length - 1]
     if (names.length === 2 && names[0] === 'pg_catalog' && name === 'timestamptz') name = 'timestamptz'
+    const mods = list(t.typmods)
+    if (name === 'interval' && mods.length > 0) {
+      const [kind, c] = unwrap(mods[0])
+      const mask = kind === 'A_Const' ? Number((c.ival as PgNode | undefined)?.ival ?? 0) : 0
+      const unit = INTERVAL_FIELDS.get(mask)
+      if (unit !== undefined) return { name, array: false, position: this.pos(t.location), intervalUnit: unit }
+    }
     return { name, array: t.arrayBounds !== undefined, position: this.pos(t.location) }
   }
 
@@ -332,6 +339,16 @@ export class Converter {
     return { name: c.colname as string, type: this.typeName(c.typeName as PgNode), primaryKey, notNull }
   }
 }
+
+/** PostgreSQL's interval field masks (INTERVAL_MASK in datetime.h) for single-field qualifiers. */
+const INTERVAL_FIELDS = new Map<number, string>([
+  [1 << 2, 'year'],
+  [1 << 1, 'month'],
+  [1 << 3, 'day'],
+  [1 << 10, 'hour'],
+  [1 << 11, 'minute'],
+  [1 << 12, 'second'],
+])
 
 /** `{ Kind: body }` → [Kind, body]. */
 export function unwrap(node: PgNode): [string, PgNode] {

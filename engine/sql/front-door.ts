@@ -43,7 +43,8 @@ function pgParse(text: string, base: number): PgNode[] {
   }
 }
 
-function parseOne(text: string, base: number): StatementBody {
+function parseOne(original: string, base: number): StatementBody {
+  const text = liftFlinkWindows(original)
   const tokens = tokenize(text)
   const head = words(tokens, 0, 4)
   const is = (prefix: string): boolean => head === prefix || head.startsWith(prefix + ' ')
@@ -76,6 +77,35 @@ function parseOne(text: string, base: number): StatementBody {
   const nodes = pgParse(text, base)
   if (nodes.length === 0) return { kind: 'noop', tag: '' }
   return convertStatement(nodes[0], base, text)
+}
+
+/**
+ * The Flink / Feldera window form `TABLE(TUMBLE(TABLE bids, DESCRIPTOR(ts), INTERVAL '1' MINUTE))`
+ * becomes `TUMBLE(bids, ts, INTERVAL '1' MINUTE)` by blanking the extra words and parentheses,
+ * so PostgreSQL's grammar parses it and every offset stays where the user wrote it.
+ */
+function liftFlinkWindows(text: string): string {
+  let tokens = tokenize(text)
+  let out = text
+  for (let i = 0; i + 3 < tokens.length; i++) {
+    const t = tokens[i]
+    if (!(t.type === 'word' && t.value === 'table' && tokens[i + 1].value === '(' && ['tumble', 'hop', 'session'].includes(tokens[i + 2].value) && tokens[i + 3].value === '(')) continue
+    const close = tokens.findIndex((x, k) => k > i + 1 && x.type === 'punct' && x.value === ')' && x.depth === t.depth)
+    if (close < 0) continue
+    for (let k = i + 4; k < close; k++) {
+      const x = tokens[k]
+      if (x.type === 'word' && x.value === 'table' && x.depth === t.depth + 2) out = blank(out, x.start, x.end)
+      if (x.type === 'word' && x.value === 'descriptor' && tokens[k + 1]?.value === '(') {
+        const end = tokens.findIndex((y, m) => m > k + 1 && y.type === 'punct' && y.value === ')' && y.depth === x.depth)
+        out = blank(out, x.start, tokens[k + 1].end)
+        if (end > 0) out = blank(out, tokens[end].start, tokens[end].end)
+      }
+    }
+    out = blank(out, t.start, tokens[i + 1].end)
+    out = blank(out, tokens[close].start, tokens[close].end)
+    tokens = tokenize(out)
+  }
+  return out
 }
 
 // ---- PostgreSQL statements ----

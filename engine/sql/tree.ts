@@ -10,6 +10,8 @@ export interface TypeName {
   readonly name: string
   readonly array: boolean
   readonly position: number
+  /** `INTERVAL '1' MINUTE`: the unit a bare number in the literal is counted in. */
+  readonly intervalUnit?: string
 }
 
 export type Expr =
