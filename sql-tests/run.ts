@@ -28,7 +28,9 @@ interface Args {
 }
 
 function usage(message: string): never {
-  console.error(`${message}\nusage: run.ts [--server URL] [--engine sluice|postgres] [--complete] [--hash-threshold N] <files|dirs|file.slt:LINE>...`)
+  console.error(
+    `${message}\nusage: run.ts [--server URL] [--engine sluice|postgres] [--complete] [--hash-threshold N] <files|dirs|file.slt:LINE>...`,
+  )
   process.exit(2)
 }
 
@@ -75,14 +77,21 @@ async function main(): Promise<void> {
       failed++
       continue
     }
-    const options: RunOptions = { engine: args.engine, complete: args.complete, line, hashThreshold: args.hashThreshold }
+    const options: RunOptions = {
+      engine: args.engine,
+      complete: args.complete,
+      line,
+      hashThreshold: args.hashThreshold,
+    }
     try {
       const result = await runSltFile(file, client, options)
       passed += result.passed
       failed += result.failed
       for (const f of result.failures) console.log(`\n${f.message}\n  sql: ${f.sql.split('\n').join('\n       ')}`)
       for (const r of result.rewritten) console.log(`rewrote ${r}`)
-      console.log(`${result.failed === 0 ? 'ok  ' : 'FAIL'} ${file}${line === undefined ? '' : `:${line}`} (${result.passed} passed, ${result.failed} failed${result.skipped > 0 ? `, ${result.skipped} skipped` : ''})`)
+      console.log(
+        `${result.failed === 0 ? 'ok  ' : 'FAIL'} ${file}${line === undefined ? '' : `:${line}`} (${result.passed} passed, ${result.failed} failed${result.skipped > 0 ? `, ${result.skipped} skipped` : ''})`,
+      )
     } finally {
       await client.close()
     }

@@ -23,7 +23,9 @@ describe('sqllogictest', () => {
       const client = await openEngineClient()
       try {
         const result = await runSltFile(file, client, { engine: 'sluice' })
-        const report = result.failures.map((f) => `${f.message}\n  sql: ${f.sql.split('\n').join('\n       ')}`).join('\n\n')
+        const report = result.failures
+          .map((f) => `${f.message}\n  sql: ${f.sql.split('\n').join('\n       ')}`)
+          .join('\n\n')
         expect(result.failed, `${result.failed} failing record(s) in ${name}:\n\n${report}`).toBe(0)
         expect(result.passed).toBeGreaterThan(0)
       } finally {

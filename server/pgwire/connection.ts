@@ -1,455 +1,469 @@
 /**
- * One client connection: startup and authentication, the simple and extended query protocols,
- * error reporting with SQLSTATE and position. Messages are handled strictly in arrival order.
- * Anything a client sends — malformed, truncated, out of order — ends in an ErrorResponse (or a
- * FATAL one and a closed connection for protocol violations); it never reaches other connections.
+ * One client connection's state machine: startup (SSL refusal, cancel requests, protocol
+ * version), authentication, then the simple and extended query protocols until Terminate.
+ * Messages are handled strictly one after another in arrival order. Whatever a client sends ends
+ * at worst in an ErrorResponse, or a FATAL one and a closed socket for protocol violations; no
+ * exception leaves this class, so one client can never disturb another.
  */
 import type { Socket } from 'node:net'
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import type { Session, StatementResult, ResultColumn } from '../../engine/session-api.ts'
-import type { DataType, Value } from '../../engine/types/datatype.ts'
-import type { FrontendMessage } from './reader.ts'
-import { BodyReader, MessageReader, MessageTooLarge } from './reader.ts'
-import { Backend } from './writer.ts'
-import { decodeParam, encodeValue } from './values.ts'
-import { SluiceError, SqlState, toSluiceError } from '../../engine/errors.ts'
-import { typeFromOid, typeLength, typeOid } from '../../engine/types/oid.ts'
+import type { Session, StatementResult } from '../../engine/session-api.ts'
+import type { AuthConfig, PasswordChallenge } from './auth.ts'
+import { passwordChallenge } from './auth.ts'
+import type { LogFn } from './errors.ts'
+import { WireError, errorResponse, noticeResponse } from './errors.ts'
+import { ExtendedState, isEmptyQuery } from './extended.ts'
+import type { FrontendMessage, StartupPhaseMessage } from './frontend.ts'
+import { decodeMessage, decodeStartup } from './frontend.ts'
+import { Output } from './output.ts'
+import type { RawMessage } from './reader.ts'
+import { MessageReader } from './reader.ts'
+import { describeColumns, sendRows } from './results.ts'
+import { startupSettings } from './startup.ts'
+import { typeOid } from '../../engine/types/oid.ts'
+import * as W from './writer.ts'
 
-export type AuthConfig = { readonly mode: 'trust' } | { readonly mode: 'password'; readonly users: ReadonlyMap<string, string> }
-export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void
-
+/** What the server hands each connection. */
 export interface ConnectionOptions {
   readonly openSession: (startup: { user: string; database: string; applicationName?: string }) => Session
   readonly auth: AuthConfig
   readonly log: LogFn
+  /** BackendKeyData: the process id and secret a CancelRequest must quote. */
   readonly pid: number
   readonly secret: number
+  readonly maxMessageLength: number
+  /** Over the connection limit: refuse with 53300 once the startup packet is read. */
   readonly tooMany: boolean
+  /** Forwards a CancelRequest received on this (fresh) connection to the server's registry. */
+  readonly cancel: (pid: number, secret: number) => void
+  /** Closes connections that have not finished authenticating by then. */
+  readonly authTimeoutMs: number
 }
 
-interface Prepared {
-  readonly sql: string
-  readonly paramTypes: readonly DataType[]
-  readonly columns: readonly ResultColumn[] | undefined
+type Phase = 'startup' | 'auth' | 'ready' | 'closed'
+type TxStatus = 'I' | 'T' | 'E'
+
+/** Buffered input above which we stop reading from the socket until the backlog is handled. */
+const PAUSE_BYTES = 1024 * 1024
+
+const EXTENDED = new Set<FrontendMessage['kind']>(['parse', 'bind', 'describe', 'execute', 'close'])
+
+/** An engine may offer cancellation; the Session contract does not require it (yet). */
+interface Cancellable {
+  cancel(): void
 }
 
-interface Portal {
-  readonly statement: Prepared
-  readonly params: readonly Value[]
-  readonly formats: readonly number[]
-  result?: StatementResult
-  sent: number
+function isCancellable(s: Session | undefined): s is Session & Cancellable {
+  return s !== undefined && typeof (s as Partial<Cancellable>).cancel === 'function'
 }
-
-const MAX_MESSAGE = 64 * 1024 * 1024
 
 export class Connection {
-  private readonly reader = new MessageReader(MAX_MESSAGE)
+  private readonly reader: MessageReader
+  private readonly out: Output
+  private readonly ext = new ExtendedState()
+  private phase: Phase = 'startup'
   private session: Session | undefined
   private user = ''
   private database = ''
   private applicationName: string | undefined
-  private phase: 'startup' | 'password' | 'ready' | 'closed' = 'startup'
-  private md5Salt: Buffer | undefined
-  private txStatus: 'I' | 'T' | 'E' = 'I'
+  private startupParams: ReadonlyMap<string, string> = new Map()
+  private challenge: PasswordChallenge | undefined
+  private txStatus: TxStatus = 'I'
   private skipUntilSync = false
-  private readonly statements = new Map<string, Prepared>()
-  private readonly portals = new Map<string, Portal>()
-  private chain: Promise<void> = Promise.resolve()
-  private reported = new Map<string, string>()
+  private busy = false
+  /** True while the engine runs a statement for this connection: what a cancel would interrupt. */
+  private running = false
+  private readonly reported = new Map<string, string>()
+  private authTimer: NodeJS.Timeout | undefined
 
   constructor(
     private readonly socket: Socket,
     private readonly options: ConnectionOptions,
   ) {
+    this.reader = new MessageReader(options.maxMessageLength)
+    this.out = new Output(socket)
     socket.setNoDelay(true)
     socket.on('data', (data: Buffer) => this.onData(data))
-    socket.on('error', () => this.close())
+    socket.on('error', (e) => {
+      this.options.log('debug', 'pgwire socket error', { pid: options.pid, error: e.message })
+      this.close()
+    })
     socket.on('close', () => this.close())
+    this.authTimer = setTimeout(() => {
+      if (this.phase !== 'ready') this.close()
+    }, options.authTimeoutMs)
+    this.authTimer.unref()
   }
+
+  get pid(): number {
+    return this.options.pid
+  }
+
+  get secret(): number {
+    return this.options.secret
+  }
+
+  /** Asks the engine to stop the running statement, if the session supports it. */
+  cancel(): void {
+    const session = this.session
+    if (!this.running || !isCancellable(session)) return
+    try {
+      session.cancel()
+    } catch (e) {
+      this.options.log('warn', 'cancel failed', { pid: this.pid, error: e instanceof Error ? e.message : String(e) })
+    }
+  }
+
+  /** Ends the connection, optionally with a last (FATAL) message. Safe to call repeatedly. */
+  close(last?: Buffer): void {
+    if (this.phase === 'closed') return
+    this.phase = 'closed'
+    if (this.authTimer !== undefined) clearTimeout(this.authTimer)
+    if (last !== undefined) this.out.send(last)
+    this.out.end()
+    // A client that never closes its side must not hold the socket forever.
+    setTimeout(() => this.socket.destroy(), 2000).unref()
+    const session = this.session
+    this.session = undefined
+    try {
+      session?.close()
+    } catch (e) {
+      this.options.log('warn', 'session close failed', {
+        pid: this.pid,
+        error: e instanceof Error ? e.message : String(e),
+      })
+    }
+  }
+
+  // ---- input ----
 
   private onData(data: Buffer): void {
     if (this.phase === 'closed') return
-    let messages: FrontendMessage[]
+    this.reader.push(data)
+    if (this.reader.buffered > PAUSE_BYTES && this.busy) this.socket.pause()
+    if (!this.busy) void this.pump()
+  }
+
+  /** Handles every complete message buffered, one at a time; new input joins the same loop. */
+  private async pump(): Promise<void> {
+    this.busy = true
     try {
-      messages = this.reader.push(data)
+      while (this.phase !== 'closed') {
+        let raw: RawMessage | undefined
+        try {
+          raw = this.reader.next()
+        } catch (e) {
+          this.fail(e)
+          break
+        }
+        if (raw === undefined) break
+        await this.handle(raw)
+      }
     } catch (e) {
-      this.fatal(SqlState.protocol_violation, e instanceof MessageTooLarge ? e.message : 'invalid message framing')
-      return
-    }
-    for (const m of messages) this.enqueue(m)
-  }
-
-  private enqueue(m: FrontendMessage): void {
-    this.chain = this.chain
-      .then(() => (this.phase === 'closed' ? undefined : this.handle(m)))
-      .catch((e: unknown) => {
-        this.options.log('error', 'pgwire connection failed', { error: e instanceof Error ? e.stack : String(e) })
-        this.fatal(SqlState.internal_error, 'internal error while handling a message')
+      // handle() catches everything; this is the last line of defence for the server.
+      this.options.log('error', 'pgwire connection loop failed', {
+        pid: this.pid,
+        error: e instanceof Error ? e.stack : String(e),
       })
+      this.close()
+    } finally {
+      this.busy = false
+      if (this.phase !== 'closed') {
+        this.out.flush()
+        if (this.socket.isPaused()) this.socket.resume()
+      }
+    }
   }
 
-  private async handle(m: FrontendMessage): Promise<void> {
-    if (this.phase === 'startup') return this.handleStartup(m)
-    if (this.phase === 'password') return this.handlePassword(m)
-    if (this.skipUntilSync && m.type !== 'S' && m.type !== 'X') return
-    switch (m.type) {
-      case 'Q':
-        return this.simpleQuery(new BodyReader(m.body).cstring())
-      case 'P':
-        return this.guard(() => this.parse(m.body))
-      case 'B':
-        return this.guard(() => this.bind(m.body))
-      case 'D':
-        return this.guard(() => this.describe(m.body))
-      case 'E':
-        return this.guard(() => this.execute(m.body))
-      case 'C':
-        return this.guard(async () => this.closeObject(m.body))
-      case 'S':
-        this.skipUntilSync = false
-        this.ready()
-        return
-      case 'H':
-        return
-      case 'X':
-        this.close()
-        return
-      case 'd':
-      case 'c':
-      case 'f':
-        return // COPY data outside COPY: ignored as PostgreSQL does
-      default:
-        this.fatal(SqlState.protocol_violation, `invalid frontend message type ${m.type.charCodeAt(0)}`)
+  private async handle(raw: RawMessage): Promise<void> {
+    let kind: FrontendMessage['kind'] | undefined
+    try {
+      // `await` inside the try: a returned promise's rejection would escape the catch.
+      if (this.phase === 'startup') return await this.onStartup(decodeStartup(raw))
+      const m = decodeMessage(raw)
+      kind = m.kind
+      if (this.phase === 'auth') return await this.onPassword(m)
+      if (this.skipUntilSync && m.kind !== 'sync' && m.kind !== 'terminate') return
+      await this.onMessage(m)
+    } catch (e) {
+      if (this.fail(e)) return
+      if (kind !== undefined && EXTENDED.has(kind)) this.skipUntilSync = true
+      else if (kind === 'query') this.ready()
     }
+  }
+
+  /** Sends the ErrorResponse for `e`; returns true when it was FATAL and the connection closed. */
+  private fail(e: unknown): boolean {
+    // Before the session is ready every error ends the connection, so it must say FATAL.
+    const { message, fatal } = errorResponse(e, this.options.log, this.phase !== 'ready')
+    if (fatal) {
+      this.close(message)
+      return true
+    }
+    if (this.txStatus === 'T') this.txStatus = 'E'
+    this.out.send(message)
+    return false
   }
 
   // ---- startup and authentication ----
 
-  private handleStartup(m: FrontendMessage): void {
-    const r = new BodyReader(m.body)
-    let code: number
-    try {
-      code = r.int32()
-    } catch {
-      return this.fatal(SqlState.protocol_violation, 'invalid startup packet layout')
+  private async onStartup(m: StartupPhaseMessage): Promise<void> {
+    switch (m.kind) {
+      case 'sslRequest':
+      case 'gssEncRequest':
+        // Not offered (yet): the client goes on in plain text with another startup-phase message.
+        this.out.send(W.encryptionRefused())
+        this.out.flush()
+        return
+      case 'cancelRequest':
+        this.options.cancel(m.pid, m.secret)
+        this.close()
+        return
+      case 'startup':
+        break
     }
-    if (code === 80877103 || code === 80877104) {
-      // SSLRequest / GSSENCRequest: not offered; the client continues in plain text.
-      this.socket.write('N')
-      this.reader.startup = true
-      return
-    }
-    if (code === 80877102) {
-      this.close() // CancelRequest: statements here are short and cannot be interrupted mid-way
-      return
-    }
-    if (code >> 16 !== 3) return this.fatal(SqlState.protocol_violation, `unsupported frontend protocol ${code >> 16}.${code & 0xffff}: server supports 3.0`)
-    const params = new Map<string, string>()
-    try {
-      while (r.remaining > 1) {
-        const key = r.cstring()
-        if (key === '') break
-        params.set(key, r.cstring())
-      }
-    } catch {
-      return this.fatal(SqlState.protocol_violation, 'invalid startup packet layout')
-    }
-    this.user = params.get('user') ?? ''
-    if (this.user === '') return this.fatal(SqlState.invalid_authorization_specification, 'no PostgreSQL user name specified in startup packet')
-    this.database = params.get('database') ?? this.user
-    this.applicationName = params.get('application_name')
-    if (this.options.tooMany) return this.fatal(SqlState.too_many_connections, 'sorry, too many clients already')
-    // Messages pipelined after the startup packet are typed.
-    const rest = this.reader.takeRest()
-    if (this.options.auth.mode === 'password') {
-      this.phase = 'password'
-      this.md5Salt = randomBytes(4)
-      this.socket.write(Backend.authenticationMD5Password(this.md5Salt))
-    } else this.finishStartup()
-    if (rest.length > 0) this.onData(rest)
-  }
-
-  private handlePassword(m: FrontendMessage): void {
-    if (m.type !== 'p') return this.fatal(SqlState.protocol_violation, 'expected password response')
-    let given: string
-    try {
-      given = new BodyReader(m.body).cstring()
-    } catch {
-      return this.fatal(SqlState.protocol_violation, 'invalid password packet')
-    }
+    this.reader.startup = false
+    const user = m.params.get('user') ?? ''
+    if (user === '') throw new WireError('28000', 'no PostgreSQL user name specified in startup packet', 'FATAL')
+    if (this.options.tooMany) throw new WireError('53300', 'sorry, too many clients already', 'FATAL')
+    this.user = user
+    this.database = m.params.get('database') || user
+    this.applicationName = m.params.get('application_name') ?? m.params.get('fallback_application_name')
+    this.startupParams = m.params
+    const unknownOptions = [...m.params.keys()].filter((k) => k.startsWith('_pq_.'))
+    if (m.minorVersion > 0 || unknownOptions.length > 0) this.out.send(W.negotiateProtocolVersion(0, unknownOptions))
     const auth = this.options.auth
-    const expected = auth.mode === 'password' ? auth.users.get(this.user) : undefined
-    let ok = false
-    if (expected !== undefined) {
-      const md5 = (s: string | Buffer): string => createHash('md5').update(s).digest('hex')
-      const want = 'md5' + md5(Buffer.concat([Buffer.from(md5(expected + this.user)), this.md5Salt ?? Buffer.alloc(0)]))
-      ok = given.length === want.length && timingSafeEqual(Buffer.from(given), Buffer.from(want))
-      if (!ok && given === expected) ok = true // a client answering in clear text
-    }
-    if (!ok) return this.fatal(SqlState.invalid_password, `password authentication failed for user "${this.user}"`)
-    this.finishStartup()
+    if (auth.mode === 'trust') return this.finishStartup()
+    this.challenge = passwordChallenge(auth, user)
+    this.phase = 'auth'
+    this.out.send(this.challenge.request)
   }
 
-  private finishStartup(): void {
-    this.session = this.options.openSession({ user: this.user, database: this.database, applicationName: this.applicationName })
+  private onPassword(m: FrontendMessage): Promise<void> {
+    if (m.kind !== 'password')
+      throw new WireError('08P01', `expected password response, got message type ${m.kind}`, 'FATAL')
+    this.challenge?.verify(m.answer)
+    this.challenge = undefined
+    return this.finishStartup()
+  }
+
+  private async finishStartup(): Promise<void> {
+    if (this.authTimer !== undefined) clearTimeout(this.authTimer)
+    let session: Session
+    try {
+      session = this.options.openSession({
+        user: this.user,
+        database: this.database,
+        applicationName: this.applicationName,
+      })
+    } catch (e) {
+      this.options.log('error', 'could not open a session', {
+        user: this.user,
+        error: e instanceof Error ? e.message : String(e),
+      })
+      throw e instanceof WireError ? e : new WireError(codeOf(e), e instanceof Error ? e.message : String(e), 'FATAL')
+    }
+    this.session = session
     this.phase = 'ready'
-    const out: Buffer[] = [Backend.authenticationOk()]
-    for (const [k, v] of this.session.reportedSettings) {
-      out.push(Backend.parameterStatus(k, v))
+    this.options.log('debug', 'pgwire client authenticated', {
+      pid: this.pid,
+      user: this.user,
+      database: this.database,
+      applicationName: this.applicationName,
+    })
+    this.out.send(W.authenticationOk())
+    for (const notice of await startupSettings(session, this.startupParams)) this.out.send(noticeResponse(notice))
+    const status = new Map<string, string>([
+      ['server_version', '16.0'],
+      ['server_encoding', 'UTF8'],
+      ['client_encoding', 'UTF8'],
+      ['DateStyle', 'ISO, MDY'],
+      ['TimeZone', session.setting('timezone') ?? 'UTC'],
+      ['integer_datetimes', 'on'],
+      ['standard_conforming_strings', 'on'],
+      ['IntervalStyle', 'postgres'],
+      ['application_name', this.applicationName ?? ''],
+      ['is_superuser', 'on'],
+      ['session_authorization', this.user],
+    ])
+    for (const [k, v] of session.reportedSettings) status.set(k, v)
+    for (const [k, v] of status) {
       this.reported.set(k, v)
+      this.out.send(W.parameterStatus(k, v))
     }
-    out.push(Backend.parameterStatus('session_authorization', this.user))
-    out.push(Backend.backendKeyData(this.options.pid, this.options.secret))
-    out.push(Backend.readyForQuery('I'))
-    this.socket.write(Buffer.concat(out))
+    this.out.send(W.backendKeyData(this.pid, this.secret))
+    this.ready()
   }
 
-  // ---- simple query ----
+  // ---- queries ----
 
-  private async simpleQuery(sql: string): Promise<void> {
-    const session = this.session!
-    if (sql.trim() === '' || /^\s*;+\s*$/.test(sql)) {
-      this.socket.write(Backend.emptyQueryResponse())
+  private async onMessage(m: FrontendMessage): Promise<void> {
+    const session = this.session
+    if (session === undefined) throw new WireError('08P01', 'no session', 'FATAL')
+    switch (m.kind) {
+      case 'query':
+        return this.simpleQuery(session, m.sql)
+      case 'parse':
+        this.running = true
+        try {
+          await this.ext.parse(session, m)
+        } finally {
+          this.running = false
+        }
+        this.out.send(W.parseComplete())
+        return
+      case 'bind':
+        this.ext.bind(m, this.timezone(session))
+        this.out.send(W.bindComplete())
+        return
+      case 'describe':
+        if (m.target === 'S') {
+          const s = this.ext.statement(m.name)
+          this.out.send(W.parameterDescription(s.paramTypes.map(typeOid)))
+          this.out.send(s.columns === undefined ? W.noData() : describeColumns(s.columns, []))
+        } else {
+          const p = this.ext.portal(m.name)
+          const columns = p.statement.columns
+          this.out.send(columns === undefined ? W.noData() : describeColumns(columns, p.formats))
+        }
+        return
+      case 'execute':
+        return this.executePortal(session, m.portal, m.maxRows)
+      case 'close':
+        this.ext.close(m.target, m.name)
+        this.out.send(W.closeComplete())
+        return
+      case 'sync':
+        this.skipUntilSync = false
+        this.ready()
+        this.out.flush()
+        return
+      case 'flush':
+        this.out.flush()
+        return
+      case 'terminate':
+        this.close()
+        return
+      case 'password':
+        throw new WireError('08P01', 'unexpected password message', 'FATAL')
+      case 'copy':
+        return
+    }
+  }
+
+  private async simpleQuery(session: Session, sql: string): Promise<void> {
+    if (isEmptyQuery(sql)) {
+      this.out.send(W.emptyQueryResponse())
       this.ready()
       return
     }
-    let results: readonly StatementResult[] = []
+    let results: readonly StatementResult[]
     let error: unknown
+    this.running = true
     try {
       results = await session.execute(sql)
     } catch (e) {
       error = e
-      results = (e as { partial?: StatementResult[] }).partial ?? []
+      results = partialResults(e)
+    } finally {
+      this.running = false
     }
     for (const r of results) {
       this.track(r.tag)
-      await this.sendResult(r, r.columns?.map(() => 0) ?? [], true, 0)
+      this.sendNotices(r)
+      if (r.columns !== undefined) {
+        this.out.send(describeColumns(r.columns, []))
+        const rows = r.rows ?? []
+        await sendRows(this.out, r.columns, [], rows, 0, rows.length, this.timezone(session))
+      }
+      this.out.send(W.commandComplete(r.tag))
     }
-    if (error !== undefined) this.sendError(error)
-    this.reportSettings()
+    if (error !== undefined) {
+      if (this.fail(error)) return
+    } else if (results.length === 0) this.out.send(W.emptyQueryResponse())
+    this.reportSettings(session)
     this.ready()
   }
 
-  /** Sends one result: optional RowDescription, rows (up to `limit`, 0 = all), notices, completion. */
-  private async sendResult(r: StatementResult, formats: readonly number[], describe: boolean, limit: number, portal?: Portal): Promise<void> {
-    const tz = this.session?.setting('timezone') ?? 'UTC'
-    const columns = r.columns
-    if (describe && columns !== undefined) this.socket.write(this.rowDescription(columns, formats))
-    for (const n of r.notices ?? []) this.socket.write(Backend.fields('N', { S: 'NOTICE', V: 'NOTICE', C: '00000', M: n }))
-    if (columns !== undefined && r.rows !== undefined) {
-      const start = portal?.sent ?? 0
-      const end = limit > 0 ? Math.min(r.rows.length, start + limit) : r.rows.length
-      const batch: Buffer[] = []
-      let size = 0
-      for (let i = start; i < end; i++) {
-        const row = r.rows[i]
-        const msg = Backend.dataRow(row.map((v, c) => encodeValue(v, columns[c].type, (formats[c] ?? 0) === 1, tz)))
-        batch.push(msg)
-        size += msg.length
-        if (size > 256 * 1024) {
-          await this.write(Buffer.concat(batch))
-          batch.length = 0
-          size = 0
-        }
-      }
-      if (batch.length > 0) await this.write(Buffer.concat(batch))
-      if (portal !== undefined) {
-        portal.sent = end
-        if (end < r.rows.length) {
-          this.socket.write(Backend.portalSuspended())
-          return
-        }
-      }
-    }
-    this.socket.write(Backend.commandComplete(r.tag))
-  }
-
-  /** Writes and waits for the socket to drain when the client reads slowly. */
-  private async write(b: Buffer): Promise<void> {
-    if (this.socket.write(b)) return
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.socket.off('drain', done)
-        this.socket.off('close', done)
-        resolve()
-      }
-      this.socket.once('drain', done)
-      this.socket.once('close', done)
-    })
-  }
-
-  private rowDescription(columns: readonly ResultColumn[], formats: readonly number[]): Buffer {
-    return Backend.rowDescription(columns.map((c, i) => ({ name: c.name, oid: typeOid(c.type), length: typeLength(c.type), format: formats[i] ?? 0 })))
-  }
-
-  // ---- extended protocol ----
-
-  private async guard(fn: () => Promise<void>): Promise<void> {
-    try {
-      await fn()
-    } catch (e) {
-      this.sendError(e)
-      this.skipUntilSync = true
-    }
-  }
-
-  private async parse(body: Buffer): Promise<void> {
-    const r = new BodyReader(body)
-    const name = r.cstring()
-    const sql = r.cstring()
-    const n = r.int16()
-    const hints: (DataType | undefined)[] = []
-    for (let i = 0; i < n; i++) {
-      const oid = r.int32()
-      hints.push(oid === 0 ? undefined : typeFromOid(oid))
-    }
-    if (name !== '' && this.statements.has(name)) throw new SluiceError(SqlState.duplicate_prepared_statement, `prepared statement "${name}" already exists`)
-    let prepared: Prepared
-    if (sql.trim() === '') prepared = { sql, paramTypes: [], columns: undefined }
-    else {
-      const d = await this.session!.describe(sql, hints)
-      prepared = { sql, paramTypes: d.paramTypes.map((t, i) => hints[i] ?? t), columns: d.columns }
-    }
-    this.statements.set(name, prepared)
-    this.socket.write(Backend.parseComplete())
-  }
-
-  private async bind(body: Buffer): Promise<void> {
-    const r = new BodyReader(body)
-    const portalName = r.cstring()
-    const stmtName = r.cstring()
-    const statement = this.statements.get(stmtName)
-    if (statement === undefined) throw new SluiceError(SqlState.invalid_sql_statement_name, `prepared statement "${stmtName}" does not exist`)
-    const nFormats = r.int16()
-    const formats: number[] = []
-    for (let i = 0; i < nFormats; i++) formats.push(r.int16())
-    const nParams = r.int16()
-    if (nParams !== statement.paramTypes.length) {
-      throw new SluiceError(SqlState.protocol_violation, `bind message supplies ${nParams} parameters, but prepared statement "${stmtName}" requires ${statement.paramTypes.length}`)
-    }
-    const tz = this.session!.setting('timezone') ?? 'UTC'
-    const params: Value[] = []
-    for (let i = 0; i < nParams; i++) {
-      const len = r.int32()
-      if (len === -1) {
-        params.push(null)
-        continue
-      }
-      const data = r.bytes(len)
-      const format = nFormats === 0 ? 0 : nFormats === 1 ? formats[0] : formats[i]
-      params.push(decodeParam(data, statement.paramTypes[i], format === 1, tz))
-    }
-    const nResult = r.int16()
-    const resultFormats: number[] = []
-    for (let i = 0; i < nResult; i++) resultFormats.push(r.int16())
-    const width = statement.columns?.length ?? 0
-    const expanded = nResult === 0 ? new Array<number>(width).fill(0) : nResult === 1 ? new Array<number>(width).fill(resultFormats[0]) : resultFormats
-    this.portals.set(portalName, { statement, params, formats: expanded, sent: 0 })
-    this.socket.write(Backend.bindComplete())
-  }
-
-  private async describe(body: Buffer): Promise<void> {
-    const r = new BodyReader(body)
-    const kind = r.byte()
-    const name = r.cstring()
-    if (kind === 'S') {
-      const s = this.statements.get(name)
-      if (s === undefined) throw new SluiceError(SqlState.invalid_sql_statement_name, `prepared statement "${name}" does not exist`)
-      this.socket.write(Backend.parameterDescription(s.paramTypes.map(typeOid)))
-      this.socket.write(s.columns === undefined ? Backend.noData() : this.rowDescription(s.columns, []))
-      return
-    }
-    if (kind === 'P') {
-      const p = this.portals.get(name)
-      if (p === undefined) throw new SluiceError(SqlState.invalid_cursor_name, `portal "${name}" does not exist`)
-      this.socket.write(p.statement.columns === undefined ? Backend.noData() : this.rowDescription(p.statement.columns, p.formats))
-      return
-    }
-    throw new SluiceError(SqlState.protocol_violation, `invalid DESCRIBE message subtype ${kind.charCodeAt(0)}`)
-  }
-
-  private async execute(body: Buffer): Promise<void> {
-    const r = new BodyReader(body)
-    const name = r.cstring()
-    const limit = r.int32()
-    const portal = this.portals.get(name)
-    if (portal === undefined) throw new SluiceError(SqlState.invalid_cursor_name, `portal "${name}" does not exist`)
-    if (portal.statement.sql.trim() === '') {
-      this.socket.write(Backend.emptyQueryResponse())
+  private async executePortal(session: Session, name: string, maxRows: number): Promise<void> {
+    const portal = this.ext.portal(name)
+    if (!portal.statement.hasQuery) {
+      this.out.send(W.emptyQueryResponse())
       return
     }
     if (portal.result === undefined) {
-      const results = await this.session!.execute(portal.statement.sql, portal.params)
-      portal.result = results[0] ?? { tag: '' }
-      this.track(portal.result.tag)
-      this.reportSettings()
+      this.running = true
+      let results: StatementResult[]
+      try {
+        results = await session.execute(portal.statement.sql, portal.params)
+      } finally {
+        this.running = false
+      }
+      const result = results[0]
+      if (result === undefined) {
+        this.out.send(W.emptyQueryResponse())
+        return
+      }
+      portal.result = result
+      this.track(result.tag)
+      this.sendNotices(result)
+      this.reportSettings(session)
     }
-    await this.sendResult(portal.result, portal.formats, false, limit, portal)
+    const { columns, rows = [], tag } = portal.result
+    if (columns !== undefined) {
+      const start = portal.sent
+      const end = maxRows > 0 ? Math.min(rows.length, start + maxRows) : rows.length
+      await sendRows(this.out, columns, portal.formats, rows, start, end, this.timezone(session))
+      portal.sent = end
+      if (end < rows.length) {
+        this.out.send(W.portalSuspended())
+        return
+      }
+    }
+    this.out.send(W.commandComplete(tag))
   }
 
-  private closeObject(body: Buffer): void {
-    const r = new BodyReader(body)
-    const kind = r.byte()
-    const name = r.cstring()
-    if (kind === 'S') this.statements.delete(name)
-    else this.portals.delete(name)
-    this.socket.write(Backend.closeComplete())
-  }
-
-  // ---- status, errors, closing ----
-
-  private track(tag: string): void {
-    if (tag === 'BEGIN') this.txStatus = 'T'
-    else if (tag === 'COMMIT' || tag === 'ROLLBACK') this.txStatus = 'I'
-  }
+  // ---- status ----
 
   private ready(): void {
-    if (this.phase !== 'ready') return
-    this.portals.delete('')
-    this.socket.write(Backend.readyForQuery(this.txStatus))
+    // Outside a transaction block, Sync ends the implicit transaction and with it every portal.
+    if (this.txStatus === 'I') this.ext.dropPortals()
+    this.out.send(W.readyForQuery(this.txStatus))
   }
 
-  private reportSettings(): void {
-    const session = this.session
-    if (session === undefined) return
+  /** Follows BEGIN/COMMIT/ROLLBACK by command tag, as the ReadyForQuery status must. */
+  private track(tag: string): void {
+    const t = tag.toUpperCase()
+    if (t === 'BEGIN' || t === 'START TRANSACTION') {
+      if (this.txStatus === 'I') this.txStatus = 'T'
+    } else if (t === 'COMMIT' || t === 'ROLLBACK' || t === 'END' || t === 'ABORT') this.txStatus = 'I'
+  }
+
+  private sendNotices(r: StatementResult): void {
+    for (const n of r.notices ?? []) this.out.send(noticeResponse(n))
+  }
+
+  private reportSettings(session: Session): void {
     for (const [k, v] of session.reportedSettings) {
       if (this.reported.get(k) === v) continue
       this.reported.set(k, v)
-      this.socket.write(Backend.parameterStatus(k, v))
+      this.out.send(W.parameterStatus(k, v))
     }
   }
 
-  private sendError(e: unknown): void {
-    const err = toSluiceError(e)
-    if (err.domain === 'internal') this.options.log('error', 'internal error', { error: err.message, stack: (err.cause instanceof Error ? err.cause : err).stack })
-    if (this.txStatus === 'T') this.txStatus = 'E'
-    this.socket.write(
-      Backend.fields('E', {
-        S: 'ERROR',
-        V: 'ERROR',
-        C: err.code,
-        M: err.message,
-        D: err.detail,
-        H: err.hint,
-        P: err.position === undefined ? undefined : String(err.position),
-      }),
-    )
+  private timezone(session: Session): string {
+    return session.setting('timezone') ?? 'UTC'
   }
+}
 
-  private fatal(code: string, message: string): void {
-    if (this.phase === 'closed') return
-    try {
-      this.socket.write(Backend.fields('E', { S: 'FATAL', V: 'FATAL', C: code, M: message }))
-    } finally {
-      this.close()
-    }
-  }
+/** The engine attaches the results of the statements that ran before a failing one as `partial`. */
+function partialResults(e: unknown): readonly StatementResult[] {
+  if (typeof e !== 'object' || e === null || !('partial' in e)) return []
+  const partial = e.partial
+  return Array.isArray(partial) ? (partial as StatementResult[]) : []
+}
 
-  close(): void {
-    if (this.phase === 'closed') return
-    this.phase = 'closed'
-    this.session?.close()
-    this.socket.end()
-  }
+function codeOf(e: unknown): string {
+  if (typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code))
+    return e.code
+  return 'XX000'
 }

@@ -1,55 +1,87 @@
 /**
- * Frames the frontend byte stream into messages. TCP may split a message anywhere or deliver
- * several in one packet; the reader buffers until a whole message is there. The first message of
- * a connection has no type byte (startup, SSLRequest, CancelRequest).
+ * Frames the frontend byte stream into messages. TCP may split a message at any byte or deliver
+ * several in one packet; the reader keeps the bytes until a whole message is there and hands
+ * messages out one at a time, so the connection can switch between the untyped startup phase
+ * (StartupMessage, SSLRequest, CancelRequest) and typed messages between two messages.
  */
-export interface FrontendMessage {
+import { WireError } from './errors.ts'
+
+/** One framed frontend message. */
+export interface RawMessage {
   /** The type byte as a character; '' for the untyped startup-phase messages. */
   readonly type: string
+  /** The message body after the length word. */
   readonly body: Buffer
 }
 
-export class MessageTooLarge extends Error {}
+/** PostgreSQL refuses startup packets longer than this (MAX_STARTUP_PACKET_LENGTH). */
+export const MAX_STARTUP_LENGTH = 10_000
 
 export class MessageReader {
-  private buffer: Buffer = Buffer.alloc(0)
-  /** Until the startup message is read, messages carry no type byte. */
+  private chunks: Buffer[] = []
+  private size = 0
+  /** Until the StartupMessage is read, messages carry no type byte. The connection flips it. */
   startup = true
 
+  /** @param maxLength the largest length word accepted for typed messages (includes itself). */
   constructor(private readonly maxLength: number) {}
 
-  push(data: Buffer): FrontendMessage[] {
-    this.buffer = this.buffer.length === 0 ? data : Buffer.concat([this.buffer, data])
-    const out: FrontendMessage[] = []
-    for (;;) {
-      const header = this.startup ? 4 : 5
-      if (this.buffer.length < header) break
-      const length = this.buffer.readInt32BE(header - 4)
-      if (length < 4 || length > this.maxLength) throw new MessageTooLarge(`invalid message length ${length}`)
-      const total = header - 4 + length
-      if (this.buffer.length < total) break
-      const type = this.startup ? '' : String.fromCharCode(this.buffer[0])
-      out.push({ type, body: this.buffer.subarray(header, total) })
-      this.buffer = this.buffer.subarray(total)
-      if (this.startup) {
-        // The connection decides whether this ends the startup phase (SSLRequest does not) and
-        // hands back the bytes that follow.
-        this.startup = false
-        break
-      }
-    }
-    return out
+  /** Bytes received and not yet handed out. */
+  get buffered(): number {
+    return this.size
   }
 
-  /** Bytes received but not yet framed (pipelined messages after the startup message). */
-  takeRest(): Buffer {
-    const rest = this.buffer
-    this.buffer = Buffer.alloc(0)
-    return rest
+  push(data: Buffer): void {
+    if (data.length === 0) return
+    this.chunks.push(data)
+    this.size += data.length
+  }
+
+  /**
+   * The next complete message, or undefined until more bytes arrive. Throws WireError 08P01 on a
+   * length word that is impossible or over the cap, before buffering the announced body.
+   */
+  next(): RawMessage | undefined {
+    const header = this.startup ? 4 : 5
+    if (this.size < header) return undefined
+    const head = this.contiguous(header)
+    const length = head.readInt32BE(header - 4)
+    const limit = this.startup ? MAX_STARTUP_LENGTH : this.maxLength
+    if (length < 4 || length > limit) {
+      const what = this.startup ? 'startup packet' : `message of type "${printable(head[0])}"`
+      throw new WireError('08P01', `invalid ${what} length ${length}`, 'FATAL')
+    }
+    const total = header - 4 + length
+    if (this.size < total) return undefined
+    const whole = this.contiguous(total)
+    const type = this.startup ? '' : String.fromCharCode(whole[0])
+    const body = whole.subarray(header, total)
+    this.consume(total)
+    return { type, body }
+  }
+
+  /** The first `n` buffered bytes as one Buffer, joining chunks only when a message spans them. */
+  private contiguous(n: number): Buffer {
+    if (this.chunks[0].length < n) {
+      const joined = Buffer.concat(this.chunks, this.size)
+      this.chunks = [joined]
+    }
+    return this.chunks[0]
+  }
+
+  private consume(n: number): void {
+    const first = this.chunks[0]
+    if (first.length === n) this.chunks.shift()
+    else this.chunks[0] = first.subarray(n)
+    this.size -= n
   }
 }
 
-/** Reads NUL-terminated strings and integers from a message body; throws RangeError when short. */
+function printable(byte: number): string {
+  return byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`
+}
+
+/** Reads NUL-terminated strings and big-endian integers from a message body; throws 08P01 when short. */
 export class BodyReader {
   private at = 0
   constructor(private readonly body: Buffer) {}
@@ -60,35 +92,52 @@ export class BodyReader {
 
   cstring(): string {
     const end = this.body.indexOf(0, this.at)
-    if (end < 0) throw new RangeError('unterminated string in message')
+    if (end < 0) throw short('unterminated string in message')
     const s = this.body.toString('utf8', this.at, end)
     this.at = end + 1
     return s
   }
 
   int16(): number {
-    if (this.at + 2 > this.body.length) throw new RangeError('message too short')
+    if (this.at + 2 > this.body.length) throw short()
     const v = this.body.readInt16BE(this.at)
     this.at += 2
     return v
   }
 
+  /** Counts (parameters, formats, columns) are unsigned 16-bit on the wire. */
+  uint16(): number {
+    if (this.at + 2 > this.body.length) throw short()
+    const v = this.body.readUInt16BE(this.at)
+    this.at += 2
+    return v
+  }
+
   int32(): number {
-    if (this.at + 4 > this.body.length) throw new RangeError('message too short')
+    if (this.at + 4 > this.body.length) throw short()
     const v = this.body.readInt32BE(this.at)
     this.at += 4
     return v
   }
 
   bytes(n: number): Buffer {
-    if (n < 0 || this.at + n > this.body.length) throw new RangeError('message too short')
+    if (n < 0 || this.at + n > this.body.length) throw short()
     const b = this.body.subarray(this.at, this.at + n)
     this.at += n
     return b
   }
 
   byte(): string {
-    if (this.at >= this.body.length) throw new RangeError('message too short')
+    if (this.at >= this.body.length) throw short()
     return String.fromCharCode(this.body[this.at++])
   }
+
+  /** Messages must be consumed exactly; trailing bytes mean a confused client. */
+  end(): void {
+    if (this.at !== this.body.length) throw new WireError('08P01', 'invalid message format', 'FATAL')
+  }
+}
+
+function short(message = 'insufficient data left in message'): WireError {
+  return new WireError('08P01', message, 'FATAL')
 }

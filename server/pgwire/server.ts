@@ -1,47 +1,89 @@
 /**
- * The PostgreSQL wire-protocol server: accepts connections, enforces the connection limit and
- * hands each socket to a Connection. A failing connection never affects the others.
+ * The PostgreSQL wire-protocol server: listens, enforces the connection limit, gives every
+ * connection its BackendKeyData and routes CancelRequests to the connection they name. Each
+ * socket is handed to a Connection, which contains its own failures; the server keeps serving.
  */
-import { createServer, type Server } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import { randomInt } from 'node:crypto'
 import type { Session } from '../../engine/session-api.ts'
-import type { AuthConfig, LogFn } from './connection.ts'
+import type { AuthConfig } from './auth.ts'
 import { Connection } from './connection.ts'
+import type { LogFn } from './errors.ts'
+import { encodeFields } from './writer.ts'
+
+export type { AuthConfig } from './auth.ts'
+export type { LogFn } from './errors.ts'
+
+/** What the client said in its StartupMessage. */
+export interface StartupInfo {
+  user: string
+  database: string
+  applicationName?: string
+}
 
 export interface PgServerOptions {
   readonly host: string
-  /** 0 picks a free port. */
+  /** 0 picks a free port; PgServer.port tells which. */
   readonly port: number
-  readonly openSession: (startup: { user: string; database: string; applicationName?: string }) => Session
+  /** Called once a client has authenticated; the session lives as long as the connection. */
+  readonly openSession: (startup: StartupInfo) => Session
   readonly auth: AuthConfig
+  /** Connections beyond this are refused with 53300 (default 1000). */
   readonly maxConnections?: number
   readonly log?: LogFn
+  /** Largest frontend message accepted, in bytes (default 64 MiB); larger ones end the connection. */
+  readonly maxMessageLength?: number
+  /** Time allowed from connect to the end of authentication (default 60 s, like PostgreSQL). */
+  readonly authTimeoutMs?: number
 }
 
 export interface PgServer {
   readonly port: number
+  /** Open client connections. */
   readonly connections: number
+  /** Stops listening, tells every client the server is shutting down and closes them. */
   close(): Promise<void>
 }
-
-export type { AuthConfig }
 
 export async function startPgServer(options: PgServerOptions): Promise<PgServer> {
   const log: LogFn = options.log ?? (() => {})
   const max = options.maxConnections ?? 1000
-  const live = new Set<Connection>()
+  const live = new Map<number, Connection>()
+  const sockets = new Set<Socket>()
   let nextPid = 1
+
+  const cancel = (pid: number, secret: number): void => {
+    const target = live.get(pid)
+    // A cancel for an unknown key, or with the wrong secret, is ignored without a word.
+    if (target === undefined || target.secret !== secret) return
+    log('info', 'cancel request', { pid })
+    target.cancel()
+  }
+
   const server: Server = createServer((socket) => {
-    const connection = new Connection(socket, {
-      openSession: options.openSession,
-      auth: options.auth,
-      log,
-      pid: nextPid++,
-      secret: randomInt(1, 2 ** 31 - 1),
-      tooMany: live.size >= max,
-    })
-    live.add(connection)
-    socket.on('close', () => live.delete(connection))
+    try {
+      const pid = nextPid++
+      sockets.add(socket)
+      const connection = new Connection(socket, {
+        openSession: options.openSession,
+        auth: options.auth,
+        log,
+        pid,
+        secret: randomInt(1, 2 ** 31 - 1),
+        maxMessageLength: options.maxMessageLength ?? 64 * 1024 * 1024,
+        tooMany: live.size >= max,
+        cancel,
+        authTimeoutMs: options.authTimeoutMs ?? 60_000,
+      })
+      live.set(pid, connection)
+      socket.once('close', () => {
+        live.delete(pid)
+        sockets.delete(socket)
+      })
+    } catch (e) {
+      log('error', 'could not set up a pgwire connection', { error: e instanceof Error ? e.stack : String(e) })
+      socket.destroy()
+    }
   })
   server.on('error', (e) => log('error', 'pgwire server error', { error: e.message }))
   await new Promise<void>((resolve, reject) => {
@@ -53,14 +95,28 @@ export async function startPgServer(options: PgServerOptions): Promise<PgServer>
   })
   const address = server.address()
   const port = typeof address === 'object' && address !== null ? address.port : options.port
+  log('info', 'pgwire listening', { host: options.host, port })
+
   return {
     port,
     get connections() {
       return live.size
     },
     close: async () => {
-      for (const c of live) c.close()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      const shutdown = encodeFields('E', {
+        S: 'FATAL',
+        V: 'FATAL',
+        C: '57P01',
+        M: 'terminating connection due to administrator command',
+      })
+      for (const c of live.values()) c.close(shutdown)
+      // Sockets whose clients do not hang up are destroyed, so close() always finishes.
+      const timer = setTimeout(() => {
+        for (const s of sockets) s.destroy()
+      }, 1000)
+      await closed
+      clearTimeout(timer)
     },
   }
 }

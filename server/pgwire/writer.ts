@@ -1,15 +1,38 @@
-/** Backend message encoders (PostgreSQL protocol 3.0). Each returns one complete message. */
+/**
+ * Backend message encoders (PostgreSQL protocol 3.0). Each function returns one complete message
+ * (type byte, length word, body) as a Buffer; the connection concatenates and writes them.
+ */
+
+/** ErrorResponse/NoticeResponse fields by their one-letter code; undefined fields are left out. */
+export type FieldMap = Readonly<Record<string, string | undefined>>
+
+/** One RowDescription entry. */
+export interface FieldDescription {
+  readonly name: string
+  readonly typeOid: number
+  readonly typeLength: number
+  /** 0 = text, 1 = binary. */
+  readonly format: number
+}
+
+const EMPTY = Buffer.alloc(0)
 
 function message(type: string, body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(5 + body.length)
-  out.write(type, 0, 'latin1')
+  out[0] = type.charCodeAt(0)
   out.writeInt32BE(4 + body.length, 1)
   body.copy(out, 5)
   return out
 }
 
-function cstr(s: string): Buffer {
-  return Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])])
+function cstr(text: string): Buffer {
+  // A NUL inside a string would end it early and desynchronise the client.
+  const s = text.includes('\0') ? text.replaceAll('\0', '') : text
+  const n = Buffer.byteLength(s, 'utf8')
+  const b = Buffer.allocUnsafe(n + 1)
+  b.write(s, 0, 'utf8')
+  b[n] = 0
+  return b
 }
 
 function int32(n: number): Buffer {
@@ -24,52 +47,86 @@ function int16(n: number): Buffer {
   return b
 }
 
-export const Backend = {
-  authenticationOk: (): Buffer => message('R', int32(0)),
-  authenticationCleartextPassword: (): Buffer => message('R', int32(3)),
-  authenticationMD5Password: (salt: Buffer): Buffer => message('R', Buffer.concat([int32(5), salt])),
-  parameterStatus: (name: string, value: string): Buffer => message('S', Buffer.concat([cstr(name), cstr(value)])),
-  backendKeyData: (pid: number, secret: number): Buffer => message('K', Buffer.concat([int32(pid), int32(secret)])),
-  readyForQuery: (status: 'I' | 'T' | 'E'): Buffer => message('Z', Buffer.from(status, 'latin1')),
-  rowDescription: (fields: readonly { name: string; oid: number; length: number; format: number }[]): Buffer =>
-    message(
-      'T',
-      Buffer.concat([int16(fields.length), ...fields.map((f) => Buffer.concat([cstr(f.name), int32(0), int16(0), int32(f.oid), int16(f.length), int32(-1), int16(f.format)]))]),
-    ),
-  dataRow: (values: readonly (Buffer | null)[]): Buffer => {
-    let size = 2
-    for (const v of values) size += 4 + (v === null ? 0 : v.length)
-    const body = Buffer.allocUnsafe(size)
-    body.writeInt16BE(values.length, 0)
-    let at = 2
-    for (const v of values) {
-      if (v === null) {
-        body.writeInt32BE(-1, at)
-        at += 4
-      } else {
-        body.writeInt32BE(v.length, at)
-        v.copy(body, at + 4)
-        at += 4 + v.length
-      }
+export const authenticationOk = (): Buffer => message('R', int32(0))
+export const authenticationCleartextPassword = (): Buffer => message('R', int32(3))
+export const authenticationMD5Password = (salt: Buffer): Buffer => message('R', Buffer.concat([int32(5), salt]))
+export const parameterStatus = (name: string, value: string): Buffer =>
+  message('S', Buffer.concat([cstr(name), cstr(value)]))
+export const backendKeyData = (pid: number, secret: number): Buffer =>
+  message('K', Buffer.concat([int32(pid), int32(secret)]))
+export const readyForQuery = (status: 'I' | 'T' | 'E'): Buffer => message('Z', Buffer.from(status, 'latin1'))
+export const commandComplete = (tag: string): Buffer => message('C', cstr(tag))
+export const emptyQueryResponse = (): Buffer => message('I', EMPTY)
+export const parseComplete = (): Buffer => message('1', EMPTY)
+export const bindComplete = (): Buffer => message('2', EMPTY)
+export const closeComplete = (): Buffer => message('3', EMPTY)
+export const noData = (): Buffer => message('n', EMPTY)
+export const portalSuspended = (): Buffer => message('s', EMPTY)
+
+export function parameterDescription(oids: readonly number[]): Buffer {
+  const body = Buffer.allocUnsafe(2 + 4 * oids.length)
+  body.writeInt16BE(oids.length, 0)
+  for (let i = 0; i < oids.length; i++) body.writeInt32BE(oids[i], 2 + 4 * i)
+  return message('t', body)
+}
+
+/** RowDescription; table OID and attribute number are 0, type modifier -1 (Sluice has none). */
+export function rowDescription(fields: readonly FieldDescription[]): Buffer {
+  const parts: Buffer[] = [int16(fields.length)]
+  for (const f of fields) {
+    const meta = Buffer.allocUnsafe(18)
+    meta.writeInt32BE(0, 0)
+    meta.writeInt16BE(0, 4)
+    meta.writeInt32BE(f.typeOid, 6)
+    meta.writeInt16BE(f.typeLength, 10)
+    meta.writeInt32BE(-1, 12)
+    meta.writeInt16BE(f.format, 16)
+    parts.push(cstr(f.name), meta)
+  }
+  return message('T', Buffer.concat(parts))
+}
+
+/** DataRow from already-encoded cells; null is SQL NULL (length -1). */
+export function dataRow(cells: readonly (Buffer | null)[]): Buffer {
+  let size = 7
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells[i]
+    size += 4 + (c === null ? 0 : c.length)
+  }
+  const out = Buffer.allocUnsafe(size)
+  out[0] = 0x44 // 'D'
+  out.writeInt32BE(size - 1, 1)
+  out.writeInt16BE(cells.length, 5)
+  let at = 7
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells[i]
+    if (c === null) {
+      out.writeInt32BE(-1, at)
+      at += 4
+    } else {
+      out.writeInt32BE(c.length, at)
+      c.copy(out, at + 4)
+      at += 4 + c.length
     }
-    return message('D', body)
-  },
-  commandComplete: (tag: string): Buffer => message('C', cstr(tag)),
-  emptyQueryResponse: (): Buffer => message('I', Buffer.alloc(0)),
-  parseComplete: (): Buffer => message('1', Buffer.alloc(0)),
-  bindComplete: (): Buffer => message('2', Buffer.alloc(0)),
-  closeComplete: (): Buffer => message('3', Buffer.alloc(0)),
-  noData: (): Buffer => message('n', Buffer.alloc(0)),
-  portalSuspended: (): Buffer => message('s', Buffer.alloc(0)),
-  parameterDescription: (oids: readonly number[]): Buffer => message('t', Buffer.concat([int16(oids.length), ...oids.map(int32)])),
-  /** ErrorResponse ('E') or NoticeResponse ('N') with the standard fields. */
-  fields: (type: 'E' | 'N', fields: Readonly<Record<string, string | undefined>>): Buffer => {
-    const parts: Buffer[] = []
-    for (const [code, value] of Object.entries(fields)) {
-      if (value === undefined) continue
-      parts.push(Buffer.from(code, 'latin1'), cstr(value))
-    }
-    parts.push(Buffer.from([0]))
-    return message(type, Buffer.concat(parts))
-  },
+  }
+  return out
+}
+
+/** ErrorResponse ('E') or NoticeResponse ('N'). */
+export function encodeFields(type: 'E' | 'N', fields: FieldMap): Buffer {
+  const parts: Buffer[] = []
+  for (const [code, value] of Object.entries(fields)) {
+    if (value === undefined) continue
+    parts.push(Buffer.from(code, 'latin1'), cstr(value))
+  }
+  parts.push(Buffer.from([0]))
+  return message(type, Buffer.concat(parts))
+}
+
+/** The single byte answering SSLRequest/GSSENCRequest: 'N' = not supported, go on in plain text. */
+export const encryptionRefused = (): Buffer => Buffer.from('N', 'latin1')
+
+/** NegotiateProtocolVersion: the newest minor version we speak and the `_pq_.` options we ignored. */
+export function negotiateProtocolVersion(minor: number, unknownOptions: readonly string[]): Buffer {
+  return message('v', Buffer.concat([int32(minor), int32(unknownOptions.length), ...unknownOptions.map(cstr)]))
 }

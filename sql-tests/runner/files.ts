@@ -61,7 +61,8 @@ async function sourceFactories(): Promise<SourceFactory[]> {
     try {
       out.push(await load())
     } catch (e) {
-      if (!connectorWarning) console.warn(`slt: a connector could not be loaded: ${e instanceof Error ? e.message : String(e)}`)
+      if (!connectorWarning)
+        console.warn(`slt: a connector could not be loaded: ${e instanceof Error ? e.message : String(e)}`)
       connectorWarning = true
     }
   }

@@ -1,5 +1,15 @@
 import { describe, it, expect } from 'vitest'
-import { comparisonLines, formatRows, formatValue, hashLine, hashValues, isHashLine, normalize, resultLines, sortRows } from './format.ts'
+import {
+  comparisonLines,
+  formatRows,
+  formatValue,
+  hashLine,
+  hashValues,
+  isHashLine,
+  normalize,
+  resultLines,
+  sortRows,
+} from './format.ts'
 import { lineDiff } from './diff.ts'
 
 describe('formatValue', () => {

@@ -22,7 +22,9 @@ export function inProcessClient(session: Session): SqlClient {
       const columns = last?.columns ?? []
       if (columns.length === 0) return { columns: [], rows: [] }
       const tz = session.setting('timezone') ?? session.setting('TimeZone') ?? 'UTC'
-      const rows = (last.rows ?? []).map((row) => columns.map((c, i) => (row[i] === null || row[i] === undefined ? null : formatText(c.type, row[i], tz))))
+      const rows = (last.rows ?? []).map((row) =>
+        columns.map((c, i) => (row[i] === null || row[i] === undefined ? null : formatText(c.type, row[i], tz))),
+      )
       return { columns: columns.map((c) => c.name), rows }
     },
     async close(): Promise<void> {

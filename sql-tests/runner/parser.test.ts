@@ -30,9 +30,24 @@ describe('parseSlt', () => {
       'halt',
     ].join('\n')
     const records = parseSlt(text, 'x.slt')
-    expect(records.map((r) => r.kind)).toEqual(['statement', 'statement', 'statement', 'query', 'hash-threshold', 'sleep', 'include', 'halt'])
+    expect(records.map((r) => r.kind)).toEqual([
+      'statement',
+      'statement',
+      'statement',
+      'query',
+      'hash-threshold',
+      'sleep',
+      'include',
+      'halt',
+    ])
     const [ok, byCode, byRegex, query, threshold, sleep, include] = records
-    expect(ok).toMatchObject({ kind: 'statement', error: undefined, sql: 'CREATE TABLE t (k INT)', headerLine: 2, endLine: 4 })
+    expect(ok).toMatchObject({
+      kind: 'statement',
+      error: undefined,
+      sql: 'CREATE TABLE t (k INT)',
+      headerLine: 2,
+      endLine: 4,
+    })
     expect(byCode).toMatchObject({ error: { kind: 'sqlstate', code: '42P07' } })
     expect(byRegex).toMatchObject({ error: { kind: 'regex', source: 'already exists' } })
     expect(query).toMatchObject({
@@ -57,14 +72,28 @@ describe('parseSlt', () => {
   })
 
   it('reads query error records and expected error messages', () => {
-    const records = parseSlt('query error 42703\nSELECT nope\n\nstatement error\nSELEC 1\n----\nsyntax error at or near "SELEC"\n')
+    const records = parseSlt(
+      'query error 42703\nSELECT nope\n\nstatement error\nSELEC 1\n----\nsyntax error at or near "SELEC"\n',
+    )
     expect(records[0]).toMatchObject({ kind: 'query', error: { kind: 'sqlstate', code: '42703' } })
-    expect(records[1]).toMatchObject({ kind: 'statement', error: { kind: 'any' }, expected: ['syntax error at or near "SELEC"'] })
+    expect(records[1]).toMatchObject({
+      kind: 'statement',
+      error: { kind: 'any' },
+      expected: ['syntax error at or near "SELEC"'],
+    })
   })
 
   it('accepts a query without expected rows, CRLF line endings and a trailing comment', () => {
     const records = parseSlt('query I nosort # no rows\r\nSELECT 1 WHERE false\r\n')
-    expect(records[0]).toMatchObject({ kind: 'query', types: 'I', sortMode: 'nosort', label: undefined, sql: 'SELECT 1 WHERE false', separatorLine: undefined, expected: [] })
+    expect(records[0]).toMatchObject({
+      kind: 'query',
+      types: 'I',
+      sortMode: 'nosort',
+      label: undefined,
+      sql: 'SELECT 1 WHERE false',
+      separatorLine: undefined,
+      expected: [],
+    })
   })
 
   it('reports syntax errors with file and line', () => {

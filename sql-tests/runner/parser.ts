@@ -121,7 +121,9 @@ export function parseSlt(text: string, file = '<slt>'): SltRecord[] {
   }
 
   /** Reads SQL lines from `start` up to a blank line or `----`. */
-  const readBody = (start: number): { sql: string; separatorLine: number | undefined; expected: string[]; end: number } => {
+  const readBody = (
+    start: number,
+  ): { sql: string; separatorLine: number | undefined; expected: string[]; end: number } => {
     const sqlLines: string[] = []
     let j = start
     while (j < lines.length && !isBlank(lines[j]) && lines[j].trim() !== '----') {
@@ -167,8 +169,17 @@ export function parseSlt(text: string, file = '<slt>'): SltRecord[] {
         else if (words[1] === 'error') error = errorPattern(header, i)
         else fail(i, `expected "statement ok" or "statement error", got "${header}"`)
         const body = readBody(i + 1)
-        if (error === undefined && body.separatorLine !== undefined) fail(body.separatorLine, '"statement ok" takes no expected output')
-        records.push({ ...base, kind: 'statement', error, sql: body.sql, separatorLine: body.separatorLine, expected: body.expected, endLine: body.end })
+        if (error === undefined && body.separatorLine !== undefined)
+          fail(body.separatorLine, '"statement ok" takes no expected output')
+        records.push({
+          ...base,
+          kind: 'statement',
+          error,
+          sql: body.sql,
+          separatorLine: body.separatorLine,
+          expected: body.expected,
+          endLine: body.end,
+        })
         i = body.end
         break
       }
@@ -181,16 +192,30 @@ export function parseSlt(text: string, file = '<slt>'): SltRecord[] {
         if (words[1] === 'error') error = errorPattern(header, i)
         else {
           types = words[1]
-          for (const ch of types) if (!TYPE_LETTERS.has(ch)) fail(i, `unknown column type "${ch}" in "${types}" (known: ${[...TYPE_LETTERS].join(' ')})`)
+          for (const ch of types)
+            if (!TYPE_LETTERS.has(ch))
+              fail(i, `unknown column type "${ch}" in "${types}" (known: ${[...TYPE_LETTERS].join(' ')})`)
           if (words[2] !== undefined) {
-            if (words[2] !== 'nosort' && words[2] !== 'rowsort' && words[2] !== 'valuesort') fail(i, `unknown sort mode "${words[2]}"`)
+            if (words[2] !== 'nosort' && words[2] !== 'rowsort' && words[2] !== 'valuesort')
+              fail(i, `unknown sort mode "${words[2]}"`)
             sortMode = words[2] as SortMode
           }
           label = words[3]
           if (words.length > 4) fail(i, `unexpected "${rest(4)}" after the query label`)
         }
         const body = readBody(i + 1)
-        records.push({ ...base, kind: 'query', error, types, sortMode, label, sql: body.sql, separatorLine: body.separatorLine, expected: body.expected, endLine: body.end })
+        records.push({
+          ...base,
+          kind: 'query',
+          error,
+          types,
+          sortMode,
+          label,
+          sql: body.sql,
+          separatorLine: body.separatorLine,
+          expected: body.expected,
+          endLine: body.end,
+        })
         i = body.end
         break
       }

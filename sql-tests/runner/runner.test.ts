@@ -37,7 +37,9 @@ function file(text: string, name = `t${++n}.slt`): string {
 
 describe('runSltFile', () => {
   it('passes matching records and counts them', async () => {
-    const path = file('statement ok\nCREATE TABLE pass_t (k INT, v TEXT)\n\nstatement ok\nINSERT INTO pass_t VALUES (2, \'b\'), (1, NULL)\n\nquery IT rowsort\nSELECT * FROM pass_t\n----\n1 NULL\n2 b\n')
+    const path = file(
+      "statement ok\nCREATE TABLE pass_t (k INT, v TEXT)\n\nstatement ok\nINSERT INTO pass_t VALUES (2, 'b'), (1, NULL)\n\nquery IT rowsort\nSELECT * FROM pass_t\n----\n1 NULL\n2 b\n",
+    )
     const result = await runSltFile(path, client, { engine: 'postgres' })
     expect(result).toMatchObject({ passed: 3, failed: 0, skipped: 0, failures: [] })
   })
@@ -71,14 +73,18 @@ describe('runSltFile', () => {
     const [wrong, failedOk, succeeded, wrongCode, columns] = result.failures
     expect(wrong).toMatchObject({ file: path, line: 1, sql: 'SELECT 1', expected: '2', actual: '1' })
     expect(wrong.message).toBe(`${path}:1: query result mismatch\n- 2\n+ 1`)
-    expect(failedOk.message).toMatch(new RegExp(`^${path}:6: statement failed: 42P01: relation "no_such_table_here" does not exist`))
+    expect(failedOk.message).toMatch(
+      new RegExp(`^${path}:6: statement failed: 42P01: relation "no_such_table_here" does not exist`),
+    )
     expect(succeeded.message).toBe(`${path}:9: expected SQLSTATE 42601, but the statement succeeded`)
     expect(wrongCode.message).toMatch(/:12: expected SQLSTATE 42601, got 42P01/)
     expect(columns.message).toMatch(/:15: expected 2 columns \(II\), got 1/)
   })
 
   it('matches errors by regex on the message and by an expected message block', async () => {
-    const path = file('statement error does not exist\nSELECT * FROM nope_t\n\nquery error\nSELECT 1/0\n----\ndivision by zero\n\nstatement error ^wrong\nSELECT * FROM nope_t\n')
+    const path = file(
+      'statement error does not exist\nSELECT * FROM nope_t\n\nquery error\nSELECT 1/0\n----\ndivision by zero\n\nstatement error ^wrong\nSELECT * FROM nope_t\n',
+    )
     const result = await runSltFile(path, client, { engine: 'postgres' })
     expect(result.passed).toBe(2)
     expect(result.failures.map((f) => f.line)).toEqual([9])
@@ -136,7 +142,9 @@ describe('runSltFile', () => {
     const result = await runSltFile(file(text), client, { engine: 'postgres' })
     expect(result.skipped).toBe(2)
     expect(result.passed).toBe(1)
-    expect(result.failures.map((f) => [f.line, f.message.split(': ').slice(1).join(': ')])).toEqual([[14, 'result differs from an earlier query labelled "same"']])
+    expect(result.failures.map((f) => [f.line, f.message.split(': ').slice(1).join(': ')])).toEqual([
+      [14, 'result differs from an earlier query labelled "same"'],
+    ])
   })
 
   it('includes other files relative to the including one', async () => {
@@ -147,7 +155,8 @@ describe('runSltFile', () => {
   })
 
   it('checks only the record at a given line, running the earlier ones as setup', async () => {
-    const text = 'statement ok\nCREATE TABLE line_t (k INT)\n\nquery I\nSELECT 99\n----\n0\n\n# comment\nquery I\nSELECT count(*) FROM line_t\n----\n0\n\nstatement ok\nnot sql\n'
+    const text =
+      'statement ok\nCREATE TABLE line_t (k INT)\n\nquery I\nSELECT 99\n----\n0\n\n# comment\nquery I\nSELECT count(*) FROM line_t\n----\n0\n\nstatement ok\nnot sql\n'
     const path = file(text)
     expect(await runSltFile(path, client, { engine: 'postgres', line: 11 })).toMatchObject({ passed: 1, failed: 0 })
     // A comment line selects the record after it.

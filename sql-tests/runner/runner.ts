@@ -11,7 +11,17 @@ import type { SqlClient, SqlOutcome, SqlRows } from './client.ts'
 import type { ErrorPattern, QueryRecord, SltRecord, StatementRecord } from './parser.ts'
 import { isSqlError } from './client.ts'
 import { SltParseError, parseSlt } from './parser.ts'
-import { comparisonLines, formatRows, hashLine, hashValues, isHashLine, normalize, resultLines, sortRows, valueCount } from './format.ts'
+import {
+  comparisonLines,
+  formatRows,
+  hashLine,
+  hashValues,
+  isHashLine,
+  normalize,
+  resultLines,
+  sortRows,
+  valueCount,
+} from './format.ts'
 import { lineDiff } from './diff.ts'
 
 export interface RunOptions {
@@ -66,12 +76,33 @@ interface State {
 
 /** Runs one .slt file (and the files it includes) against `client`. */
 export async function runSltFile(path: string, client: SqlClient, options: RunOptions): Promise<SltResult> {
-  const state: State = { hashThreshold: options.hashThreshold ?? 0, halted: false, labels: new Map(), passed: 0, failed: 0, skipped: 0, failures: [], rewritten: [] }
+  const state: State = {
+    hashThreshold: options.hashThreshold ?? 0,
+    halted: false,
+    labels: new Map(),
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+    failures: [],
+    rewritten: [],
+  }
   await runFile(path, client, options, state, options.line)
-  return { passed: state.passed, failed: state.failed, skipped: state.skipped, failures: state.failures, rewritten: state.rewritten }
+  return {
+    passed: state.passed,
+    failed: state.failed,
+    skipped: state.skipped,
+    failures: state.failures,
+    rewritten: state.rewritten,
+  }
 }
 
-async function runFile(path: string, client: SqlClient, options: RunOptions, state: State, line: number | undefined): Promise<void> {
+async function runFile(
+  path: string,
+  client: SqlClient,
+  options: RunOptions,
+  state: State,
+  line: number | undefined,
+): Promise<void> {
   const text = readFileSync(path, 'utf8')
   let records: SltRecord[]
   try {
@@ -118,11 +149,19 @@ async function runFile(path: string, client: SqlClient, options: RunOptions, sta
           // The client itself broke (connection lost): nothing after this can run.
           const message = `${path}:${record.headerLine + 1}: client failed: ${e instanceof Error ? e.message : String(e)}`
           state.failed++
-          state.failures.push({ file: path, line: record.headerLine + 1, sql: record.sql, expected: '', actual: '', message })
+          state.failures.push({
+            file: path,
+            line: record.headerLine + 1,
+            sql: record.sql,
+            expected: '',
+            actual: '',
+            message,
+          })
           state.halted = true
           break
         }
-        const verdict = record.kind === 'statement' ? judgeStatement(record, outcome) : judgeQuery(record, outcome, state)
+        const verdict =
+          record.kind === 'statement' ? judgeStatement(record, outcome) : judgeQuery(record, outcome, state)
         if (!check) break
         if (complete) {
           if (verdict.edits.length > 0) edits.push(...verdict.edits)
@@ -133,7 +172,14 @@ async function runFile(path: string, client: SqlClient, options: RunOptions, sta
         else {
           state.failed++
           const f = verdict.failure
-          state.failures.push({ file: path, line: record.headerLine + 1, sql: record.sql, expected: f.expected, actual: f.actual, message: `${path}:${record.headerLine + 1}: ${f.message}` })
+          state.failures.push({
+            file: path,
+            line: record.headerLine + 1,
+            sql: record.sql,
+            expected: f.expected,
+            actual: f.actual,
+            message: `${path}:${record.headerLine + 1}: ${f.message}`,
+          })
         }
         break
       }
@@ -192,40 +238,76 @@ function errorHeader(kind: 'statement' | 'query', code: string): string {
 /** Checks an expected error (`statement error` / `query error`) against the outcome. */
 function judgeError(record: StatementRecord | QueryRecord, pattern: ErrorPattern, outcome: SqlOutcome): Verdict {
   const header = { start: record.headerLine, end: record.headerLine + 1 }
-  const dropBlock = record.separatorLine === undefined ? [] : [{ start: record.separatorLine, end: record.endLine, lines: [] }]
+  const dropBlock =
+    record.separatorLine === undefined ? [] : [{ start: record.separatorLine, end: record.endLine, lines: [] }]
   if (!isSqlError(outcome)) {
-    const failure = { message: `expected ${describePattern(pattern)}, but the ${record.kind} succeeded`, expected: describePattern(pattern), actual: 'ok' }
+    const failure = {
+      message: `expected ${describePattern(pattern)}, but the ${record.kind} succeeded`,
+      expected: describePattern(pattern),
+      actual: 'ok',
+    }
     if (record.kind === 'statement') return { failure, edits: [{ ...header, lines: ['statement ok'] }, ...dropBlock] }
     const types = 'T'.repeat(outcome.columns.length)
-    return { failure, edits: [{ ...header, lines: [`query ${types} rowsort`] }, ...queryOutputEdits(record, outcome, types, 'rowsort', 0, false)] }
+    return {
+      failure,
+      edits: [
+        { ...header, lines: [`query ${types} rowsort`] },
+        ...queryOutputEdits(record, outcome, types, 'rowsort', 0, false),
+      ],
+    }
   }
   const err = outcome.error
-  const messageOk = record.separatorLine === undefined || normalize(record.expected.join(' ')) === normalize(err.message)
+  const messageOk =
+    record.separatorLine === undefined || normalize(record.expected.join(' ')) === normalize(err.message)
   if (errorMatches(pattern, err) && messageOk) return { edits: [] }
   const edits: Edit[] = [{ ...header, lines: [errorHeader(record.kind, err.code)] }]
-  if (record.separatorLine !== undefined) edits.push({ start: record.separatorLine + 1, end: record.endLine, lines: [err.message] })
-  const expected = describePattern(pattern) + (record.separatorLine === undefined ? '' : `: ${record.expected.join('\n')}`)
-  return { failure: { message: `expected ${expected}, got ${describeError(err)}`, expected, actual: describeError(err) }, edits }
+  if (record.separatorLine !== undefined)
+    edits.push({ start: record.separatorLine + 1, end: record.endLine, lines: [err.message] })
+  const expected =
+    describePattern(pattern) + (record.separatorLine === undefined ? '' : `: ${record.expected.join('\n')}`)
+  return {
+    failure: { message: `expected ${expected}, got ${describeError(err)}`, expected, actual: describeError(err) },
+    edits,
+  }
 }
 
 function judgeStatement(record: StatementRecord, outcome: SqlOutcome): Verdict {
   if (record.error !== undefined) return judgeError(record, record.error, outcome)
   if (!isSqlError(outcome)) return { edits: [] }
   return {
-    failure: { message: `statement failed: ${describeError(outcome.error)}`, expected: 'ok', actual: describeError(outcome.error) },
-    edits: [{ start: record.headerLine, end: record.headerLine + 1, lines: [errorHeader('statement', outcome.error.code)] }],
+    failure: {
+      message: `statement failed: ${describeError(outcome.error)}`,
+      expected: 'ok',
+      actual: describeError(outcome.error),
+    },
+    edits: [
+      { start: record.headerLine, end: record.headerLine + 1, lines: [errorHeader('statement', outcome.error.code)] },
+    ],
   }
 }
 
 /** The lines a result prints as under a record's sort mode and the hash threshold. */
-function outputLines(rows: SqlRows, types: string, mode: QueryRecord['sortMode'], threshold: number, forceHash: boolean): string[] {
+function outputLines(
+  rows: SqlRows,
+  types: string,
+  mode: QueryRecord['sortMode'],
+  threshold: number,
+  forceHash: boolean,
+): string[] {
   const sorted = sortRows(formatRows(rows.rows, types), mode)
   if (forceHash || (threshold > 0 && valueCount(sorted) > threshold)) return [hashLine(sorted)]
   return mode === 'valuesort' ? sorted.map((r) => r[0]) : resultLines(sorted)
 }
 
 /** Edits that make a query record's expected block equal `lines` (adding `----` if missing). */
-function queryOutputEdits(record: QueryRecord, rows: SqlRows, types: string, mode: QueryRecord['sortMode'], threshold: number, forceHash: boolean): Edit[] {
+function queryOutputEdits(
+  record: QueryRecord,
+  rows: SqlRows,
+  types: string,
+  mode: QueryRecord['sortMode'],
+  threshold: number,
+  forceHash: boolean,
+): Edit[] {
   const lines = outputLines(rows, types, mode, threshold, forceHash)
   if (record.separatorLine !== undefined) return [{ start: record.separatorLine + 1, end: record.endLine, lines }]
   if (lines.length === 0) return []
@@ -235,14 +317,25 @@ function queryOutputEdits(record: QueryRecord, rows: SqlRows, types: string, mod
 function judgeQuery(record: QueryRecord, outcome: SqlOutcome, state: State): Verdict {
   if (record.error !== undefined) return judgeError(record, record.error, outcome)
   if (isSqlError(outcome)) {
-    const edits: Edit[] = [{ start: record.headerLine, end: record.headerLine + 1, lines: [errorHeader('query', outcome.error.code)] }]
+    const edits: Edit[] = [
+      { start: record.headerLine, end: record.headerLine + 1, lines: [errorHeader('query', outcome.error.code)] },
+    ]
     if (record.separatorLine !== undefined) edits.push({ start: record.separatorLine, end: record.endLine, lines: [] })
-    return { failure: { message: `query failed: ${describeError(outcome.error)}`, expected: record.expected.join('\n'), actual: describeError(outcome.error) }, edits }
+    return {
+      failure: {
+        message: `query failed: ${describeError(outcome.error)}`,
+        expected: record.expected.join('\n'),
+        actual: describeError(outcome.error),
+      },
+      edits,
+    }
   }
   const problems: string[] = []
   let types = record.types
   if (types.length !== outcome.columns.length) {
-    problems.push(`expected ${types.length} columns (${types}), got ${outcome.columns.length}: ${outcome.columns.join(', ')}`)
+    problems.push(
+      `expected ${types.length} columns (${types}), got ${outcome.columns.length}: ${outcome.columns.join(', ')}`,
+    )
     types = (types + 'T'.repeat(outcome.columns.length)).slice(0, outcome.columns.length)
   }
   const sorted = sortRows(formatRows(outcome.rows, types), record.sortMode)
@@ -256,7 +349,12 @@ function judgeQuery(record: QueryRecord, outcome: SqlOutcome, state: State): Ver
     actualLines = outputLines(outcome, types, record.sortMode, 0, false)
     same = sameLines(comparisonLines(record.expected, record.sortMode), comparisonLines(actualLines, record.sortMode))
     // sqllogictest's original layout lists one value per line.
-    if (!same && record.sortMode !== 'valuesort' && outcome.columns.length > 1 && record.expected.length === valueCount(sorted)) {
+    if (
+      !same &&
+      record.sortMode !== 'valuesort' &&
+      outcome.columns.length > 1 &&
+      record.expected.length === valueCount(sorted)
+    ) {
       same = sameLines(record.expected.map(normalize), sorted.flat().map(normalize))
     }
   }
@@ -273,8 +371,14 @@ function judgeQuery(record: QueryRecord, outcome: SqlOutcome, state: State): Ver
     const header = ['query', types, record.sortMode, ...(record.label === undefined ? [] : [record.label])].join(' ')
     edits.push({ start: record.headerLine, end: record.headerLine + 1, lines: [header] })
   }
-  if (!same) edits.push(...queryOutputEdits(record, outcome, types, record.sortMode, state.hashThreshold, isHashLine(record.expected)))
-  return { failure: { message: problems.join('\n'), expected: record.expected.join('\n'), actual: actualLines.join('\n') }, edits }
+  if (!same)
+    edits.push(
+      ...queryOutputEdits(record, outcome, types, record.sortMode, state.hashThreshold, isHashLine(record.expected)),
+    )
+  return {
+    failure: { message: problems.join('\n'), expected: record.expected.join('\n'), actual: actualLines.join('\n') },
+    edits,
+  }
 }
 
 function sameLines(a: readonly string[], b: readonly string[]): boolean {
@@ -298,7 +402,14 @@ function expandInclude(from: string, pattern: string): string[] {
   const dir = dirname(full)
   const name = basename(full)
   if (!/[*?]/.test(name)) return [relativeIfInside(full)]
-  const re = new RegExp('^' + name.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$')
+  const re = new RegExp(
+    '^' +
+      name
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]') +
+      '$',
+  )
   return readdirSync(dir)
     .filter((f) => re.test(f) && statSync(join(dir, f)).isFile())
     .sort()
