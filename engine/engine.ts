@@ -29,7 +29,7 @@ export interface EngineOptions {
   readonly log?: LogFn
   /** Wall clock in ms; injected so tests can steer time. */
   readonly now?: () => number
-  /** Rows per source poll. */
+  /** Rows per source poll, and the largest chunk a table write is pushed as. */
   readonly maxBatchRows?: number
   /** How long FLUSH waits for sources to catch up, ms. */
   readonly flushTimeoutMs?: number
@@ -131,7 +131,9 @@ export class Engine {
     const { writes, chunk } = table.rows.apply(inserts as never, deletes)
     if (writes.length > 0) await this.store.write(writes)
     if (chunk !== undefined) {
-      table.stream.push(chunk)
+      // One batch may travel as several chunks; the watermark moves once, after all of them.
+      const size = this.options.maxBatchRows ?? 4096
+      for (let start = 0; start < chunk.length; start += size) table.stream.push(sliceChunk(chunk, start, Math.min(chunk.length, start + size)))
       table.stream.pushBatchWatermarks(chunk, timeColumns(table.columns))
       this.metrics.sourceRows.inc({ source: table.name }, chunk.length)
       this.metrics.sourceBatches.inc({ source: table.name })
@@ -185,6 +187,11 @@ export class Engine {
       }
     }
   }
+}
+
+function sliceChunk(chunk: Chunk, start: number, end: number): Chunk {
+  if (start === 0 && end === chunk.length) return chunk
+  return { columns: chunk.columns.map((c) => c.slice(start, end)), ops: chunk.ops.slice(start, end), length: end - start }
 }
 
 export function timeColumns(columns: readonly ColumnSchema[]): number[] {

@@ -18,6 +18,15 @@ const QUERIES = [
   'SELECT g, sum(v) AS s FROM t GROUP BY g HAVING count(*) > 2',
   "SELECT CASE WHEN v > 50 THEN 'big' ELSE 'small' END AS size, count(*) AS n FROM t GROUP BY 1",
   'SELECT k, min(name) AS first_name, max(v) - min(v) AS spread FROM t GROUP BY k',
+  'SELECT t.id, t.v, u.label FROM t JOIN u ON t.k = u.k',
+  'SELECT t.id, u.label FROM t LEFT JOIN u ON t.k = u.k',
+  'SELECT u.label, count(*) AS n, sum(t.v) AS s FROM t JOIN u ON t.k = u.k GROUP BY u.label',
+  'SELECT t.id, u.label FROM t RIGHT JOIN u ON t.k = u.k AND t.v > 50',
+  'SELECT t.id, u.label, u.k FROM t FULL JOIN u ON t.k = u.k',
+  'SELECT a.id, b.id AS other FROM t a JOIN t b ON a.k = b.k AND a.id < b.id',
+  'SELECT k FROM t UNION ALL SELECT k FROM u',
+  "SELECT t.id, u.label FROM t, u WHERE t.k = u.k AND u.label <> 'z'",
+  'SELECT u.label, count(t.id) AS n FROM u LEFT JOIN t ON u.k = t.k + 0 GROUP BY u.label',
 ]
 
 /** A small seeded PRNG so that every run checks the same cases. */
@@ -44,15 +53,20 @@ describe('incremental views equal PostgreSQL', () => {
     await oracle.end()
   })
 
-  for (const seed of [1, 2, 3]) {
-    it(`random changes, seed ${seed}`, async () => {
+  // Chunk sizes 1, 2, 7 and 1000: the same changes cut into different chunks must agree.
+  for (const [seed, chunkRows] of [[1, 1], [2, 2], [3, 7], [4, 1000]] as const) {
+    it(`random changes, seed ${seed}, chunks of ${chunkRows}`, async () => {
       const random = rng(seed)
-      const db = await Sluice.open({ dataDir: ':memory:' })
+      const db = await Sluice.open({ dataDir: ':memory:', maxBatchRows: chunkRows })
       const session = db.session()
       const ddl = 'CREATE TABLE t (id BIGINT PRIMARY KEY, k INT, g TEXT, v BIGINT, name TEXT)'
+      const ddlU = 'CREATE TABLE u (uid BIGINT PRIMARY KEY, k BIGINT, label TEXT)'
       await session.execute(ddl)
-      await oracle.query('DROP TABLE IF EXISTS t')
+      await session.execute(ddlU)
+      await oracle.query('DROP TABLE IF EXISTS t; DROP TABLE IF EXISTS u')
       await oracle.query(ddl)
+      await oracle.query(ddlU)
+      const liveU = new Set<number>()
       for (const [i, q] of QUERIES.entries()) await session.execute(`CREATE MATERIALIZED VIEW v${i} AS ${q}`)
       const live = new Set<number>()
       let nextId = 1
@@ -63,15 +77,34 @@ describe('incremental views equal PostgreSQL', () => {
         for (let s = 0; s < n; s++) {
           const r = random()
           const ids = [...live]
-          if (r < 0.6 || ids.length === 0) {
-            const id = nextId++
-            live.add(id)
-            const name = random() < 0.2 ? 'NULL' : `'${['ann', 'bob', 'al', 'cy'][Math.floor(random() * 4)]}'`
-            const v = random() < 0.1 ? 'NULL' : String(Math.floor(random() * 100))
-            statements.push(`INSERT INTO t VALUES (${id}, ${Math.floor(random() * 4)}, '${['x', 'y'][Math.floor(random() * 2)]}', ${v}, ${name})`)
-          } else if (r < 0.8) {
+          if (random() < 0.3) {
+            const uids = [...liveU]
+            if (uids.length === 0 || random() < 0.6) {
+              const uid = nextId++
+              liveU.add(uid)
+              statements.push(`INSERT INTO u VALUES (${uid}, ${random() < 0.1 ? 'NULL' : Math.floor(random() * 5)}, '${['p', 'q', 'z'][Math.floor(random() * 3)]}')`)
+            } else if (random() < 0.5) {
+              statements.push(`UPDATE u SET k = ${Math.floor(random() * 5)} WHERE uid = ${uids[Math.floor(random() * uids.length)]}`)
+            } else {
+              const uid = uids[Math.floor(random() * uids.length)]
+              liveU.delete(uid)
+              statements.push(`DELETE FROM u WHERE uid = ${uid}`)
+            }
+          } else if (r < 0.6 || ids.length === 0) {
+            const rows: string[] = []
+            for (let n = 1 + Math.floor(random() * 5); n > 0; n--) {
+              const id = nextId++
+              live.add(id)
+              const name = random() < 0.2 ? 'NULL' : `'${['ann', 'bob', 'al', 'cy'][Math.floor(random() * 4)]}'`
+              const v = random() < 0.1 ? 'NULL' : String(Math.floor(random() * 100))
+              rows.push(`(${id}, ${Math.floor(random() * 4)}, '${['x', 'y'][Math.floor(random() * 2)]}', ${v}, ${name})`)
+            }
+            statements.push(`INSERT INTO t VALUES ${rows.join(', ')}`)
+          } else if (r < 0.7) {
             const id = ids[Math.floor(random() * ids.length)]
             statements.push(`UPDATE t SET v = ${Math.floor(random() * 100)}, k = ${Math.floor(random() * 4)} WHERE id = ${id}`)
+          } else if (r < 0.8) {
+            statements.push(`UPDATE t SET v = v + 1 WHERE k = ${Math.floor(random() * 4)}`)
           } else {
             const id = ids[Math.floor(random() * ids.length)]
             live.delete(id)

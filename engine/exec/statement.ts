@@ -18,7 +18,7 @@ import { createMaterializedView, createSource, createTable, dropObject, operator
 import { executeDelete, executeInsert, executeUpdate } from './dml.ts'
 import { explainLogical, explainPhysical } from '../plan/explain.ts'
 import { lower } from '../plan/physical.ts'
-import { isWindowed, type LogicalPlan } from '../plan/logical.ts'
+import { inputsOf, isWindowed, type LogicalPlan } from '../plan/logical.ts'
 import { SluiceError, SqlState } from '../errors.ts'
 import { T, arrayOf } from '../types/datatype.ts'
 import { formatTypeName, typeFromName } from '../types/oid.ts'
@@ -316,13 +316,8 @@ function hasWatermark(plan: LogicalPlan, override: number | undefined): boolean 
   switch (plan.kind) {
     case 'scan':
       return plan.relation.watermarkDelays.size > 0 || plan.relation.kind === 'materialized_view'
-    case 'values':
-      return false
-    case 'filter':
-    case 'project':
-    case 'window':
-    case 'aggregate':
-      return hasWatermark(plan.input, undefined)
+    default:
+      return inputsOf(plan).length > 0 && inputsOf(plan).every((p) => hasWatermark(p, undefined))
   }
 }
 

@@ -20,6 +20,7 @@ import { resolveAggregate } from '../expr/aggregates.ts'
 import { evalConst } from '../expr/compile.ts'
 import { parseDurationMicros } from '../sql/duration.ts'
 import { Interval } from '../types/interval.ts'
+import { columnsOf, remapColumns } from '../expr/remap.ts'
 
 /** What the binder needs from the catalog. */
 export interface BinderCatalog {
@@ -99,22 +100,45 @@ export class Binder {
         const plan: LogicalPlan = { kind: 'values', rows: values, columns: types.map((t, c) => ({ name: `column${c + 1}`, type: t })) }
         return this.finishOrder(plan, q.orderBy, q.limit, q.offset, undefined)
       }
-      case 'set_op':
-        throw new SluiceError(SqlState.feature_not_supported, `${q.op.toUpperCase()}${q.all ? ' ALL' : ''} is not supported yet`)
+      case 'set_op': {
+        if (q.op !== 'union' || !q.all) throw new SluiceError(SqlState.feature_not_supported, `${q.op.toUpperCase()}${q.all ? ' ALL' : ''} is not supported yet (UNION ALL is)`)
+        const left = this.bindQuery(q.left)
+        const right = this.bindQuery(q.right)
+        const l = visible(left)
+        const r = visible(right)
+        if (l.columns.length !== r.columns.length) throw new SluiceError(SqlState.syntax_error, 'each UNION query must have the same number of columns')
+        const types = l.columns.map((c, i) => this.commonType([c.type, r.columns[i].type], 'UNION', 0))
+        const cast = (p: LogicalPlan): LogicalPlan =>
+          p.columns.every((c, i) => sameType(c.type, types[i]))
+            ? p
+            : { kind: 'project', input: p, exprs: p.columns.map((c, i) => this.coerce(col(i, c.type), types[i], 0, true)), columns: p.columns.map((c, i) => ({ name: c.name, type: types[i] })) }
+        const plan: LogicalPlan = { kind: 'union', inputs: [cast(l), cast(r)], columns: l.columns.map((c, i) => ({ name: c.name, type: types[i] })) }
+        return this.finishOrder(plan, q.orderBy, q.limit, q.offset, undefined)
+      }
     }
   }
 
   private bindSelect(q: Extract<Query, { kind: 'select' }>): BoundQuery {
     // FROM
     let plan: LogicalPlan
+    let where = q.where
     if (q.from.length === 0) plan = { kind: 'values', rows: [[]], columns: [] }
     else if (q.from.length === 1) plan = this.bindRelation(q.from[0])
-    else throw new SluiceError(SqlState.feature_not_supported, 'joins are not supported yet', { position: q.from[1].position })
+    else {
+      // FROM a, b, c WHERE ...: inner joins, with WHERE as the top join's condition so its
+      // equalities become join keys instead of a filter over a cross product.
+      let rel: Relation = q.from[0]
+      for (let i = 1; i < q.from.length; i++) {
+        rel = { kind: 'join', type: 'inner', left: rel, right: q.from[i], on: i === q.from.length - 1 ? where : undefined, using: undefined, position: q.from[i].position }
+      }
+      where = undefined
+      plan = this.bindRelation(rel)
+    }
     let scope = new Scope(plan.columns)
 
     // WHERE
-    if (q.where !== undefined) {
-      const predicate = this.coerce(this.bindExpr(q.where, { scope, agg: undefined, noAggregates: 'WHERE' }), T.bool, q.where.position)
+    if (where !== undefined) {
+      const predicate = this.coerce(this.bindExpr(where, { scope, agg: undefined, noAggregates: 'WHERE' }), T.bool, where.position)
       plan = { kind: 'filter', input: plan, predicate, columns: plan.columns }
     }
 
@@ -336,8 +360,90 @@ export class Binder {
         }
       }
       case 'join':
-        throw new SluiceError(SqlState.feature_not_supported, 'joins are not supported yet', { position: r.position })
+        return this.bindJoin(r)
     }
+  }
+
+  /**
+   * Joins: ON is split into conjuncts; each `left expr = right expr` becomes a key pair (computed
+   * into an extra column when it is not a plain column, so both sides hash the same type), the
+   * rest is the residual predicate. RIGHT joins are lowered as they are (the operator is
+   * symmetric).
+   */
+  private bindJoin(r: Extract<Relation, { kind: 'join' }>): LogicalPlan {
+    if (r.using !== undefined) throw new SluiceError(SqlState.feature_not_supported, 'JOIN ... USING is not supported yet; write ON', { position: r.position })
+    let left = this.bindRelation(r.left)
+    let right = this.bindRelation(r.right)
+    const lw = left.columns.length
+    const all = [...left.columns, ...right.columns]
+    const scope = new Scope(all)
+    const conjuncts: BoundExpr[] = []
+    if (r.on !== undefined) {
+      const on = this.coerce(this.bindExpr(r.on, { scope, agg: undefined, noAggregates: 'JOIN conditions' }), T.bool, r.on.position)
+      const split = (e: BoundExpr): void => {
+        if (e.kind === 'and') e.args.forEach(split)
+        else conjuncts.push(e)
+      }
+      split(on)
+    }
+    const leftKeyExprs: BoundExpr[] = []
+    const rightKeyExprs: BoundExpr[] = []
+    const residual: BoundExpr[] = []
+    for (const c of conjuncts) {
+      if (c.kind === 'call' && c.fn.name === '=' && c.args.length === 2) {
+        const a = columnsOf(c.args[0])
+        const b = columnsOf(c.args[1])
+        const onlyLeft = (s: Set<number>): boolean => s.size > 0 && [...s].every((i) => i < lw)
+        const onlyRight = (s: Set<number>): boolean => s.size > 0 && [...s].every((i) => i >= lw)
+        if (onlyLeft(a) && onlyRight(b)) {
+          leftKeyExprs.push(c.args[0])
+          rightKeyExprs.push(remapColumns(c.args[1], (i) => i - lw))
+          continue
+        }
+        if (onlyRight(a) && onlyLeft(b)) {
+          leftKeyExprs.push(c.args[1])
+          rightKeyExprs.push(remapColumns(c.args[0], (i) => i - lw))
+          continue
+        }
+      }
+      residual.push(c)
+    }
+    // Key expressions that are not plain columns become extra trailing columns of their side.
+    const extend = (side: LogicalPlan, keys: BoundExpr[]): { plan: LogicalPlan; keys: number[] } => {
+      const extra = keys.filter((k) => k.kind !== 'column')
+      if (extra.length === 0) return { plan: side, keys: keys.map((k) => (k as { index: number }).index) }
+      const exprs: BoundExpr[] = side.columns.map((c, i) => col(i, c.type))
+      const out: number[] = keys.map((k) => {
+        if (k.kind === 'column') return k.index
+        exprs.push(k)
+        return exprs.length - 1
+      })
+      const columns = [...side.columns, ...exprs.slice(side.columns.length).map((e) => ({ name: '?key?', type: e.type, hidden: true }))]
+      return { plan: { kind: 'project', input: side, exprs, columns }, keys: out }
+    }
+    const l = extend(left, leftKeyExprs)
+    const rr = extend(right, rightKeyExprs)
+    left = l.plan
+    right = rr.plan
+    const lx = left.columns.length - lw
+    const remap = (i: number): number => (i < lw ? i : i + lx)
+    const residualExpr = residual.length === 0 ? undefined : residual.length === 1 ? remapColumns(residual[0], remap) : remapColumns({ kind: 'and', args: residual, type: T.bool }, remap)
+    const type = r.type === 'cross' ? 'inner' : r.type
+    const nullable = (cols: readonly PlanColumn[]): PlanColumn[] => cols.map((c) => ({ ...c }))
+    const joined: LogicalPlan = {
+      kind: 'join',
+      type,
+      left,
+      right,
+      leftKeys: l.keys,
+      rightKeys: rr.keys,
+      residual: residualExpr,
+      columns: [...nullable(left.columns), ...nullable(right.columns)],
+    }
+    if (lx === 0 && right.columns.length === all.length - lw) return joined
+    // Drop the key helper columns again.
+    const keep = [...all.keys()].map(remap)
+    return { kind: 'project', input: joined, exprs: keep.map((i) => col(i, joined.columns[i].type)), columns: all }
   }
 
   private windowPlan(fn: string, timeColumn: number, type: DataType, args: readonly Expr[], position: number): WindowPlan {
@@ -584,6 +690,12 @@ export class Binder {
     if (!Number.isInteger(n) || n < 0) throw new SluiceError(SqlState.invalid_parameter_value, `${what} must not be negative`, { position: e.position })
     return n
   }
+}
+
+function visible(q: BoundQuery): LogicalPlan {
+  if (q.hidden === 0) return q.plan
+  const width = q.plan.columns.length - q.hidden
+  return { kind: 'project', input: q.plan, exprs: q.plan.columns.slice(0, width).map((c, i) => col(i, c.type)), columns: q.plan.columns.slice(0, width) }
 }
 
 function col(index: number, type: DataType): BoundExpr {

@@ -7,6 +7,7 @@
  */
 import type { BoundExpr } from '../expr/bound.ts'
 import type { LogicalPlan } from './logical.ts'
+import { inputsOf } from './logical.ts'
 import type { PhysicalNode } from '../runtime/dataflow.ts'
 import { isRelationInput } from '../runtime/dataflow.ts'
 import { formatTypeName } from '../types/oid.ts'
@@ -15,7 +16,7 @@ export function explainLogical(plan: LogicalPlan): string[] {
   const lines: string[] = []
   const walk = (p: LogicalPlan, depth: number): void => {
     lines.push(`${'  '.repeat(depth)}${describe(p)}`)
-    if (p.kind !== 'scan' && p.kind !== 'values') walk(p.input, depth + 1)
+    for (const input of inputsOf(p)) walk(input, depth + 1)
   }
   walk(plan, 0)
   return number(lines)
@@ -58,7 +59,16 @@ function describe(p: LogicalPlan): string {
       const keys = Array.from({ length: p.keyCount }, (_x, i) => `#${i}`).join(', ')
       return `Aggregate keys=[${keys}] aggs=[${p.calls.map((c) => c.label).join(', ')}]`
     }
+    case 'join':
+      return `Join ${p.type} on ${joinCondition(p.leftKeys, p.rightKeys, p.left.columns.length)}${p.residual === undefined ? '' : ` and ${exprText(p.residual)}`}`
+    case 'union':
+      return `Union all (${p.inputs.length} inputs)`
   }
+}
+
+export function joinCondition(leftKeys: readonly number[], rightKeys: readonly number[], leftWidth: number): string {
+  if (leftKeys.length === 0) return 'true'
+  return leftKeys.map((l, i) => `#${l} = #${rightKeys[i] + leftWidth}`).join(' and ')
 }
 
 /** A compact rendering of a bound expression (column refs as #n). */

@@ -59,17 +59,43 @@ export type LogicalPlan =
       readonly windowKey: number | undefined
       readonly columns: readonly PlanColumn[]
     }
+  | {
+      readonly kind: 'join'
+      readonly type: 'inner' | 'left' | 'right' | 'full'
+      readonly left: LogicalPlan
+      readonly right: LogicalPlan
+      /** Equi-join keys: column of the left input = column of the right input. */
+      readonly leftKeys: readonly number[]
+      readonly rightKeys: readonly number[]
+      /** The rest of ON, over [left columns..., right columns...]. */
+      readonly residual: BoundExpr | undefined
+      readonly columns: readonly PlanColumn[]
+    }
+  | { readonly kind: 'union'; readonly inputs: readonly LogicalPlan[]; readonly columns: readonly PlanColumn[] }
+
+/** The inputs of a plan node. */
+export function inputsOf(plan: LogicalPlan): readonly LogicalPlan[] {
+  switch (plan.kind) {
+    case 'scan':
+    case 'values':
+      return []
+    case 'filter':
+    case 'project':
+    case 'window':
+    case 'aggregate':
+      return [plan.input]
+    case 'join':
+      return [plan.left, plan.right]
+    case 'union':
+      return plan.inputs
+  }
+}
 
 export function isWindowed(plan: LogicalPlan): boolean {
   switch (plan.kind) {
     case 'window':
       return true
-    case 'scan':
-    case 'values':
-      return false
-    case 'filter':
-    case 'project':
-    case 'aggregate':
-      return isWindowed(plan.input)
+    default:
+      return inputsOf(plan).some(isWindowed)
   }
 }

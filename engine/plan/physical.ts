@@ -14,7 +14,9 @@ import { HashAggregate } from '../ops/hash-aggregate.ts'
 import { Values } from '../ops/values.ts'
 import { WatermarkDelay } from '../ops/watermark-delay.ts'
 import { WindowAssign } from '../ops/window-assign.ts'
-import { exprText } from './explain.ts'
+import { exprText, joinCondition } from './explain.ts'
+import { HashJoin } from '../ops/hash-join.ts'
+import { UnionAll } from '../ops/union.ts'
 
 export interface LowerOptions {
   readonly compile: CompileContext
@@ -78,6 +80,20 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
       )
       return { op, inputs: [lower(plan.input, options)], types }
     }
+    case 'join': {
+      const op = new HashJoin({
+        type: plan.type,
+        leftKeys: plan.leftKeys,
+        rightKeys: plan.rightKeys,
+        leftTypes: plan.left.columns.map((c) => c.type),
+        rightTypes: plan.right.columns.map((c) => c.type),
+        residual: plan.residual === undefined ? undefined : compilePredicate(plan.residual, options.compile),
+        detail: `${plan.type} on ${joinCondition(plan.leftKeys, plan.rightKeys, plan.left.columns.length)}${plan.residual === undefined ? '' : ` and ${exprText(plan.residual)}`}`,
+      })
+      return { op, inputs: [lower(plan.left, options), lower(plan.right, options)], types }
+    }
+    case 'union':
+      return { op: new UnionAll(plan.inputs.length), inputs: plan.inputs.map((p) => lower(p, options)), types }
     case 'aggregate': {
       const op = new HashAggregate({
         keyTypes: plan.input.columns.slice(0, plan.keyCount).map((c) => c.type),

@@ -1,0 +1,155 @@
+/**
+ * Equi-join with retractions (inner, left, right and full outer): a symmetric hash join that
+ * keeps every row of both inputs, keyed by the join key. A change on one side joins against the
+ * other side's current rows, then updates its own side, so the output is the change of the join
+ * (ΔL ⋈ R + L' ⋈ ΔR) even when both inputs are the same stream.
+ *
+ * Outer sides track, per stored row, how many rows of the other side match it: a row whose match
+ * count goes 0 → 1 retracts its NULL-extended result, 1 → 0 brings it back. A residual predicate
+ * (the non-equality part of ON) decides matches, so it applies before NULL extension, as SQL says.
+ * NULL keys never match.
+ */
+import type { Chunk, Watermark } from '../chunk.ts'
+import type { DataType, Value } from '../types/datatype.ts'
+import type { Emitter, Operator } from './operator.ts'
+import type { PredicateFn } from './filter-project.ts'
+import { ChunkBuilder } from '../chunk.ts'
+import { RowMap } from '../util/row-map.ts'
+import { valuesEqual } from '../types/compare.ts'
+
+export type JoinType = 'inner' | 'left' | 'right' | 'full'
+
+interface StoredRow {
+  readonly row: Value[]
+  count: number
+  /** Rows of the other side matching this one, weighted by their multiplicity. */
+  matches: number
+}
+
+interface Side {
+  readonly keys: readonly number[]
+  readonly types: readonly DataType[]
+  readonly table: RowMap<StoredRow[]>
+  readonly outer: boolean
+  readonly width: number
+}
+
+export interface HashJoinSpec {
+  readonly type: JoinType
+  readonly leftKeys: readonly number[]
+  readonly rightKeys: readonly number[]
+  readonly leftTypes: readonly DataType[]
+  readonly rightTypes: readonly DataType[]
+  /** Evaluated over [left columns..., right columns...] of candidate pairs. */
+  readonly residual: PredicateFn | undefined
+  readonly detail: string
+}
+
+export class HashJoin implements Operator {
+  readonly name = 'HashJoin'
+  private readonly sides: [Side, Side]
+  private readonly width: number
+
+  constructor(private readonly spec: HashJoinSpec) {
+    const keyTypes = spec.leftKeys.map((k) => spec.leftTypes[k])
+    this.sides = [
+      { keys: spec.leftKeys, types: spec.leftTypes, table: new RowMap(keyTypes), outer: spec.type === 'left' || spec.type === 'full', width: spec.leftTypes.length },
+      { keys: spec.rightKeys, types: spec.rightTypes, table: new RowMap(keyTypes), outer: spec.type === 'right' || spec.type === 'full', width: spec.rightTypes.length },
+    ]
+    this.width = spec.leftTypes.length + spec.rightTypes.length
+  }
+
+  onChunk(chunk: Chunk, input: number, out: Emitter): void {
+    const self = this.sides[input]
+    const other = this.sides[1 - input]
+    const builder = new ChunkBuilder(this.width)
+    const cols = chunk.columns
+    for (let i = 0; i < chunk.length; i++) {
+      const op = chunk.ops[i] as 1 | -1
+      const row = new Array<Value>(self.width)
+      for (let c = 0; c < self.width; c++) row[c] = cols[c][i]
+      let hasNullKey = false
+      for (const k of self.keys) if (row[k] === null) hasNullKey = true
+      const hash = hasNullKey ? 0 : self.table.hashAt(cols, self.keys, i)
+      const bucket = hasNullKey ? undefined : other.table.findAt(cols, self.keys, i, hash)
+      let matched = 0
+      if (bucket !== undefined) {
+        const candidates = bucket.value
+        const pass = this.residualMask(input, row, candidates)
+        for (let m = 0; m < candidates.length; m++) {
+          if (pass !== undefined && pass[m] === 0) continue
+          const o = candidates[m]
+          matched += o.count
+          const joined = input === 0 ? [...row, ...o.row] : [...o.row, ...row]
+          for (let n = 0; n < o.count; n++) builder.push(op, joined)
+          if (other.outer) {
+            const before = o.matches
+            o.matches += op
+            if (before === 0 && o.matches > 0) this.pushNullExtended(builder, -1, 1 - input, o.row, o.count)
+            else if (before > 0 && o.matches === 0) this.pushNullExtended(builder, 1, 1 - input, o.row, o.count)
+          }
+        }
+      }
+      if (self.outer && matched === 0) this.pushNullExtended(builder, op, input, row, 1)
+      if (!hasNullKey || self.outer) this.store(self, cols, i, hash, row, op, matched, hasNullKey)
+    }
+    const result = builder.take()
+    if (result !== undefined) out.chunk(result)
+  }
+
+  onWatermark(w: Watermark, input: number, out: Emitter): void {
+    out.watermark(input === 0 ? w : { kind: 'watermark', column: w.column + this.sides[0].width, value: w.value })
+  }
+
+  stateSize(): number {
+    return this.sides[0].table.size + this.sides[1].table.size
+  }
+
+  explain(): string {
+    return this.spec.detail
+  }
+
+  /** 1 where the residual predicate holds for (row, candidate), per candidate; undefined = all. */
+  private residualMask(input: number, row: readonly Value[], candidates: readonly StoredRow[]): Uint8Array | undefined {
+    if (this.spec.residual === undefined) return undefined
+    const b = new ChunkBuilder(this.width)
+    for (const o of candidates) b.push(1, input === 0 ? [...row, ...o.row] : [...o.row, ...row])
+    const pairs = b.take()
+    return pairs === undefined ? new Uint8Array(0) : this.spec.residual(pairs)
+  }
+
+  private pushNullExtended(builder: ChunkBuilder, op: 1 | -1, side: number, row: readonly Value[], times: number): void {
+    const nulls = new Array<Value>(this.sides[1 - side].width).fill(null)
+    const joined = side === 0 ? [...row, ...nulls] : [...nulls, ...row]
+    for (let n = 0; n < times; n++) builder.push(op, joined)
+  }
+
+  private store(side: Side, cols: Chunk['columns'], i: number, hash: number, row: Value[], op: 1 | -1, matches: number, nullKey: boolean): void {
+    // Rows with NULL keys never match; outer sides still keep them so a delete finds its row.
+    let entry = nullKey ? side.table.find(side.keys.map(() => null), 0) : side.table.findAt(cols, side.keys, i, hash)
+    if (entry === undefined) {
+      if (op < 0) return
+      entry = side.table.insert(nullKey ? side.keys.map(() => null) : side.table.keyAt(cols, side.keys, i), nullKey ? 0 : hash, [])
+    }
+    const rows = entry.value
+    const at = rows.findIndex((r) => sameRow(r.row, row, side.types))
+    if (op > 0) {
+      if (at >= 0) rows[at].count++
+      else rows.push({ row, count: 1, matches })
+      return
+    }
+    if (at < 0) return
+    if (--rows[at].count === 0) rows.splice(at, 1)
+    if (rows.length === 0) side.table.delete(entry)
+  }
+}
+
+function sameRow(a: readonly Value[], b: readonly Value[], types: readonly DataType[]): boolean {
+  for (let c = 0; c < a.length; c++) {
+    const x = a[c]
+    const y = b[c]
+    if (x === y) continue
+    if (x === null || y === null || !valuesEqual(x, y, types[c])) return false
+  }
+  return true
+}
