@@ -1,0 +1,138 @@
+/**
+ * ROW_NUMBER() OVER (PARTITION BY .. ORDER BY ..), maintained with retractions: each partition
+ * keeps its rows sorted; a change re-emits only the positions whose row or number changed. With
+ * a limit (from `rn <= N` above it), only the first N positions are emitted — top-N per group,
+ * and dedup with N = 1. State holds every row of a partition, so a retracted leader is replaced
+ * by the next row.
+ *
+ * Ties in ORDER BY are broken by the whole row, so numbering is deterministic (PostgreSQL leaves
+ * the order of ties unspecified).
+ */
+import type { Chunk } from '../chunk.ts'
+import type { DataType, Value } from '../types/datatype.ts'
+import type { Emitter, Operator } from './operator.ts'
+import { ChunkBuilder } from '../chunk.ts'
+import { RowMap, type RowEntry } from '../util/row-map.ts'
+import { compareValues } from '../types/compare.ts'
+
+export interface SortSpec {
+  readonly column: number
+  readonly descending: boolean
+  readonly nullsFirst: boolean
+}
+
+export interface TopNSpec {
+  readonly types: readonly DataType[]
+  readonly partition: readonly number[]
+  readonly order: readonly SortSpec[]
+  /** Number only the first `limit` rows of each partition (Infinity: all). */
+  readonly limit: number
+}
+
+interface Partition {
+  /** Sorted rows; identical rows appear once per copy. */
+  readonly rows: Value[][]
+  /** The first `limit` rows as last emitted, or undefined when not dirty. */
+  before: Value[][] | undefined
+}
+
+export class TopN implements Operator {
+  readonly name = 'TopN'
+  private readonly partitions: RowMap<Partition>
+  private readonly dirty: RowEntry<Partition>[] = []
+  private readonly width: number
+
+  constructor(private readonly spec: TopNSpec) {
+    this.partitions = new RowMap(spec.partition.map((c) => spec.types[c]))
+    this.width = spec.types.length + 1
+  }
+
+  onChunk(chunk: Chunk, _input: number, out: Emitter): void {
+    const { partition } = this.spec
+    const cols = chunk.columns
+    for (let i = 0; i < chunk.length; i++) {
+      const hash = this.partitions.hashAt(cols, partition, i)
+      let entry = this.partitions.findAt(cols, partition, i, hash)
+      if (entry === undefined) entry = this.partitions.insert(this.partitions.keyAt(cols, partition, i), hash, { rows: [], before: undefined })
+      const p = entry.value
+      if (p.before === undefined) {
+        p.before = p.rows.slice(0, this.spec.limit)
+        this.dirty.push(entry)
+      }
+      const row = new Array<Value>(cols.length)
+      for (let c = 0; c < cols.length; c++) row[c] = cols[c][i]
+      const at = this.search(p.rows, row)
+      if (chunk.ops[i] > 0) p.rows.splice(at, 0, row)
+      else if (at < p.rows.length && this.compare(p.rows[at], row) === 0) p.rows.splice(at, 1)
+    }
+    const builder = new ChunkBuilder(this.width)
+    for (const entry of this.dirty) {
+      const p = entry.value
+      const before = p.before!
+      p.before = undefined
+      const after = p.rows.slice(0, this.spec.limit)
+      const n = Math.max(before.length, after.length)
+      for (let j = 0; j < n; j++) {
+        const a = before[j]
+        const b = after[j]
+        if (a !== undefined && b !== undefined && a === b) continue
+        if (a !== undefined) builder.push(-1, [...a, BigInt(j + 1)])
+        if (b !== undefined) builder.push(1, [...b, BigInt(j + 1)])
+      }
+      if (p.rows.length === 0) this.partitions.delete(entry)
+    }
+    this.dirty.length = 0
+    const result = builder.take()
+    if (result !== undefined) out.chunk(result)
+  }
+
+  stateSize(): number {
+    let n = 0
+    for (const e of this.partitions.entries()) n += e.value.rows.length
+    return n
+  }
+
+  explain(): string {
+    const order = this.spec.order.map((o) => `#${o.column}${o.descending ? ' desc' : ''}`).join(', ')
+    return `partition=[${this.spec.partition.map((c) => `#${c}`).join(', ')}] order=[${order}]${this.spec.limit === Infinity ? '' : ` limit=${this.spec.limit}`}`
+  }
+
+  /** First index whose row sorts at or after `row`. */
+  private search(rows: readonly Value[][], row: readonly Value[]): number {
+    let lo = 0
+    let hi = rows.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.compare(rows[mid], row) < 0) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  private compare(a: readonly Value[], b: readonly Value[]): number {
+    for (const o of this.spec.order) {
+      const x = a[o.column]
+      const y = b[o.column]
+      if (x === null || y === null) {
+        if (x === y) continue
+        return (x === null) === o.nullsFirst ? -1 : 1
+      }
+      const c = compareValues(x, y, this.spec.types[o.column])
+      if (c !== 0) return o.descending ? -c : c
+    }
+    for (let c = 0; c < a.length; c++) {
+      const d = compareNullable(a[c], b[c], this.spec.types[c], false)
+      if (d !== 0) return d
+    }
+    return 0
+  }
+}
+
+/** Total order for the tie-break: NULLs last. */
+function compareNullable(x: Value, y: Value, type: DataType, nullsFirst: boolean): number {
+  if (x === null || y === null) {
+    if (x === y) return 0
+    return (x === null) !== nullsFirst ? 1 : -1
+  }
+  return compareValues(x, y, type)
+}
