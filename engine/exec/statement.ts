@@ -23,6 +23,7 @@ import { SluiceError, SqlState } from '../errors.ts'
 import { T, arrayOf } from '../types/datatype.ts'
 import { formatTypeName, typeFromName } from '../types/oid.ts'
 import { Interval } from '../types/interval.ts'
+import { isValidTimeZone } from '../types/zone.ts'
 import { evalConst } from '../expr/compile.ts'
 import { kindLabel } from '../catalog/objects.ts'
 
@@ -337,22 +338,13 @@ function applySetting(session: EngineSession, name: string, value: string | unde
   }
   if (key === 'timezone') {
     const tz = value.toLowerCase() === 'local' ? 'UTC' : value
-    if (!isTimeZone(tz)) throw new SluiceError(SqlState.invalid_parameter_value, `invalid value for parameter "TimeZone": "${value}"`)
+    if (!isValidTimeZone(tz)) throw new SluiceError(SqlState.invalid_parameter_value, `invalid value for parameter "TimeZone": "${value}"`)
     session.settings.set('timezone', tz)
     return
   }
   session.settings.set(key, value)
 }
 
-function isTimeZone(tz: string): boolean {
-  if (/^[+-]\d{1,2}(:\d{2})?$/.test(tz)) return true
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz })
-    return true
-  } catch {
-    return false
-  }
-}
 
 function describeMicros(us: number): string {
   return us % 1e6 === 0 ? `${us / 1e6}s` : `${us / 1e3}ms`

@@ -15,7 +15,7 @@ import { Jsonb, formatJson } from '../types/jsonb.ts'
 import { canCast } from '../types/cast.ts'
 import { compareValues } from '../types/compare.ts'
 import { formatText } from '../types/text.ts'
-import { dateTrunc, extractField, toTimestamp } from '../types/time.ts'
+import { datePart, dateTrunc, extractField, toTimestamp } from '../types/time.ts'
 import { createHash } from 'node:crypto'
 
 export type Impl = (args: Value[], ctx: CompileContext) => Value
@@ -161,15 +161,17 @@ def('date_trunc',
   { args: ['text', 'timestamptz'], ret: 'timestamptz', impl: ([u, ts], ctx) => dateTrunc(u as string, ts as number, ctx.timezone) },
 )
 def('extract',
-  { args: ['text', 'timestamp'], ret: 'numeric', impl: ([f, v]) => Decimal.fromNumber(extractField(f as string, v as number, 'timestamp')) },
-  { args: ['text', 'timestamptz'], ret: 'numeric', impl: ([f, v], ctx) => Decimal.fromNumber(extractField(f as string, v as number, 'timestamptz', ctx.timezone)) },
-  { args: ['text', 'date'], ret: 'numeric', impl: ([f, v]) => Decimal.fromNumber(extractField(f as string, v as number, 'date')) },
-  { args: ['text', 'time'], ret: 'numeric', impl: ([f, v]) => Decimal.fromNumber(extractField(f as string, v as number, 'time')) },
+  { args: ['text', 'timestamp'], ret: 'numeric', impl: ([f, v]) => extractField(f as string, v as number, 'timestamp') },
+  { args: ['text', 'timestamptz'], ret: 'numeric', impl: ([f, v], ctx) => extractField(f as string, v as number, 'timestamptz', ctx.timezone) },
+  { args: ['text', 'date'], ret: 'numeric', impl: ([f, v]) => extractField(f as string, v as number, 'date') },
+  { args: ['text', 'time'], ret: 'numeric', impl: ([f, v]) => extractField(f as string, v as number, 'time') },
+  { args: ['text', 'interval'], ret: 'numeric', impl: ([f, v]) => extractField(f as string, v as Interval, 'interval') },
 )
 def('date_part',
-  { args: ['text', 'timestamp'], ret: 'float8', impl: ([f, v]) => extractField(f as string, v as number, 'timestamp') },
-  { args: ['text', 'timestamptz'], ret: 'float8', impl: ([f, v], ctx) => extractField(f as string, v as number, 'timestamptz', ctx.timezone) },
-  { args: ['text', 'date'], ret: 'float8', impl: ([f, v]) => extractField(f as string, v as number, 'date') },
+  { args: ['text', 'timestamp'], ret: 'float8', impl: ([f, v]) => datePart(f as string, v as number, 'timestamp') },
+  { args: ['text', 'timestamptz'], ret: 'float8', impl: ([f, v], ctx) => datePart(f as string, v as number, 'timestamptz', ctx.timezone) },
+  { args: ['text', 'date'], ret: 'float8', impl: ([f, v]) => datePart(f as string, v as number, 'date') },
+  { args: ['text', 'interval'], ret: 'float8', impl: ([f, v]) => datePart(f as string, v as Interval, 'interval') },
 )
 def('to_timestamp', { args: ['float8'], ret: 'timestamptz', impl: ([s]) => toTimestamp(s as number) })
 def(['now', 'current_timestamp', 'transaction_timestamp', 'statement_timestamp'], { args: [], ret: 'timestamptz', strict: false, impl: (_a, ctx) => ctx.now })

@@ -17,9 +17,9 @@ export class Decimal {
     readonly scale: number,
   ) {}
 
+  /** PostgreSQL numeric input: `12`, `-1.50`, `.5`, `1e3`, surrounding spaces. NaN/Infinity are not supported. */
   static fromString(text: string): Decimal {
-    const s = text.trim()
-    const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(s)
+    const m = /^\s*([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\s*$/.exec(text)
     if (m === null || (m[2] === '' && (m[3] ?? '') === '')) {
       throw new SluiceError(SqlState.invalid_text_representation, `invalid input syntax for type numeric: "${text}"`)
     }
@@ -27,6 +27,10 @@ export class Decimal {
     let unscaled = BigInt((m[2] || '0') + frac)
     let scale = frac.length
     const exp = m[4] === undefined ? 0 : Number(m[4])
+    // PostgreSQL's limit on exponents; also keeps '1e999999999' from allocating a huge bigint.
+    if (Math.abs(exp) > 1000) {
+      throw new SluiceError(SqlState.numeric_value_out_of_range, `value overflows numeric format`)
+    }
     if (exp > 0) {
       if (exp >= scale) {
         unscaled *= pow10(exp - scale)
@@ -41,11 +45,17 @@ export class Decimal {
     return new Decimal(b, 0)
   }
 
-  static fromNumber(n: number): Decimal {
-    if (!Number.isFinite(n)) throw new SluiceError(SqlState.invalid_text_representation, `cannot convert ${n} to numeric`)
-    if (Number.isInteger(n)) return new Decimal(BigInt(n), 0)
-    // PostgreSQL converts float8 → numeric through its shortest text form (15 significant digits).
-    return Decimal.fromString(Number(n.toPrecision(15)).toString())
+  /**
+   * float → numeric as PostgreSQL does it: through the text form with `digits` significant digits
+   * (15 = DBL_DIG for float8, 6 = FLT_DIG for float4), so 0.1::float8::numeric is 0.1.
+   */
+  static fromNumber(n: number, digits = 15): Decimal {
+    if (!Number.isFinite(n)) throw new SluiceError(SqlState.feature_not_supported, `cannot convert ${n} to numeric`)
+    if (Number.isSafeInteger(n) && Math.abs(n) < 10 ** digits) return new Decimal(BigInt(n), 0)
+    // Like C's %.15g: `digits` significant digits, trailing fraction zeros dropped.
+    const [mant, exp] = n.toPrecision(digits).split('e')
+    const m = mant.includes('.') ? mant.replace(/0+$/, '').replace(/\.$/, '') : mant
+    return Decimal.fromString(exp === undefined ? m : `${m}e${exp}`)
   }
 
   private rescale(scale: number): bigint {
@@ -89,8 +99,9 @@ export class Decimal {
     return [w4, Number(first)]
   }
 
+  /** a / b at `scale` digits, rounded half away from zero. */
   static divide(a: Decimal, b: Decimal, scale: number): Decimal {
-    // a/b at `scale`, rounded half away from zero.
+    if (b.unscaled === 0n) throw new SluiceError(SqlState.division_by_zero, 'division by zero')
     const num = a.unscaled * pow10(scale + b.scale + 1)
     const den = b.unscaled * pow10(a.scale)
     let q = num / den // one extra digit
@@ -100,6 +111,7 @@ export class Decimal {
     return new Decimal(neg ? -q : q, scale)
   }
 
+  /** Remainder with the sign of the dividend, at the larger scale (PostgreSQL's mod_var). */
   mod(o: Decimal): Decimal {
     if (o.unscaled === 0n) throw new SluiceError(SqlState.division_by_zero, 'division by zero')
     const s = Math.max(this.scale, o.scale)
@@ -144,9 +156,11 @@ export class Decimal {
     return scale >= 0 ? new Decimal(q, scale) : new Decimal(q * pow10(-scale), 0)
   }
 
+  /** Truncates toward zero to `scale` digits (scale may be negative). */
   trunc(scale = 0): Decimal {
     if (scale >= this.scale) return new Decimal(this.rescale(scale), scale)
-    return new Decimal(this.unscaled / pow10(this.scale - scale), Math.max(scale, 0))
+    const q = this.unscaled / pow10(this.scale - scale)
+    return scale >= 0 ? new Decimal(q, scale) : new Decimal(q * pow10(-scale), 0)
   }
 
   /** Strips trailing zeros (for hashing: 1.0 and 1.00 are equal). */
@@ -160,6 +174,7 @@ export class Decimal {
     return s === this.scale ? this : new Decimal(u, s)
   }
 
+  /** Nearest integer, halves away from zero (numeric → int casts). */
   toBigInt(): bigint {
     return this.round(0).unscaled
   }
