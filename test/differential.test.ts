@@ -27,6 +27,10 @@ const QUERIES = [
   'SELECT k FROM t UNION ALL SELECT k FROM u',
   "SELECT t.id, u.label FROM t, u WHERE t.k = u.k AND u.label <> 'z'",
   'SELECT u.label, count(t.id) AS n FROM u LEFT JOIN t ON u.k = t.k + 0 GROUP BY u.label',
+  'SELECT id, k, v FROM (SELECT id, k, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC, id) AS rn FROM t) s WHERE rn <= 2',
+  'SELECT k, id FROM (SELECT k, id, ROW_NUMBER() OVER (PARTITION BY k ORDER BY id) AS rn FROM t) s WHERE rn = 1',
+  'SELECT id, rn FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY v NULLS LAST, id) AS rn FROM t) s WHERE rn < 4',
+  'WITH top AS (SELECT g, id, v, ROW_NUMBER() OVER (PARTITION BY g ORDER BY v, id) AS rn FROM t) SELECT g, count(*) AS n, sum(v) AS s FROM top WHERE rn <= 3 GROUP BY g',
 ]
 
 /** A small seeded PRNG so that every run checks the same cases. */

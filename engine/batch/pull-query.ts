@@ -9,6 +9,7 @@ import type { OperatorContext } from '../ops/operator.ts'
 import type { DataType, Value } from '../types/datatype.ts'
 import { Dataflow } from '../runtime/dataflow.ts'
 import { lower } from '../plan/physical.ts'
+import { optimize } from '../plan/optimize.ts'
 import { compareValues } from '../types/compare.ts'
 
 export interface SortKey {
@@ -29,7 +30,7 @@ export interface PullQuery {
 }
 
 export function runPullQuery(query: PullQuery, compile: CompileContext, ops: OperatorContext): Value[][] {
-  const physical = lower(query.plan, { compile, ops, watermarkOverride: undefined, emitOnWindowClose: false, throwOnEvalError: true })
+  const physical = lower(optimize(query.plan), { compile, ops, watermarkOverride: undefined, emitOnWindowClose: false, throwOnEvalError: true })
   let rows: Value[][] = []
   const retracted: Value[][] = []
   const width = query.plan.columns.length

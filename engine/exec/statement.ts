@@ -11,6 +11,7 @@ import type { CompileContext } from '../expr/compile.ts'
 import type { ColumnSchema } from '../connector.ts'
 import type { ObjectKind, PlainViewObject } from '../catalog/objects.ts'
 import { Binder } from '../plan/binder.ts'
+import { optimize } from '../plan/optimize.ts'
 import { Scope } from '../plan/scope.ts'
 import { binderCatalog } from './catalog-view.ts'
 import { runPullQuery } from '../batch/pull-query.ts'
@@ -95,6 +96,7 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
             columns: plan.columns.slice(0, width).map((c, i) => ({ name: s.columnNames?.[i] ?? c.name, type: c.type })),
           }
         }
+        plan = optimize(plan)
         const notices: string[] = []
         if (isWindowed(plan) && !hasWatermark(plan, s.watermark)) {
           if (s.emit === 'on_window_close') {
@@ -269,7 +271,8 @@ async function explain(session: EngineSession, stmt: Statement, stage: 'logical'
     emitOnWindowClose = stmt.emit === 'on_window_close'
   } else throw new SluiceError(SqlState.feature_not_supported, 'EXPLAIN works on SELECT and CREATE MATERIALIZED VIEW')
   const binder = new Binder({ catalog: binderCatalog(engine), compile, paramTypes: [], allowSources: stmt.kind !== 'query' })
-  const bound = binder.bindQuery(query)
+  const bound = { ...binder.bindQuery(query) }
+  bound.plan = optimize(bound.plan)
   const lines: string[] = []
   if (stage !== 'physical') lines.push('Logical plan:', ...explainLogical(bound.plan))
   if (stage !== 'logical') {

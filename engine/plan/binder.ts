@@ -62,6 +62,8 @@ interface AggState {
 interface Ctx {
   readonly scope: Scope
   readonly agg: AggState | undefined
+  /** The ROW_NUMBER() call of this SELECT and the column holding its value. */
+  readonly window?: { readonly ast: string; readonly index: number }
   /** Where aggregates are not allowed, the clause name for the error. */
   readonly noAggregates?: string
 }
@@ -161,6 +163,39 @@ export class Binder {
         windowKeys = [col(ws, plan.columns[ws].type), col(ws + 1, plan.columns[ws + 1].type)]
         windowKeyAsts = [astKey({ kind: 'column', table: undefined, name: 'window_start', position: 0 }), astKey({ kind: 'column', table: undefined, name: 'window_end', position: 0 })]
       } else plainGroups.push(g)
+    }
+
+    const windowCalls = q.targets.flatMap((t) => windowCallsIn(t.expr))
+    if (windowCalls.length > 0) {
+      if (groupExprs.length > 0 || q.targets.some((t) => containsAggregate(t.expr)) || q.having !== undefined) {
+        throw new SluiceError(SqlState.feature_not_supported, 'window functions together with GROUP BY or aggregates are not supported yet; aggregate in a subquery first', { position: windowCalls[0].position })
+      }
+      const first = windowCalls[0]
+      const key = astKey(first)
+      for (const w of windowCalls) {
+        if (w.name !== 'row_number') throw new SluiceError(SqlState.feature_not_supported, `window function ${w.name}() is not supported yet (ROW_NUMBER() is)`, { position: w.position })
+        if (astKey(w) !== key) throw new SluiceError(SqlState.feature_not_supported, 'only one window specification per SELECT is supported', { position: w.position })
+      }
+      const over = first.over!
+      const ctx: Ctx = { scope, agg: undefined, noAggregates: 'window definitions' }
+      const exprs: BoundExpr[] = plan.columns.map((c, i) => col(i, c.type))
+      const place = (e: BoundExpr): number => {
+        if (e.kind === 'column') return e.index
+        exprs.push(e)
+        return exprs.length - 1
+      }
+      const partition = over.partitionBy.map((p) => place(this.bindExpr(p, ctx)))
+      const order = over.orderBy.map((o) => ({ column: place(this.bindExpr(o.expr, ctx)), descending: o.descending, nullsFirst: o.nullsFirst ?? o.descending }))
+      if (exprs.length > plan.columns.length) {
+        plan = { kind: 'project', input: plan, exprs, columns: exprs.map((e, i) => plan.columns[i] ?? { name: '?expr?', type: e.type, hidden: true }) }
+      }
+      const rankColumns: PlanColumn[] = [...plan.columns, { name: '?row_number?', type: T.int8, hidden: true }]
+      plan = { kind: 'rank', input: plan, partition, order, limit: Infinity, columns: rankColumns }
+      scope = new Scope(rankColumns)
+      const windowCtx: Ctx = { scope, agg: undefined, window: { ast: key, index: rankColumns.length - 1 } }
+      const targets = this.expandTargets(q.targets, windowCtx)
+      const orderItems = this.bindOrderItems(q.orderBy, targets, windowCtx)
+      return this.finishSelect(plan, targets, orderItems, q)
     }
 
     const hasAggregates = q.targets.some((t) => containsAggregate(t.expr)) || (q.having !== undefined && containsAggregate(q.having)) || q.orderBy.some((o) => containsAggregate(o.expr))
@@ -577,6 +612,7 @@ export class Binder {
   }
 
   private bindFunc(e: Extract<Expr, { kind: 'func' }>, ctx: Ctx): BoundExpr {
+    if (e.over !== undefined && ctx.window !== undefined && astKey(e) === ctx.window.ast) return col(ctx.window.index, T.int8)
     if (e.over !== undefined) throw new SluiceError(SqlState.feature_not_supported, `window function ${e.name}() is not supported yet`, { position: e.position })
     if (WINDOW_FNS.has(e.name)) throw new SluiceError(SqlState.syntax_error, `${e.name.toUpperCase()} belongs in GROUP BY or FROM`, { position: e.position })
     if (AGGREGATES.has(e.name) && (e.schema === undefined || e.schema === 'pg_catalog')) {
@@ -728,6 +764,24 @@ function sameType(a: DataType, b: DataType): boolean {
 /** A structural key of an AST expression, ignoring positions (to match GROUP BY expressions). */
 export function astKey(e: Expr): string {
   return JSON.stringify(e, (k, v: unknown) => (k === 'position' ? undefined : v))
+}
+
+/** The window-function calls (with OVER) in an expression. */
+function windowCallsIn(e: Expr): Extract<Expr, { kind: 'func' }>[] {
+  const out: Extract<Expr, { kind: 'func' }>[] = []
+  const walk = (x: unknown): void => {
+    if (x === null || typeof x !== 'object') return
+    if (Array.isArray(x)) {
+      x.forEach(walk)
+      return
+    }
+    const node = x as { kind?: string; over?: unknown }
+    if (node.kind === 'subquery') return
+    if (node.kind === 'func' && node.over !== undefined) out.push(node as Extract<Expr, { kind: 'func' }>)
+    for (const v of Object.values(node)) walk(v)
+  }
+  walk(e)
+  return out
 }
 
 function containsAggregate(e: Expr): boolean {

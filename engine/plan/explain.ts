@@ -63,6 +63,8 @@ function describe(p: LogicalPlan): string {
       return `Join ${p.type} on ${joinCondition(p.leftKeys, p.rightKeys, p.left.columns.length)}${p.residual === undefined ? '' : ` and ${exprText(p.residual)}`}`
     case 'union':
       return `Union all (${p.inputs.length} inputs)`
+    case 'rank':
+      return `RowNumber partition=[${p.partition.map((c) => `#${c}`).join(', ')}] order=[${p.order.map((o) => `#${o.column}${o.descending ? ' desc' : ''}`).join(', ')}]${p.limit === Infinity ? '' : ` limit=${p.limit}`}`
   }
 }
 

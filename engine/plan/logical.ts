@@ -72,6 +72,16 @@ export type LogicalPlan =
       readonly columns: readonly PlanColumn[]
     }
   | { readonly kind: 'union'; readonly inputs: readonly LogicalPlan[]; readonly columns: readonly PlanColumn[] }
+  /** ROW_NUMBER() OVER (PARTITION BY .. ORDER BY ..): input columns plus the number (bigint). */
+  | {
+      readonly kind: 'rank'
+      readonly input: LogicalPlan
+      readonly partition: readonly number[]
+      readonly order: readonly { readonly column: number; readonly descending: boolean; readonly nullsFirst: boolean }[]
+      /** Only rows numbered up to this are needed above (from `rn <= N`); Infinity when unknown. */
+      readonly limit: number
+      readonly columns: readonly PlanColumn[]
+    }
 
 /** The inputs of a plan node. */
 export function inputsOf(plan: LogicalPlan): readonly LogicalPlan[] {
@@ -83,6 +93,7 @@ export function inputsOf(plan: LogicalPlan): readonly LogicalPlan[] {
     case 'project':
     case 'window':
     case 'aggregate':
+    case 'rank':
       return [plan.input]
     case 'join':
       return [plan.left, plan.right]

@@ -17,6 +17,7 @@ import { WindowAssign } from '../ops/window-assign.ts'
 import { exprText, joinCondition } from './explain.ts'
 import { HashJoin } from '../ops/hash-join.ts'
 import { UnionAll } from '../ops/union.ts'
+import { TopN } from '../ops/top-n.ts'
 
 export interface LowerOptions {
   readonly compile: CompileContext
@@ -92,6 +93,12 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
       })
       return { op, inputs: [lower(plan.left, options), lower(plan.right, options)], types }
     }
+    case 'rank':
+      return {
+        op: new TopN({ types: plan.input.columns.map((c) => c.type), partition: plan.partition, order: plan.order, limit: plan.limit }),
+        inputs: [lower(plan.input, options)],
+        types,
+      }
     case 'union':
       return { op: new UnionAll(plan.inputs.length), inputs: plan.inputs.map((p) => lower(p, options)), types }
     case 'aggregate': {
