@@ -20,7 +20,7 @@ export function pushTopNLimit(plan: LogicalPlan): LogicalPlan {
     case 'window':
     case 'aggregate':
     case 'rank':
-      return { ...plan, input: pushTopNLimit(plan.input) } as LogicalPlan
+      return { ...plan, input: pushTopNLimit(plan.input) }
     case 'join':
       return { ...plan, left: pushTopNLimit(plan.left), right: pushTopNLimit(plan.right) }
     case 'union':
@@ -40,7 +40,7 @@ function bound(e: BoundExpr, input: LogicalPlan): { column: number; n: number } 
   if (e.kind !== 'call' || e.args.length !== 2) return undefined
   const [a, b] = e.args
   if (a.kind !== 'column' || b.kind !== 'literal' || b.value === null) return undefined
-  const n = Number(b.value as number | bigint)
+  const n = Number(b.value)
   if (!Number.isFinite(n)) return undefined
   if (e.fn.name === '<=' || e.fn.name === '=') return { column: a.index, n: Math.floor(n) }
   if (e.fn.name === '<') return { column: a.index, n: Math.ceil(n) - 1 }
