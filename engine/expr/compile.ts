@@ -1,29 +1,32 @@
 /**
  * Compiles a bound expression, once per plan, into one JS function with a single straight-line
  * loop over a chunk's rows: no per-row tree walk. Hot operators are inline JS; other functions,
- * constants and casts are reached through arrays passed in as arguments, so no user text is ever
- * part of the generated source. SQL's three-valued logic, strict null propagation and lazy
- * CASE/COALESCE are spelled out in the generated code.
+ * constants and casts are reached through the array `K` passed in as an argument, so no user
+ * text is ever part of the generated source (not even escaped). SQL's three-valued logic,
+ * strict null propagation and lazy CASE/COALESCE/AND/OR are spelled out in the generated code.
  *
  * A row that fails to evaluate (division by zero, bad cast, overflow) either throws, or — when
- * the caller passes `errors` — yields NULL and is recorded, so the operator can dead-letter it.
+ * the caller passes `errors` — yields NULL (a predicate: 0) and is recorded, so the operator can
+ * send it to dead letters and go on.
  */
 import type { Chunk, Column } from '../chunk.ts'
 import type { BoundExpr } from './bound.ts'
 import type { DataType, Value } from '../types/datatype.ts'
-import type { SluiceError} from '../errors.ts';
+import type { SluiceError } from '../errors.ts'
 import { toSluiceError } from '../errors.ts'
 import { H } from './helpers.ts'
 import { castValue } from '../types/cast.ts'
-import { compareValues } from '../types/compare.ts'
+import { compareValues, valuesEqual } from '../types/compare.ts'
 
+/** What a compiled expression may read besides the chunk: $n values, the session zone, now(). */
 export interface CompileContext {
   readonly params: readonly Value[]
   readonly timezone: string
-  /** µs since the epoch: now() for the statement. */
+  /** µs since the epoch: now() for the whole statement. */
   readonly now: number
 }
 
+/** Rows that failed to evaluate (row index in the chunk) and why. */
 export interface RowErrors {
   rows: number[]
   errors: SluiceError[]
@@ -32,7 +35,20 @@ export interface RowErrors {
 export type ColumnEvaluator = (chunk: Chunk, errors?: RowErrors) => Column
 export type PredicateEvaluator = (chunk: Chunk, errors?: RowErrors) => Uint8Array
 
-const PRIMITIVE_EQ = new Set(['bool', 'int2', 'int4', 'int8', 'float4', 'float8', 'text', 'unknown', 'date', 'time', 'timestamp', 'timestamptz'])
+/** Kinds whose values compare with `===` (no NaN, no objects). */
+const STRICT_EQ = new Set<string>([
+  'bool',
+  'int2',
+  'int4',
+  'int8',
+  'text',
+  'unknown',
+  'date',
+  'time',
+  'timestamp',
+  'timestamptz',
+])
+const US_PER_DAY = 86_400_000_000
 
 class Generator {
   readonly consts: unknown[] = []
@@ -46,11 +62,11 @@ class Generator {
     return `K[${this.consts.length - 1}]`
   }
 
-  tmp(): string {
+  private tmp(): string {
     return `v${this.n++}`
   }
 
-  /** Emits code computing `e` into a fresh variable; returns the variable's name. */
+  /** Emits statements computing `e` into a fresh variable; returns the variable's name. */
   emit(e: BoundExpr, out: string[]): string {
     const v = this.tmp()
     switch (e.kind) {
@@ -59,16 +75,21 @@ class Generator {
         out.push(`const ${v} = c${e.index}[i];`)
         return v
       case 'literal':
-        out.push(`const ${v} = ${e.value === null ? 'null' : typeof e.value === 'boolean' ? String(e.value) : this.const(e.value)};`)
+        out.push(`const ${v} = ${this.literal(e.value)};`)
         return v
       case 'param':
-        out.push(`const ${v} = ${this.const(this.ctx.params[e.index] ?? null)};`)
+        out.push(`const ${v} = ${this.literal(this.ctx.params[e.index] ?? null)};`)
         return v
       case 'call': {
         const args = e.args.map((a) => this.emit(a, out))
-        const body = e.fn.inline !== undefined ? e.fn.inline(args) : `${this.const(e.fn.impl)}([${args.join(', ')}], ctx)`
-        if (e.fn.strict && args.length > 0) {
-          out.push(`let ${v} = null;`, `if (${args.map((a) => `${a} !== null`).join(' && ')}) ${v} = ${body};`)
+        const fn = e.fn
+        let body: string
+        if (fn.inline !== undefined) body = fn.inline(args)
+        else if (fn.impl !== undefined) body = `${this.const(fn.impl)}(${args.join(', ')})`
+        else if (fn.bind !== undefined) body = `${this.const(fn.bind(this.ctx))}(${args.join(', ')})`
+        else throw new Error(`function ${fn.name} has no implementation`)
+        if (fn.strict && args.length > 0) {
+          out.push(`const ${v} = ${args.map((a) => `${a} === null`).join(' || ')} ? null : ${body};`)
         } else out.push(`const ${v} = ${body};`)
         return v
       }
@@ -79,9 +100,9 @@ class Generator {
       }
       case 'and':
       case 'or': {
+        // Each later argument is evaluated only while the result is still open (lazy, as SQL allows).
         const stop = e.kind === 'and' ? 'false' : 'true'
         out.push(`let ${v} = ${e.kind === 'and' ? 'true' : 'false'};`)
-        // Each later argument is evaluated only inside the previous one's else-branch (lazy).
         for (const arg of e.args) {
           const a = this.emit(arg, out)
           out.push(`if (${a} === ${stop}) ${v} = ${stop}; else {`, `if (${a} === null) ${v} = null;`)
@@ -96,56 +117,45 @@ class Generator {
       }
       case 'is_null': {
         const a = this.emit(e.arg, out)
-        out.push(`const ${v} = (${a} === null) !== ${e.negated};`)
+        out.push(`const ${v} = ${a} ${e.negated ? '!==' : '==='} null;`)
         return v
       }
       case 'is_bool': {
         const a = this.emit(e.arg, out)
-        out.push(`const ${v} = (${a} === ${e.value}) !== ${e.negated};`)
+        out.push(`const ${v} = ${a} ${e.negated ? '!==' : '==='} ${e.value ? 'true' : 'false'};`)
         return v
       }
       case 'is_distinct': {
         const a = this.emit(e.left, out)
         const b = this.emit(e.right, out)
-        out.push(`const ${v} = (${a} === null || ${b} === null ? ${a} !== ${b} : !${this.eqCode(a, b, e.left.type)}) !== ${e.negated};`)
+        const same = `(${a} === null || ${b} === null ? ${a} === ${b} : ${this.eqCode(a, b, e.left.type)})`
+        out.push(`const ${v} = ${e.negated ? same : `!${same}`};`)
         return v
       }
       case 'case': {
         out.push(`let ${v} = null;`)
-        let depth = 0
         for (const w of e.whens) {
           const cond = this.emit(w.when, out)
           out.push(`if (${cond} === true) {`)
           const then = this.emit(w.then, out)
           out.push(`${v} = ${then};`, `} else {`)
-          depth++
         }
         if (e.else !== undefined) {
           const el = this.emit(e.else, out)
           out.push(`${v} = ${el};`)
         }
-        out.push('}'.repeat(depth))
+        out.push('}'.repeat(e.whens.length))
         return v
       }
-      case 'in_list': {
-        const a = this.emit(e.arg, out)
-        const items = e.list.map((x) => this.emit(x, out))
-        const t = e.arg.type
-        out.push(`let ${v} = ${a} === null ? null : false;`, `if (${a} !== null) {`, `let sawNull = false;`)
-        for (const item of items) out.push(`if (${item} === null) sawNull = true; else if (${this.eqCode(a, item, t)}) ${v} = true;`)
-        out.push(`if (${v} === false && sawNull) ${v} = null;`, `}`)
-        if (e.negated) out.push(`if (${v} !== null) ${v} = !${v};`)
-        return v
-      }
+      case 'in_list':
+        return this.inList(e, v, out)
       case 'coalesce': {
         out.push(`let ${v} = null;`)
-        let depth = 0
         for (const arg of e.args) {
           const a = this.emit(arg, out)
           out.push(`${v} = ${a};`, `if (${v} === null) {`)
-          depth++
         }
-        out.push('}'.repeat(depth))
+        out.push('}'.repeat(e.args.length))
         return v
       }
       case 'nullif': {
@@ -157,75 +167,139 @@ class Generator {
       case 'greatest':
       case 'least': {
         const args = e.args.map((x) => this.emit(x, out))
-        const cmp = this.const((x: Value, y: Value) => compareValues(x, y, e.type))
+        const t = e.type
+        const cmp = this.const((x: Value, y: Value) => compareValues(x, y, t))
+        const rel = e.kind === 'greatest' ? '>' : '<'
         out.push(`let ${v} = null;`)
-        for (const a of args) out.push(`if (${a} !== null && (${v} === null || ${cmp}(${a}, ${v}) ${e.kind === 'greatest' ? '>' : '<'} 0)) ${v} = ${a};`)
+        for (const a of args)
+          out.push(`if (${a} !== null && (${v} === null || ${cmp}(${a}, ${v}) ${rel} 0)) ${v} = ${a};`)
         return v
       }
     }
   }
 
+  private literal(value: Value): string {
+    if (value === null) return 'null'
+    if (typeof value === 'boolean') return value ? 'true' : 'false'
+    return this.const(value)
+  }
+
+  /** `x [NOT] IN (...)`: true if any item equals, else NULL if any item (or x) is NULL, else false. */
+  private inList(e: Extract<BoundExpr, { kind: 'in_list' }>, v: string, out: string[]): string {
+    const a = this.emit(e.arg, out)
+    const t = e.arg.type
+    const set = e.list.every((x) => x.kind === 'literal') && STRICT_EQ.has(t.kind)
+    out.push(`let ${v} = null;`, `if (${a} !== null) {`)
+    if (set) {
+      // Constant lists of plain values: one Set lookup per row.
+      const values = e.list.map((x) => (x as { value: Value }).value)
+      const sawNull = values.includes(null)
+      const lookup = this.const(new Set(values.filter((x) => x !== null)))
+      out.push(`${v} = ${lookup}.has(${a}) ? true : ${sawNull ? 'null' : 'false'};`)
+    } else {
+      out.push(`${v} = false;`)
+      let open = 0
+      for (const item of e.list) {
+        const x = this.emit(item, out)
+        out.push(
+          `if (${x} === null) ${v} = null; else if (${this.eqCode(a, x, t)}) ${v} = true;`,
+          `if (${v} !== true) {`,
+        )
+        open++
+      }
+      out.push('}'.repeat(open))
+    }
+    out.push('}')
+    if (e.negated) out.push(`if (${v} !== null) ${v} = !${v};`)
+    return v
+  }
+
   private eqCode(a: string, b: string, t: DataType): string {
-    if (PRIMITIVE_EQ.has(t.kind)) return `${a} === ${b}`
-    return `${this.const((x: Value, y: Value) => compareValues(x, y, t) === 0)}(${a}, ${b})`
+    if (STRICT_EQ.has(t.kind)) return `${a} === ${b}`
+    if (t.kind === 'float4' || t.kind === 'float8') return `H.fcmp(${a}, ${b}) === 0`
+    return `${this.const((x: Value, y: Value) => valuesEqual(x, y, t))}(${a}, ${b})`
   }
 
   private castCode(a: string, from: DataType, to: DataType): string {
-    if ((from.kind === 'int4' || from.kind === 'int2') && to.kind === 'int8') return `BigInt(${a})`
-    if ((from.kind === 'int4' || from.kind === 'int2') && (to.kind === 'float8' || to.kind === 'int4')) return a
-    if (from.kind === 'int8' && to.kind === 'float8') return `Number(${a})`
+    const f = from.kind
+    const t = to.kind
+    if (f === t && f !== 'array') return a
+    if (f === 'unknown' && t === 'text') return a
+    const fast = FAST_CASTS[`${f}>${t}`]
+    if (fast !== undefined) return fast(a)
     const tz = this.ctx.timezone
     return `${this.const((x: Value) => castValue(x, from, to, tz))}(${a})`
   }
 }
 
-const cache = new Map<string, (K: unknown[], ctx: CompileContext, H: unknown, toErr: unknown) => unknown>()
+/** Casts that are plain JS on the engine's value representation (see types/datatype.ts). */
+const FAST_CASTS: Readonly<Record<string, (a: string) => string>> = {
+  'int2>int4': (a) => a,
+  'int2>float8': (a) => a,
+  'int4>float8': (a) => a,
+  'float4>float8': (a) => a,
+  'int2>int8': (a) => `BigInt(${a})`,
+  'int4>int8': (a) => `BigInt(${a})`,
+  'int8>float8': (a) => `Number(${a})`,
+  'int2>float4': (a) => `Math.fround(${a})`,
+  'int4>float4': (a) => `Math.fround(${a})`,
+  'date>timestamp': (a) => `(${a} * ${US_PER_DAY})`,
+}
 
-function build(expr: BoundExpr, ctx: CompileContext, predicate: boolean): { fn: unknown } {
+type Factory = (K: readonly unknown[], H: unknown, toErr: (e: unknown) => SluiceError) => unknown
+
+const cache = new Map<string, Factory>()
+
+function build(expr: BoundExpr, ctx: CompileContext, predicate: boolean): unknown {
   const g = new Generator(ctx)
   const body: string[] = []
   const result = g.emit(expr, body)
-  const cols = [...g.columns].map((c) => `const c${c} = chunk.columns[${c}];`).join('\n')
-  const store = predicate ? `out[i] = ${result} === true ? 1 : 0;` : `out[i] = ${result};`
-  const source = `return function evaluate(chunk, errors) {
-  const n = chunk.length;
-  ${cols}
-  const out = ${predicate ? 'new Uint8Array(n)' : 'new Array(n)'};
-  for (let i = 0; i < n; i++) {
-    try {
-      ${body.join('\n      ')}
-      ${store}
-    } catch (e) {
-      if (errors === undefined) throw e;
-      errors.rows.push(i);
-      errors.errors.push(toErr(e));
-      ${predicate ? 'out[i] = 0;' : 'out[i] = null;'}
-    }
-  }
-  return out;
-}`
-  // The generated text depends only on the expression's shape; constants live in K. Cache the
-  // compiled factory by source so views with the same expressions share machine code.
+  const cols = [...g.columns].map((c) => `const c${c} = chunk.columns[${c}];`)
+  const source = [
+    'return function evaluate(chunk, errors) {',
+    'const n = chunk.length;',
+    ...cols,
+    `const out = ${predicate ? 'new Uint8Array(n)' : 'new Array(n)'};`,
+    'for (let i = 0; i < n; i++) {',
+    'try {',
+    ...body,
+    predicate ? `out[i] = ${result} === true ? 1 : 0;` : `out[i] = ${result};`,
+    '} catch (e) {',
+    'if (errors === undefined) throw e;',
+    'errors.rows.push(i);',
+    'errors.errors.push(toErr(e));',
+    predicate ? 'out[i] = 0;' : 'out[i] = null;',
+    '}',
+    '}',
+    'return out;',
+    '}',
+  ].join('\n')
+  // The text depends only on the expression's shape (constants live in K), so expressions of the
+  // same shape share one compiled factory and V8's optimized code.
   let factory = cache.get(source)
   if (factory === undefined) {
-    factory = new Function('K', 'ctx', 'H', 'toErr', source) as (K: unknown[], ctx: CompileContext, H: unknown, toErr: unknown) => unknown
+    factory = new Function('K', 'H', 'toErr', source) as Factory
     if (cache.size > 5000) cache.clear()
     cache.set(source, factory)
   }
-  return { fn: factory(g.consts, ctx, H, toSluiceError) }
+  return factory(g.consts, H, toSluiceError)
 }
 
+/** Compiles `expr` into a function that evaluates it for every row of a chunk. */
 export function compileExpr(expr: BoundExpr, ctx: CompileContext): ColumnEvaluator {
-  return build(expr, ctx, false).fn as ColumnEvaluator
+  return build(expr, ctx, false) as ColumnEvaluator
 }
 
+/** Compiles a boolean `expr` into a selection vector: 1 where TRUE, 0 where FALSE or NULL. */
 export function compilePredicate(expr: BoundExpr, ctx: CompileContext): PredicateEvaluator {
-  return build(expr, ctx, true).fn as PredicateEvaluator
+  return build(expr, ctx, true) as PredicateEvaluator
 }
 
 const ONE_ROW: Chunk = { columns: [], ops: new Int8Array([1]), length: 1 }
 
-/** Evaluates an expression without column references (literal folding, VALUES, LIMIT). */
+/** Evaluates an expression without column references (literal folding, VALUES, LIMIT). Throws on error. */
 export function evalConst(expr: BoundExpr, ctx: CompileContext): Value {
+  if (expr.kind === 'literal') return expr.value
+  if (expr.kind === 'param') return ctx.params[expr.index] ?? null
   return compileExpr(expr, ctx)(ONE_ROW)[0]
 }

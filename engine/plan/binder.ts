@@ -443,6 +443,15 @@ export class Binder {
       }
       residual.push(c)
     }
+    // Both sides of a key must hash alike: bring mixed types (int4 = int8) to their common type.
+    for (let k = 0; k < leftKeyExprs.length; k++) {
+      const lt = leftKeyExprs[k].type
+      const rt = rightKeyExprs[k].type
+      if (sameType(lt, rt)) continue
+      const common = this.commonType([lt, rt], 'JOIN', r.position)
+      leftKeyExprs[k] = this.coerce(leftKeyExprs[k], common, r.position, true)
+      rightKeyExprs[k] = this.coerce(rightKeyExprs[k], common, r.position, true)
+    }
     // Key expressions that are not plain columns become extra trailing columns of their side.
     const extend = (side: LogicalPlan, keys: BoundExpr[]): { plan: LogicalPlan; keys: number[] } => {
       const extra = keys.filter((k) => k.kind !== 'column')
@@ -743,10 +752,11 @@ function lit(v: { value: Value; type: DataType }): BoundExpr {
 }
 
 function numberLiteral(text: string, position: number): { value: Value; type: DataType } {
-  if (/^\d+$/.test(text)) {
+  // PostgreSQL folds a leading minus into integer constants (-7 is an integer, not numeric).
+  if (/^-?\d+$/.test(text)) {
     const n = BigInt(text)
-    if (n <= 2147483647n) return { value: Number(n), type: T.int4 }
-    if (n <= 9223372036854775807n) return { value: n, type: T.int8 }
+    if (n >= -2147483648n && n <= 2147483647n) return { value: Number(n), type: T.int4 }
+    if (n >= -9223372036854775808n && n <= 9223372036854775807n) return { value: n, type: T.int8 }
   }
   try {
     return { value: Decimal.fromString(text), type: T.numeric }
