@@ -15,7 +15,6 @@ import type { Emitter, Operator } from './operator.ts'
 import type { PredicateFn } from './filter-project.ts'
 import { ChunkBuilder } from '../chunk.ts'
 import { RowMap } from '../util/row-map.ts'
-import { valuesEqual } from '../types/compare.ts'
 
 export type JoinType = 'inner' | 'left' | 'right' | 'full'
 
@@ -26,10 +25,14 @@ interface StoredRow {
   matches: number
 }
 
+/** The rows of one join key, by whole row (so a delete finds its row in O(1)). */
+type Bucket = RowMap<StoredRow>
+
 interface Side {
   readonly keys: readonly number[]
   readonly types: readonly DataType[]
-  readonly table: RowMap<StoredRow[]>
+  readonly all: readonly number[]
+  readonly table: RowMap<Bucket>
   readonly outer: boolean
   readonly width: number
 }
@@ -53,8 +56,8 @@ export class HashJoin implements Operator {
   constructor(private readonly spec: HashJoinSpec) {
     const keyTypes = spec.leftKeys.map((k) => spec.leftTypes[k])
     this.sides = [
-      { keys: spec.leftKeys, types: spec.leftTypes, table: new RowMap(keyTypes), outer: spec.type === 'left' || spec.type === 'full', width: spec.leftTypes.length },
-      { keys: spec.rightKeys, types: spec.rightTypes, table: new RowMap(keyTypes), outer: spec.type === 'right' || spec.type === 'full', width: spec.rightTypes.length },
+      { keys: spec.leftKeys, types: spec.leftTypes, all: spec.leftTypes.map((_t, i) => i), table: new RowMap(keyTypes), outer: spec.type === 'left' || spec.type === 'full', width: spec.leftTypes.length },
+      { keys: spec.rightKeys, types: spec.rightTypes, all: spec.rightTypes.map((_t, i) => i), table: new RowMap(keyTypes), outer: spec.type === 'right' || spec.type === 'full', width: spec.rightTypes.length },
     ]
     this.width = spec.leftTypes.length + spec.rightTypes.length
   }
@@ -74,7 +77,8 @@ export class HashJoin implements Operator {
       const bucket = hasNullKey ? undefined : other.table.findAt(cols, self.keys, i, hash)
       let matched = 0
       if (bucket !== undefined) {
-        const candidates = bucket.value
+        const candidates: StoredRow[] = []
+        for (const e of bucket.value.entries()) candidates.push(e.value)
         const pass = this.residualMask(input, row, candidates)
         for (let m = 0; m < candidates.length; m++) {
           if (pass !== undefined && pass[m] === 0) continue
@@ -102,7 +106,9 @@ export class HashJoin implements Operator {
   }
 
   stateSize(): number {
-    return this.sides[0].table.size + this.sides[1].table.size
+    let n = 0
+    for (const side of this.sides) for (const e of side.table.entries()) n += e.value.size
+    return n
   }
 
   explain(): string {
@@ -126,30 +132,22 @@ export class HashJoin implements Operator {
 
   private store(side: Side, cols: Chunk['columns'], i: number, hash: number, row: Value[], op: 1 | -1, matches: number, nullKey: boolean): void {
     // Rows with NULL keys never match; outer sides still keep them so a delete finds its row.
-    let entry = nullKey ? side.table.find(side.keys.map(() => null), 0) : side.table.findAt(cols, side.keys, i, hash)
+    const nullTuple = nullKey ? side.keys.map(() => null) : undefined
+    let entry = nullTuple !== undefined ? side.table.find(nullTuple, 0) : side.table.findAt(cols, side.keys, i, hash)
     if (entry === undefined) {
       if (op < 0) return
-      entry = side.table.insert(nullKey ? side.keys.map(() => null) : side.table.keyAt(cols, side.keys, i), nullKey ? 0 : hash, [])
+      entry = side.table.insert(nullTuple ?? side.table.keyAt(cols, side.keys, i), nullTuple !== undefined ? 0 : hash, new RowMap<StoredRow>(side.types))
     }
-    const rows = entry.value
-    const at = rows.findIndex((r) => sameRow(r.row, row, side.types))
+    const bucket = entry.value
+    const rowHash = bucket.hashAt(cols, side.all, i)
+    const stored = bucket.findAt(cols, side.all, i, rowHash)
     if (op > 0) {
-      if (at >= 0) rows[at].count++
-      else rows.push({ row, count: 1, matches })
+      if (stored !== undefined) stored.value.count++
+      else bucket.insert(row, rowHash, { row, count: 1, matches })
       return
     }
-    if (at < 0) return
-    if (--rows[at].count === 0) rows.splice(at, 1)
-    if (rows.length === 0) side.table.delete(entry)
+    if (stored === undefined) return
+    if (--stored.value.count === 0) bucket.delete(stored)
+    if (bucket.size === 0) side.table.delete(entry)
   }
-}
-
-function sameRow(a: readonly Value[], b: readonly Value[], types: readonly DataType[]): boolean {
-  for (let c = 0; c < a.length; c++) {
-    const x = a[c]
-    const y = b[c]
-    if (x === y) continue
-    if (x === null || y === null || !valuesEqual(x, y, types[c])) return false
-  }
-  return true
 }

@@ -377,7 +377,8 @@ export class Binder {
       case 'subquery': {
         const inner = this.bindQuery(r.query)
         if (inner.limit !== undefined || inner.offset > 0) throw new SluiceError(SqlState.feature_not_supported, 'LIMIT/OFFSET in a subquery is not supported yet', { position: r.position })
-        return realias(inner.plan, r.alias)
+        const plan = visible(inner)
+        return realias(r.columnAliases === undefined ? plan : renameColumns(plan, r.columnAliases), r.alias)
       }
       case 'window': {
         if (r.fn === 'session') throw new SluiceError(SqlState.feature_not_supported, 'SESSION windows are not supported yet', { position: r.position })

@@ -117,12 +117,9 @@ export class Dataflow {
   }
 
   private start(): void {
-    // Leaves first, so an operator's initial output (a global aggregate's row) flows through a
-    // started downstream.
-    for (let r = this.runners.length - 1; r >= 0; r--) {
-      const runner = this.runners[r]
-      runner.op.onStart?.(runner.emitter)
-    }
+    // Root first: every operator is started before anything upstream can send it rows (a Values
+    // leaf emits in its start hook; a global aggregate must exist before those rows reach it).
+    for (const runner of this.runners) runner.op.onStart?.(runner.emitter)
   }
 
   private build(node: PhysicalNode, output: Emitter): Runner {

@@ -99,8 +99,11 @@ export class Converter {
           alias: (r.alias as PgNode | undefined)?.aliasname as string | undefined,
           position: this.pos(r.location),
         }
-      case 'RangeSubselect':
-        return { kind: 'subquery', query: this.query(r.subquery as PgNode), alias: (r.alias as PgNode | undefined)?.aliasname as string | undefined, position: this.base + 1 }
+      case 'RangeSubselect': {
+        const alias = r.alias as PgNode | undefined
+        const columnAliases = alias?.colnames === undefined ? undefined : list(alias.colnames).map(str)
+        return { kind: 'subquery', query: this.query(r.subquery as PgNode), alias: alias?.aliasname as string | undefined, columnAliases, position: this.base + 1 }
+      }
       case 'JoinExpr': {
         const jt = r.jointype as string
         const type = jt === 'JOIN_LEFT' ? 'left' : jt === 'JOIN_RIGHT' ? 'right' : jt === 'JOIN_FULL' ? 'full' : r.quals === undefined && r.usingClause === undefined && r.isNatural !== true ? 'cross' : 'inner'

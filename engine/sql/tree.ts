@@ -116,7 +116,7 @@ export type Relation =
       readonly alias: string | undefined
       readonly position: number
     }
-  | { readonly kind: 'subquery'; readonly query: Query; readonly alias: string | undefined; readonly position: number }
+  | { readonly kind: 'subquery'; readonly query: Query; readonly alias: string | undefined; readonly columnAliases?: readonly string[]; readonly position: number }
   | {
       readonly kind: 'join'
       readonly type: 'inner' | 'left' | 'right' | 'full' | 'cross'
