@@ -1,76 +1,213 @@
 /**
- * The `sluice` command line: `sluice start` runs the server; `sluice sql "<statement>"` runs a
- * statement against a running server over HTTP and prints the rows.
+ * The `sluice` command line. `sluice start` runs the server and prints how to connect;
+ * `sluice sql "<statement>"` runs statements against a running server over HTTP and prints the
+ * rows as psql would (for users without psql). bin/sluice.js calls runCli.
  */
-import { Command } from 'commander'
-import { resolve } from 'node:path'
-import { startServer } from './main.ts'
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { relative, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { readFileSync } from 'node:fs'
+import { DEMO_QUERY, installSignalHandlers, startServer } from './main.ts'
+import { LOG_LEVELS, createLogger, engineLog } from './log.ts'
+import { formatProblem, formatResult, postSql } from './http/client.ts'
 
-const program = new Command()
-program.name('sluice').description('A streaming SQL engine: Kafka in, incremental materialized views out over pgwire and HTTP.')
+function port(value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n > 65535)
+    throw new InvalidArgumentError('a port is a number from 0 to 65535 (0 picks a free one).')
+  return n
+}
 
-program
-  .command('start')
-  .description('run the Sluice server')
-  .option('--data-dir <dir>', 'state, catalog and checkpoints', './sluice-data')
-  .option('--host <host>', 'address to listen on', '127.0.0.1')
-  .option('--pg-port <port>', 'PostgreSQL wire protocol port', '4566')
-  .option('--http-port <port>', 'HTTP API port', '4567')
-  .option('--no-demo', 'do not create the demo source and views')
-  .option('--password <password>', "require this password for pgwire user 'sluice' (default: trust)")
-  .option('--log-level <level>', 'debug | info | warn | error', 'info')
-  .action(async (opts: { dataDir: string; host: string; pgPort: string; httpPort: string; demo: boolean; password?: string; logLevel: string }) => {
-    const server = await startServer({
-      dataDir: resolve(opts.dataDir),
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+/** A host clients can dial: a wildcard listen address means "this machine". */
+function dialHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1'
+  return host
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`
+}
+
+export interface BannerInfo {
+  readonly host: string
+  readonly pgPort: number
+  readonly httpPort: number
+  readonly dataDir: string
+  readonly demo: boolean
+  readonly password: boolean
+  readonly token?: string
+  /** How this CLI was invoked, for the `sql` example (e.g. `node bin/sluice.js`). */
+  readonly self: string
+}
+
+/** What `sluice start` prints once both servers listen: exactly how to connect. */
+export function startBanner(b: BannerInfo): string {
+  const host = dialHost(b.host)
+  const base = `http://${urlHost(host)}:${b.httpPort}`
+  const query = b.demo ? DEMO_QUERY : 'SHOW SOURCES'
+  const auth = b.token === undefined ? '' : ` -H ${shellQuote(`authorization: Bearer ${b.token}`)}`
+  return [
+    '',
+    `Sluice is running. Data directory: ${b.dataDir}`,
+    '',
+    'Connect with psql:',
+    `  psql -h ${host} -p ${b.pgPort} -U sluice -d sluice${b.password ? '    (password: the one given with --password)' : ''}`,
+    'and try:',
+    `  ${query};`,
+    '',
+    'Or over HTTP:',
+    `  curl -s ${base}/v1/sql${auth} -H 'content-type: application/json' -d ${shellQuote(JSON.stringify({ sql: query }))}`,
+    `  ${b.self} sql ${shellQuote(query)} --url ${base}${b.token === undefined ? '' : ' --token <token>'}`,
+    '',
+    `Metrics: ${base}/metrics   API description: ${base}/v1/openapi.json`,
+    'Press Ctrl-C to stop.',
+    '',
+  ].join('\n')
+}
+
+interface StartOptions {
+  dataDir: string
+  host: string
+  pgPort: number
+  httpPort: number
+  demo: boolean
+  password?: string
+  httpToken?: string[]
+  logLevel: string
+  logFormat?: 'json' | 'pretty'
+}
+
+async function start(opts: StartOptions): Promise<void> {
+  const dataDir = resolve(opts.dataDir)
+  const logger = createLogger({
+    level: opts.logLevel,
+    pretty: (opts.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json')) === 'pretty',
+  })
+  const log = engineLog(logger)
+  let server: Awaited<ReturnType<typeof startServer>>
+  try {
+    server = await startServer({
+      dataDir,
       host: opts.host,
-      pgPort: Number(opts.pgPort),
-      httpPort: Number(opts.httpPort),
+      pgPort: opts.pgPort,
+      httpPort: opts.httpPort,
       demo: opts.demo,
-      auth: opts.password === undefined ? { mode: 'trust' } : { mode: 'password', users: new Map([['sluice', opts.password]]) },
+      auth:
+        opts.password === undefined
+          ? { mode: 'trust' }
+          : { mode: 'password', users: new Map([['sluice', opts.password]]) },
       logLevel: opts.logLevel,
+      logger,
+      tokens: opts.httpToken,
     })
-    const host = opts.host
-    process.stderr.write(
-      [
-        '',
-        `Sluice is running (data in ${resolve(opts.dataDir)}).`,
-        '',
-        `  psql:  psql -h ${host} -p ${server.pgPort} -U sluice -d sluice`,
-        `  try:   SELECT * FROM bids_per_channel;`,
-        `  HTTP:  curl -s http://${host}:${server.httpPort}/v1/sql -H 'content-type: application/json' -d '{"sql": "SELECT * FROM bids_per_channel"}'`,
-        `  metrics: http://${host}:${server.httpPort}/metrics`,
-        '',
-        'Press Ctrl-C to stop.',
-        '',
-      ].join('\n'),
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { port?: number }
+    const why =
+      err.code === 'EADDRINUSE'
+        ? `port ${err.port ?? '?'} on ${opts.host} is already in use (is another Sluice running? choose others with --pg-port and --http-port)`
+        : err.message
+    process.stderr.write(`sluice: could not start: ${why}\n`)
+    process.exitCode = 1
+    return
+  }
+  installSignalHandlers(server, log)
+  process.stdout.write(
+    startBanner({
+      host: opts.host,
+      pgPort: server.pgPort,
+      httpPort: server.httpPort,
+      dataDir,
+      demo: opts.demo,
+      password: opts.password !== undefined,
+      token: opts.httpToken?.[0],
+      self: selfCommand(),
+    }),
+  )
+}
+
+/** How to run this CLI again from the current directory: `sluice`, or `node <path>/sluice.js`. */
+function selfCommand(): string {
+  const script = process.argv[1]
+  if (script === undefined || !script.endsWith('.js')) return 'sluice'
+  const rel = relative(process.cwd(), script)
+  return `node ${rel.startsWith('..') || rel === '' ? script : rel}`
+}
+
+async function sql(statement: string, opts: { url: string; token?: string; json?: boolean }): Promise<void> {
+  const text = statement === '-' ? readFileSync(0, 'utf8') : statement
+  let outcome: Awaited<ReturnType<typeof postSql>>
+  try {
+    outcome = await postSql(opts.url, text, { token: opts.token })
+  } catch (e) {
+    const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : ''
+    process.stderr.write(`sluice: could not reach ${opts.url}${cause} (is \`sluice start\` running?)\n`)
+    process.exitCode = 2
+    return
+  }
+  const results = outcome.ok ? outcome.results : (outcome.problem.results ?? [])
+  if (opts.json === true) {
+    process.stdout.write(JSON.stringify(outcome.ok ? { results } : outcome.problem, null, 2) + '\n')
+  } else {
+    for (const r of results) {
+      for (const n of r.notices ?? []) process.stderr.write(`NOTICE:  ${n}\n`)
+      process.stdout.write(formatResult(r))
+    }
+    if (!outcome.ok) process.stderr.write(formatProblem(outcome.problem, text))
+  }
+  if (!outcome.ok) process.exitCode = 1
+}
+
+/** The commander program (exported so tests can read its options). */
+export function buildCli(): Command {
+  const program = new Command()
+  program
+    .name('sluice')
+    .description('A streaming SQL engine: Kafka in, incremental materialized views out over pgwire and HTTP.')
+    .showHelpAfterError()
+
+  program
+    .command('start')
+    .description('run the Sluice server (PostgreSQL wire protocol and HTTP API)')
+    .option('--data-dir <dir>', 'state, catalog and checkpoints', './sluice-data')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--pg-port <port>', 'PostgreSQL wire protocol port', port, 4566)
+    .option('--http-port <port>', 'HTTP API port', port, 4567)
+    .option('--no-demo', 'do not create the demo source and view')
+    .option('--password <password>', "require this password for the pgwire user 'sluice' (default: no password)")
+    .option('--http-token <token>', 'require this bearer token on the HTTP API (repeatable)', collect)
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .addOption(
+      new Option('--log-format <format>', 'log lines as JSON or for people (default: pretty on a terminal)').choices([
+        'json',
+        'pretty',
+      ]),
     )
-    const stop = (): void => {
-      void server.close().then(() => process.exit(0))
-    }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-  })
+    .action(start)
 
-program
-  .command('sql')
-  .description('run SQL against a running server over HTTP')
-  .argument('<statement>')
-  .option('--url <url>', 'the server', 'http://127.0.0.1:4567')
-  .action(async (statement: string, opts: { url: string }) => {
-    const res = await fetch(`${opts.url}/v1/sql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql: statement }) })
-    const body = (await res.json()) as { results?: { tag: string; columns?: { name: string }[]; rows?: unknown[][] }[]; title?: string; code?: string }
-    if (!res.ok) {
-      process.stderr.write(`ERROR ${body.code ?? res.status}: ${body.title ?? 'request failed'}\n`)
-      process.exitCode = 1
-      return
-    }
-    for (const r of body.results ?? []) {
-      if (r.columns !== undefined) {
-        process.stdout.write(r.columns.map((c) => c.name).join(' | ') + '\n')
-        for (const row of r.rows ?? []) process.stdout.write(row.map((v) => (v === null ? 'NULL' : typeof v === 'object' ? JSON.stringify(v) : String(v))).join(' | ') + '\n')
-      }
-      process.stdout.write(r.tag + '\n')
-    }
-  })
+  program
+    .command('sql')
+    .description('run SQL against a running server over HTTP and print the rows')
+    .argument('<statement>', "one or more statements; '-' reads them from stdin")
+    .option('--url <url>', 'the server', 'http://127.0.0.1:4567')
+    .option('--token <token>', 'bearer token, when the server requires one')
+    .option('--json', 'print the JSON response instead of tables')
+    .action(sql)
 
-await program.parseAsync(process.argv)
+  return program
+}
+
+/** Parses `argv` (as process.argv: node, script, args...) and runs the command. */
+export async function runCli(argv: readonly string[]): Promise<void> {
+  await buildCli().parseAsync([...argv])
+}
+
+// Also runnable directly: `tsx server/cli.ts start`.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await runCli(process.argv)

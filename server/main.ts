@@ -1,23 +1,36 @@
 /**
  * The Sluice server process: the engine with its connectors, the pgwire and HTTP servers, and
- * the demo objects for a first run. Shuts down cleanly on SIGINT/SIGTERM.
+ * the demo objects for a first run. `startServer` is what `sluice start` calls; tests call it
+ * with port 0 and read the ports it got.
  */
-import { collectDefaultMetrics } from 'prom-client'
+import { Registry, collectDefaultMetrics } from 'prom-client'
+import type { Logger } from 'pino'
+import type { LogFn, StatementResult } from '../engine/index.ts'
+import type { AuthConfig, PgServer } from './pgwire/server.ts'
+import type { FastifyInstance } from 'fastify'
 import { Sluice } from '../engine/index.ts'
-import { startPgServer, type AuthConfig } from './pgwire/server.ts'
-import { buildHttpApp } from './http/app.ts'
-import { createLogger, engineLog } from './log.ts'
 import { datagenSourceFactory } from '../connectors/datagen/index.ts'
 import { kafkaSourceFactory } from '../connectors/kafka/index.ts'
+import { startPgServer } from './pgwire/server.ts'
+import { buildHttpApp } from './http/app.ts'
+import { createLogger, engineLog } from './log.ts'
 
 export interface ServerOptions {
+  /** State and catalog; ':memory:' keeps nothing (tests). */
   readonly dataDir: string
   readonly host: string
+  /** 0 picks a free port; the running server says which. */
   readonly pgPort: number
   readonly httpPort: number
+  /** Create the demo source and view (DEMO_STATEMENTS) when they do not exist yet. */
   readonly demo: boolean
   readonly auth: AuthConfig
   readonly logLevel: string
+  /** Human-readable log lines instead of JSON. */
+  readonly prettyLogs?: boolean
+  /** A logger to use instead of creating one (tests); logLevel and prettyLogs are then ignored. */
+  readonly logger?: Logger
+  /** Bearer tokens the HTTP API requires (none: open). */
   readonly tokens?: readonly string[]
 }
 
@@ -25,57 +38,159 @@ export interface RunningServer {
   readonly pgPort: number
   readonly httpPort: number
   readonly db: Sluice
+  /** Names of the demo objects this start created (empty on a restart). */
+  readonly demoCreated: readonly string[]
+  /** Stops both servers, then the engine. Safe to call more than once. */
   close(): Promise<void>
 }
 
-/** The demo: a Nexmark bid stream and a view whose counts change every second. */
-export const DEMO_STATEMENTS = [
+/**
+ * The demo: a Nexmark bid stream and a view whose counts move every second. Each statement
+ * creates one object; startServer runs the ones whose object does not exist yet.
+ */
+export const DEMO_STATEMENTS: readonly string[] = [
   `CREATE SOURCE bid WITH (connector = 'datagen', generator = 'nexmark', table = 'bid', rate = '2000')`,
-  `CREATE MATERIALIZED VIEW bids_per_channel AS
-  SELECT channel, count(*) AS bids, max(price) AS top_price, max(date_time) AS last_bid
-  FROM bid
-  WHERE channel IN ('Google', 'Facebook', 'Baidu', 'Apple')
-  GROUP BY channel`,
-  `CREATE MATERIALIZED VIEW bids_per_10s AS
-  SELECT window_start, count(*) AS bids, avg(price) AS avg_price
-  FROM TUMBLE(bid, date_time, INTERVAL '10 seconds')
-  GROUP BY window_start`,
+  `CREATE MATERIALIZED VIEW bids_per_channel AS SELECT channel, count(*) AS bids, max(price) AS top_price, max(date_time) AS last_bid FROM bid WHERE channel IN ('Google', 'Facebook', 'Baidu', 'Apple') GROUP BY channel`,
 ]
 
+/** A query on the demo view, for the start banner and docs. */
+export const DEMO_QUERY = 'SELECT * FROM bids_per_channel ORDER BY bids DESC'
+
+let processMetrics: Registry | undefined
+/** Process metrics (CPU, memory, event loop lag), registered once per process. */
+function processRegistry(): Registry {
+  if (processMetrics === undefined) {
+    processMetrics = new Registry()
+    collectDefaultMetrics({ register: processMetrics })
+  }
+  return processMetrics
+}
+
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const logger = createLogger(options.logLevel)
+  const logger = options.logger ?? createLogger({ level: options.logLevel, pretty: options.prettyLogs })
   const log = engineLog(logger)
   const db = await Sluice.open({ dataDir: options.dataDir, sources: [datagenSourceFactory, kafkaSourceFactory], log })
-  collectDefaultMetrics({ register: db.metrics })
-  if (options.demo) {
-    const sources = await db.sql('SHOW SOURCES')
-    if ((sources[0].rows ?? []).length === 0) {
-      for (const stmt of DEMO_STATEMENTS) await db.sql(stmt)
+  log('info', 'engine opened', { dataDir: options.dataDir })
+  let ready = false
+  let pg: PgServer | undefined
+  let app: FastifyInstance | undefined
+  try {
+    const demoCreated = options.demo ? await createDemo(db, log) : []
+    pg = await startPgServer({
+      host: options.host,
+      port: options.pgPort,
+      auth: options.auth,
+      openSession: (startup) =>
+        db.session({ user: startup.user, database: startup.database, applicationName: startup.applicationName }),
+      log,
+    })
+    app = buildHttpApp({ db, tokens: options.tokens, ready: () => ready, extraMetrics: [processRegistry()], log })
+    await app.listen({ host: options.host, port: options.httpPort })
+    const address = app.server.address()
+    const httpPort = typeof address === 'object' && address !== null ? address.port : options.httpPort
+    log('info', 'sluice is ready', { host: options.host, pgPort: pg.port, httpPort })
+    ready = true
+    const servers = { pg, app }
+    let closing: Promise<void> | undefined
+    return {
+      pgPort: pg.port,
+      httpPort,
+      db,
+      demoCreated,
+      close: () => {
+        closing ??= (async () => {
+          ready = false
+          log('info', 'shutting down')
+          await closeAll(db, servers.pg, servers.app, log)
+          log('info', 'stopped')
+        })()
+        return closing
+      },
+    }
+  } catch (e) {
+    await closeAll(db, pg, app, log)
+    throw e
+  }
+}
+
+async function closeAll(
+  db: Sluice,
+  pg: PgServer | undefined,
+  app: FastifyInstance | undefined,
+  log: LogFn,
+): Promise<void> {
+  const outcomes = await Promise.allSettled([pg?.close(), app?.close()])
+  for (const o of outcomes)
+    if (o.status === 'rejected') log('warn', 'error while closing a server', { error: String(o.reason) })
+  await db.close()
+}
+
+/** The object a CREATE statement makes, e.g. `bid` from `CREATE SOURCE bid WITH (...)`. */
+export function createdObject(statement: string): { kind: 'source' | 'view'; name: string } {
+  const m = /^\s*CREATE\s+(SOURCE|MATERIALIZED\s+VIEW)\s+([a-z_][a-z0-9_$]*)\b/i.exec(statement)
+  if (m === null)
+    throw new Error(
+      `a demo statement must be CREATE SOURCE or CREATE MATERIALIZED VIEW with a plain name: ${statement.slice(0, 60)}`,
+    )
+  return { kind: m[1].toUpperCase() === 'SOURCE' ? 'source' : 'view', name: m[2].toLowerCase() }
+}
+
+/**
+ * Runs each DEMO_STATEMENTS entry whose object does not exist (SHOW SOURCES / SHOW MATERIALIZED
+ * VIEWS, name first); returns the names created. A failing statement is logged, not thrown: the
+ * server is useful without the demo.
+ */
+export async function createDemo(db: { sql(text: string): Promise<StatementResult[]> }, log: LogFn): Promise<string[]> {
+  const existing = new Set<string>()
+  for (const show of ['SHOW SOURCES', 'SHOW MATERIALIZED VIEWS']) {
+    const [result] = await db.sql(show)
+    for (const row of result?.rows ?? []) if (typeof row[0] === 'string') existing.add(row[0])
+  }
+  const created: string[] = []
+  for (const statement of DEMO_STATEMENTS) {
+    const { name } = createdObject(statement)
+    if (existing.has(name)) continue
+    try {
+      await db.sql(statement)
+      created.push(name)
+      log('info', 'created demo object', { name })
+    } catch (e) {
+      log('warn', 'could not create demo object', { name, error: e instanceof Error ? e.message : String(e) })
     }
   }
-  const pg = await startPgServer({
-    host: options.host,
-    port: options.pgPort,
-    auth: options.auth,
-    openSession: (startup) => db.session({ user: startup.user, database: startup.database, applicationName: startup.applicationName }),
-    log,
-  })
-  const app = buildHttpApp({ db, tokens: options.tokens })
-  await app.listen({ host: options.host, port: options.httpPort })
-  const address = app.server.address()
-  const httpPort = typeof address === 'object' && address !== null ? address.port : options.httpPort
-  let closing: Promise<void> | undefined
-  return {
-    pgPort: pg.port,
-    httpPort,
-    db,
-    close: () => {
-      closing ??= (async () => {
-        await pg.close()
-        await app.close()
-        await db.close()
-      })()
-      return closing
-    },
+  return created
+}
+
+/**
+ * SIGINT/SIGTERM close the server (servers first, then the engine) and exit 0; a second signal
+ * exits at once. Returns a function that removes the handlers.
+ */
+export function installSignalHandlers(
+  server: Pick<RunningServer, 'close'>,
+  log: LogFn,
+  exit: (code: number) => void = (c) => process.exit(c),
+): () => void {
+  let stopping = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      log('warn', 'second signal: exiting without finishing the shutdown', { signal })
+      exit(130)
+      return
+    }
+    stopping = true
+    log('info', 'signal received, shutting down', { signal })
+    server.close().then(
+      () => exit(0),
+      (e: unknown) => {
+        log('error', 'shutdown failed', { error: e instanceof Error ? e.message : String(e) })
+        exit(1)
+      },
+    )
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  return () => {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
   }
 }

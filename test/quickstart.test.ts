@@ -24,14 +24,16 @@ afterAll(() => {
 describe('quick start', () => {
   it('serves a demo view whose rows change between two psql reads', async () => {
     child = spawn(process.execPath, [join(root, 'bin', 'sluice.js'), 'start', '--data-dir', dataDir, '--pg-port', String(pgPort), '--http-port', String(httpPort), '--log-level', 'warn'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     })
     const banner = await new Promise<string>((resolve, reject) => {
       let text = ''
-      child!.stderr!.on('data', (d: Buffer) => {
+      const read = (d: Buffer): void => {
         text += d.toString()
         if (text.includes('Press Ctrl-C to stop.')) resolve(text)
-      })
+      }
+      child!.stdout!.on('data', read)
+      child!.stderr!.on('data', read)
       child!.once('exit', (code) => reject(new Error(`sluice exited with ${code}: ${text}`)))
     })
     expect(banner).toContain(`psql -h 127.0.0.1 -p ${pgPort} -U sluice -d sluice`)

@@ -1,86 +1,164 @@
 /**
  * The `datagen` connector: `CREATE SOURCE bid WITH (connector = 'datagen', generator = 'nexmark',
- * table = 'bid', rate = '10000')`. Emits the events whose time has come at the configured rate
- * (events/s of the whole Nexmark stream); offsets (next event, base time) make restarts resume.
+ * table = 'bid', rate = '10000')`. Emits one Nexmark entity's rows out of the full event stream
+ * (so sources with the same seed agree on ids), paced at `rate` events/s of the whole stream.
+ * Offsets (next event, base time) make a restart continue the same sequence.
+ *
+ * Options: generator ('nexmark', required), table (bid | auction | person, default bid), rate
+ * (events/s, default 10000), seed (default 42), max_events (stop after that many events of the
+ * whole stream), base_time (event time of event 0, ISO; default the wall clock at first open).
  */
-import type { Chunk } from '../../engine/chunk.ts'
-import type { ColumnSchema, ConnectorContext, ConnectorOptions, SourceFactory, SourceReader } from '../../engine/connector.ts'
-import type { Value } from '../../engine/types/datatype.ts'
+import type { Chunk, Column } from '../../engine/chunk.ts'
+import type {
+  ColumnSchema,
+  ConnectorContext,
+  ConnectorOptions,
+  SourceFactory,
+  SourceReader,
+} from '../../engine/connector.ts'
 import { SluiceError, SqlState } from '../../engine/errors.ts'
-import { T } from '../../engine/types/datatype.ts'
-import { parseTimestamp } from '../../engine/types/time.ts'
-import { COLUMNS, NexmarkGenerator, type NexmarkTable } from './nexmark.ts'
+import { typeEquals } from '../../engine/types/datatype.ts'
+import { parseTimestamptz } from '../../engine/types/time.ts'
+import type { NexmarkTable } from './nexmark.ts'
+import { NEXMARK_COLUMNS, NexmarkGenerator } from './nexmark.ts'
 
-const OPTIONS = new Set(['generator', 'table', 'rate', 'seed', 'max_events', 'base_time'])
+const OPTIONS = ['generator', 'table', 'rate', 'seed', 'max_events', 'base_time']
 
-function option(options: ConnectorOptions, key: string): string | undefined {
-  return options.get(key)
+/** Validated options of one datagen source. */
+export interface DatagenConfig {
+  readonly table: NexmarkTable
+  readonly rate: number
+  readonly seed: number
+  readonly maxEvents: number | undefined
+  /** Event time of event 0 in ms since the epoch, when given. */
+  readonly baseMs: number | undefined
 }
 
-function positiveNumber(options: ConnectorOptions, key: string, fallback: number): number {
-  const raw = option(options, key)
-  if (raw === undefined) return fallback
-  const n = Number(raw)
-  if (!Number.isFinite(n) || n <= 0) throw new SluiceError(SqlState.invalid_parameter_value, `option "${key}" must be a positive number, got "${raw}"`)
+function invalid(message: string, hint?: string): SluiceError {
+  return new SluiceError(SqlState.invalid_parameter_value, message, hint === undefined ? {} : { hint })
+}
+
+function numberOption(
+  options: ConnectorOptions,
+  key: string,
+  check: (n: number) => boolean,
+  what: string,
+): number | undefined {
+  const raw = options.get(key)
+  if (raw === undefined) return undefined
+  const n = raw.trim() === '' ? NaN : Number(raw)
+  if (!Number.isFinite(n) || !check(n))
+    throw invalid(`invalid value for datagen option "${key}": "${raw}"`, `"${key}" must be ${what}`)
   return n
 }
 
-function tableOf(options: ConnectorOptions): NexmarkTable {
-  const t = (option(options, 'table') ?? 'bid').toLowerCase()
-  if (t !== 'bid' && t !== 'auction' && t !== 'person') throw new SluiceError(SqlState.invalid_parameter_value, `option "table" must be bid, auction or person, got "${t}"`)
-  return t
-}
-
-function validate(options: ConnectorOptions): void {
+/** Parses and validates the WITH options (SluiceError 22023 naming the offending option). */
+export function parseDatagenOptions(options: ConnectorOptions): DatagenConfig {
   for (const key of options.keys()) {
-    if (!OPTIONS.has(key)) throw new SluiceError(SqlState.invalid_parameter_value, `unknown option "${key}" for connector datagen`, { hint: `known options: ${[...OPTIONS].join(', ')}` })
+    if (!OPTIONS.includes(key))
+      throw invalid(`unknown option "${key}" for connector datagen`, `known options: ${OPTIONS.join(', ')}`)
   }
-  const generator = option(options, 'generator')
-  if (generator?.toLowerCase() !== 'nexmark') throw new SluiceError(SqlState.invalid_parameter_value, `option "generator" must be 'nexmark'${generator === undefined ? '' : `, got "${generator}"`}`)
+  const generator = options.get('generator')
+  if (generator === undefined) throw invalid('connector datagen needs the option "generator"', `generator = 'nexmark'`)
+  if (generator.toLowerCase() !== 'nexmark')
+    throw invalid(`unknown datagen generator "${generator}"`, `the only generator is 'nexmark'`)
+  const table = (options.get('table') ?? 'bid').toLowerCase()
+  if (table !== 'bid' && table !== 'auction' && table !== 'person') {
+    throw invalid(
+      `invalid value for datagen option "table": "${options.get('table')}"`,
+      `"table" must be bid, auction or person`,
+    )
+  }
+  const rate = numberOption(options, 'rate', (n) => n > 0, 'a positive number of events per second') ?? 10_000
+  const seed = numberOption(options, 'seed', Number.isSafeInteger, 'an integer') ?? 42
+  const maxEvents = numberOption(
+    options,
+    'max_events',
+    (n) => Number.isSafeInteger(n) && n >= 0,
+    'a non-negative integer',
+  )
+  const baseText = options.get('base_time')
+  let baseMs: number | undefined
+  if (baseText !== undefined) {
+    try {
+      baseMs = Math.floor(parseTimestamptz(baseText) / 1000)
+    } catch {
+      throw invalid(
+        `invalid value for datagen option "base_time": "${baseText}"`,
+        `"base_time" must be an ISO timestamp such as '2024-01-01T00:00:00Z'`,
+      )
+    }
+  }
+  return { table, rate, seed, maxEvents, baseMs }
 }
 
-const TYPE = { int8: T.int8, text: T.text, timestamp: T.timestamp } as const
+/** Maps declared columns to the entity's column indexes (all of them when none are declared). */
+function projectionOf(table: NexmarkTable, columns: readonly ColumnSchema[]): number[] {
+  const all = NEXMARK_COLUMNS[table]
+  return columns.map((c) => {
+    const i = all.findIndex((a) => a.name === c.name)
+    if (i < 0) {
+      throw new SluiceError(
+        SqlState.undefined_column,
+        `column "${c.name}" does not exist in the nexmark ${table} table`,
+        {
+          hint: `its columns: ${all.map((a) => a.name).join(', ')}`,
+        },
+      )
+    }
+    if (!typeEquals(c.type, all[i].type)) {
+      throw new SluiceError(
+        SqlState.datatype_mismatch,
+        `column "${c.name}" of the nexmark ${table} table has type ${all[i].type.kind}, not ${c.type.kind}`,
+      )
+    }
+    return i
+  })
+}
 
 class DatagenReader implements SourceReader {
   private next = 0
   private baseMs = 0
+  /** Wall clock and event index when this reader opened: pacing counts from there. */
   private openedAt = 0
-  private startEvent = 0
-  private generator!: NexmarkGenerator
+  private openedAtEvent = 0
+  private generator: NexmarkGenerator | undefined
 
   constructor(
-    private readonly table: NexmarkTable,
+    private readonly config: DatagenConfig,
     private readonly projection: readonly number[],
-    private readonly rate: number,
-    private readonly seed: number,
-    private readonly maxEvents: number | undefined,
-    private readonly baseTime: number | undefined,
     private readonly ctx: ConnectorContext,
   ) {}
 
   async open(restored?: Readonly<Record<string, string>>): Promise<void> {
-    this.next = restored?.next === undefined ? 0 : Number(restored.next)
-    this.baseMs = restored?.base !== undefined ? Number(restored.base) : (this.baseTime ?? this.ctx.now())
-    this.generator = new NexmarkGenerator(this.seed, this.rate, this.baseMs)
+    const next = restored?.next === undefined ? 0 : Number(restored.next)
+    const base =
+      restored?.base === undefined ? (this.config.baseMs ?? Math.floor(this.ctx.now())) : Number(restored.base)
+    if (!Number.isSafeInteger(next) || next < 0 || !Number.isFinite(base)) {
+      throw new SluiceError(
+        SqlState.invalid_parameter_value,
+        `invalid restored datagen offsets ${JSON.stringify(restored)}`,
+        { domain: 'internal' },
+      )
+    }
+    this.next = next
+    this.baseMs = base
+    this.generator = new NexmarkGenerator(this.config.seed, this.config.rate, base * 1000)
     this.openedAt = this.ctx.now()
-    this.startEvent = this.next
+    this.openedAtEvent = next
   }
 
   async poll(maxRows: number): Promise<Chunk | undefined> {
-    const elapsed = (this.ctx.now() - this.openedAt) / 1000
-    let due = this.startEvent + Math.floor(elapsed * this.rate)
-    if (this.maxEvents !== undefined) due = Math.min(due, this.maxEvents)
-    if (due <= this.next) return undefined
-    const columns: Value[][] = this.projection.map(() => [])
-    let rows = 0
-    let n = this.next
-    while (n < due && rows < maxRows) {
-      if (this.generator.append(n, this.table, this.projection, columns)) rows++
-      n++
-    }
-    this.next = n
-    if (rows === 0) return undefined
-    return { columns, ops: new Int8Array(rows).fill(1), length: rows }
+    const generator = this.generator
+    if (generator === undefined) throw new SluiceError(SqlState.internal_error, 'datagen source polled before open')
+    let due = this.openedAtEvent + Math.floor(((this.ctx.now() - this.openedAt) * this.config.rate) / 1000)
+    if (this.config.maxEvents !== undefined && due > this.config.maxEvents) due = this.config.maxEvents
+    if (due <= this.next || maxRows <= 0) return undefined
+    const full: Column[] = NEXMARK_COLUMNS[this.config.table].map(() => [])
+    this.next = generator.fill(this.config.table, this.next, due, maxRows, full)
+    const length = full[0].length
+    if (length === 0) return undefined
+    return { columns: this.projection.map((i) => full[i]), ops: new Int8Array(length).fill(1), length }
   }
 
   offsets(): Record<string, string> {
@@ -92,22 +170,11 @@ class DatagenReader implements SourceReader {
 
 export const datagenSourceFactory: SourceFactory = {
   connector: 'datagen',
-  defaultColumns(options) {
-    validate(options)
-    return COLUMNS[tableOf(options)].map(([name, type]) => ({ name, type: TYPE[type] }))
+  defaultColumns(options: ConnectorOptions): readonly ColumnSchema[] {
+    return NEXMARK_COLUMNS[parseDatagenOptions(options).table]
   },
   create(columns: readonly ColumnSchema[], options: ConnectorOptions, ctx: ConnectorContext): SourceReader {
-    validate(options)
-    const table = tableOf(options)
-    const all = COLUMNS[table]
-    const projection = columns.map((c) => {
-      const i = all.findIndex(([name]) => name === c.name)
-      if (i < 0) throw new SluiceError(SqlState.invalid_parameter_value, `the nexmark ${table} table has no column "${c.name}"`, { hint: `its columns: ${all.map(([n]) => n).join(', ')}` })
-      if (c.type.kind !== all[i][1]) throw new SluiceError(SqlState.datatype_mismatch, `column "${c.name}" of the nexmark ${table} table is ${all[i][1]}, not ${c.type.kind}`)
-      return i
-    })
-    const maxEvents = option(options, 'max_events') === undefined ? undefined : positiveNumber(options, 'max_events', 0)
-    const base = option(options, 'base_time')
-    return new DatagenReader(table, projection, positiveNumber(options, 'rate', 10_000), positiveNumber(options, 'seed', 42), maxEvents, base === undefined ? undefined : parseTimestamp(base) / 1000, ctx)
+    const config = parseDatagenOptions(options)
+    return new DatagenReader(config, projectionOf(config.table, columns), ctx)
   },
 }

@@ -1,10 +1,3 @@
 /** The `kafka` connector: `CREATE SOURCE ... WITH (connector = 'kafka', topic = ..., brokers = ..., format = 'json')`. */
-import type { SourceFactory } from '../../engine/connector.ts'
-import { KafkaSourceReader, kafkaSourceConfig } from './source.ts'
-
-export const kafkaSourceFactory: SourceFactory = {
-  connector: 'kafka',
-  create(columns, options, ctx) {
-    return new KafkaSourceReader(columns, kafkaSourceConfig(options), ctx)
-  },
-}
+export { kafkaSourceFactory, KafkaSourceReader, type KafkaReaderTuning, type KafkaReaderStats } from './source.ts'
+export { parseKafkaSourceOptions, KAFKA_SOURCE_OPTIONS, type KafkaSourceConfig, type KafkaStartup } from './options.ts'

@@ -1,149 +1,290 @@
 /**
- * The Kafka source: reads every partition of a topic with kafkajs, decodes records into chunks,
- * and keeps per-partition offsets as its position (the engine persists them; Kafka group commits
- * are not used for correctness). A bounded queue sits between the consumer and `poll`: when the
- * engine falls behind, the consumer's batch handler waits (heartbeating), so fetching stops and
- * memory stays bounded while lag grows.
+ * The Kafka source: reads every partition of one topic with kafkajs and decodes records into
+ * chunks of the declared columns. Its position (per partition, the next offset to return) is
+ * state the engine writes with each checkpoint; Kafka group commits are never used for
+ * correctness, only mirrored to `group.id` for lag dashboards.
+ *
+ * Why it is shaped like this:
+ * - A consumer group of one member under a unique group id, positioned by `seek` whenever it
+ *   (re)joins: kafkajs has no group-less consumer, a unique group never waits for other members
+ *   (first records arrive within about half a second), and re-seeking after any rejoin means a
+ *   session timeout cannot rewind or skip the topic.
+ * - A bounded queue of fetched batches between the consumer and `poll`: when it is full the
+ *   consumer is paused (kafkajs drops in-flight data of paused partitions without moving their
+ *   position), and resumed once `poll` has drained half of it. Memory stays bounded; lag grows.
+ * - read_committed (kafkajs's default): aborted records never appear. Offsets taken by
+ *   transaction markers are skipped by moving the position to the end of each fetched batch,
+ *   so `reached` works on transactional topics too.
  */
-import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload } from 'kafkajs'
-import type { Chunk } from '../../engine/chunk.ts'
-import type { ColumnSchema, ConnectorContext, ConnectorOptions, SourceReader } from '../../engine/connector.ts'
-import type { Value } from '../../engine/types/datatype.ts'
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type KafkaMessage,
+  type LogEntry,
+} from 'kafkajs'
+import { randomBytes } from 'node:crypto'
+import { emptyColumns, type Chunk, type Column } from '../../engine/chunk.ts'
+import type { ColumnSchema, ConnectorContext, SourceFactory, SourceReader } from '../../engine/connector.ts'
 import { SluiceError, SqlState } from '../../engine/errors.ts'
 import { createJsonDecoder, type JsonDecoder } from '../formats/json.ts'
+import { parseKafkaSourceOptions, type KafkaSourceConfig } from './options.ts'
 
-export const KAFKA_SOURCE_OPTIONS = new Set(['topic', 'brokers', 'properties.bootstrap.server', 'startup', 'format', 'group.id', 'idle_timeout', 'dead_letter', 'queue.max'])
-
-interface Queued {
-  readonly partition: number
-  readonly offset: string
-  readonly value: Buffer | null
-}
-
-export interface KafkaSourceConfig {
-  readonly topic: string
-  readonly brokers: readonly string[]
-  readonly startup: 'earliest' | 'latest' | { readonly timestamp: number }
-  readonly groupId: string | undefined
+/** Knobs tests turn down; the defaults suit production. */
+export interface KafkaReaderTuning {
+  /** Records held between the consumer and poll before the consumer pauses. */
   readonly queueMax: number
+  /** Per-partition fetch size: bounds what arrives after a pause. */
+  readonly maxBytesPerPartition: number
+  /** How often (ms) the position is mirrored to `group.id`, when one is set. */
+  readonly groupCommitIntervalMs: number
 }
 
-export function kafkaSourceConfig(options: ConnectorOptions): KafkaSourceConfig {
-  for (const key of options.keys()) {
-    if (!KAFKA_SOURCE_OPTIONS.has(key)) throw new SluiceError(SqlState.invalid_parameter_value, `unknown option "${key}" for connector kafka`, { hint: `known options: ${[...KAFKA_SOURCE_OPTIONS].join(', ')}` })
-  }
-  const topic = options.get('topic')
-  if (topic === undefined || topic === '') throw new SluiceError(SqlState.invalid_parameter_value, 'connector kafka needs the option "topic"')
-  const brokers = options.get('brokers') ?? options.get('properties.bootstrap.server')
-  if (brokers === undefined || brokers === '') throw new SluiceError(SqlState.invalid_parameter_value, 'connector kafka needs the option "brokers"')
-  const format = (options.get('format') ?? 'json').toLowerCase()
-  if (format !== 'json') {
-    if (['avro', 'csv', 'debezium_json'].includes(format)) throw new SluiceError(SqlState.feature_not_supported, `format "${format}" is not supported yet`)
-    throw new SluiceError(SqlState.invalid_parameter_value, `unknown format "${format}" (json | avro | csv | debezium_json)`)
-  }
-  const raw = (options.get('startup') ?? 'earliest').toLowerCase()
-  let startup: KafkaSourceConfig['startup']
-  if (raw === 'earliest' || raw === 'latest') startup = raw
-  else {
-    const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw)
-    if (!Number.isFinite(ms)) throw new SluiceError(SqlState.invalid_parameter_value, `option "startup" must be earliest, latest or a timestamp, got "${raw}"`)
-    startup = { timestamp: ms }
-  }
-  const queueMax = Number(options.get('queue.max') ?? 10_000)
-  if (!Number.isInteger(queueMax) || queueMax < 1) throw new SluiceError(SqlState.invalid_parameter_value, 'option "queue.max" must be a positive integer')
-  return { topic, brokers: brokers.split(',').map((b) => b.trim()), startup, groupId: options.get('group.id'), queueMax }
+const DEFAULT_TUNING: KafkaReaderTuning = {
+  queueMax: 20_000,
+  maxBytesPerPartition: 1 << 20,
+  groupCommitIntervalMs: 5000,
+}
+
+/** A fetched batch of one partition, consumed by poll from `index` on. */
+interface Segment {
+  readonly partition: number
+  readonly messages: readonly KafkaMessage[]
+  index: number
+  /** The offset after the batch, past any trailing transaction markers or aborted records. */
+  readonly end: bigint
+}
+
+/** What a reader reports for metrics and tests. */
+export interface KafkaReaderStats {
+  readonly queued: number
+  readonly paused: boolean
 }
 
 export class KafkaSourceReader implements SourceReader {
   private readonly kafka: Kafka
   private consumer: Consumer | undefined
   private admin: Admin | undefined
-  private readonly queue: Queued[] = []
-  /** Next offset to read per partition (what a restart resumes from). */
-  private readonly next = new Map<number, bigint>()
-  /** Log start offsets seen at the last endOffsets() (for partitions we have not read yet). */
-  private readonly lows = new Map<number, bigint>()
   private readonly decoder: JsonDecoder
+  private readonly tuning: KafkaReaderTuning
+
+  private segments: Segment[] = []
+  private head = 0
+  private queued = 0
+  private paused = false
+  /** Per partition, the offset after everything queued: where a rejoined consumer resumes. */
+  private readonly fetched = new Map<number, bigint>()
+  /** Per partition, the offset after everything poll has returned: the checkpointed position. */
+  private readonly next = new Map<number, bigint>()
+  /** Log start offsets seen by endOffsets, for partitions this reader has no position in yet. */
+  private readonly lows = new Map<number, bigint>()
+  private failure: SluiceError | undefined
   private closed = false
+  private lastGroupCommit = 0
+  private groupCommit: Promise<void> | undefined
 
   constructor(
     private readonly columns: readonly ColumnSchema[],
-    private readonly config: KafkaSourceConfig,
+    readonly config: KafkaSourceConfig,
     private readonly ctx: ConnectorContext,
+    tuning: Partial<KafkaReaderTuning> = {},
   ) {
+    this.tuning = { ...DEFAULT_TUNING, ...tuning }
     this.decoder = createJsonDecoder(columns)
     this.kafka = new Kafka({
       clientId: `sluice-${ctx.name}`,
       brokers: [...config.brokers],
       logLevel: logLevel.WARN,
-      logCreator: () => (entry) => {
-        ctx.log(entry.level <= logLevel.ERROR ? 'error' : 'warn', `kafka: ${entry.log.message}`, { namespace: entry.namespace })
+      logCreator: () => (entry: LogEntry) => {
+        const { message, ...fields } = entry.log
+        // Connection-level errors are responses kafkajs retries (e.g. a coordinator still loading):
+        // warnings. Failures that stop the reader surface as a crash or a rejected call.
+        const level = entry.level === logLevel.ERROR && entry.namespace !== 'Connection' ? 'error' : 'warn'
+        ctx.log(level, `kafka ${entry.namespace}: ${message}`, fields)
       },
-      retry: { retries: 8, initialRetryTime: 200 },
+      retry: { initialRetryTime: 200, retries: 10 },
     })
   }
 
   async open(restored?: Readonly<Record<string, string>>): Promise<void> {
     const { topic } = this.config
-    this.admin = this.kafka.admin()
-    await this.admin.connect()
-    const partitions = await this.admin.fetchTopicOffsets(topic).catch((e: unknown) => {
-      throw new SluiceError(SqlState.undefined_object, `cannot read Kafka topic "${topic}": ${e instanceof Error ? e.message : String(e)}`, { domain: 'external', retryable: true })
-    })
-    // Where to start per partition: restored offsets win, else the startup mode.
-    const seeks = new Map<number, string>()
+    const admin = this.kafka.admin()
+    this.admin = admin
+    await admin.connect()
+    let partitions: Awaited<ReturnType<Admin['fetchTopicOffsets']>>
+    try {
+      // Asked first because kafkajs retries an unknown topic for a minute before giving up.
+      if (!(await admin.listTopics()).includes(topic)) throw new Error('the topic does not exist')
+      partitions = await admin.fetchTopicOffsets(topic)
+    } catch (e) {
+      throw new SluiceError(
+        SqlState.undefined_object,
+        `cannot read Kafka topic "${topic}" from ${this.config.brokers.join(',')}: ${(e as Error).message}`,
+        {
+          domain: 'external',
+          retryable: true,
+          cause: e,
+        },
+      )
+    }
+    const startup = this.config.startup
+    const byTime = startup.kind === 'timestamp' ? await admin.fetchTopicOffsetsByTimestamp(topic, startup.epochMs) : []
     for (const p of partitions) {
       const saved = restored?.[`${topic}/${p.partition}`]
-      if (saved !== undefined) seeks.set(p.partition, saved)
-      else if (this.config.startup === 'earliest') seeks.set(p.partition, p.low)
-      else if (this.config.startup === 'latest') seeks.set(p.partition, p.high)
+      let at: string
+      if (saved !== undefined) at = saved
+      else if (startup.kind === 'earliest') at = p.low
+      else if (startup.kind === 'latest') at = p.high
+      else at = byTime.find((t) => t.partition === p.partition)?.offset ?? p.high
+      this.next.set(p.partition, BigInt(at))
+      this.fetched.set(p.partition, BigInt(at))
+      this.lows.set(p.partition, BigInt(p.low))
     }
-    if (typeof this.config.startup === 'object') {
-      for (const p of await this.admin.fetchTopicOffsetsByTimestamp(topic, this.config.startup.timestamp)) {
-        if (!seeks.has(p.partition)) seeks.set(p.partition, p.offset)
+
+    const consumer = this.kafka.consumer({
+      groupId: `${this.config.groupId ?? 'sluice'}-${this.ctx.name}-${randomBytes(6).toString('hex')}`,
+      allowAutoTopicCreation: false,
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 5000,
+      heartbeatInterval: 1000,
+      maxWaitTimeInMs: 250,
+      maxBytesPerPartition: this.tuning.maxBytesPerPartition,
+      maxBytes: Math.max(this.tuning.maxBytesPerPartition, 8 << 20),
+    })
+    this.consumer = consumer
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      // Resume exactly after what is already queued, on the first join and on any rejoin.
+      for (const partition of payload.memberAssignment[topic] ?? []) {
+        const at = this.fetched.get(partition)
+        if (at !== undefined) consumer.seek({ topic, partition, offset: at.toString() })
       }
-    }
-    for (const [p, o] of seeks) this.next.set(p, BigInt(o))
-    const groupId = `${this.config.groupId ?? `sluice-${this.ctx.name}`}-${process.pid}-${Date.now()}`
-    this.consumer = this.kafka.consumer({ groupId, sessionTimeout: 10_000, rebalanceTimeout: 10_000, heartbeatInterval: 1000, allowAutoTopicCreation: false, maxWaitTimeInMs: 100 })
-    await this.consumer.connect()
-    await this.consumer.subscribe({ topic, fromBeginning: this.config.startup === 'earliest' })
-    await this.consumer.run({ autoCommit: false, eachBatch: (payload) => this.onBatch(payload) })
-    for (const [partition, offset] of seeks) this.consumer.seek({ topic, partition, offset: offset.toString() })
+    })
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      // A batch of only transaction markers or aborted records never reaches eachBatch, but the
+      // position must still move past it, or `reached` would wait for offsets that hold no data.
+      if (payload.batchSize === 0 && payload.topic === topic)
+        this.enqueue(payload.partition, [], BigInt(payload.lastOffset) + 1n)
+    })
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.ctx.log(
+        'error',
+        `kafka consumer of topic "${topic}" crashed${payload.restart ? '; restarting' : ''}: ${payload.error.message}`,
+      )
+      if (!payload.restart && !this.closed) {
+        this.failure = new SluiceError(
+          SqlState.io_error,
+          `Kafka source "${this.ctx.name}" stopped reading topic "${topic}": ${payload.error.message}`,
+          {
+            domain: 'external',
+            retryable: true,
+            cause: payload.error,
+          },
+        )
+      }
+    })
+    await consumer.connect()
+    await consumer.subscribe({ topic, fromBeginning: true }) // partitions added later start at their beginning
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      eachBatch: async (payload) => this.onBatch(payload),
+    })
   }
 
-  private async onBatch(payload: EachBatchPayload): Promise<void> {
-    const { batch } = payload
-    for (const m of batch.messages) {
-      // Backpressure: wait for room rather than buffering without bound.
-      while (this.queue.length >= this.config.queueMax && payload.isRunning() && !payload.isStale() && !this.closed) {
-        await new Promise((r) => setTimeout(r, 5))
-        await payload.heartbeat()
-      }
-      if (!payload.isRunning() || payload.isStale() || this.closed) return
-      this.queue.push({ partition: batch.partition, offset: m.offset, value: m.value })
+  private onBatch({ batch }: EachBatchPayload): void {
+    if (this.closed || batch.topic !== this.config.topic) return
+    this.enqueue(batch.partition, batch.messages, BigInt(batch.lastOffset()) + 1n)
+  }
+
+  private enqueue(partition: number, messages: readonly KafkaMessage[], end: bigint): void {
+    const from = this.fetched.get(partition)
+    if (from !== undefined && end <= from) return // already queued (a fetch that raced a seek)
+    let fresh = messages
+    if (from !== undefined && fresh.length > 0 && BigInt(fresh[0].offset) < from)
+      fresh = fresh.filter((m) => BigInt(m.offset) >= from)
+    this.segments.push({ partition, messages: fresh, index: 0, end })
+    this.queued += fresh.length
+    this.fetched.set(partition, end)
+    if (!this.paused && this.queued >= this.tuning.queueMax && this.consumer !== undefined) {
+      this.paused = true
+      this.consumer.pause([{ topic: this.config.topic }])
     }
   }
 
   async poll(maxRows: number): Promise<Chunk | undefined> {
-    if (this.queue.length === 0) return undefined
-    const take = this.queue.splice(0, Math.min(maxRows, this.queue.length))
-    const columns: Value[][] = this.columns.map(() => [])
-    for (const m of take) {
-      const failure = this.decoder.decode(m.value, columns)
-      if (failure !== undefined) {
-        this.ctx.deadLetter({
-          object: this.ctx.name,
-          reason: failure.reason,
-          detail: failure.detail,
-          payload: m.value === null ? null : m.value.toString('utf8'),
-          origin: `topic=${this.config.topic} partition=${m.partition} offset=${m.offset}`,
-        })
-      }
-      this.next.set(m.partition, BigInt(m.offset) + 1n)
+    if (this.failure !== undefined) throw this.failure
+    const width = this.columns.length
+    const out: Column[] = emptyColumns(width)
+    let rows = 0
+    // Records that fail to decode become dead letters; keep going until a row or an empty queue.
+    while (rows === 0 && this.head < this.segments.length) {
+      rows = this.drain(out, Math.max(1, maxRows))
     }
-    const length = columns[0]?.length ?? 0
-    return { columns, ops: new Int8Array(length).fill(1), length }
+    if (this.head === this.segments.length) {
+      this.segments = []
+      this.head = 0
+    } else if (this.head > 1024) {
+      this.segments = this.segments.slice(this.head)
+      this.head = 0
+    }
+    if (this.paused && this.queued <= this.tuning.queueMax >> 1 && this.consumer !== undefined) {
+      this.paused = false
+      this.consumer.resume([{ topic: this.config.topic }])
+    }
+    this.mirrorToGroup()
+    if (rows === 0) return undefined
+    return { columns: out, ops: new Int8Array(rows).fill(1), length: rows }
+  }
+
+  /** Decodes up to `limit` queued records into `out`; returns the rows added. */
+  private drain(out: Column[], limit: number): number {
+    const decoder = this.decoder
+    let taken = 0
+    let rows = 0
+    while (taken < limit && this.head < this.segments.length) {
+      const seg = this.segments[this.head]
+      const msgs = seg.messages
+      const stop = Math.min(msgs.length, seg.index + (limit - taken))
+      for (let i = seg.index; i < stop; i++) {
+        const value = msgs[i].value
+        if (value === null) {
+          this.reject(seg.partition, msgs[i], 'decode_error', 'the record has no value (a tombstone)', null)
+          continue
+        }
+        const text = value.toString('utf8')
+        const failure = decoder.decode(text, out)
+        if (failure === undefined) rows++
+        else this.reject(seg.partition, msgs[i], failure.reason, failure.detail, text)
+      }
+      taken += stop - seg.index
+      this.queued -= stop - seg.index
+      if (stop === msgs.length) {
+        this.next.set(seg.partition, seg.end)
+        this.head++
+      } else {
+        seg.index = stop
+        this.next.set(seg.partition, BigInt(msgs[stop - 1].offset) + 1n)
+      }
+    }
+    return rows
+  }
+
+  private reject(
+    partition: number,
+    m: KafkaMessage,
+    reason: 'decode_error' | 'type_error',
+    detail: string,
+    payload: string | null,
+  ): void {
+    this.ctx.deadLetter({
+      object: this.ctx.name,
+      reason,
+      detail,
+      payload,
+      origin: `topic=${this.config.topic} partition=${partition} offset=${m.offset}`,
+    })
   }
 
   offsets(): Record<string, string> {
@@ -152,27 +293,74 @@ export class KafkaSourceReader implements SourceReader {
     return out
   }
 
+  /** The last stable offset of every partition now (high watermark, less open transactions). */
   async endOffsets(): Promise<Record<string, string>> {
+    if (this.admin === undefined)
+      throw new SluiceError(SqlState.internal_error, 'Kafka source read before open', { domain: 'internal' })
     const out: Record<string, string> = {}
-    for (const p of await this.admin!.fetchTopicOffsets(this.config.topic)) {
-      out[String(p.partition)] = p.high
+    for (const p of await this.admin.fetchTopicOffsets(this.config.topic)) {
+      out[`${this.config.topic}/${p.partition}`] = p.high
       this.lows.set(p.partition, BigInt(p.low))
     }
     return out
   }
 
   reached(end: Readonly<Record<string, string>>): boolean {
-    for (const [p, high] of Object.entries(end)) {
-      const partition = Number(p)
+    const prefix = `${this.config.topic}/`
+    for (const key in end) {
+      if (!key.startsWith(prefix)) continue
+      const partition = Number(key.slice(prefix.length))
       const at = this.next.get(partition) ?? this.lows.get(partition) ?? 0n
-      if (at < BigInt(high)) return false
+      if (at < BigInt(end[key])) return false
     }
     return true
   }
 
-  async close(): Promise<void> {
-    this.closed = true
-    await this.consumer?.disconnect().catch(() => {})
-    await this.admin?.disconnect().catch(() => {})
+  stats(): KafkaReaderStats {
+    return { queued: this.queued, paused: this.paused }
   }
+
+  /** Mirrors the position to `group.id` now and then, so lag tools see how far behind Sluice is. */
+  private mirrorToGroup(): void {
+    const groupId = this.config.groupId
+    if (groupId === undefined || this.admin === undefined || this.groupCommit !== undefined || this.next.size === 0)
+      return
+    const now = this.ctx.now()
+    if (now - this.lastGroupCommit < this.tuning.groupCommitIntervalMs) return
+    this.lastGroupCommit = now
+    const partitions = [...this.next].map(([partition, offset]) => ({ partition, offset: offset.toString() }))
+    this.groupCommit = this.admin
+      .setOffsets({ groupId, topic: this.config.topic, partitions })
+      .catch((e: unknown) =>
+        this.ctx.log('warn', `could not record offsets in consumer group "${groupId}": ${(e as Error).message}`),
+      )
+      .finally(() => (this.groupCommit = undefined))
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.segments = []
+    this.head = 0
+    this.queued = 0
+    await this.groupCommit
+    try {
+      await this.consumer?.disconnect()
+    } catch (e) {
+      this.ctx.log('warn', `closing the Kafka consumer of "${this.config.topic}" failed: ${(e as Error).message}`)
+    }
+    try {
+      await this.admin?.disconnect()
+    } catch (e) {
+      this.ctx.log('warn', `closing the Kafka admin client failed: ${(e as Error).message}`)
+    }
+  }
+}
+
+/** `connector = 'kafka'`: one reader per source over one topic. */
+export const kafkaSourceFactory: SourceFactory = {
+  connector: 'kafka',
+  create(columns, options, ctx) {
+    return new KafkaSourceReader(columns, parseKafkaSourceOptions(options), ctx)
+  },
 }

@@ -1,47 +1,124 @@
-/** The LevelDB StateStore (`level`): ordered keys, atomic write batches, durable on close. */
+/**
+ * The LevelDB StateStore (`level`, i.e. classic-level on Node): byte-ordered keys, atomic write
+ * batches, durable once a batch resolves.
+ *
+ * LevelDB has no range delete inside a batch (`clear()` is a separate, non-atomic operation), so a
+ * `delRange` is expanded into single deletes of the keys found in the range plus the keys that
+ * earlier puts of the same batch add to it. Writes are serialised so that no other batch lands
+ * between that scan and the batch.
+ */
 import { Level } from 'level'
 import type { ScanOptions, StateStore, StateWrite } from './store.ts'
-import { prefixEnd } from './store.ts'
+import { compareBytes, scanBounds } from './store.ts'
 import { SluiceError, SqlState } from '../errors.ts'
+import { Mutex } from '../util/mutex.ts'
 
 type Db = Level<Uint8Array, Uint8Array>
+type LevelOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
 
+/** Entries fetched per round trip to the native iterator. */
+const SCAN_BATCH = 1000
+
+/** Opens (creating if needed) the LevelDB store in `dir`. */
 export async function openLevelStore(dir: string): Promise<StateStore> {
   const db: Db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
   try {
     await db.open()
   } catch (e) {
-    throw new SluiceError(SqlState.io_error, `cannot open the state store in ${dir}: ${e instanceof Error ? e.message : String(e)}`, {
-      domain: 'external',
-      hint: 'Is another Sluice process using the same data directory?',
-      cause: e,
-    })
+    throw new SluiceError(
+      SqlState.io_error,
+      `cannot open the state store in "${dir}": ${e instanceof Error ? e.message : String(e)}`,
+      {
+        domain: 'external',
+        hint: 'Is another Sluice process using the same data directory?',
+        cause: e,
+      },
+    )
   }
-  return new LevelStore(db)
+  return new LevelStore(db, dir)
 }
 
 class LevelStore implements StateStore {
-  constructor(private readonly db: Db) {}
+  private readonly writes = new Mutex()
+
+  constructor(
+    private readonly db: Db,
+    private readonly dir: string,
+  ) {}
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     return (await this.db.get(key)) ?? undefined
   }
 
   async *scan(prefix: Uint8Array, options: ScanOptions = {}): AsyncIterable<[Uint8Array, Uint8Array]> {
-    const lt = options.lt ?? prefixEnd(prefix)
-    const range: { gte: Uint8Array; lt?: Uint8Array; limit?: number; reverse?: boolean } = { gte: options.gte ?? prefix }
+    const { gte, lt } = scanBounds(prefix, options)
+    if (lt !== undefined && compareBytes(gte, lt) >= 0) return
+    const range: { gte: Uint8Array; lt?: Uint8Array; limit?: number; reverse?: boolean } = { gte }
     if (lt !== undefined) range.lt = lt
     if (options.limit !== undefined) range.limit = options.limit
     if (options.reverse !== undefined) range.reverse = options.reverse
-    for await (const [k, v] of this.db.iterator(range)) yield [k, v]
+    const it = this.db.iterator(range)
+    try {
+      for (;;) {
+        const entries = await it.nextv(SCAN_BATCH)
+        if (entries.length === 0) break
+        for (const e of entries) yield e
+      }
+    } finally {
+      await it.close()
+    }
   }
 
   async write(batch: readonly StateWrite[]): Promise<void> {
     if (batch.length === 0) return
-    await this.db.batch(batch.map((w) => (w.type === 'put' ? { type: 'put' as const, key: w.key, value: w.value } : { type: 'del' as const, key: w.key })))
+    await this.writes.run(async () => {
+      const ops = batch.some((w) => w.type === 'delRange') ? await this.expand(batch) : (batch as readonly LevelOp[])
+      try {
+        await this.db.batch(ops as LevelOp[])
+      } catch (e) {
+        throw new SluiceError(
+          SqlState.io_error,
+          `cannot write to the state store in "${this.dir}": ${e instanceof Error ? e.message : String(e)}`,
+          {
+            domain: 'external',
+            cause: e,
+          },
+        )
+      }
+    })
   }
 
   async close(): Promise<void> {
-    await this.db.close()
+    await this.writes.run(() => this.db.close())
+  }
+
+  /** Replaces each delRange by deletes of the keys it covers at that point of the batch. */
+  private async expand(batch: readonly StateWrite[]): Promise<LevelOp[]> {
+    const ops: LevelOp[] = []
+    for (const w of batch) {
+      if (w.type !== 'delRange') {
+        ops.push(w)
+        continue
+      }
+      if (compareBytes(w.gte, w.lt) >= 0) continue
+      const before = ops.length
+      const it = this.db.keys({ gte: w.gte, lt: w.lt })
+      try {
+        for (;;) {
+          const keys = await it.nextv(SCAN_BATCH)
+          if (keys.length === 0) break
+          for (const key of keys) ops.push({ type: 'del', key })
+        }
+      } finally {
+        await it.close()
+      }
+      // Keys put earlier in this batch are not in the store yet.
+      for (let i = 0; i < before; i++) {
+        const op = ops[i]
+        if (op.type === 'put' && compareBytes(op.key, w.gte) >= 0 && compareBytes(op.key, w.lt) < 0)
+          ops.push({ type: 'del', key: op.key })
+      }
+    }
+    return ops
   }
 }

@@ -1,38 +1,89 @@
-/** An in-memory StateStore with the same ordering and atomicity as LevelDB (tests, ':memory:'). */
+/**
+ * An in-memory StateStore with LevelDB's semantics: byte-ordered keys, atomic in-order batches,
+ * scans that see the store as of their start. Used by tests and by `dataDir: ':memory:'`.
+ *
+ * Keys are held as latin1 strings (one char per byte), whose JS comparison is byte order, in a
+ * sorted array searched by bisection next to a Map of values.
+ */
 import type { ScanOptions, StateStore, StateWrite } from './store.ts'
-import { prefixEnd } from './store.ts'
+import { scanBounds } from './store.ts'
 
-function key(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('latin1')
+function toKey(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+}
+
+function fromKey(key: string): Uint8Array {
+  return new Uint8Array(Buffer.from(key, 'latin1'))
 }
 
 export class MemoryStore implements StateStore {
-  private readonly data = new Map<string, Uint8Array>()
+  private readonly values = new Map<string, Uint8Array>()
+  /** Every key of `values`, sorted. */
+  private readonly keys: string[] = []
 
-  async get(k: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.data.get(key(k))
+  get size(): number {
+    return this.keys.length
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.values.get(toKey(key))
   }
 
   async *scan(prefix: Uint8Array, options: ScanOptions = {}): AsyncIterable<[Uint8Array, Uint8Array]> {
-    const lo = key(options.gte ?? prefix)
-    const endBytes = options.lt ?? prefixEnd(prefix)
-    const hi = endBytes === undefined ? undefined : key(endBytes)
-    const p = key(prefix)
-    const keys = [...this.data.keys()].filter((k) => k.startsWith(p) && k >= lo && (hi === undefined || k < hi)).sort()
-    if (options.reverse === true) keys.reverse()
-    let n = 0
-    for (const k of keys) {
-      if (options.limit !== undefined && n++ >= options.limit) return
-      yield [Uint8Array.from(Buffer.from(k, 'latin1')), this.data.get(k)!]
-    }
+    const { gte, lt } = scanBounds(prefix, options)
+    const from = this.lowerBound(toKey(gte))
+    const to = lt === undefined ? this.keys.length : this.lowerBound(toKey(lt))
+    // Snapshot the range now, as a LevelDB iterator would.
+    let slice = this.keys.slice(from, Math.max(from, to))
+    if (options.reverse === true) slice.reverse()
+    if (options.limit !== undefined && options.limit >= 0) slice = slice.slice(0, options.limit)
+    const entries = slice.map((k): [Uint8Array, Uint8Array] => [fromKey(k), this.values.get(k)!])
+    for (const e of entries) yield e
   }
 
   async write(batch: readonly StateWrite[]): Promise<void> {
+    // Validate everything first, so a bad batch applies nothing (as LevelDB's batch does).
     for (const w of batch) {
-      if (w.type === 'put') this.data.set(key(w.key), w.value)
-      else this.data.delete(key(w.key))
+      const ok =
+        w.type === 'delRange'
+          ? w.gte instanceof Uint8Array && w.lt instanceof Uint8Array
+          : w.key instanceof Uint8Array && (w.type === 'del' || w.value instanceof Uint8Array)
+      if (!ok) throw new TypeError(`invalid ${String(w.type)} in a state batch: keys and values must be Uint8Array`)
+    }
+    for (const w of batch) {
+      switch (w.type) {
+        case 'put': {
+          const k = toKey(w.key)
+          if (!this.values.has(k)) this.keys.splice(this.lowerBound(k), 0, k)
+          this.values.set(k, w.value)
+          break
+        }
+        case 'del': {
+          const k = toKey(w.key)
+          if (this.values.delete(k)) this.keys.splice(this.lowerBound(k), 1)
+          break
+        }
+        case 'delRange': {
+          const from = this.lowerBound(toKey(w.gte))
+          const to = this.lowerBound(toKey(w.lt))
+          if (to > from) for (const k of this.keys.splice(from, to - from)) this.values.delete(k)
+          break
+        }
+      }
     }
   }
 
   async close(): Promise<void> {}
+
+  /** Index of the first key >= k. */
+  private lowerBound(k: string): number {
+    let lo = 0
+    let hi = this.keys.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.keys[mid] < k) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
 }

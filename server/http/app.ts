@@ -1,91 +1,177 @@
 /**
- * The HTTP API (fastify): `POST /v1/sql`, health and readiness, Prometheus metrics, and the
- * OpenAPI document. Errors are RFC 9457 problem documents carrying the SQLSTATE.
+ * The HTTP API (fastify): `POST /v1/sql`, `/healthz`, `/readyz`, `/metrics` and the OpenAPI
+ * document at `/v1/openapi.json`. Every error is an RFC 9457 problem document carrying a
+ * SQLSTATE (problem.ts). The app does not listen; the caller (server/main.ts, or tests through
+ * `app.inject()`) decides where.
+ *
+ * Request faults: malformed JSON, a content type other than JSON, a body that is not
+ * `{ sql, params? }`, an unknown route → 400/404/405 with SQLSTATE 08P01; a body over the limit
+ * → 413 (08P01); a missing or wrong bearer token → 401 (28000).
  */
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
+import { createHash, timingSafeEqual } from 'node:crypto'
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
-import type { Session } from '../../engine/session-api.ts'
-import type { Value } from '../../engine/types/datatype.ts'
-import { toSluiceError, SqlState } from '../../engine/errors.ts'
-import { formatTypeName } from '../../engine/types/oid.ts'
-import { toJson } from './json.ts'
+import type { LogFn } from '../../engine/index.ts'
+import type { SqlDatabase } from './sql.ts'
+import { SqlState } from '../../engine/errors.ts'
 import { OPENAPI } from './openapi.ts'
+import { sendProblem } from './problem.ts'
+import { checkSqlRequest, isProblem, runSqlRequest } from './sql.ts'
 
-export interface HttpOptions {
-  readonly db: { session(): Session; readonly metrics: Registry }
-  /** When set, every route but /healthz needs `Authorization: Bearer <token>`. */
+/** 1 MiB: the default request body limit. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024
+
+/** What the app needs from the engine; `Sluice` satisfies it. */
+export interface HttpDatabase extends SqlDatabase {
+  readonly metrics: Registry
+}
+
+export interface HttpAppOptions {
+  readonly db: HttpDatabase
+  /** When set, every route but /healthz needs `Authorization: Bearer <one of these>`. */
   readonly tokens?: readonly string[]
+  /** Largest request body in bytes (default 1 MiB); larger ones get 413. */
   readonly bodyLimit?: number
+  /** /readyz answers 200 while this returns true (default: always). */
+  readonly ready?: () => boolean
+  /** Registries served on /metrics after the engine's (e.g. process metrics). */
+  readonly extraMetrics?: readonly Registry[]
+  /** Where internal errors (500s) and per-request debug lines go. */
+  readonly log?: LogFn
 }
 
-interface Problem {
-  readonly status: number
-  readonly code: string
-  readonly title: string
-  readonly detail?: string
-  readonly position?: number
-  readonly hint?: string
-}
+/** Routes and their methods, for 405 answers; the OpenAPI test keeps this list honest. */
+const ROUTES: ReadonlyMap<string, string> = new Map([
+  ['/v1/sql', 'POST'],
+  ['/healthz', 'GET, HEAD'],
+  ['/readyz', 'GET, HEAD'],
+  ['/metrics', 'GET, HEAD'],
+  ['/v1/openapi.json', 'GET, HEAD'],
+])
 
-function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
-  return reply
-    .code(p.status)
-    .type('application/problem+json')
-    .send({ type: `https://sluice.dev/errors/${p.code}`, title: p.title, status: p.status, code: p.code, detail: p.detail, position: p.position, hint: p.hint })
-}
-
-export function buildHttpApp(options: HttpOptions): FastifyInstance {
-  const app = Fastify({ bodyLimit: options.bodyLimit ?? 1024 * 1024, logger: false })
+/** Builds the app; call `listen` or `inject` on it. */
+export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
+  const log: LogFn = options.log ?? (() => {})
+  const app = Fastify({ bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, logger: false })
+  const authorized = options.tokens === undefined ? undefined : bearerCheck(options.tokens)
 
   app.addHook('onRequest', async (req, reply) => {
-    if (options.tokens === undefined || req.url === '/healthz') return
-    const auth = req.headers.authorization ?? ''
-    const token = auth.startsWith('Bearer ') ? auth.slice(7) : undefined
-    if (token === undefined || !options.tokens.includes(token)) {
-      return sendProblem(reply, { status: 401, code: SqlState.invalid_authorization_specification, title: 'missing or invalid bearer token' })
+    if (authorized === undefined || pathOf(req.url) === '/healthz') return
+    if (!authorized(req.headers.authorization)) {
+      return sendProblem(reply.header('www-authenticate', 'Bearer realm="sluice"'), {
+        status: 401,
+        code: SqlState.invalid_authorization_specification,
+        detail:
+          req.headers.authorization === undefined
+            ? 'this server needs a bearer token'
+            : 'the bearer token is not valid',
+        hint: 'Send the header "Authorization: Bearer <token>".',
+      })
     }
   })
 
-  app.setErrorHandler((error: { statusCode?: number; message: string; code?: string }, _req, reply) => {
+  app.addHook('onResponse', async (req, reply) => {
+    log('debug', 'http request', { method: req.method, url: req.url, status: reply.statusCode })
+  })
+
+  app.setErrorHandler((error: FastifyError, req, reply) => {
     const status = error.statusCode ?? 500
-    if (status === 413) return sendProblem(reply, { status, code: SqlState.protocol_violation, title: 'request body too large', detail: error.message })
-    if (status >= 400 && status < 500) return sendProblem(reply, { status, code: SqlState.protocol_violation, title: 'malformed request', detail: error.message })
-    return sendProblem(reply, { status: 500, code: SqlState.internal_error, title: 'internal error', detail: error.message })
+    if (status === 413) {
+      return sendProblem(reply, {
+        status,
+        code: SqlState.protocol_violation,
+        detail: `the request body is larger than the limit of ${app.initialConfig.bodyLimit} bytes`,
+      })
+    }
+    if (status === 415) {
+      return sendProblem(reply, {
+        status: 400,
+        code: SqlState.protocol_violation,
+        detail: `unsupported content type "${req.headers['content-type'] ?? ''}"`,
+        hint: 'Send the body as JSON with Content-Type: application/json.',
+      })
+    }
+    if (status >= 400 && status < 500) {
+      const detail = error instanceof SyntaxError ? `the body is not valid JSON: ${error.message}` : error.message
+      return sendProblem(reply, { status, code: SqlState.protocol_violation, detail })
+    }
+    log('error', 'internal error in the HTTP API', {
+      method: req.method,
+      url: req.url,
+      error: error.message,
+      stack: error.stack,
+    })
+    return sendProblem(reply, { status: 500, code: SqlState.internal_error, detail: error.message })
+  })
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = pathOf(req.url)
+    const allow = ROUTES.get(path)
+    if (allow !== undefined) {
+      return sendProblem(reply.header('allow', allow), {
+        status: 405,
+        code: SqlState.protocol_violation,
+        detail: `${path} does not take ${req.method}; use ${allow}`,
+      })
+    }
+    return sendProblem(reply, {
+      status: 404,
+      code: SqlState.protocol_violation,
+      detail: `no route ${req.method} ${path}`,
+      hint: 'The API is described at /v1/openapi.json.',
+    })
   })
 
   app.post('/v1/sql', async (req, reply) => {
-    const body = req.body as { sql?: unknown; params?: unknown } | null | undefined
-    if (body === null || typeof body !== 'object' || typeof body.sql !== 'string') {
-      return sendProblem(reply, { status: 400, code: SqlState.invalid_parameter_value, title: 'the body must be a JSON object with a string "sql"' })
-    }
-    if (body.params !== undefined && !(Array.isArray(body.params) && body.params.every((p) => p === null || ['string', 'number', 'boolean'].includes(typeof p)))) {
-      return sendProblem(reply, { status: 400, code: SqlState.invalid_parameter_value, title: '"params" must be an array of strings, numbers, booleans or nulls' })
-    }
-    const session = options.db.session()
-    try {
-      const params = (body.params as (string | number | boolean | null)[] | undefined)?.map((p): Value => (p === null ? null : String(p)))
-      const results = await session.execute(body.sql, params)
-      const tz = session.setting('timezone') ?? 'UTC'
-      return {
-        results: results.map((r) => ({
-          tag: r.tag,
-          columns: r.columns?.map((c) => ({ name: c.name, type: formatTypeName(c.type) })),
-          rows: r.columns === undefined ? undefined : r.rows?.map((row) => row.map((v, i) => toJson(v, r.columns![i].type, tz))),
-          notices: r.notices,
-        })),
-      }
-    } catch (e) {
-      const err = toSluiceError(e)
-      const status = err.domain === 'user' ? 400 : err.domain === 'external' ? 503 : 500
-      return sendProblem(reply, { status, code: err.code, title: err.message, detail: err.detail, position: err.position, hint: err.hint })
-    } finally {
-      session.close()
-    }
+    const request = checkSqlRequest(req.body)
+    if (isProblem(request)) return sendProblem(reply, request)
+    const outcome = await runSqlRequest(options.db, request)
+    if (!isProblem(outcome)) return outcome
+    if (outcome.status === 500)
+      log('error', 'internal error running SQL', { sql: request.sql.slice(0, 1000), error: outcome.detail })
+    return sendProblem(reply, outcome)
   })
 
   app.get('/healthz', async () => ({ status: 'ok' }))
-  app.get('/readyz', async () => ({ status: 'ready' }))
-  app.get('/metrics', async (_req, reply) => reply.type(options.db.metrics.contentType).send(await options.db.metrics.metrics()))
+
+  app.get('/readyz', async (_req, reply) => {
+    if (options.ready === undefined || options.ready()) return { status: 'ready' }
+    return sendProblem(reply, {
+      status: 503,
+      code: SqlState.admin_shutdown,
+      detail: 'the server is starting or shutting down',
+    })
+  })
+
+  app.get('/metrics', async (_req, reply) => {
+    const registries = [options.db.metrics, ...(options.extraMetrics ?? [])]
+    const texts = await Promise.all(registries.map((r) => r.metrics()))
+    return reply.type(options.db.metrics.contentType).send(texts.join('\n'))
+  })
+
   app.get('/v1/openapi.json', async () => OPENAPI)
   return app
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?')
+  return q < 0 ? url : url.slice(0, q)
+}
+
+/**
+ * A checker for `Authorization: Bearer <token>` headers. Tokens are compared as SHA-256 digests
+ * with timingSafeEqual, so the time taken does not reveal how much of a guess was right.
+ */
+function bearerCheck(tokens: readonly string[]): (header: string | undefined) => boolean {
+  const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
+  const known = tokens.map(digest)
+  return (header) => {
+    if (header === undefined) return false
+    const m = /^bearer +(\S+) *$/i.exec(header)
+    if (m === null) return false
+    const given = digest(m[1])
+    let ok = false
+    for (const k of known) ok = timingSafeEqual(k, given) || ok
+    return ok
+  }
 }
