@@ -1,8 +1,7 @@
 /**
- * Test support for the expression layer: a small binder from Sluice's statement tree to bound
- * expressions over a fixed set of sample columns (the same rules as the real binder: untyped
- * literals, function resolution, inserted casts, literal folding), sample rows, and PostgreSQL
- * as the oracle, so each test states an expression once and compares both sides.
+ * Test support for the expression layer: the real binder over a fixed set of sample columns,
+ * sample rows, and PostgreSQL as the oracle, so each test states an expression once and compares
+ * both sides.
  */
 import type { Expr } from '../sql/tree.ts'
 import type { BoundExpr } from './bound.ts'
@@ -11,12 +10,10 @@ import type { DataType, Value } from '../types/datatype.ts'
 import pg from 'pg'
 import { SluiceError, SqlState } from '../errors.ts'
 import { T } from '../types/datatype.ts'
-import { Decimal } from '../types/decimal.ts'
-import { castValue } from '../types/cast.ts'
-import { formatTypeName, typeFromName } from '../types/oid.ts'
 import { parseText } from '../types/text.ts'
+import { Binder } from '../plan/binder.ts'
+import { Scope } from '../plan/scope.ts'
 import { parseSql } from '../sql/front-door.ts'
-import { resolveFunction } from './functions.ts'
 
 export interface SampleColumn {
   readonly name: string
@@ -131,186 +128,27 @@ export async function parseExpr(sql: string): Promise<Expr> {
   return stmt.query.targets[0].expr
 }
 
-const NUMERIC_RANK: Partial<Record<string, number>> = { int2: 1, int4: 2, int8: 3, numeric: 4, float4: 5, float8: 6 }
-
-/** Binds an expression over COLUMNS, as the real binder does. */
+/** Binds an expression over COLUMNS with the real binder, so the oracle tests pin the binder too. */
 export class TestBinder {
-  constructor(private readonly ctx: CompileContext) {}
+  private readonly binder: Binder
+  private readonly scope = new Scope(COLUMNS.map((c) => ({ name: c.name, type: c.type })))
+
+  constructor(ctx: CompileContext) {
+    this.binder = new Binder({
+      catalog: {
+        relation: (_schema, name) => {
+          throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`)
+        },
+      },
+      compile: ctx,
+      paramTypes: [],
+      allowSources: false,
+    })
+  }
 
   bind(e: Expr): BoundExpr {
-    switch (e.kind) {
-      case 'column': {
-        const index = COLUMNS.findIndex((c) => c.name === e.name)
-        if (index < 0) throw new SluiceError(SqlState.undefined_column, `column "${e.name}" does not exist`)
-        return { kind: 'column', index, type: COLUMNS[index].type }
-      }
-      case 'number': {
-        if (/^-?\d+$/.test(e.text)) {
-          const n = BigInt(e.text)
-          if (n >= -2147483648n && n <= 2147483647n) return { kind: 'literal', value: Number(n), type: T.int4 }
-          if (n >= -9223372036854775808n && n <= 9223372036854775807n)
-            return { kind: 'literal', value: n, type: T.int8 }
-        }
-        return { kind: 'literal', value: Decimal.fromString(e.text), type: T.numeric }
-      }
-      case 'string':
-        return { kind: 'literal', value: e.value, type: T.unknown }
-      case 'bool':
-        return { kind: 'literal', value: e.value, type: T.bool }
-      case 'null':
-        return { kind: 'literal', value: null, type: T.unknown }
-      case 'cast': {
-        const target = typeFromName(e.type.name)
-        if (target === undefined)
-          throw new SluiceError(SqlState.undefined_object, `type "${e.type.name}" does not exist`)
-        return this.coerce(this.bind(e.expr), target)
-      }
-      case 'op':
-        return this.call(
-          e.op,
-          e.args.map((a) => this.bind(a)),
-        )
-      case 'and':
-      case 'or':
-        return { kind: e.kind, args: e.args.map((a) => this.coerce(this.bind(a), T.bool)), type: T.bool }
-      case 'not':
-        return { kind: 'not', arg: this.coerce(this.bind(e.arg), T.bool), type: T.bool }
-      case 'is_null':
-        return { kind: 'is_null', arg: this.bind(e.arg), negated: e.negated, type: T.bool }
-      case 'is_bool':
-        return {
-          kind: 'is_bool',
-          arg: this.coerce(this.bind(e.arg), T.bool),
-          value: e.value,
-          negated: e.negated,
-          type: T.bool,
-        }
-      case 'is_distinct': {
-        const [left, right] = this.unify([this.bind(e.left), this.bind(e.right)])
-        return { kind: 'is_distinct', left, right, negated: e.negated, type: T.bool }
-      }
-      case 'between': {
-        const [arg, low, high] = this.unify([this.bind(e.arg), this.bind(e.low), this.bind(e.high)])
-        const range: BoundExpr = {
-          kind: 'and',
-          args: [this.call('>=', [arg, low]), this.call('<=', [arg, high])],
-          type: T.bool,
-        }
-        return e.negated ? { kind: 'not', arg: range, type: T.bool } : range
-      }
-      case 'in_list': {
-        const all = this.unify([this.bind(e.arg), ...e.list.map((x) => this.bind(x))])
-        return { kind: 'in_list', arg: all[0], list: all.slice(1), negated: e.negated, type: T.bool }
-      }
-      case 'case': {
-        const whens = e.whens.map((w) => ({
-          when:
-            e.operand === undefined
-              ? this.coerce(this.bind(w.when), T.bool)
-              : this.call('=', [this.bind(e.operand), this.bind(w.when)]),
-          then: this.bind(w.then),
-        }))
-        const elseExpr = e.else === undefined ? undefined : this.bind(e.else)
-        const type = this.commonType([
-          ...whens.map((w) => w.then.type),
-          ...(elseExpr === undefined ? [] : [elseExpr.type]),
-        ])
-        return {
-          kind: 'case',
-          whens: whens.map((w) => ({ when: w.when, then: this.coerce(w.then, type) })),
-          else: elseExpr === undefined ? undefined : this.coerce(elseExpr, type),
-          type,
-        }
-      }
-      case 'coalesce':
-      case 'greatest':
-      case 'least': {
-        const args = this.unify(e.args.map((a) => this.bind(a)))
-        return { kind: e.kind, args, type: args[0].type }
-      }
-      case 'nullif': {
-        const [left, right] = this.unify([this.bind(e.left), this.bind(e.right)])
-        return { kind: 'nullif', left, right, type: left.type }
-      }
-      case 'func':
-        return this.call(
-          e.name,
-          e.args.map((a) => this.bind(a)),
-        )
-      case 'param':
-      case 'star':
-      case 'subquery':
-      case 'array':
-        throw new Error(`test binder: ${e.kind} not supported`)
-    }
-  }
-
-  call(name: string, args: BoundExpr[]): BoundExpr {
-    let resolved = resolveFunction(
-      name,
-      args.map((a) => a.type),
-    )
-    if (resolved === undefined && args.some((a) => a.type.kind === 'unknown')) {
-      args = args.map((a) => (a.type.kind === 'unknown' ? this.coerce(a, T.text) : a))
-      resolved = resolveFunction(
-        name,
-        args.map((a) => a.type),
-      )
-    }
-    if (resolved === undefined) {
-      throw new SluiceError(
-        SqlState.undefined_function,
-        `function ${name}(${args.map((a) => formatTypeName(a.type)).join(', ')}) does not exist`,
-      )
-    }
-    const targets = resolved.argTypes
-    return {
-      kind: 'call',
-      fn: resolved.fn,
-      args: args.map((a, i) => this.coerce(a, targets[i])),
-      type: resolved.fn.returnType,
-    }
-  }
-
-  coerce(e: BoundExpr, target: DataType): BoundExpr {
-    if (e.type.kind === target.kind && target.kind !== 'array') return e
-    if (e.kind === 'literal') {
-      const from = e.type.kind === 'unknown' ? T.text : e.type
-      return {
-        kind: 'literal',
-        value: e.value === null ? null : castValue(e.value, from, target, this.ctx.timezone),
-        type: target,
-      }
-    }
-    return { kind: 'cast', expr: e, type: target }
-  }
-
-  private unify(args: BoundExpr[]): BoundExpr[] {
-    const type = this.commonType(args.map((a) => a.type))
-    return args.map((a) => this.coerce(a, type))
-  }
-
-  private commonType(types: readonly DataType[]): DataType {
-    const known = types.filter((t) => t.kind !== 'unknown')
-    if (known.length === 0) return T.text
-    let best = known[0]
-    for (const t of known.slice(1)) {
-      const a = NUMERIC_RANK[best.kind]
-      const b = NUMERIC_RANK[t.kind]
-      if (a !== undefined && b !== undefined) {
-        if (b > a) best = t
-      } else if (t.kind !== best.kind) {
-        const pair = new Set([best.kind, t.kind])
-        if (pair.has('timestamptz')) best = T.timestamptz
-        else if (pair.has('timestamp')) best = T.timestamp
-        else
-          throw new SluiceError(
-            SqlState.datatype_mismatch,
-            `types ${formatTypeName(best)} and ${formatTypeName(t)} cannot be matched`,
-          )
-      }
-    }
-    return best
+    const bound = this.binder.bindExpr(e, { scope: this.scope, agg: undefined })
+    return bound.type.kind === 'unknown' ? this.binder.coerce(bound, { kind: 'text' }, 0) : bound
   }
 }
 
