@@ -5,8 +5,8 @@
 import type { ColumnSchema } from '../connector.ts'
 import type { Engine } from '../engine.ts'
 import type { Value } from '../types/datatype.ts'
-import { T } from '../types/datatype.ts'
-import { formatTypeName } from '../types/oid.ts'
+import { T, arrayOf } from '../types/datatype.ts'
+import { formatTypeName, pgTypeName, typeLength, typeOid } from '../types/oid.ts'
 
 export interface SystemTable {
   readonly schema: string
@@ -24,7 +24,143 @@ function relations(engine: Engine): { name: string; type: string; columns: reado
     .map((o) => ({ name: o.name, type: o.kind === 'source' || o.kind === 'table' ? 'BASE TABLE' : 'VIEW', columns: o.columns }))
 }
 
+/** OIDs: user objects after PostgreSQL's first normal OID, namespaces as in PostgreSQL. */
+export const NAMESPACE = { pg_catalog: 11n, public: 2200n, information_schema: 13000n, sluice_catalog: 13001n } as const
+export function objectOid(id: number): bigint {
+  return 16384n + BigInt(id)
+}
+
+const RELKIND = { source: 'r', table: 'r', materialized_view: 'm', view: 'v', sink: 'r' } as const
+
+const PG_CATALOG: readonly SystemTable[] = [
+  {
+    schema: 'pg_catalog',
+    name: 'pg_namespace',
+    columns: [col('oid', T.int8), col('nspname', T.text), col('nspowner', T.int8), col('nspacl', arrayOf(T.text))],
+    rows: () => Object.entries(NAMESPACE).map(([name, oid]) => [oid, name, 10n, null]),
+  },
+  {
+    schema: 'pg_catalog',
+    name: 'pg_class',
+    columns: [
+      col('oid', T.int8),
+      col('relname', T.text),
+      col('relnamespace', T.int8),
+      col('reltype', T.int8),
+      col('relowner', T.int8),
+      col('relam', T.int8),
+      col('reltuples', T.float4),
+      col('relhasindex', T.bool),
+      col('relpersistence', T.text),
+      col('relkind', T.text),
+      col('relnatts', T.int2),
+      col('relchecks', T.int2),
+      col('relhasrules', T.bool),
+      col('relhastriggers', T.bool),
+      col('relhassubclass', T.bool),
+      col('relrowsecurity', T.bool),
+      col('relforcerowsecurity', T.bool),
+      col('relispopulated', T.bool),
+      col('relreplident', T.text),
+      col('relispartition', T.bool),
+      col('reloftype', T.int8),
+      col('relacl', arrayOf(T.text)),
+      col('reloptions', arrayOf(T.text)),
+    ],
+    rows: (engine) =>
+      [...engine.objects.values()].map((o) => [
+        objectOid(o.id),
+        o.name,
+        NAMESPACE.public,
+        0n,
+        10n,
+        o.kind === 'table' || o.kind === 'source' ? 2n : 0n,
+        o.kind === 'table' ? o.rows.size : o.kind === 'materialized_view' ? o.materialize.rowCount : 0,
+        false,
+        'p',
+        RELKIND[o.kind],
+        o.columns.length,
+        0,
+        false,
+        false,
+        false,
+        false,
+        false,
+        true,
+        'd',
+        false,
+        0n,
+        null,
+        null,
+      ]),
+  },
+  {
+    schema: 'pg_catalog',
+    name: 'pg_attribute',
+    columns: [
+      col('attrelid', T.int8),
+      col('attname', T.text),
+      col('atttypid', T.int8),
+      col('attlen', T.int2),
+      col('attnum', T.int2),
+      col('atttypmod', T.int4),
+      col('attnotnull', T.bool),
+      col('atthasdef', T.bool),
+      col('attidentity', T.text),
+      col('attgenerated', T.text),
+      col('attisdropped', T.bool),
+      col('attcollation', T.int8),
+    ],
+    rows: (engine) =>
+      [...engine.objects.values()].flatMap((o) =>
+        o.columns.map((c, i) => [objectOid(o.id), c.name, BigInt(typeOid(c.type)), typeLength(c.type), i + 1, -1, o.kind === 'table' && (o.primaryKey ?? []).includes(i), false, '', '', false, 0n]),
+      ),
+  },
+  {
+    schema: 'pg_catalog',
+    name: 'pg_type',
+    columns: [col('oid', T.int8), col('typname', T.text), col('typnamespace', T.int8), col('typlen', T.int2), col('typtype', T.text), col('typelem', T.int8), col('typarray', T.int8), col('typbasetype', T.int8), col('typtypmod', T.int4), col('typnotnull', T.bool)],
+    rows: () =>
+      (['bool', 'int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'text', 'bytea', 'date', 'time', 'timestamp', 'timestamptz', 'interval', 'jsonb'] as const).flatMap((k) => {
+        const t = T[k]
+        const arr = arrayOf(t)
+        return [
+          [BigInt(typeOid(t)), pgTypeName(t), NAMESPACE.pg_catalog, typeLength(t), 'b', 0n, BigInt(typeOid(arr)), 0n, -1, false],
+          [BigInt(typeOid(arr)), pgTypeName(arr), NAMESPACE.pg_catalog, -1, 'b', BigInt(typeOid(t)), 0n, 0n, -1, false],
+        ]
+      }),
+  },
+  {
+    schema: 'pg_catalog',
+    name: 'pg_database',
+    columns: [col('oid', T.int8), col('datname', T.text), col('datdba', T.int8), col('encoding', T.int4), col('datlocprovider', T.text), col('datistemplate', T.bool), col('datallowconn', T.bool), col('datcollate', T.text), col('datctype', T.text), col('daticulocale', T.text), col('datacl', arrayOf(T.text))],
+    rows: () => [[16383n, 'sluice', 10n, 6, 'c', false, true, 'C', 'C', null, null]],
+  },
+  {
+    schema: 'pg_catalog',
+    name: 'pg_am',
+    columns: [col('oid', T.int8), col('amname', T.text), col('amtype', T.text)],
+    rows: () => [[2n, 'heap', 't']],
+  },
+  {
+    schema: 'pg_catalog',
+    name: 'pg_roles',
+    columns: [col('oid', T.int8), col('rolname', T.text), col('rolsuper', T.bool), col('rolcanlogin', T.bool)],
+    rows: () => [[10n, 'sluice', true, true]],
+  },
+  {
+    schema: 'pg_catalog',
+    name: 'pg_settings',
+    columns: [col('name', T.text), col('setting', T.text), col('unit', T.text), col('category', T.text), col('short_desc', T.text)],
+    rows: () => [['server_version', '16.0', null, 'Preset Options', 'Shows the server version.'], ['server_encoding', 'UTF8', null, 'Preset Options', 'Shows the server (database) character set encoding.'], ['max_connections', '1000', null, 'Connections and Authentication', 'Sets the maximum number of concurrent connections.']],
+  },
+  ...(['pg_index', 'pg_description', 'pg_inherits', 'pg_constraint', 'pg_proc', 'pg_trigger', 'pg_policy', 'pg_rewrite', 'pg_statistic_ext', 'pg_publication', 'pg_foreign_table'] as const).map(
+    (name): SystemTable => ({ schema: 'pg_catalog', name, columns: [col('oid', T.int8)], rows: () => [] }),
+  ),
+]
+
 export const SYSTEM_TABLES: readonly SystemTable[] = [
+  ...PG_CATALOG,
   {
     schema: 'information_schema',
     name: 'tables',
@@ -104,6 +240,7 @@ export const SYSTEM_TABLES: readonly SystemTable[] = [
   },
 ]
 
+/** A system table by schema and name; unqualified names find pg_catalog's, as PostgreSQL's search path does. */
 export function findSystemTable(schema: string | undefined, name: string): SystemTable | undefined {
-  return SYSTEM_TABLES.find((t) => t.name === name && (schema === undefined ? false : t.schema === schema))
+  return SYSTEM_TABLES.find((t) => t.name === name && t.schema === (schema ?? 'pg_catalog'))
 }

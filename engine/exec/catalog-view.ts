@@ -28,7 +28,11 @@ export function binderCatalog(engine: Engine): BinderCatalog {
         return { kind: 'relation', ref, columns: sys.columns }
       }
       const obj = engine.get(name)
-      if (obj === undefined) throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`, { position })
+      if (obj === undefined) {
+        const sys = findSystemTable(undefined, name)
+        if (sys !== undefined) return this.relation('pg_catalog', name, position)
+        throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`, { position })
+      }
       if (obj.kind === 'view') return { kind: 'view', query: obj.query as Query, columnNames: undefined, name }
       const watermarkDelays = new Map<number, number>()
       if ((obj.kind === 'source' || obj.kind === 'table') && obj.watermark !== undefined) watermarkDelays.set(obj.watermark.column, obj.watermark.delay)

@@ -17,6 +17,7 @@ import './builtin-text.ts'
 import './builtin-math.ts'
 import './builtin-time.ts'
 import './builtin-json.ts'
+import './builtin-catalog.ts'
 
 export type { Impl, ResolvedFunction } from './registry.ts'
 
