@@ -29,7 +29,7 @@ def('format_type', {
   strict: false,
   impl: (oid) => {
     if (oid === null) return null
-    const t = typeFromOid(Number(oid as bigint))
+    const t = typeFromOid(Number(oid))
     return t === undefined ? '???' : formatTypeName(t)
   },
 })
