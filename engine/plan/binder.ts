@@ -152,7 +152,6 @@ export class Binder {
     for (const g of groupExprs) {
       if (g.kind === 'func' && WINDOW_FNS.has(g.name)) {
         if (windowKeys.length > 0) throw new SluiceError(SqlState.feature_not_supported, 'only one window per GROUP BY', { position: g.position })
-        if (g.name === 'session') throw new SluiceError(SqlState.feature_not_supported, 'SESSION windows are not supported yet', { position: g.position })
         const time = g.args[0]
         if (time === undefined || time.kind !== 'column') throw new SluiceError(SqlState.syntax_error, `${g.name.toUpperCase()} needs a time column as its first argument`, { position: g.position })
         const timeColumn = scope.resolve(time.table, time.name, time.position)
@@ -209,6 +208,8 @@ export class Binder {
       const targets = this.expandTargets(q.targets, outScopeCtx)
       const having = q.having === undefined ? undefined : this.coerce(this.bindExpr(q.having, outScopeCtx), T.bool, q.having.position)
       const order = this.bindOrderItems(q.orderBy, targets, outScopeCtx)
+      const session = sessionWindow(plan)
+      if (session !== undefined) return this.finishSession(session, keys, agg, targets, having, order, q)
       // Pre-projection: [keys..., call args...]
       const preExprs: BoundExpr[] = [...keys]
       const calls: AggregateCallPlan[] = agg.calls.map((c) => {
@@ -228,6 +229,58 @@ export class Binder {
     }
     const targets = this.expandTargets(q.targets, outScopeCtx)
     const order = this.bindOrderItems(q.orderBy, targets, outScopeCtx)
+    return this.finishSelect(plan, targets, order, q)
+  }
+
+  /**
+   * Aggregation over a SESSION window: window_start and window_end come from the sessions, which
+   * are built per group of the other keys, so the window and the aggregate are one operator.
+   */
+  private finishSession(
+    session: { window: WindowPlan; input: LogicalPlan },
+    keys: readonly BoundExpr[],
+    agg: AggState,
+    targets: { expr: BoundExpr; name: string; ast: string }[],
+    having: BoundExpr | undefined,
+    order: { item: OrderItem; target: number | undefined; expr: BoundExpr | undefined }[],
+    q: Extract<Query, { kind: 'select' }>,
+  ): BoundQuery {
+    const width = session.input.columns.length
+    const isWindowCol = (e: BoundExpr): boolean => e.kind === 'column' && e.index >= width
+    const ws = keys.findIndex((k) => k.kind === 'column' && k.index === width)
+    const we = keys.findIndex((k) => k.kind === 'column' && k.index === width + 1)
+    if (ws < 0 || we < 0 || keys.length - 2 !== keys.filter((k) => !isWindowCol(k)).length) {
+      throw new SluiceError(SqlState.feature_not_supported, 'a SESSION window must be grouped by window_start and window_end', { hint: 'GROUP BY window_start, window_end, <keys>' })
+    }
+    const others = keys.filter((k) => !isWindowCol(k))
+    for (const e of [...others, ...agg.calls.flatMap((c) => c.args)]) {
+      if ([...columnsOf(e)].some((c) => c >= width)) throw new SluiceError(SqlState.feature_not_supported, 'window_start and window_end of a SESSION window can only be grouped by')
+    }
+    // Input [other keys..., ts, args...]; output [window_start, window_end, other keys..., aggs...].
+    const preExprs: BoundExpr[] = [...others, col(session.window.timeColumn, session.input.columns[session.window.timeColumn].type)]
+    const calls: AggregateCallPlan[] = agg.calls.map((c) => {
+      const argIdx = c.args.map((a) => {
+        preExprs.push(a)
+        return preExprs.length - 1
+      })
+      return { spec: c.spec, arg: argIdx[0] ?? -1, arg2: argIdx[1] ?? -1, label: c.label }
+    })
+    const inputScope = new Scope(session.input.columns)
+    const pre: LogicalPlan = { kind: 'project', input: session.input, exprs: preExprs, columns: preExprs.map((e, i) => ({ name: i < others.length ? keyName(e, inputScope) : `arg${i}`, type: e.type })) }
+    const timeType = session.input.columns[session.window.timeColumn].type
+    const sessionPlan: LogicalPlan = {
+      kind: 'session_aggregate',
+      input: pre,
+      partitionCount: others.length,
+      gap: session.window.size,
+      calls,
+      columns: [{ name: 'window_start', type: timeType }, { name: 'window_end', type: timeType }, ...pre.columns.slice(0, others.length), ...calls.map((c) => ({ name: c.label, type: c.spec.returnType }))],
+    }
+    // The binder numbered the outputs as [keys (in GROUP BY order)..., calls...]: map them.
+    const position = keys.map((k, i) => (i === ws ? 0 : i === we ? 1 : 2 + others.indexOf(k)))
+    const reorder: BoundExpr[] = [...position.map((p) => col(p, sessionPlan.columns[p].type)), ...calls.map((c, i) => col(2 + others.length + i, c.spec.returnType))]
+    let plan: LogicalPlan = { kind: 'project', input: sessionPlan, exprs: reorder, columns: reorder.map((e) => sessionPlan.columns[(e as { index: number }).index]) }
+    if (having !== undefined) plan = { kind: 'filter', input: plan, predicate: having, columns: plan.columns }
     return this.finishSelect(plan, targets, order, q)
   }
 
@@ -381,7 +434,6 @@ export class Binder {
         return realias(r.columnAliases === undefined ? plan : renameColumns(plan, r.columnAliases), r.alias)
       }
       case 'window': {
-        if (r.fn === 'session') throw new SluiceError(SqlState.feature_not_supported, 'SESSION windows are not supported yet', { position: r.position })
         const input = this.bindRelation(r.relation)
         const scope = new Scope(input.columns)
         const timeColumn = scope.resolve(undefined, r.timeColumn, r.position)
@@ -496,6 +548,10 @@ export class Binder {
       throw new SluiceError(SqlState.datatype_mismatch, `${fn.toUpperCase()} needs a timestamp time column, not ${formatTypeName(type)}`, { position })
     }
     const durations = args.map((a) => this.duration(a))
+    if (fn === 'session') {
+      if (durations.length !== 1) throw new SluiceError(SqlState.syntax_error, 'SESSION takes a time column and a gap', { position })
+      return { kind: 'session', timeColumn, size: durations[0], slide: durations[0], offset: 0 }
+    }
     if (fn === 'tumble') {
       if (durations.length < 1 || durations.length > 2) throw new SluiceError(SqlState.syntax_error, 'TUMBLE takes a time column, a size and an optional offset', { position })
       return { kind: 'tumble', timeColumn, size: durations[0], slide: durations[0], offset: durations[1] ?? 0 }
@@ -742,6 +798,21 @@ function visible(q: BoundQuery): LogicalPlan {
   if (q.hidden === 0) return q.plan
   const width = q.plan.columns.length - q.hidden
   return { kind: 'project', input: q.plan, exprs: q.plan.columns.slice(0, width).map((c, i) => col(i, c.type)), columns: q.plan.columns.slice(0, width) }
+}
+
+/** A SESSION window at the top of a FROM/WHERE plan, with filters below it moved under it. */
+function sessionWindow(plan: LogicalPlan): { window: WindowPlan; input: LogicalPlan } | undefined {
+  if (plan.kind === 'window' && plan.window.kind === 'session') return { window: plan.window, input: plan.input }
+  if (plan.kind === 'filter') {
+    const inner = sessionWindow(plan.input)
+    if (inner === undefined) return undefined
+    const width = inner.input.columns.length
+    if ([...columnsOf(plan.predicate)].some((c) => c >= width)) {
+      throw new SluiceError(SqlState.feature_not_supported, 'WHERE cannot read window_start or window_end of a SESSION window; filter the aggregated rows in HAVING or an outer query')
+    }
+    return { window: inner.window, input: { kind: 'filter', input: inner.input, predicate: plan.predicate, columns: inner.input.columns } }
+  }
+  return undefined
 }
 
 function col(index: number, type: DataType): BoundExpr {

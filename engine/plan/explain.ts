@@ -53,7 +53,7 @@ function describe(p: LogicalPlan): string {
     case 'window': {
       const w = p.window
       const size = `${w.size / 1e6}s`
-      return w.kind === 'tumble' ? `Window tumble(#${w.timeColumn}, ${size})` : `Window hop(#${w.timeColumn}, slide ${w.slide / 1e6}s, size ${size})`
+      return w.kind === 'hop' ? `Window hop(#${w.timeColumn}, slide ${w.slide / 1e6}s, size ${size})` : `Window ${w.kind}(#${w.timeColumn}, ${size})`
     }
     case 'aggregate': {
       const keys = Array.from({ length: p.keyCount }, (_x, i) => `#${i}`).join(', ')
@@ -63,6 +63,8 @@ function describe(p: LogicalPlan): string {
       return `Join ${p.type} on ${joinCondition(p.leftKeys, p.rightKeys, p.left.columns.length)}${p.residual === undefined ? '' : ` and ${exprText(p.residual)}`}`
     case 'union':
       return `Union all (${p.inputs.length} inputs)`
+    case 'session_aggregate':
+      return `SessionAggregate gap=${p.gap / 1e6}s keys=[${Array.from({ length: p.partitionCount }, (_x, i) => `#${i}`).join(', ')}] time=#${p.partitionCount} aggs=[${p.calls.map((c) => c.label).join(', ')}]`
     case 'rank':
       return `RowNumber partition=[${p.partition.map((c) => `#${c}`).join(', ')}] order=[${p.order.map((o) => `#${o.column}${o.descending ? ' desc' : ''}`).join(', ')}]${p.limit === Infinity ? '' : ` limit=${p.limit}`}`
   }

@@ -36,7 +36,8 @@ export interface AggregateCallPlan {
 }
 
 export interface WindowPlan {
-  readonly kind: 'tumble' | 'hop'
+  /** For 'session', `size` is the gap; window_start/window_end come from the session aggregate. */
+  readonly kind: 'tumble' | 'hop' | 'session'
   readonly timeColumn: number
   readonly size: number
   readonly slide: number
@@ -72,6 +73,15 @@ export type LogicalPlan =
       readonly columns: readonly PlanColumn[]
     }
   | { readonly kind: 'union'; readonly inputs: readonly LogicalPlan[]; readonly columns: readonly PlanColumn[] }
+  /** Session windows with aggregation; input [partition keys..., ts, args...], output [window_start, window_end, keys..., aggs...]. */
+  | {
+      readonly kind: 'session_aggregate'
+      readonly input: LogicalPlan
+      readonly partitionCount: number
+      readonly gap: number
+      readonly calls: readonly AggregateCallPlan[]
+      readonly columns: readonly PlanColumn[]
+    }
   /** ROW_NUMBER() OVER (PARTITION BY .. ORDER BY ..): input columns plus the number (bigint). */
   | {
       readonly kind: 'rank'
@@ -94,6 +104,7 @@ export function inputsOf(plan: LogicalPlan): readonly LogicalPlan[] {
     case 'window':
     case 'aggregate':
     case 'rank':
+    case 'session_aggregate':
       return [plan.input]
     case 'join':
       return [plan.left, plan.right]

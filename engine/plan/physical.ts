@@ -18,6 +18,8 @@ import { exprText, joinCondition } from './explain.ts'
 import { HashJoin } from '../ops/hash-join.ts'
 import { UnionAll } from '../ops/union.ts'
 import { TopN } from '../ops/top-n.ts'
+import { SessionAggregate } from '../ops/session-aggregate.ts'
+import { SluiceError, SqlState } from '../errors.ts'
 
 export interface LowerOptions {
   readonly compile: CompileContext
@@ -74,6 +76,9 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
     }
     case 'window': {
       const w = plan.window
+      if (w.kind === 'session') {
+        throw new SluiceError(SqlState.feature_not_supported, 'a SESSION window must be grouped by window_start and window_end', { hint: 'GROUP BY window_start, window_end, <keys>' })
+      }
       const op = new WindowAssign(
         options.ops,
         { kind: w.kind, timeColumn: w.timeColumn, size: w.size, slide: w.slide, offset: w.offset },
@@ -93,6 +98,18 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
       })
       return { op, inputs: [lower(plan.left, options), lower(plan.right, options)], types }
     }
+    case 'session_aggregate':
+      return {
+        op: new SessionAggregate(options.ops, {
+          inputTypes: plan.input.columns.map((c) => c.type),
+          partitionTypes: plan.input.columns.slice(0, plan.partitionCount).map((c) => c.type),
+          gap: plan.gap,
+          calls: plan.calls.map((c) => ({ label: c.label, arg: c.arg, arg2: c.arg2, returnType: c.spec.returnType, create: () => c.spec.create() })),
+          emitOnWindowClose: options.emitOnWindowClose,
+        }),
+        inputs: [lower(plan.input, options)],
+        types,
+      }
     case 'rank':
       return {
         op: new TopN({ types: plan.input.columns.map((c) => c.type), partition: plan.partition, order: plan.order, limit: plan.limit }),

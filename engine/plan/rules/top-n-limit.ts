@@ -20,6 +20,7 @@ export function pushTopNLimit(plan: LogicalPlan): LogicalPlan {
     case 'window':
     case 'aggregate':
     case 'rank':
+    case 'session_aggregate':
       return { ...plan, input: pushTopNLimit(plan.input) }
     case 'join':
       return { ...plan, left: pushTopNLimit(plan.left), right: pushTopNLimit(plan.right) }
