@@ -74,7 +74,7 @@ async function plan(sql: string, tables: Table[]): Promise<LogicalPlan> {
         const t = tables.find((x) => x.name === name)
         if (t === undefined) throw new Error(`no table ${name}`)
         const input: RelationInput = { name, stream: t.stream, snapshot: () => ({ columns: t.columns.map(() => []), ops: new Int8Array(0), length: 0 }) }
-        return { kind: 'relation', ref: { kind: 'source', name, input, watermarkDelays: new Map([[3, 0]]) }, columns: t.columns }
+        return { kind: 'relation', ref: { kind: 'source', name, input, watermarkDelays: new Map([[3, 0]]), appendOnly: true }, columns: t.columns }
       },
     },
     compile: { params: [], timezone: 'UTC', now: 0 },

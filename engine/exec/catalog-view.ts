@@ -23,6 +23,7 @@ export function binderCatalog(engine: Engine): BinderCatalog {
           kind: 'system',
           name: `${sys.schema}.${sys.name}`,
           watermarkDelays: new Map(),
+          appendOnly: true,
           input: { name: `${sys.schema}.${sys.name}`, stream: systemStream, snapshot: () => chunkFromRows(sys.columns.length, sys.rows(engine)) },
         }
         return { kind: 'relation', ref, columns: sys.columns }
@@ -36,7 +37,8 @@ export function binderCatalog(engine: Engine): BinderCatalog {
       if (obj.kind === 'view') return { kind: 'view', query: obj.query as Query, columnNames: undefined, name }
       const watermarkDelays = new Map<number, number>()
       if ((obj.kind === 'source' || obj.kind === 'table') && obj.watermark !== undefined) watermarkDelays.set(obj.watermark.column, obj.watermark.delay)
-      const ref: RelationRef = { kind: obj.kind, name: obj.name, input: obj, watermarkDelays }
+      const appendOnly = obj.kind === 'source' || (obj.kind === 'table' && obj.appendOnly)
+      const ref: RelationRef = { kind: obj.kind, name: obj.name, input: obj, watermarkDelays, appendOnly }
       return { kind: 'relation', ref, columns: obj.columns }
     },
   }

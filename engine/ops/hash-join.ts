@@ -45,6 +45,13 @@ export interface HashJoinSpec {
   readonly rightTypes: readonly DataType[]
   /** Evaluated over [left columns..., right columns...] of candidate pairs. */
   readonly residual: PredicateFn | undefined
+  /**
+   * Lookup (temporal) join: right-side changes only update its state; a left row joins the right
+   * rows present when it arrives, and later right changes never revise that result.
+   */
+  readonly lookup?: boolean
+  /** The left input never retracts: a lookup join need not remember what each left row produced. */
+  readonly leftAppendOnly?: boolean
   readonly detail: string
 }
 
@@ -60,9 +67,71 @@ export class HashJoin implements Operator {
       { keys: spec.rightKeys, types: spec.rightTypes, all: spec.rightTypes.map((_t, i) => i), table: new RowMap(keyTypes), outer: spec.type === 'right' || spec.type === 'full', width: spec.rightTypes.length },
     ]
     this.width = spec.leftTypes.length + spec.rightTypes.length
+    this.produced = new RowMap(spec.leftTypes)
   }
 
+  private lookupChunk(chunk: Chunk, input: number, out: Emitter): void {
+    const cols = chunk.columns
+    if (input === 1) {
+      const right = this.sides[1]
+      for (let i = 0; i < chunk.length; i++) {
+        const row = new Array<Value>(right.width)
+        for (let c = 0; c < right.width; c++) row[c] = cols[c][i]
+        if (right.keys.some((k) => row[k] === null)) continue
+        this.store(right, cols, i, right.table.hashAt(cols, right.keys, i), row, chunk.ops[i] as 1 | -1, 0, false)
+      }
+      return
+    }
+    const left = this.sides[0]
+    const right = this.sides[1]
+    const builder = new ChunkBuilder(this.width)
+    const all = left.types.map((_t, c) => c)
+    for (let i = 0; i < chunk.length; i++) {
+      const op = chunk.ops[i] as 1 | -1
+      const row = new Array<Value>(left.width)
+      for (let c = 0; c < left.width; c++) row[c] = cols[c][i]
+      if (op < 0 && this.spec.leftAppendOnly !== true) {
+        // Retract what this row produced when it arrived, not a fresh lookup.
+        const hash = this.produced.hashAt(cols, all, i)
+        const entry = this.produced.findAt(cols, all, i, hash)
+        if (entry === undefined) continue
+        for (const r of entry.value.rows) builder.push(-1, r)
+        if (--entry.value.count === 0) this.produced.delete(entry)
+        continue
+      }
+      const outputs: Value[][] = []
+      const nullKey = left.keys.some((k) => row[k] === null)
+      const bucket = nullKey ? undefined : right.table.findAt(cols, left.keys, i, left.table.hashAt(cols, left.keys, i))
+      if (bucket !== undefined) {
+        const candidates: StoredRow[] = []
+        for (const e of bucket.value.entries()) candidates.push(e.value)
+        const pass = this.residualMask(0, row, candidates)
+        for (let m = 0; m < candidates.length; m++) {
+          if (pass !== undefined && pass[m] === 0) continue
+          for (let n = 0; n < candidates[m].count; n++) outputs.push([...row, ...candidates[m].row])
+        }
+      }
+      if (outputs.length === 0 && left.outer) outputs.push([...row, ...new Array<Value>(right.width).fill(null)])
+      for (const r of outputs) builder.push(1, r)
+      if (this.spec.leftAppendOnly !== true) {
+        const hash = this.produced.hashAt(cols, all, i)
+        const entry = this.produced.findAt(cols, all, i, hash)
+        if (entry === undefined) this.produced.insert(row, hash, { count: 1, rows: outputs })
+        else entry.value.count++
+      }
+    }
+    const result = builder.take()
+    if (result !== undefined) out.chunk(result)
+  }
+
+  /** Lookup joins: what each left row produced, so its retraction retracts exactly that. */
+  private readonly produced: RowMap<{ count: number; rows: Value[][] }>
+
   onChunk(chunk: Chunk, input: number, out: Emitter): void {
+    if (this.spec.lookup === true) {
+      this.lookupChunk(chunk, input, out)
+      return
+    }
     const self = this.sides[input]
     const other = this.sides[1 - input]
     const builder = new ChunkBuilder(this.width)

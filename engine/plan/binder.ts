@@ -460,6 +460,13 @@ export class Binder {
    */
   private bindJoin(r: Extract<Relation, { kind: 'join' }>): LogicalPlan {
     if (r.using !== undefined) throw new SluiceError(SqlState.feature_not_supported, 'JOIN ... USING is not supported yet; write ON', { position: r.position })
+    if (r.left.kind === 'table' && r.left.lookup === true) {
+      throw new SluiceError(SqlState.feature_not_supported, 'FOR SYSTEM_TIME AS OF PROCTIME() goes on the table joined to the stream (the right side)', { position: r.left.position })
+    }
+    const lookup = r.right.kind === 'table' && r.right.lookup === true
+    if (lookup && r.type !== 'inner' && r.type !== 'left') {
+      throw new SluiceError(SqlState.feature_not_supported, 'a lookup join (FOR SYSTEM_TIME AS OF PROCTIME()) must be an inner or left join', { position: r.position })
+    }
     let left = this.bindRelation(r.left)
     let right = this.bindRelation(r.right)
     const lw = left.columns.length
@@ -535,6 +542,7 @@ export class Binder {
       leftKeys: l.keys,
       rightKeys: rr.keys,
       residual: residualExpr,
+      lookup,
       columns: [...nullable(left.columns), ...nullable(right.columns)],
     }
     if (lx === 0 && right.columns.length === all.length - lw) return joined

@@ -60,7 +60,7 @@ function describe(p: LogicalPlan): string {
       return `Aggregate keys=[${keys}] aggs=[${p.calls.map((c) => c.label).join(', ')}]`
     }
     case 'join':
-      return `Join ${p.type} on ${joinCondition(p.leftKeys, p.rightKeys, p.left.columns.length)}${p.residual === undefined ? '' : ` and ${exprText(p.residual)}`}`
+      return `Join ${p.lookup ? 'lookup ' : ''}${p.type} on ${joinCondition(p.leftKeys, p.rightKeys, p.left.columns.length)}${p.residual === undefined ? '' : ` and ${exprText(p.residual)}`}`
     case 'union':
       return `Union all (${p.inputs.length} inputs)`
     case 'session_aggregate':

@@ -24,6 +24,8 @@ export interface RelationRef {
   readonly input: RelationInput
   /** Declared `WATERMARK FOR col AS col - d`: column → delay µs (sources and tables). */
   readonly watermarkDelays: ReadonlyMap<number, number>
+  /** Only ever inserts (sources, APPEND ONLY tables): nothing upstream retracts. */
+  readonly appendOnly: boolean
 }
 
 export interface AggregateCallPlan {
@@ -70,6 +72,8 @@ export type LogicalPlan =
       readonly rightKeys: readonly number[]
       /** The rest of ON, over [left columns..., right columns...]. */
       readonly residual: BoundExpr | undefined
+      /** FOR SYSTEM_TIME AS OF PROCTIME() on the right: left rows look up its state at arrival. */
+      readonly lookup: boolean
       readonly columns: readonly PlanColumn[]
     }
   | { readonly kind: 'union'; readonly inputs: readonly LogicalPlan[]; readonly columns: readonly PlanColumn[] }
@@ -110,6 +114,28 @@ export function inputsOf(plan: LogicalPlan): readonly LogicalPlan[] {
       return [plan.left, plan.right]
     case 'union':
       return plan.inputs
+  }
+}
+
+/** Whether a plan only ever emits inserts (so downstream state need not prepare for retractions). */
+export function isAppendOnly(plan: LogicalPlan): boolean {
+  switch (plan.kind) {
+    case 'scan':
+      return plan.relation.appendOnly
+    case 'values':
+      return true
+    case 'filter':
+    case 'project':
+    case 'window':
+      return isAppendOnly(plan.input)
+    case 'union':
+      return plan.inputs.every(isAppendOnly)
+    case 'join':
+      return plan.lookup && plan.type === 'inner' && isAppendOnly(plan.left)
+    case 'aggregate':
+    case 'rank':
+    case 'session_aggregate':
+      return false
   }
 }
 

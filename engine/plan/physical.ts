@@ -7,6 +7,7 @@ import type { CompileContext } from '../expr/compile.ts'
 import type { OperatorContext } from '../ops/operator.ts'
 import type { PhysicalNode } from '../runtime/dataflow.ts'
 import type { LogicalPlan } from './logical.ts'
+import { isAppendOnly } from './logical.ts'
 import type { ProjectionSpec } from '../ops/filter-project.ts'
 import { compileExpr, compilePredicate } from '../expr/compile.ts'
 import { FilterProject } from '../ops/filter-project.ts'
@@ -94,7 +95,9 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
         leftTypes: plan.left.columns.map((c) => c.type),
         rightTypes: plan.right.columns.map((c) => c.type),
         residual: plan.residual === undefined ? undefined : compilePredicate(plan.residual, options.compile),
-        detail: `${plan.type} on ${joinCondition(plan.leftKeys, plan.rightKeys, plan.left.columns.length)}${plan.residual === undefined ? '' : ` and ${exprText(plan.residual)}`}`,
+        lookup: plan.lookup,
+        leftAppendOnly: isAppendOnly(plan.left),
+        detail: `${plan.lookup ? 'lookup ' : ''}${plan.type} on ${joinCondition(plan.leftKeys, plan.rightKeys, plan.left.columns.length)}${plan.residual === undefined ? '' : ` and ${exprText(plan.residual)}`}`,
       })
       return { op, inputs: [lower(plan.left, options), lower(plan.right, options)], types }
     }

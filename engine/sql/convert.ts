@@ -6,6 +6,16 @@
 import type { ColumnDef, Cte, Expr, OrderItem, Query, Relation, SelectTarget, TypeName, WindowDef } from './tree.ts'
 import { SluiceError, SqlState } from '../errors.ts'
 
+/**
+ * Absolute offsets of table names written with `FOR SYSTEM_TIME AS OF PROCTIME()`; the front door
+ * records them while lifting the clause (parsing is synchronous, one statement at a time).
+ */
+const lookups = new Set<number>()
+
+export function markLookup(offset: number): void {
+  lookups.add(offset)
+}
+
 /** A node of libpg-query's JSON tree: `{ NodeType: { ...fields } }` or a bare field object. */
 export type PgNode = Record<string, unknown>
 
@@ -91,14 +101,18 @@ export class Converter {
   relation(node: PgNode): Relation {
     const [kind, r] = unwrap(node)
     switch (kind) {
-      case 'RangeVar':
+      case 'RangeVar': {
+        const position = this.pos(r.location)
+        const lookup = lookups.delete(position - 1)
         return {
           kind: 'table',
           schema: r.schemaname as string | undefined,
           name: r.relname as string,
           alias: (r.alias as PgNode | undefined)?.aliasname as string | undefined,
-          position: this.pos(r.location),
+          position,
+          ...(lookup ? { lookup: true } : {}),
         }
+      }
       case 'RangeSubselect': {
         const alias = r.alias as PgNode | undefined
         const columnAliases = alias?.colnames === undefined ? undefined : list(alias.colnames).map(str)

@@ -13,7 +13,7 @@ import type { ColumnDef, Expr, ObjectKindWord, Options, Query, Statement, Statem
 import type { Token } from './lexer.ts'
 import type { PgNode } from './convert.ts'
 import { blank, splitStatements, tokenize, words } from './lexer.ts'
-import { Converter, field, list, str, unwrap } from './convert.ts'
+import { Converter, field, list, markLookup, str, unwrap } from './convert.ts'
 import { parseDurationMicros } from './duration.ts'
 import { SluiceError, SqlState } from '../errors.ts'
 
@@ -44,7 +44,7 @@ function pgParse(text: string, base: number): PgNode[] {
 }
 
 function parseOne(original: string, base: number): StatementBody {
-  const text = liftFlinkWindows(original)
+  const text = liftLookups(liftFlinkWindows(original), base)
   const tokens = tokenize(text)
   const head = words(tokens, 0, 4)
   const is = (prefix: string): boolean => head === prefix || head.startsWith(prefix + ' ')
@@ -77,6 +77,25 @@ function parseOne(original: string, base: number): StatementBody {
   const nodes = pgParse(text, base)
   if (nodes.length === 0) return { kind: 'noop', tag: '' }
   return convertStatement(nodes[0], base, text)
+}
+
+/**
+ * `JOIN users FOR SYSTEM_TIME AS OF PROCTIME() AS u`: the clause is blanked out and the table's
+ * position recorded, so the converter marks that relation as a lookup (a temporal join).
+ */
+function liftLookups(text: string, base: number): string {
+  const tokens = tokenize(text)
+  let out = text
+  for (let i = 1; i + 6 < tokens.length; i++) {
+    if (words(tokens, i, 4) !== 'for system_time as of') continue
+    if (tokens[i + 4].value !== 'proctime' || tokens[i + 5].value !== '(' || tokens[i + 6].value !== ')') {
+      throw new SluiceError(SqlState.feature_not_supported, 'only FOR SYSTEM_TIME AS OF PROCTIME() is supported', { position: base + tokens[i].start + 1 })
+    }
+    const nameStart = tokens[i - 2]?.value === '.' && i >= 3 ? tokens[i - 3].start : tokens[i - 1].start
+    markLookup(base + nameStart)
+    out = blank(out, tokens[i].start, tokens[i + 6].end)
+  }
+  return out
 }
 
 /**

@@ -115,6 +115,8 @@ export type Relation =
       readonly name: string
       readonly alias: string | undefined
       readonly position: number
+      /** `FOR SYSTEM_TIME AS OF PROCTIME()`: a lookup of the table's state at arrival time. */
+      readonly lookup?: boolean
     }
   | { readonly kind: 'subquery'; readonly query: Query; readonly alias: string | undefined; readonly columnAliases?: readonly string[]; readonly position: number }
   | {
