@@ -11,9 +11,10 @@
  */
 import type { Chunk, Watermark } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
-import type { Emitter, Operator } from './operator.ts'
+import type { Emitter, Operator, OperatorContext } from './operator.ts'
+import { describeRow } from './operator.ts'
 import type { PredicateFn } from './filter-project.ts'
-import { ChunkBuilder } from '../chunk.ts'
+import { ChunkBuilder, rowAt } from '../chunk.ts'
 import { RowMap } from '../util/row-map.ts'
 
 export type JoinType = 'inner' | 'left' | 'right' | 'full'
@@ -52,6 +53,11 @@ export interface HashJoinSpec {
   readonly lookup?: boolean
   /** The left input never retracts: a lookup join need not remember what each left row produced. */
   readonly leftAppendOnly?: boolean
+  /**
+   * Interval join bound (inner joins): right.t − left.t ∈ [lo, hi]. A row behind its own input's
+   * watermark is late; a stored row that no future row of the other side can match is freed.
+   */
+  readonly interval?: { readonly leftTime: number; readonly rightTime: number; readonly lo: number; readonly hi: number }
   readonly detail: string
 }
 
@@ -60,7 +66,13 @@ export class HashJoin implements Operator {
   private readonly sides: [Side, Side]
   private readonly width: number
 
-  constructor(private readonly spec: HashJoinSpec) {
+  /** Watermark per input on its interval time column. */
+  private readonly wm = [-Infinity, -Infinity]
+
+  constructor(
+    private readonly spec: HashJoinSpec,
+    private readonly ctx?: OperatorContext,
+  ) {
     const keyTypes = spec.leftKeys.map((k) => spec.leftTypes[k])
     this.sides = [
       { keys: spec.leftKeys, types: spec.leftTypes, all: spec.leftTypes.map((_t, i) => i), table: new RowMap(keyTypes), outer: spec.type === 'left' || spec.type === 'full', width: spec.leftTypes.length },
@@ -136,8 +148,21 @@ export class HashJoin implements Operator {
     const other = this.sides[1 - input]
     const builder = new ChunkBuilder(this.width)
     const cols = chunk.columns
+    const interval = this.spec.interval
+    const timeCol = interval === undefined ? -1 : input === 0 ? interval.leftTime : interval.rightTime
+    let late = 0
     for (let i = 0; i < chunk.length; i++) {
       const op = chunk.ops[i] as 1 | -1
+      if (timeCol >= 0) {
+        const t = cols[timeCol][i] as number | null
+        if (t !== null && t < this.wm[input]) {
+          if (op > 0) {
+            late++
+            this.ctx?.deadLetter({ reason: 'late', detail: 'event time is behind the watermark of this interval join input', payload: describeRow(rowAt(chunk, i)) })
+          }
+          continue
+        }
+      }
       const row = new Array<Value>(self.width)
       for (let c = 0; c < self.width; c++) row[c] = cols[c][i]
       let hasNullKey = false
@@ -166,12 +191,30 @@ export class HashJoin implements Operator {
       if (self.outer && matched === 0) this.pushNullExtended(builder, op, input, row, 1)
       if (!hasNullKey || self.outer) this.store(self, cols, i, hash, row, op, matched, hasNullKey)
     }
+    if (late > 0) this.ctx?.countLate(late)
     const result = builder.take()
     if (result !== undefined) out.chunk(result)
   }
 
   onWatermark(w: Watermark, input: number, out: Emitter): void {
     out.watermark(input === 0 ? w : { kind: 'watermark', column: w.column + this.sides[0].width, value: w.value })
+    const interval = this.spec.interval
+    if (interval === undefined || w.column !== (input === 0 ? interval.leftTime : interval.rightTime) || w.value <= this.wm[input]) return
+    this.wm[input] = w.value
+    // Free the other side's rows that no future row of this side can match.
+    if (input === 1 && interval.hi !== Infinity) this.free(this.sides[0], interval.leftTime, (t) => t + interval.hi < w.value)
+    if (input === 0 && interval.lo !== -Infinity) this.free(this.sides[1], interval.rightTime, (t) => t - interval.lo < w.value)
+  }
+
+  private free(side: Side, timeCol: number, dead: (t: number) => boolean): void {
+    for (const entry of [...side.table.entries()]) {
+      const bucket = entry.value
+      for (const stored of [...bucket.entries()]) {
+        const t = stored.value.row[timeCol]
+        if (typeof t === 'number' && dead(t)) bucket.delete(stored)
+      }
+      if (bucket.size === 0) side.table.delete(entry)
+    }
   }
 
   stateSize(): number {

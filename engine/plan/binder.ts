@@ -7,7 +7,7 @@ import type { Cte, Expr, OrderItem, Query, Relation, SelectTarget } from '../sql
 import type { BoundExpr } from '../expr/bound.ts'
 import type { CompileContext } from '../expr/compile.ts'
 import type { DataType, Value } from '../types/datatype.ts'
-import type { AggregateCallPlan, LogicalPlan, PlanColumn, RelationRef, WindowPlan } from './logical.ts'
+import type { AggregateCallPlan, IntervalBound, LogicalPlan, PlanColumn, RelationRef, WindowPlan } from './logical.ts'
 import type { SortKey } from '../batch/pull-query.ts'
 import { Scope } from './scope.ts'
 import { SluiceError, SqlState } from '../errors.ts'
@@ -543,6 +543,7 @@ export class Binder {
       rightKeys: rr.keys,
       residual: residualExpr,
       lookup,
+      interval: type === 'inner' && !lookup ? intervalBound(residual, lw, all) : undefined,
       columns: [...nullable(left.columns), ...nullable(right.columns)],
     }
     if (lx === 0 && right.columns.length === all.length - lw) return joined
@@ -806,6 +807,55 @@ function visible(q: BoundQuery): LogicalPlan {
   if (q.hidden === 0) return q.plan
   const width = q.plan.columns.length - q.hidden
   return { kind: 'project', input: q.plan, exprs: q.plan.columns.slice(0, width).map((c, i) => col(i, c.type)), columns: q.plan.columns.slice(0, width) }
+}
+
+/**
+ * Finds `right.t − left.t ∈ [lo, hi]` in the residual conjuncts of a join (over [left..., right...]
+ * columns): comparisons between a left and a right timestamp column, each optionally plus or
+ * minus a constant interval, as `b.ts BETWEEN a.ts AND a.ts + INTERVAL '1 hour'` binds to.
+ */
+function intervalBound(conjuncts: readonly BoundExpr[], lw: number, columns: readonly PlanColumn[]): IntervalBound | undefined {
+  const term = (e: BoundExpr): { col: number; offset: number } | undefined => {
+    if (e.kind === 'column') return { col: e.index, offset: 0 }
+    if (e.kind === 'call' && (e.fn.name === '+' || e.fn.name === '-') && e.args.length === 2) {
+      const [a, b] = e.args
+      if (a.kind === 'column' && b.kind === 'literal' && b.value instanceof Interval && b.value.months === 0) {
+        const us = b.value.days * 86_400_000_000 + b.value.micros
+        return { col: a.index, offset: e.fn.name === '+' ? us : -us }
+      }
+    }
+    return undefined
+  }
+  const isTime = (c: number): boolean => columns[c].type.kind === 'timestamp' || columns[c].type.kind === 'timestamptz'
+  let leftTime: number | undefined
+  let rightTime: number | undefined
+  let lo = -Infinity
+  let hi = Infinity
+  const flat: BoundExpr[] = []
+  const split = (e: BoundExpr): void => {
+    if (e.kind === 'and') e.args.forEach(split)
+    else flat.push(e)
+  }
+  conjuncts.forEach(split)
+  for (const c of flat) {
+    if (c.kind !== 'call' || c.args.length !== 2 || !['<', '<=', '>', '>='].includes(c.fn.name)) continue
+    const [x, y] = c.fn.name.startsWith('<') ? c.args : [c.args[1], c.args[0]]
+    const a = term(x) // a <= b
+    const b = term(y)
+    if (a === undefined || b === undefined || !isTime(a.col) || !isTime(b.col)) continue
+    const aLeft = a.col < lw
+    const bLeft = b.col < lw
+    if (aLeft === bLeft) continue
+    const l = aLeft ? a.col : b.col
+    const r = (aLeft ? b.col : a.col) - lw
+    if ((leftTime !== undefined && leftTime !== l) || (rightTime !== undefined && rightTime !== r)) continue
+    leftTime = l
+    rightTime = r
+    if (aLeft) lo = Math.max(lo, a.offset - b.offset) // L + oa <= R + ob
+    else hi = Math.min(hi, b.offset - a.offset) // R + oa <= L + ob
+  }
+  if (leftTime === undefined || rightTime === undefined || (lo === -Infinity && hi === Infinity)) return undefined
+  return { leftTime, rightTime, lo, hi }
 }
 
 /** A SESSION window at the top of a FROM/WHERE plan, with filters below it moved under it. */

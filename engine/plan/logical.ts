@@ -37,6 +37,17 @@ export interface AggregateCallPlan {
   readonly label: string
 }
 
+export interface IntervalBound {
+  /** Time column of the left input. */
+  readonly leftTime: number
+  /** Time column of the right input. */
+  readonly rightTime: number
+  /** right.t − left.t ≥ lo (µs; −Infinity when unbounded). */
+  readonly lo: number
+  /** right.t − left.t ≤ hi (µs; Infinity when unbounded). */
+  readonly hi: number
+}
+
 export interface WindowPlan {
   /** For 'session', `size` is the gap; window_start/window_end come from the session aggregate. */
   readonly kind: 'tumble' | 'hop' | 'session'
@@ -74,6 +85,11 @@ export type LogicalPlan =
       readonly residual: BoundExpr | undefined
       /** FOR SYSTEM_TIME AS OF PROCTIME() on the right: left rows look up its state at arrival. */
       readonly lookup: boolean
+      /**
+       * An interval condition between event times (right.t − left.t within [lo, hi] µs) found in
+       * ON: lets the join free rows that no future row can match, and call late rows late.
+       */
+      readonly interval: IntervalBound | undefined
       readonly columns: readonly PlanColumn[]
     }
   | { readonly kind: 'union'; readonly inputs: readonly LogicalPlan[]; readonly columns: readonly PlanColumn[] }

@@ -97,8 +97,9 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
         residual: plan.residual === undefined ? undefined : compilePredicate(plan.residual, options.compile),
         lookup: plan.lookup,
         leftAppendOnly: isAppendOnly(plan.left),
-        detail: `${plan.lookup ? 'lookup ' : ''}${plan.type} on ${joinCondition(plan.leftKeys, plan.rightKeys, plan.left.columns.length)}${plan.residual === undefined ? '' : ` and ${exprText(plan.residual)}`}`,
-      })
+        interval: plan.interval,
+        detail: `${plan.lookup ? 'lookup ' : ''}${plan.type} on ${joinCondition(plan.leftKeys, plan.rightKeys, plan.left.columns.length)}${plan.residual === undefined ? '' : ` and ${exprText(plan.residual)}`}${plan.interval === undefined ? '' : ` interval=[${plan.interval.lo / 1e6}s, ${plan.interval.hi / 1e6}s]`}`,
+      }, options.ops)
       return { op, inputs: [lower(plan.left, options), lower(plan.right, options)], types }
     }
     case 'session_aggregate':
