@@ -3,7 +3,7 @@
  * the engine's DDL and DML, pull queries and the catalog commands. Statements that change the
  * catalog or tables run under the engine's write lock, one at a time.
  */
-import type { Statement, StatementBody, TypeName, WatermarkClause } from '../sql/tree.ts'
+import type { ExplainStage, Statement, StatementBody, TypeName, WatermarkClause } from '../sql/tree.ts'
 import type { PreparedDescription, ResultColumn, StatementResult } from '../session-api.ts'
 import type { DataType, Value } from '../types/datatype.ts'
 import type { EngineSession } from './session.ts'
@@ -258,7 +258,7 @@ function countParams(sqlText: string): number {
   return max
 }
 
-async function explain(session: EngineSession, stmt: Statement, stage: 'logical' | 'physical' | 'all'): Promise<StatementResult> {
+async function explain(session: EngineSession, stmt: Statement, stage: ExplainStage): Promise<StatementResult> {
   const engine = session.engine
   const compile = compileContext(session, [])
   let query
@@ -271,12 +271,13 @@ async function explain(session: EngineSession, stmt: Statement, stage: 'logical'
     emitOnWindowClose = stmt.emit === 'on_window_close'
   } else throw new SluiceError(SqlState.feature_not_supported, 'EXPLAIN works on SELECT and CREATE MATERIALIZED VIEW')
   const binder = new Binder({ catalog: binderCatalog(engine), compile, paramTypes: [], allowSources: stmt.kind !== 'query' })
-  const bound = { ...binder.bindQuery(query) }
-  bound.plan = optimize(bound.plan)
+  const bound = binder.bindQuery(query).plan
+  const optimized = optimize(bound)
   const lines: string[] = []
-  if (stage !== 'physical') lines.push('Logical plan:', ...explainLogical(bound.plan))
-  if (stage !== 'logical') {
-    const physical = lower(bound.plan, { compile, ops: operatorContext(engine, 'explain'), watermarkOverride: override, emitOnWindowClose })
+  if (stage === 'bound') lines.push('Bound plan:', ...explainLogical(bound))
+  if (stage === 'optimized' || stage === 'all') lines.push('Logical plan:', ...explainLogical(optimized))
+  if (stage === 'physical' || stage === 'all') {
+    const physical = lower(optimized, { compile, ops: operatorContext(engine, 'explain'), watermarkOverride: override, emitOnWindowClose })
     lines.push('Operator graph:', ...explainPhysical(physical))
   }
   return { tag: 'EXPLAIN', columns: [text('QUERY PLAN')], rows: lines.map((l) => [l]) }

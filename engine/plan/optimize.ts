@@ -1,7 +1,9 @@
 /** The optimizer: rewrite rules applied to a bound logical plan, in order. */
 import type { LogicalPlan } from './logical.ts'
+import { pushFilters } from './rules/push-filters.ts'
 import { pushTopNLimit } from './rules/top-n-limit.ts'
 
 export function optimize(plan: LogicalPlan): LogicalPlan {
-  return pushTopNLimit(plan)
+  // Top-N limits are read off `rn <= N` filters, so they run before the filters move.
+  return pushFilters(pushTopNLimit(plan))
 }

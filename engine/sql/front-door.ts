@@ -9,7 +9,7 @@
  * — still points into the user's text. The rest goes to PostgreSQL's own grammar (libpg-query).
  */
 import { loadModule, parseSync } from 'libpg-query'
-import type { ColumnDef, Expr, ObjectKindWord, Options, Query, Statement, StatementBody, WatermarkClause } from './tree.ts'
+import type { ColumnDef, ExplainStage, Expr, ObjectKindWord, Options, Query, Statement, StatementBody, WatermarkClause } from './tree.ts'
 import type { Token } from './lexer.ts'
 import type { PgNode } from './convert.ts'
 import { blank, splitStatements, tokenize, words } from './lexer.ts'
@@ -564,10 +564,11 @@ function subscribe(text: string, base: number, tokens: readonly Token[]): Statem
 
 function explain(text: string, base: number, tokens: readonly Token[]): StatementBody {
   let i = 1
-  let stage: 'logical' | 'physical' | 'all' = 'all'
+  let stage: ExplainStage = 'all'
   const w = tokens[1]?.value
-  if (w === 'logical' || w === 'physical' || w === 'plan') {
-    stage = w === 'plan' ? 'all' : w
+  const stages: Record<string, ExplainStage> = { bound: 'bound', logical: 'bound', optimized: 'optimized', physical: 'physical', stream: 'physical', plan: 'all' }
+  if (w !== undefined && tokens[1].type === 'word' && stages[w] !== undefined) {
+    stage = stages[w]
     i = 2
   } else if (w === '(') {
     return convertStatement(pgParse(text, base)[0], base, text)

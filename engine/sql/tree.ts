@@ -153,6 +153,8 @@ export interface WatermarkClause {
   readonly position: number
 }
 
+export type ExplainStage = 'bound' | 'optimized' | 'physical' | 'all'
+
 export type ObjectKindWord = 'source' | 'table' | 'materialized_view' | 'view' | 'sink'
 
 export type Options = ReadonlyMap<string, string>
@@ -212,7 +214,8 @@ export type StatementBody =
   | { readonly kind: 'describe'; readonly name: string; readonly position: number }
   | { readonly kind: 'flush' }
   | { readonly kind: 'subscribe'; readonly name: string | undefined; readonly query: Query | undefined }
-  | { readonly kind: 'explain'; readonly stage: 'logical' | 'physical' | 'all'; readonly statement: Statement }
+  /** EXPLAIN stages: the plan as bound, after the rewrite rules, the operator graph, or both of the last two. */
+  | { readonly kind: 'explain'; readonly stage: ExplainStage; readonly statement: Statement }
   | { readonly kind: 'transaction'; readonly action: 'begin' | 'commit' | 'rollback' }
   | { readonly kind: 'alter_source_add_column'; readonly source: string; readonly column: ColumnDef }
   /** Statements accepted and ignored (DISCARD ALL, DEALLOCATE ...), answered with their tag. */
