@@ -20,7 +20,7 @@ export function pushFilters(plan: LogicalPlan): LogicalPlan {
     case 'aggregate':
     case 'rank':
     case 'session_aggregate':
-      return { ...plan, input: pushFilters(plan.input) } as LogicalPlan
+      return { ...plan, input: pushFilters(plan.input) }
     case 'join':
       return { ...plan, left: pushFilters(plan.left), right: pushFilters(plan.right) }
     case 'union':
