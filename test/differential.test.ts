@@ -8,7 +8,8 @@ import pg from 'pg'
 import { Sluice } from '../engine/index.ts'
 import { formatText } from '../engine/types/text.ts'
 
-const QUERIES = [
+/** A query, or [the Sluice query, the same query written for PostgreSQL] where they differ (windows). */
+const QUERIES: readonly (string | readonly [string, string])[] = [
   'SELECT k, count(*) AS n, sum(v) AS s, min(v) AS lo, max(v) AS hi FROM t GROUP BY k',
   'SELECT k, avg(v) AS a, count(v) AS c FROM t WHERE v > 10 GROUP BY k',
   'SELECT g, count(DISTINCT k) AS dk, bool_or(v > 50) AS any_big, bool_and(v >= 0) AS all_pos FROM t GROUP BY g',
@@ -31,6 +32,18 @@ const QUERIES = [
   'SELECT k, id FROM (SELECT k, id, ROW_NUMBER() OVER (PARTITION BY k ORDER BY id) AS rn FROM t) s WHERE rn = 1',
   'SELECT id, rn FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY v NULLS LAST, id) AS rn FROM t) s WHERE rn < 4',
   'WITH top AS (SELECT g, id, v, ROW_NUMBER() OVER (PARTITION BY g ORDER BY v, id) AS rn FROM t) SELECT g, count(*) AS n, sum(v) AS s FROM top WHERE rn <= 3 GROUP BY g',
+  [
+    "SELECT window_start, k, count(*) AS n, sum(v) AS s FROM TUMBLE(t, ts, INTERVAL '10 minutes') GROUP BY window_start, k",
+    "SELECT date_bin('10 minutes', ts, timestamp '2024-01-01') AS window_start, k, count(*) AS n, sum(v) AS s FROM t GROUP BY 1, 2",
+  ],
+  [
+    "SELECT k, count(*) AS n, max(v) AS top FROM t GROUP BY TUMBLE(ts, '10m'), k",
+    "SELECT k, count(*) AS n, max(v) AS top FROM t GROUP BY date_bin('10 minutes', ts, timestamp '2024-01-01'), k",
+  ],
+  [
+    "SELECT window_start, window_end, count(*) AS n FROM HOP(t, ts, INTERVAL '5 minutes', INTERVAL '15 minutes') GROUP BY window_start, window_end",
+    "SELECT w AS window_start, w + interval '15 minutes' AS window_end, count(*) AS n FROM t, generate_series(date_bin('5 minutes', ts, timestamp '2024-01-01') - interval '10 minutes', date_bin('5 minutes', ts, timestamp '2024-01-01'), interval '5 minutes') AS w GROUP BY 1, 2",
+  ],
 ]
 
 /** A small seeded PRNG so that every run checks the same cases. */
@@ -63,7 +76,7 @@ describe('incremental views equal PostgreSQL', () => {
       const random = rng(seed)
       const db = await Sluice.open({ dataDir: ':memory:', maxBatchRows: chunkRows })
       const session = db.session()
-      const ddl = 'CREATE TABLE t (id BIGINT PRIMARY KEY, k INT, g TEXT, v BIGINT, name TEXT)'
+      const ddl = 'CREATE TABLE t (id BIGINT PRIMARY KEY, k INT, g TEXT, v BIGINT, name TEXT, ts TIMESTAMP)'
       const ddlU = 'CREATE TABLE u (uid BIGINT PRIMARY KEY, k BIGINT, label TEXT)'
       await session.execute(ddl)
       await session.execute(ddlU)
@@ -71,7 +84,7 @@ describe('incremental views equal PostgreSQL', () => {
       await oracle.query(ddl)
       await oracle.query(ddlU)
       const liveU = new Set<number>()
-      for (const [i, q] of QUERIES.entries()) await session.execute(`CREATE MATERIALIZED VIEW v${i} AS ${q}`)
+      for (const [i, q] of QUERIES.entries()) await session.execute(`CREATE MATERIALIZED VIEW v${i} AS ${typeof q === 'string' ? q : q[0]}`)
       const live = new Set<number>()
       let nextId = 1
       let checked = 0
@@ -101,12 +114,14 @@ describe('incremental views equal PostgreSQL', () => {
               live.add(id)
               const name = random() < 0.2 ? 'NULL' : `'${['ann', 'bob', 'al', 'cy'][Math.floor(random() * 4)]}'`
               const v = random() < 0.1 ? 'NULL' : String(Math.floor(random() * 100))
-              rows.push(`(${id}, ${Math.floor(random() * 4)}, '${['x', 'y'][Math.floor(random() * 2)]}', ${v}, ${name})`)
+              const ts = `'2024-01-01 10:${String(Math.floor(random() * 60)).padStart(2, '0')}:00'`
+              rows.push(`(${id}, ${Math.floor(random() * 4)}, '${['x', 'y'][Math.floor(random() * 2)]}', ${v}, ${name}, ${ts})`)
             }
             statements.push(`INSERT INTO t VALUES ${rows.join(', ')}`)
           } else if (r < 0.7) {
             const id = ids[Math.floor(random() * ids.length)]
-            statements.push(`UPDATE t SET v = ${Math.floor(random() * 100)}, k = ${Math.floor(random() * 4)} WHERE id = ${id}`)
+            const ts = `'2024-01-01 10:${String(Math.floor(random() * 60)).padStart(2, '0')}:30'`
+            statements.push(`UPDATE t SET v = ${Math.floor(random() * 100)}, k = ${Math.floor(random() * 4)}, ts = ${ts} WHERE id = ${id}`)
           } else if (r < 0.8) {
             statements.push(`UPDATE t SET v = v + 1 WHERE k = ${Math.floor(random() * 4)}`)
           } else {
@@ -121,7 +136,7 @@ describe('incremental views equal PostgreSQL', () => {
         }
         for (const [i, q] of QUERIES.entries()) {
           const [mine] = await session.execute(`SELECT * FROM v${i}`)
-          const theirs = await oracle.query({ text: q, rowMode: 'array', types: { getTypeParser: () => (x: string) => x } })
+          const theirs = await oracle.query({ text: typeof q === 'string' ? q : q[1], rowMode: 'array', types: { getTypeParser: () => (x: string) => x } })
           const a = (mine.rows ?? []).map((row) => row.map((v, c) => (v === null ? 'NULL' : formatText(mine.columns![c].type, v))).join('|')).sort()
           const b = (theirs.rows as (string | null)[][]).map((row) => row.map((v) => v ?? 'NULL').join('|')).sort()
           expect(a, `view v${i} (${q}) after batch ${batch}`).toEqual(b)
