@@ -27,6 +27,11 @@ export interface TopNSpec {
   readonly order: readonly SortSpec[]
   /** Number only the first `limit` rows of each partition (Infinity: all). */
   readonly limit: number
+  /**
+   * The input never retracts, so a row that falls past `limit` can never move up again: state
+   * keeps only the first `limit` rows of each partition.
+   */
+  readonly appendOnly?: boolean
 }
 
 interface Partition {
@@ -62,8 +67,11 @@ export class TopN implements Operator {
       const row = new Array<Value>(cols.length)
       for (let c = 0; c < cols.length; c++) row[c] = cols[c][i]
       const at = this.search(p.rows, row)
-      if (chunk.ops[i] > 0) p.rows.splice(at, 0, row)
-      else if (at < p.rows.length && this.compare(p.rows[at], row) === 0) p.rows.splice(at, 1)
+      if (chunk.ops[i] > 0) {
+        if (this.spec.appendOnly === true && at >= this.spec.limit) continue
+        p.rows.splice(at, 0, row)
+        if (this.spec.appendOnly === true && p.rows.length > this.spec.limit) p.rows.length = this.spec.limit
+      } else if (at < p.rows.length && this.compare(p.rows[at], row) === 0) p.rows.splice(at, 1)
     }
     const builder = new ChunkBuilder(this.width)
     for (const entry of this.dirty) {

@@ -116,7 +116,7 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
       }
     case 'rank':
       return {
-        op: new TopN({ types: plan.input.columns.map((c) => c.type), partition: plan.partition, order: plan.order, limit: plan.limit }),
+        op: new TopN({ types: plan.input.columns.map((c) => c.type), partition: plan.partition, order: plan.order, limit: plan.limit, appendOnly: isAppendOnly(plan.input) }),
         inputs: [lower(plan.input, options)],
         types,
       }
