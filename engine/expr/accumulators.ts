@@ -234,6 +234,40 @@ export class ExtremeAcc implements Accumulator {
   }
 }
 
+/**
+ * min / max over an input that never retracts: only the current extreme is kept (no multiset),
+ * which is what makes windowed max over a stream cheap.
+ */
+export class AppendOnlyExtremeAcc implements Accumulator {
+  count = 0
+  private best: Value = null
+
+  constructor(
+    private readonly type: DataType,
+    private readonly sign: 1 | -1,
+  ) {}
+
+  add(v: Value, op: 1 | -1): void {
+    if (op < 0) throw new Error('AppendOnlyExtremeAcc received a retraction: the planner chose it for a retracting input')
+    this.count++
+    if (v !== null && (this.best === null || this.sign * compareValues(v, this.best, this.type) > 0)) this.best = v
+  }
+
+  result(): Value {
+    return this.best
+  }
+
+  snapshot(): unknown {
+    return [this.count, this.best === null ? null : encodeValue(this.type, this.best)]
+  }
+
+  restore(s: unknown): void {
+    const [count, best] = s as [number, unknown]
+    this.count = count
+    this.best = best === null ? null : decodeValue(this.type, best)
+  }
+}
+
 /** bool_and / bool_or: counts of trues and falses. */
 export class BoolAcc implements Accumulator {
   count = 0

@@ -12,6 +12,7 @@
 import type { DataType, Value } from '../types/datatype.ts'
 import { T, arrayOf } from '../types/datatype.ts'
 import {
+  AppendOnlyExtremeAcc,
   BoolAcc,
   CountAcc,
   DistinctAcc,
@@ -44,6 +45,8 @@ export interface AggregateSpec {
   readonly argTypes: readonly DataType[]
   readonly returnType: DataType
   create(): Accumulator
+  /** A cheaper accumulator for inputs that never retract, where one exists (min, max). */
+  createAppendOnly?(): Accumulator
 }
 
 const INTS = new Set(['int2', 'int4', 'int8'])
@@ -89,7 +92,7 @@ function plain(name: string, argTypes: readonly DataType[]): AggregateSpec | und
       if (!one || NOT_ORDERED.has(t.kind)) return undefined
       const type = t.kind === 'unknown' ? T.text : t
       const sign = name === 'max' ? 1 : -1
-      return spec(name, [type], type, () => new ExtremeAcc(type, sign))
+      return { ...spec(name, [type], type, () => new ExtremeAcc(type, sign)), createAppendOnly: () => new AppendOnlyExtremeAcc(type, sign) }
     }
     case 'bool_and':
     case 'bool_or':

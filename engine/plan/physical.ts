@@ -123,6 +123,7 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
     case 'union':
       return { op: new UnionAll(plan.inputs.length), inputs: plan.inputs.map((p) => lower(p, options)), types }
     case 'aggregate': {
+      const appendOnly = isAppendOnly(plan.input)
       const op = new HashAggregate({
         keyTypes: plan.input.columns.slice(0, plan.keyCount).map((c) => c.type),
         calls: plan.calls.map((c) => ({
@@ -130,7 +131,7 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
           arg: c.arg,
           arg2: c.arg2,
           returnType: c.spec.returnType,
-          create: () => c.spec.create(),
+          create: appendOnly && c.spec.createAppendOnly !== undefined ? () => c.spec.createAppendOnly!() : () => c.spec.create(),
         })),
         windowKey: plan.windowKey,
         emitOnWindowClose: options.emitOnWindowClose && plan.windowKey !== undefined,
