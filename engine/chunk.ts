@@ -70,6 +70,15 @@ export class ChunkBuilder {
     this.ops.push(op)
   }
 
+  /** Appends the concatenation of two rows (a join's output) without building it first. */
+  pushPair(op: Op, left: readonly Value[], right: readonly Value[]): void {
+    const cols = this.columns
+    const lw = left.length
+    for (let c = 0; c < lw; c++) cols[c].push(left[c])
+    for (let c = 0; c < right.length; c++) cols[lw + c].push(right[c])
+    this.ops.push(op)
+  }
+
   /** Appends row `i` of `chunk`, projected through `map` (input column index per output column). */
   pushFrom(op: Op, chunk: Chunk, i: number, map?: readonly number[]): void {
     const cols = this.columns

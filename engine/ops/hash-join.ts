@@ -171,15 +171,16 @@ export class HashJoin implements Operator {
       const bucket = hasNullKey ? undefined : other.table.findAt(cols, self.keys, i, hash)
       let matched = 0
       if (bucket !== undefined) {
-        const candidates: StoredRow[] = []
-        for (const e of bucket.value.entries()) candidates.push(e.value)
+        const candidates = this.candidates(bucket.value)
         const pass = this.residualMask(input, row, candidates)
         for (let m = 0; m < candidates.length; m++) {
           if (pass !== undefined && pass[m] === 0) continue
           const o = candidates[m]
           matched += o.count
-          const joined = input === 0 ? [...row, ...o.row] : [...o.row, ...row]
-          for (let n = 0; n < o.count; n++) builder.push(op, joined)
+          for (let n = 0; n < o.count; n++) {
+            if (input === 0) builder.pushPair(op, row, o.row)
+            else builder.pushPair(op, o.row, row)
+          }
           if (other.outer) {
             const before = o.matches
             o.matches += op
@@ -225,6 +226,13 @@ export class HashJoin implements Operator {
 
   explain(): string {
     return this.spec.detail
+  }
+
+  /** The rows of a bucket as an array (the bucket may change while its matches are emitted). */
+  private candidates(bucket: Bucket): StoredRow[] {
+    const out: StoredRow[] = []
+    for (const e of bucket.entries()) out.push(e.value)
+    return out
   }
 
   /** 1 where the residual predicate holds for (row, candidate), per candidate; undefined = all. */
