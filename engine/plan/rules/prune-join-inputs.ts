@@ -1,0 +1,78 @@
+/**
+ * Rule: projection pruning for joins. A join keeps every row of both inputs as state, so it
+ * should keep only the columns something above it reads. For a projection (through filters)
+ * over a join, each join input is narrowed to the columns the projection, the filters, the join
+ * keys and the residual condition use; the column references above are renumbered.
+ */
+import type { BoundExpr } from '../../expr/bound.ts'
+import type { LogicalPlan } from '../logical.ts'
+import { columnsOf, remapColumns } from '../../expr/remap.ts'
+
+export function pruneJoinInputs(plan: LogicalPlan): LogicalPlan {
+  switch (plan.kind) {
+    case 'scan':
+    case 'values':
+      return plan
+    case 'project': {
+      const input = pruneJoinInputs(plan.input)
+      return narrow({ ...plan, input }) ?? { ...plan, input }
+    }
+    case 'filter':
+    case 'window':
+    case 'aggregate':
+    case 'rank':
+    case 'session_aggregate':
+      return { ...plan, input: pruneJoinInputs(plan.input) } as LogicalPlan
+    case 'join':
+      return { ...plan, left: pruneJoinInputs(plan.left), right: pruneJoinInputs(plan.right) }
+    case 'union':
+      return { ...plan, inputs: plan.inputs.map(pruneJoinInputs) }
+  }
+}
+
+/** Narrows the join under `project` (through filters); undefined when nothing can be dropped. */
+function narrow(project: Extract<LogicalPlan, { kind: 'project' }>): LogicalPlan | undefined {
+  const filters: BoundExpr[] = []
+  let node = project.input
+  while (node.kind === 'filter') {
+    filters.push(node.predicate)
+    node = node.input
+  }
+  if (node.kind !== 'join' || node.lookup) return undefined
+  const join = node
+  const lw = join.left.columns.length
+  const used = new Set<number>()
+  for (const e of [...project.exprs, ...filters, ...(join.residual === undefined ? [] : [join.residual])]) columnsOf(e, used)
+  join.leftKeys.forEach((k) => used.add(k))
+  join.rightKeys.forEach((k) => used.add(k + lw))
+  if (join.interval !== undefined) {
+    used.add(join.interval.leftTime)
+    used.add(join.interval.rightTime + lw)
+  }
+  const keepLeft = [...used].filter((c) => c < lw).sort((a, b) => a - b)
+  const keepRight = [...used].filter((c) => c >= lw).map((c) => c - lw).sort((a, b) => a - b)
+  if (keepLeft.length === lw && keepRight.length === join.right.columns.length) return undefined
+  const side = (plan: LogicalPlan, keep: readonly number[]): LogicalPlan =>
+    keep.length === plan.columns.length
+      ? plan
+      : { kind: 'project', input: plan, exprs: keep.map((c) => ({ kind: 'column', index: c, type: plan.columns[c].type })), columns: keep.map((c) => plan.columns[c]) }
+  const map = new Map<number, number>()
+  keepLeft.forEach((c, i) => map.set(c, i))
+  keepRight.forEach((c, i) => map.set(c + lw, keepLeft.length + i))
+  const remap = (i: number): number => map.get(i)!
+  const left = side(join.left, keepLeft)
+  const right = side(join.right, keepRight)
+  const narrowed: LogicalPlan = {
+    ...join,
+    left,
+    right,
+    leftKeys: join.leftKeys.map((k) => keepLeft.indexOf(k)),
+    rightKeys: join.rightKeys.map((k) => keepRight.indexOf(k)),
+    residual: join.residual === undefined ? undefined : remapColumns(join.residual, remap),
+    interval: join.interval === undefined ? undefined : { ...join.interval, leftTime: keepLeft.indexOf(join.interval.leftTime), rightTime: keepRight.indexOf(join.interval.rightTime) },
+    columns: [...left.columns, ...right.columns],
+  }
+  let rebuilt: LogicalPlan = narrowed
+  for (const f of filters.reverse()) rebuilt = { kind: 'filter', input: rebuilt, predicate: remapColumns(f, remap), columns: rebuilt.columns }
+  return { ...project, input: rebuilt, exprs: project.exprs.map((e) => remapColumns(e, remap)) }
+}
