@@ -22,7 +22,7 @@ export function pruneJoinInputs(plan: LogicalPlan): LogicalPlan {
     case 'aggregate':
     case 'rank':
     case 'session_aggregate':
-      return { ...plan, input: pruneJoinInputs(plan.input) } as LogicalPlan
+      return { ...plan, input: pruneJoinInputs(plan.input) }
     case 'join':
       return { ...plan, left: pruneJoinInputs(plan.left), right: pruneJoinInputs(plan.right) }
     case 'union':
