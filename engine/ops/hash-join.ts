@@ -13,6 +13,7 @@ import type { Chunk, Watermark } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
 import type { Emitter, Operator, OperatorContext } from './operator.ts'
 import { describeRow } from './operator.ts'
+import { valuesEqual } from '../types/compare.ts'
 import type { PredicateFn } from './filter-project.ts'
 import { ChunkBuilder, rowAt } from '../chunk.ts'
 import { RowMap } from '../util/row-map.ts'
@@ -26,8 +27,15 @@ interface StoredRow {
   matches: number
 }
 
-/** The rows of one join key, by whole row (so a delete finds its row in O(1)). */
-type Bucket = RowMap<StoredRow>
+/**
+ * The rows of one join key: by whole row (so a delete finds its row in O(1)), or, for an input
+ * that never retracts, a plain list (nothing is ever looked up by content).
+ */
+type Bucket = RowMap<StoredRow> | StoredRow[]
+
+function bucketSize(b: Bucket): number {
+  return Array.isArray(b) ? b.length : b.size
+}
 
 interface Side {
   readonly keys: readonly number[]
@@ -36,6 +44,7 @@ interface Side {
   readonly table: RowMap<Bucket>
   readonly outer: boolean
   readonly width: number
+  readonly appendOnly: boolean
 }
 
 export interface HashJoinSpec {
@@ -53,6 +62,8 @@ export interface HashJoinSpec {
   readonly lookup?: boolean
   /** The left input never retracts: a lookup join need not remember what each left row produced. */
   readonly leftAppendOnly?: boolean
+  /** The right input never retracts. */
+  readonly rightAppendOnly?: boolean
   /**
    * Interval join bound (inner joins): right.t − left.t ∈ [lo, hi]. A row behind its own input's
    * watermark is late; a stored row that no future row of the other side can match is freed.
@@ -75,8 +86,8 @@ export class HashJoin implements Operator {
   ) {
     const keyTypes = spec.leftKeys.map((k) => spec.leftTypes[k])
     this.sides = [
-      { keys: spec.leftKeys, types: spec.leftTypes, all: spec.leftTypes.map((_t, i) => i), table: new RowMap(keyTypes), outer: spec.type === 'left' || spec.type === 'full', width: spec.leftTypes.length },
-      { keys: spec.rightKeys, types: spec.rightTypes, all: spec.rightTypes.map((_t, i) => i), table: new RowMap(keyTypes), outer: spec.type === 'right' || spec.type === 'full', width: spec.rightTypes.length },
+      { keys: spec.leftKeys, types: spec.leftTypes, all: spec.leftTypes.map((_t, i) => i), table: new RowMap(keyTypes), outer: spec.type === 'left' || spec.type === 'full', width: spec.leftTypes.length, appendOnly: spec.leftAppendOnly === true },
+      { keys: spec.rightKeys, types: spec.rightTypes, all: spec.rightTypes.map((_t, i) => i), table: new RowMap(keyTypes), outer: spec.type === 'right' || spec.type === 'full', width: spec.rightTypes.length, appendOnly: spec.rightAppendOnly === true },
     ]
     this.width = spec.leftTypes.length + spec.rightTypes.length
     this.produced = new RowMap(spec.leftTypes)
@@ -115,8 +126,7 @@ export class HashJoin implements Operator {
       const nullKey = left.keys.some((k) => row[k] === null)
       const bucket = nullKey ? undefined : right.table.findAt(cols, left.keys, i, left.table.hashAt(cols, left.keys, i))
       if (bucket !== undefined) {
-        const candidates: StoredRow[] = []
-        for (const e of bucket.value.entries()) candidates.push(e.value)
+        const candidates = this.candidates(bucket.value)
         const pass = this.residualMask(0, row, candidates)
         for (let m = 0; m < candidates.length; m++) {
           if (pass !== undefined && pass[m] === 0) continue
@@ -210,17 +220,23 @@ export class HashJoin implements Operator {
   private free(side: Side, timeCol: number, dead: (t: number) => boolean): void {
     for (const entry of [...side.table.entries()]) {
       const bucket = entry.value
-      for (const stored of [...bucket.entries()]) {
-        const t = stored.value.row[timeCol]
-        if (typeof t === 'number' && dead(t)) bucket.delete(stored)
+      if (Array.isArray(bucket)) {
+        const live = bucket.filter((s) => !(typeof s.row[timeCol] === 'number' && dead(s.row[timeCol])))
+        bucket.length = 0
+        bucket.push(...live)
+      } else {
+        for (const stored of [...bucket.entries()]) {
+          const t = stored.value.row[timeCol]
+          if (typeof t === 'number' && dead(t)) bucket.delete(stored)
+        }
       }
-      if (bucket.size === 0) side.table.delete(entry)
+      if (bucketSize(bucket) === 0) side.table.delete(entry)
     }
   }
 
   stateSize(): number {
     let n = 0
-    for (const side of this.sides) for (const e of side.table.entries()) n += e.value.size
+    for (const side of this.sides) for (const e of side.table.entries()) n += bucketSize(e.value)
     return n
   }
 
@@ -230,6 +246,8 @@ export class HashJoin implements Operator {
 
   /** The rows of a bucket as an array (the bucket may change while its matches are emitted). */
   private candidates(bucket: Bucket): StoredRow[] {
+    // A list bucket belongs to the other side than the one being stored into: safe to share.
+    if (Array.isArray(bucket)) return bucket
     const out: StoredRow[] = []
     for (const e of bucket.entries()) out.push(e.value)
     return out
@@ -256,9 +274,19 @@ export class HashJoin implements Operator {
     let entry = nullTuple !== undefined ? side.table.find(nullTuple, 0) : side.table.findAt(cols, side.keys, i, hash)
     if (entry === undefined) {
       if (op < 0) return
-      entry = side.table.insert(nullTuple ?? side.table.keyAt(cols, side.keys, i), nullTuple !== undefined ? 0 : hash, new RowMap<StoredRow>(side.types))
+      entry = side.table.insert(nullTuple ?? side.table.keyAt(cols, side.keys, i), nullTuple !== undefined ? 0 : hash, side.appendOnly ? [] : new RowMap<StoredRow>(side.types))
     }
     const bucket = entry.value
+    if (Array.isArray(bucket)) {
+      if (op > 0) bucket.push({ row, count: 1, matches })
+      else {
+        // Not expected (the input is append-only); handled for safety.
+        const at = bucket.findIndex((s) => s.row.every((v, c) => v === row[c] || (v !== null && row[c] !== null && valuesEqual(v, row[c], side.types[c]))))
+        if (at >= 0) bucket.splice(at, 1)
+        if (bucket.length === 0) side.table.delete(entry)
+      }
+      return
+    }
     const rowHash = bucket.hashAt(cols, side.all, i)
     const stored = bucket.findAt(cols, side.all, i, rowHash)
     if (op > 0) {

@@ -97,6 +97,7 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
         residual: plan.residual === undefined ? undefined : compilePredicate(plan.residual, options.compile),
         lookup: plan.lookup,
         leftAppendOnly: isAppendOnly(plan.left),
+        rightAppendOnly: isAppendOnly(plan.right),
         interval: plan.interval,
         detail: `${plan.lookup ? 'lookup ' : ''}${plan.type} on ${joinCondition(plan.leftKeys, plan.rightKeys, plan.left.columns.length)}${plan.residual === undefined ? '' : ` and ${exprText(plan.residual)}`}${plan.interval === undefined ? '' : ` interval=[${plan.interval.lo / 1e6}s, ${plan.interval.hi / 1e6}s]`}`,
       }, options.ops)
