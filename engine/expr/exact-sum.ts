@@ -24,7 +24,7 @@ function units(x: number): bigint {
 }
 
 /** The double nearest to n · 2^-1074 (ties to even). */
-function toDouble(n: bigint): number {
+function asDouble(n: bigint): number {
   if (n === 0n) return 0
   const neg = n < 0n
   let a = neg ? -n : n
@@ -68,7 +68,7 @@ export class ExactFloatSum {
     if (this.posInf > 0) return Infinity
     if (this.negInf > 0) return -Infinity
     if (this.big === 0n) return this.small
-    return toDouble(this.big + (BigInt(this.small) << SCALE))
+    return asDouble(this.big + (BigInt(this.small) << SCALE))
   }
 
   snapshot(): [string, number, number, number] {
