@@ -5,7 +5,7 @@
 import type { ColumnSchema } from '../connector.ts'
 import type { Engine } from '../engine.ts'
 import type { Value } from '../types/datatype.ts'
-import { T, arrayOf } from '../types/datatype.ts'
+import { SQL_KINDS, T, arrayOf } from '../types/datatype.ts'
 import { formatTypeName, pgTypeName, typeLength, typeOid } from '../types/oid.ts'
 
 export interface SystemTable {
@@ -121,7 +121,7 @@ const PG_CATALOG: readonly SystemTable[] = [
     name: 'pg_type',
     columns: [col('oid', T.int8), col('typname', T.text), col('typnamespace', T.int8), col('typlen', T.int2), col('typtype', T.text), col('typelem', T.int8), col('typarray', T.int8), col('typbasetype', T.int8), col('typtypmod', T.int4), col('typnotnull', T.bool)],
     rows: () =>
-      (['bool', 'int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'text', 'bytea', 'date', 'time', 'timestamp', 'timestamptz', 'interval', 'jsonb'] as const).flatMap((k) => {
+      SQL_KINDS.flatMap((k) => {
         const t = T[k]
         const arr = arrayOf(t)
         return [

@@ -19,7 +19,6 @@ import { Materialize } from '../ops/materialize.ts'
 import { lower } from '../plan/physical.ts'
 import { emptyChunk, kindLabel } from '../catalog/objects.ts'
 import { chunkFromRows } from '../chunk.ts'
-import { describeRow } from '../ops/operator.ts'
 
 export interface SourceDef {
   readonly name: string
@@ -257,4 +256,3 @@ function resolveWatermark(
   return { column, delay: decl.delay }
 }
 
-export { describeRow }

@@ -100,7 +100,7 @@ export class Binder {
         for (let c = 0; c < width; c++) types.push(this.commonType(rows.map((r) => r[c].type), 'VALUES', q.rows[0][c].position))
         const values = rows.map((r) => r.map((e, c) => this.constValue(this.coerce(e, types[c], q.rows[0][c].position))))
         const plan: LogicalPlan = { kind: 'values', rows: values, columns: types.map((t, c) => ({ name: `column${c + 1}`, type: t })) }
-        return this.finishOrder(plan, q.orderBy, q.limit, q.offset, undefined)
+        return this.finishOrder(plan, q.orderBy, q.limit, q.offset)
       }
       case 'set_op': {
         if (q.op !== 'union' || !q.all) throw new SluiceError(SqlState.feature_not_supported, `${q.op.toUpperCase()}${q.all ? ' ALL' : ''} is not supported yet (UNION ALL is)`)
@@ -115,7 +115,7 @@ export class Binder {
             ? p
             : { kind: 'project', input: p, exprs: p.columns.map((c, i) => this.coerce(col(i, c.type), types[i], 0, true)), columns: p.columns.map((c, i) => ({ name: c.name, type: types[i] })) }
         const plan: LogicalPlan = { kind: 'union', inputs: [cast(l), cast(r)], columns: l.columns.map((c, i) => ({ name: c.name, type: types[i] })) }
-        return this.finishOrder(plan, q.orderBy, q.limit, q.offset, undefined)
+        return this.finishOrder(plan, q.orderBy, q.limit, q.offset)
       }
     }
   }
@@ -315,7 +315,7 @@ export class Binder {
     return { plan, orderBy: sort, limit, offset, hidden, reads: this.reads }
   }
 
-  private finishOrder(plan: LogicalPlan, orderBy: readonly OrderItem[], limitExpr: Expr | undefined, offsetExpr: Expr | undefined, _x: undefined): BoundQuery {
+  private finishOrder(plan: LogicalPlan, orderBy: readonly OrderItem[], limitExpr: Expr | undefined, offsetExpr: Expr | undefined): BoundQuery {
     const sort: SortKey[] = orderBy.map((o) => {
       const scope = new Scope(plan.columns)
       const e = o.expr

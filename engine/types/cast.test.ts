@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DataType } from './datatype.ts'
-import { T, arrayOf } from './datatype.ts'
+import { T, arrayOf, SQL_KINDS } from './datatype.ts'
 import { canCast, castValue } from './cast.ts'
 import { parseText } from './text.ts'
 import { formatTypeName, typeFromName } from './oid.ts'
@@ -110,23 +110,7 @@ describe('castValue matches PostgreSQL casts', () => {
 
 describe('canCast follows pg_cast contexts', () => {
   it('agrees with pg_cast for every pair of engine types', async () => {
-    const names = [
-      'bool',
-      'int2',
-      'int4',
-      'int8',
-      'float4',
-      'float8',
-      'numeric',
-      'text',
-      'bytea',
-      'date',
-      'time',
-      'timestamp',
-      'timestamptz',
-      'interval',
-      'jsonb',
-    ]
+    const names = [...SQL_KINDS]
     // pg_cast lists the explicit casts; I/O conversion casts (to text: assignment, from text: explicit) are implicit rules.
     const rows = await pg.rows(
       `SELECT s.typname, t.typname, c.castcontext FROM pg_cast c JOIN pg_type s ON s.oid = c.castsource JOIN pg_type t ON t.oid = c.casttarget

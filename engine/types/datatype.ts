@@ -49,6 +49,25 @@ export type Value =
 /** A row as the engine hands it to clients: one value per column. */
 export type Row = Value[]
 
+/** Every SQL type a column can have (all scalar kinds but `unknown`, the type of untyped literals). */
+export const SQL_KINDS: readonly Exclude<ScalarKind, 'unknown'>[] = [
+  'bool',
+  'int2',
+  'int4',
+  'int8',
+  'float4',
+  'float8',
+  'numeric',
+  'text',
+  'bytea',
+  'date',
+  'time',
+  'timestamp',
+  'timestamptz',
+  'interval',
+  'jsonb',
+]
+
 const scalars = new Map<ScalarKind, DataType>()
 /** Interned scalar types, so `t.kind === ...` and identity comparisons both work. */
 export function scalar(kind: ScalarKind): DataType {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DataType, ScalarKind } from './datatype.ts'
-import { T, arrayOf } from './datatype.ts'
+import { T, arrayOf, SQL_KINDS } from './datatype.ts'
 import { formatTypeName, pgTypeName, typeFromName, typeFromOid, typeLength, typeOid } from './oid.ts'
 import { openOracle, type Oracle } from './pg-oracle.ts'
 
@@ -12,23 +12,7 @@ afterAll(async () => {
   await pg.close()
 })
 
-const KINDS: ScalarKind[] = [
-  'bool',
-  'int2',
-  'int4',
-  'int8',
-  'float4',
-  'float8',
-  'numeric',
-  'text',
-  'bytea',
-  'date',
-  'time',
-  'timestamp',
-  'timestamptz',
-  'interval',
-  'jsonb',
-]
+const KINDS: ScalarKind[] = [...SQL_KINDS]
 
 describe('type names and OIDs match pg_type', () => {
   it('oid, typname, typlen, format_type for scalars and arrays', async () => {

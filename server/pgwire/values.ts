@@ -15,28 +15,10 @@ import { WireError } from './errors.ts'
 const PG_EPOCH_US = 946_684_800_000_000
 const PG_EPOCH_DAYS = 10_957
 
-const BINARY = new Set([
-  'bool',
-  'int2',
-  'int4',
-  'int8',
-  'float4',
-  'float8',
-  'numeric',
-  'text',
-  'bytea',
-  'date',
-  'time',
-  'timestamp',
-  'timestamptz',
-  'interval',
-  'jsonb',
-  'unknown',
-])
 
 /** The format actually used for a column when the client asked for `requested` (0 text, 1 binary). */
 export function resultFormat(type: DataType, requested: number): number {
-  return requested === 1 && type.kind !== 'array' && BINARY.has(type.kind) ? 1 : 0
+  return requested === 1 && type.kind !== 'array' ? 1 : 0
 }
 
 /** One cell; `format` must come from resultFormat. */
