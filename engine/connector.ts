@@ -71,14 +71,47 @@ export interface SourceFactory {
   defaultColumns?(options: ConnectorOptions): readonly ColumnSchema[] | undefined
 }
 
+/**
+ * A sink's writer. The checkpoint protocol (ARCHITECTURE.md "Exactly-once", docs/design/checkpoints.md):
+ *
+ * 1. While epoch n runs, the sink's dataflow calls `write` with each output chunk, synchronously:
+ *    the writer only buffers (no I/O on the hot path).
+ * 2. When checkpoint n is taken, `preCommit(n)` hands back the epoch's buffered output, encoded;
+ *    the coordinator writes it into the same atomic LevelDB batch as operator state and source
+ *    offsets (a write-ahead log). Checkpoint n is now durable.
+ * 3. The coordinator then calls `commit(n, logged)`: the writer makes epoch n's output visible
+ *    externally together with a progress marker `(sink, n)` (Kafka: one transaction with a progress
+ *    record; PostgreSQL: one transaction with the upserts and a progress row; Redis: one MULTI/EXEC
+ *    with a progress key). A commit of an epoch at or below the external progress is a no-op, so
+ *    it is safe to repeat. Once it resolves, the coordinator drops the logged output.
+ * 4. On restart, after `open`, the coordinator compares `committedEpoch()` with the logged epochs
+ *    and calls `commit` again for each logged epoch above it, in order.
+ */
 export interface SinkWriter {
-  write(chunk: Chunk): Promise<void>
-  preCommit(epoch: number): Promise<void>
-  commit(epoch: number): Promise<void>
+  /** Connects (with backoff left to the caller's retries) and reads the external progress. */
+  open(): Promise<void>
+  /** Buffers one chunk of the current epoch's output. Synchronous; must not throw on bad rows. */
+  write(chunk: Chunk): void
+  /** Ends epoch `epoch`: its buffered output, encoded for the write-ahead log (undefined if none). */
+  preCommit(epoch: number): Uint8Array | undefined
+  /** Makes epoch `epoch` visible externally with its progress marker; idempotent per epoch. */
+  commit(epoch: number, logged: Uint8Array | undefined): Promise<void>
+  /** The highest epoch whose output is known committed externally (0 if none). */
+  committedEpoch(): Promise<number>
   close(): Promise<void>
+}
+
+/** What a sink is told about the relation it writes. */
+export interface SinkSpec {
+  readonly columns: readonly ColumnSchema[]
+  /** Column indexes of the stream key (upsert key): the view's GROUP BY keys or primary key; empty if none. */
+  readonly key: readonly number[]
+  /** True when the input never retracts (e.g. EMIT ON WINDOW CLOSE, a filter over a source). */
+  readonly appendOnly: boolean
 }
 
 export interface SinkFactory {
   readonly connector: string
-  create(columns: readonly ColumnSchema[], options: ConnectorOptions, ctx: ConnectorContext): SinkWriter
+  /** Validates options (throw SluiceError 22023 for unknown or invalid ones) and builds a writer. */
+  create(spec: SinkSpec, options: ConnectorOptions, ctx: ConnectorContext): SinkWriter
 }

@@ -88,7 +88,7 @@ export class Engine {
   /** The relation called `name`, or 42P01 naming it. */
   relation(name: string, position?: number): RelationObject {
     const obj = this.objects.get(name)
-    if (obj === undefined || obj.kind === 'view') {
+    if (obj === undefined || obj.kind === 'view' || obj.kind === 'sink') {
       throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`, { position })
     }
     return obj

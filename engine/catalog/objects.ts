@@ -5,7 +5,7 @@
  * everything here is rebuilt from it at startup.
  */
 import type { Chunk } from '../chunk.ts'
-import type { ColumnSchema, ConnectorOptions } from '../connector.ts'
+import type { ColumnSchema, ConnectorOptions, SinkWriter } from '../connector.ts'
 import type { Dataflow, RelationInput } from '../runtime/dataflow.ts'
 import type { Materialize } from '../ops/materialize.ts'
 import type { SourceDriver } from '../runtime/source-driver.ts'
@@ -74,8 +74,24 @@ export interface PlainViewObject extends Base {
   readonly query: unknown
 }
 
+/**
+ * A sink: a dataflow (the query of `CREATE SINK ... AS SELECT`, or a read of the view named in
+ * `FROM`) whose output goes to a SinkWriter. The checkpoint coordinator drives the writer's
+ * preCommit/commit per epoch (connector.ts).
+ */
+export interface SinkObject extends Base {
+  readonly kind: 'sink'
+  readonly connector: string
+  readonly options: ConnectorOptions
+  readonly dependsOn: readonly string[]
+  readonly dataflow: Dataflow
+  readonly writer: SinkWriter
+  /** Set while the writer keeps failing (shown in sluice_catalog.sinks); cleared by a good commit. */
+  lastError: string | undefined
+}
+
 export type RelationObject = SourceObject | TableObject | MaterializedViewObject
-export type CatalogObject = RelationObject | PlainViewObject
+export type CatalogObject = RelationObject | PlainViewObject | SinkObject
 
 export function emptyChunk(width: number): Chunk {
   return { columns: emptyColumns(width), ops: new Int8Array(0), length: 0 }

@@ -35,6 +35,7 @@ export function binderCatalog(engine: Engine): BinderCatalog {
         throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`, { position })
       }
       if (obj.kind === 'view') return { kind: 'view', query: obj.query as Query, columnNames: undefined, name }
+      if (obj.kind === 'sink') throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`, { position })
       const watermarkDelays = new Map<number, number>()
       if ((obj.kind === 'source' || obj.kind === 'table') && obj.watermark !== undefined) watermarkDelays.set(obj.watermark.column, obj.watermark.delay)
       const appendOnly = obj.kind === 'source' || (obj.kind === 'table' && obj.appendOnly)
