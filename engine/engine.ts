@@ -33,6 +33,8 @@ export interface EngineOptions {
   readonly maxBatchRows?: number
   /** How long FLUSH waits for sources to catch up, ms. */
   readonly flushTimeoutMs?: number
+  /** Change rows each subscribed relation keeps so SUBSCRIBE clients can resume (default 10000). */
+  readonly changeLogRows?: number
 }
 
 export class Engine {

@@ -49,6 +49,7 @@ export const SqlState = {
   invalid_cursor_name: '34000',
   duplicate_prepared_statement: '42P05',
   too_many_connections: '53300',
+  program_limit_exceeded: '54000',
   query_canceled: '57014',
   admin_shutdown: '57P01',
   io_error: '58030',

@@ -13,8 +13,11 @@ import type { Session, SessionOptions, StatementResult } from './session-api.ts'
 import type { EngineOptions } from './engine.ts'
 import { Engine } from './engine.ts'
 import { EngineSession } from './exec/session.ts'
+import type { ChangeSubscription, SubscribeOptions } from './session-api.ts'
+import { subscribeToRelation } from './exec/subscribe.ts'
 
 export type { Session, SessionOptions, StatementResult, PreparedDescription, ResultColumn } from './session-api.ts'
+export type { Change, ChangeBatch, ChangeSubscription, SubscribeOptions } from './session-api.ts'
 export type { EngineOptions, LogFn } from './engine.ts'
 export type { SourceFactory, SinkFactory, SourceReader, SinkWriter, ColumnSchema, ConnectorContext } from './connector.ts'
 export { SluiceError, SqlState } from './errors.ts'
@@ -51,6 +54,18 @@ export class Sluice {
   /** Runs statements in a shared default session. */
   sql(text: string): Promise<StatementResult[]> {
     return this.defaultSession.execute(text)
+  }
+
+  /**
+   * The changes of a materialized view (or table, or source): its current rows first (unless
+   * `snapshot: false` or `from`), then every change as it happens.
+   *
+   *   for await (const change of db.subscribe('v')) console.log(change.op, change.row)
+   *
+   * Leaving the loop closes the subscription; `close()` does too.
+   */
+  subscribe(name: string, options: SubscribeOptions = {}): ChangeSubscription {
+    return subscribeToRelation(this.engine, name, options)
   }
 
   get metrics(): Registry {

@@ -3,6 +3,7 @@
  * Nothing here knows about sockets or wire formats.
  */
 import type { DataType, Value } from './types/datatype.ts'
+import type { Chunk } from './chunk.ts'
 
 export interface ResultColumn {
   readonly name: string
@@ -18,6 +19,57 @@ export interface StatementResult {
   readonly rows?: readonly (readonly Value[])[]
   /** NOTICE messages raised while running the statement. */
   readonly notices?: readonly string[]
+  /**
+   * SUBSCRIBE: the live change stream (`columns` are then `position, op, ...`, `rows` empty).
+   * The receiver reads it until it ends and must close it when done.
+   */
+  readonly subscription?: ChangeSubscription
+}
+
+/** How a SUBSCRIBE starts (SQL: `WITH (snapshot = false, from = p, queue.max = n)`). */
+export interface SubscribeOptions {
+  /** Send the current rows first (default true; false with `from`). */
+  readonly snapshot?: boolean
+  /** Resume: deliver the changes after this position, no snapshot. */
+  readonly from?: number
+  /** Change rows that may wait for this subscriber before it is cut off (54000). */
+  readonly maxQueueRows?: number
+}
+
+/** A run of changes: snapshot rows all carry `position`; change row i carries `position + i`. */
+export interface ChangeBatch {
+  readonly chunk: Chunk
+  readonly position: number
+  readonly snapshot: boolean
+}
+
+/** One change, as the in-process iterator hands them out. */
+export interface Change {
+  readonly op: 'insert' | 'delete'
+  readonly position: number
+  readonly row: readonly Value[]
+  readonly snapshot: boolean
+}
+
+/** A live SUBSCRIBE: a bounded queue of the relation's changes, snapshot first. */
+export interface ChangeSubscription extends AsyncIterable<Change> {
+  /** The relation's columns (without `position` and `op`). */
+  readonly columns: readonly ResultColumn[]
+  /** The position the snapshot reflects (or the resume position). */
+  readonly startPosition: number
+  /** The position of the last change handed out: resume from here. */
+  readonly lastPosition: number
+  /** True once ended and drained. */
+  readonly closed: boolean
+  /** Up to `maxRows` queued changes without waiting; undefined when none; throws the failure (54000 cut off, 57014 cancelled, 42P01 dropped) once drained. */
+  poll(maxRows?: number): ChangeBatch | undefined
+  /** Resolves when poll() has something, or the subscription ended. */
+  ready(): Promise<void>
+  /** The next batch, waiting for it; undefined once closed. */
+  next(maxRows?: number): Promise<ChangeBatch | undefined>
+  close(): void
+  /** Ends the subscription with 57014 (a cancelled statement). */
+  cancel(): void
 }
 
 /** What Parse/Describe in the extended protocol needs before execution. */

@@ -17,6 +17,7 @@ import { binderCatalog } from './catalog-view.ts'
 import { runPullQuery } from '../batch/pull-query.ts'
 import { createMaterializedView, createSource, createTable, dropObject, operatorContext } from './ddl.ts'
 import { executeDelete, executeInsert, executeUpdate } from './dml.ts'
+import { executeSubscribe } from './subscribe.ts'
 import { explainLogical, explainPhysical } from '../plan/explain.ts'
 import { lower } from '../plan/physical.ts'
 import { inputsOf, isWindowed, type LogicalPlan } from '../plan/logical.ts'
@@ -198,7 +199,7 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
       await engine.writeLock.run(() => engine.flush())
       return { tag: 'FLUSH' }
     case 'subscribe':
-      throw new SluiceError(SqlState.feature_not_supported, 'SUBSCRIBE is not supported yet')
+      return executeSubscribe(session, s.name, s.query, s.options)
     case 'explain':
       return explain(session, s.statement, s.stage)
     case 'transaction':

@@ -213,7 +213,8 @@ export type StatementBody =
   | { readonly kind: 'reset_all' }
   | { readonly kind: 'describe'; readonly name: string; readonly position: number }
   | { readonly kind: 'flush' }
-  | { readonly kind: 'subscribe'; readonly name: string | undefined; readonly query: Query | undefined }
+  /** `SUBSCRIBE [TO] name | (query) [WITH (snapshot = false, from = p, queue.max = n)]`. */
+  | { readonly kind: 'subscribe'; readonly name: string | undefined; readonly query: Query | undefined; readonly options: Options }
   /** EXPLAIN stages: the plan as bound, after the rewrite rules, the operator graph, or both of the last two. */
   | { readonly kind: 'explain'; readonly stage: ExplainStage; readonly statement: Statement }
   | { readonly kind: 'transaction'; readonly action: 'begin' | 'commit' | 'rollback' }
