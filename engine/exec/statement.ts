@@ -17,7 +17,7 @@ import { binderCatalog } from './catalog-view.ts'
 import { runPullQuery } from '../batch/pull-query.ts'
 import { createMaterializedView, createSource, createTable, dropObject, operatorContext } from './ddl.ts'
 import { executeDelete, executeInsert, executeUpdate } from './dml.ts'
-import { executeSubscribe } from './subscribe.ts'
+import { describeSubscribe, executeSubscribe } from './subscribe.ts'
 import { explainLogical, explainPhysical } from '../plan/explain.ts'
 import { lower } from '../plan/physical.ts'
 import { inputsOf, isWindowed, type LogicalPlan } from '../plan/logical.ts'
@@ -237,6 +237,8 @@ export async function describeStatement(session: EngineSession, stmt: Statement,
     columns = result.columns === undefined ? undefined : [...result.columns]
   } else if (stmt.kind === 'insert' || stmt.kind === 'update' || stmt.kind === 'delete') {
     inferDmlParams(session, stmt, paramTypes)
+  } else if (stmt.kind === 'subscribe') {
+    columns = describeSubscribe(session, stmt.name, stmt.query)
   }
   return { paramTypes: paramTypes.map((t) => t ?? T.text), columns }
 }

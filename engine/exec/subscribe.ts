@@ -489,3 +489,11 @@ export async function executeSubscribe(session: EngineSession, name: string | un
   const subscription = name !== undefined ? subscribeToRelation(session.engine, name, options) : await subscribeToQuery(session, query!, options)
   return { tag: 'SUBSCRIBE', columns: [...SUBSCRIBE_COLUMNS, ...subscription.columns], rows: [], subscription }
 }
+
+/** The result columns of a SUBSCRIBE, without starting it (the extended protocol's Describe). */
+export function describeSubscribe(session: EngineSession, name: string | undefined, query: Query | undefined): ResultColumn[] {
+  if (name !== undefined) return [...SUBSCRIBE_COLUMNS, ...session.engine.relation(name).columns.map((c) => ({ name: c.name, type: c.type }))]
+  const compile = { params: [], timezone: session.timezone, now: session.engine.now() * 1000 }
+  const bound = new Binder({ catalog: binderCatalog(session.engine), compile, paramTypes: [], allowSources: true }).bindQuery(query!)
+  return [...SUBSCRIBE_COLUMNS, ...bound.plan.columns.slice(0, bound.plan.columns.length - bound.hidden).map((c) => ({ name: c.name, type: c.type }))]
+}

@@ -18,6 +18,7 @@ import { Output } from './output.ts'
 import type { RawMessage } from './reader.ts'
 import { MessageReader } from './reader.ts'
 import { describeColumns, sendRows } from './results.ts'
+import { ConnectionSubscriptions } from './subscribe.ts'
 import { startupSettings } from './startup.ts'
 import { typeOid } from '../../engine/types/oid.ts'
 import * as W from './writer.ts'
@@ -60,6 +61,8 @@ export class Connection {
   private readonly reader: MessageReader
   private readonly out: Output
   private readonly ext = new ExtendedState()
+  /** SUBSCRIBE results being streamed or held by portals (subscribe.ts). */
+  private readonly subscriptions = new ConnectionSubscriptions()
   private phase: Phase = 'startup'
   private session: Session | undefined
   private user = ''
@@ -104,6 +107,7 @@ export class Connection {
 
   /** Asks the engine to stop the running statement, if the session supports it. */
   cancel(): void {
+    if (this.subscriptions.cancel()) return
     const session = this.session
     if (!this.running || !isCancellable(session)) return
     try {
@@ -117,6 +121,7 @@ export class Connection {
   close(last?: Buffer): void {
     if (this.phase === 'closed') return
     this.phase = 'closed'
+    this.subscriptions.closeAll()
     if (this.authTimer !== undefined) clearTimeout(this.authTimer)
     if (last !== undefined) this.out.send(last)
     this.out.end()
@@ -372,6 +377,15 @@ export class Connection {
       this.sendNotices(r)
       if (r.columns !== undefined) {
         this.out.send(describeColumns(r.columns, []))
+        if (r.subscription !== undefined) {
+          try {
+            await this.subscriptions.stream(this.out, r.subscription, r.columns, [], 0, this.timezone(session))
+          } catch (e) {
+            error = e
+            for (const other of results) other.subscription?.close()
+            break
+          }
+        }
         const rows = r.rows ?? []
         await sendRows(this.out, r.columns, [], rows, 0, rows.length, this.timezone(session))
       }
@@ -404,12 +418,20 @@ export class Connection {
         return
       }
       portal.result = result
+      if (result.subscription !== undefined) this.subscriptions.add(result.subscription)
       this.track(result.tag)
       this.sendNotices(result)
       this.reportSettings(session)
     }
     const { columns, rows = [], tag } = portal.result
-    if (columns !== undefined) {
+    if (columns !== undefined && portal.result.subscription !== undefined) {
+      const sub = portal.result.subscription
+      const { done } = await this.subscriptions.stream(this.out, sub, columns, portal.formats, maxRows, this.timezone(session))
+      if (!done) {
+        this.out.send(W.portalSuspended())
+        return
+      }
+    } else if (columns !== undefined) {
       const start = portal.sent
       const end = maxRows > 0 ? Math.min(rows.length, start + maxRows) : rows.length
       await sendRows(this.out, columns, portal.formats, rows, start, end, this.timezone(session))
@@ -426,7 +448,10 @@ export class Connection {
 
   private ready(): void {
     // Outside a transaction block, Sync ends the implicit transaction and with it every portal.
-    if (this.txStatus === 'I') this.ext.dropPortals()
+    if (this.txStatus === 'I') {
+      this.ext.dropPortals()
+      this.subscriptions.closeAll()
+    }
     this.out.send(W.readyForQuery(this.txStatus))
   }
 
