@@ -143,9 +143,12 @@ export class Engine {
     return chunk
   }
 
-  /** FLUSH: waits until every running source has applied what its input held when called. */
-  async flush(): Promise<void> {
-    const timeout = this.options.flushTimeoutMs ?? 30_000
+  /**
+   * FLUSH: waits until every running source has applied what its input held when called;
+   * `limitMs` (the statement's remaining statement_timeout) shortens the wait.
+   */
+  async flush(limitMs?: number): Promise<void> {
+    const timeout = Math.min(this.options.flushTimeoutMs ?? 30_000, limitMs ?? Infinity)
     const waits: Promise<boolean>[] = []
     for (const obj of this.objects.values()) {
       if (obj.kind === 'source') waits.push(obj.driver.caughtUp(timeout))

@@ -101,4 +101,8 @@ export interface SessionOptions {
   readonly user?: string
   readonly database?: string
   readonly applicationName?: string
+  /** A read-only role: statements that change anything fail with 42501 (engine/exec/privileges.ts). */
+  readonly readOnly?: boolean
+  /** Largest result (estimated bytes) one statement may build; beyond it 54000. Default 256 MiB. */
+  readonly maxResultBytes?: number
 }

@@ -6,7 +6,7 @@
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import type { Logger } from 'pino'
 import type { LogFn, StatementResult } from '../engine/index.ts'
-import type { AuthConfig, PgServer } from './pgwire/server.ts'
+import type { AuthConfig, PgServer, PgTlsOptions } from './pgwire/server.ts'
 import type { FastifyInstance } from 'fastify'
 import { Sluice } from '../engine/index.ts'
 import { datagenSourceFactory } from '../connectors/datagen/index.ts'
@@ -25,6 +25,12 @@ export interface ServerOptions {
   /** Create the demo source and view (DEMO_STATEMENTS) when they do not exist yet. */
   readonly demo: boolean
   readonly auth: AuthConfig
+  /** TLS for pgwire (SSLRequest answered 'S'); none: plain text only. */
+  readonly pgTls?: PgTlsOptions
+  /** pgwire connections beyond this are refused with 53300 (default 1000). */
+  readonly maxConnections?: number
+  /** Largest result one statement may build, estimated bytes (default 256 MiB): beyond it 54000. */
+  readonly maxResultBytes?: number
   readonly logLevel: string
   /** Human-readable log lines instead of JSON. */
   readonly prettyLogs?: boolean
@@ -80,8 +86,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       host: options.host,
       port: options.pgPort,
       auth: options.auth,
+      tls: options.pgTls,
+      maxConnections: options.maxConnections,
       openSession: (startup) =>
-        db.session({ user: startup.user, database: startup.database, applicationName: startup.applicationName }),
+        db.session({
+          user: startup.user,
+          database: startup.database,
+          applicationName: startup.applicationName,
+          readOnly: startup.role === 'readonly',
+          maxResultBytes: options.maxResultBytes,
+        }),
       log,
     })
     app = buildHttpApp({ db, tokens: options.tokens, ready: () => ready, extraMetrics: [processRegistry()], log })

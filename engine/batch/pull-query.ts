@@ -11,6 +11,20 @@ import { Dataflow } from '../runtime/dataflow.ts'
 import { lower } from '../plan/physical.ts'
 import { optimize } from '../plan/optimize.ts'
 import { compareValues } from '../types/compare.ts'
+import { SluiceError, SqlState } from '../errors.ts'
+
+/** Per-statement limits: a result's estimated size and the statement timeout / cancel check. */
+export interface PullLimits {
+  readonly interrupt?: { readonly deadline: number | undefined; check(): void }
+  /** Estimated bytes of collected rows beyond which the query fails with 54000 (not OOM). */
+  readonly maxResultBytes?: number
+}
+
+/** Input rows pushed per piece while a statement timeout is set, so the timeout can stop it. */
+const SLICE_ROWS = 16_384
+/** Rough per-row and per-cell costs of a collected row (array header, boxed values). */
+const ROW_BYTES = 32
+const CELL_BYTES = 16
 
 export interface SortKey {
   /** Output column (may be a hidden trailing column). */
@@ -29,13 +43,33 @@ export interface PullQuery {
   readonly hidden: number
 }
 
-export function runPullQuery(query: PullQuery, compile: CompileContext, ops: OperatorContext): Value[][] {
+export function runPullQuery(query: PullQuery, compile: CompileContext, ops: OperatorContext, limits: PullLimits = {}): Value[][] {
   const physical = lower(optimize(query.plan), { compile, ops, watermarkOverride: undefined, emitOnWindowClose: false, throwOnEvalError: true })
   let rows: Value[][] = []
   const retracted: Value[][] = []
   const width = query.plan.columns.length
+  const maxBytes = limits.maxResultBytes ?? Infinity
+  const varying: number[] = []
+  query.plan.columns.forEach((c, k) => {
+    if (c.type.kind === 'text' || c.type.kind === 'bytea' || c.type.kind === 'jsonb' || c.type.kind === 'array') varying.push(k)
+  })
+  let bytes = 0
   const dataflow = new Dataflow(physical, {
     chunk: (c) => {
+      bytes += c.length * (ROW_BYTES + CELL_BYTES * width)
+      for (const k of varying) {
+        const col = c.columns[k]
+        for (let i = 0; i < c.length; i++) {
+          const v = col[i]
+          if (typeof v === 'string' || v instanceof Uint8Array) bytes += v.length
+          else if (Array.isArray(v)) bytes += CELL_BYTES * v.length
+        }
+      }
+      if (bytes > maxBytes) {
+        throw new SluiceError(SqlState.program_limit_exceeded, `query result too large: more than ${maxBytes} bytes`, {
+          hint: 'Add a WHERE or LIMIT, or read the changes with SUBSCRIBE.',
+        })
+      }
       for (let i = 0; i < c.length; i++) {
         const row = new Array<Value>(width)
         for (let k = 0; k < width; k++) row[k] = c.columns[k][i]
@@ -45,7 +79,10 @@ export function runPullQuery(query: PullQuery, compile: CompileContext, ops: Ope
     },
     watermark: () => {},
   })
-  dataflow.runBatch()
+  const interrupt = limits.interrupt
+  if (interrupt?.deadline !== undefined) dataflow.runBatch(SLICE_ROWS, () => interrupt.check())
+  else dataflow.runBatch()
+  interrupt?.check()
   // Operators may emit an early row and retract it in the same run (e.g. a global aggregate's
   // initial row): cancel such pairs.
   if (retracted.length > 0) rows = cancel(rows, retracted)

@@ -9,6 +9,8 @@ import type { DataType, Value } from '../types/datatype.ts'
 import { parseSql } from '../sql/front-door.ts'
 import { describeStatement, executeStatement } from './statement.ts'
 import { SluiceError, SqlState, toSluiceError } from '../errors.ts'
+import { StatementInterrupt, parseStatementTimeout } from './interrupt.ts'
+import { checkReadOnly } from './privileges.ts'
 
 /** Settings every session starts with, and which of them pgwire reports as ParameterStatus. */
 const DEFAULT_SETTINGS: ReadonlyMap<string, string> = new Map([
@@ -49,6 +51,10 @@ export class EngineSession implements Session {
   readonly user: string
   readonly database: string
   inTransaction = false
+  readonly readOnly: boolean
+  readonly maxResultBytes: number
+  /** The running statement's timeout and cancel flag (a fresh one per statement). */
+  interrupt: StatementInterrupt = new StatementInterrupt(undefined)
   private reported = new Map<string, string>()
 
   constructor(
@@ -57,6 +63,9 @@ export class EngineSession implements Session {
   ) {
     this.user = options.user ?? 'sluice'
     this.database = options.database ?? 'sluice'
+    this.readOnly = options.readOnly === true
+    this.maxResultBytes = options.maxResultBytes ?? 256 * 1024 * 1024
+    if (this.readOnly) this.settings.set('is_superuser', 'off')
     if (options.applicationName !== undefined) this.settings.set('application_name', options.applicationName)
     this.refreshReported()
   }
@@ -82,6 +91,9 @@ export class EngineSession implements Session {
     const results: StatementResult[] = []
     for (const stmt of statements) {
       try {
+        if (this.readOnly) checkReadOnly(stmt, this.user)
+        const timeout = parseStatementTimeout(this.settings.get('statement_timeout') ?? '0')
+        this.interrupt = new StatementInterrupt(timeout > 0 ? this.engine.now() + timeout : undefined, this.engine.now)
         results.push(await executeStatement(this, stmt, params ?? []))
       } catch (e) {
         // The statements before the failing one took effect: hand their results along.
@@ -104,7 +116,14 @@ export class EngineSession implements Session {
     }
   }
 
-  close(): void {}
+  /** A client's cancel request: the running statement ends with 57014 if it is waiting. */
+  cancel(): void {
+    this.interrupt.cancel()
+  }
+
+  close(): void {
+    this.interrupt.cancel()
+  }
 
   private refreshReported(): void {
     const next = new Map<string, string>()

@@ -15,6 +15,7 @@ import { optimize } from '../plan/optimize.ts'
 import { Scope } from '../plan/scope.ts'
 import { binderCatalog } from './catalog-view.ts'
 import { runPullQuery } from '../batch/pull-query.ts'
+import { parseStatementTimeout } from './interrupt.ts'
 import { createMaterializedView, createSource, createTable, dropObject, operatorContext } from './ddl.ts'
 import { executeDelete, executeInsert, executeUpdate } from './dml.ts'
 import { describeSubscribe, executeSubscribe } from './subscribe.ts'
@@ -44,7 +45,7 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
       const compile = compileContext(session, params)
       const binder = new Binder({ catalog: binderCatalog(engine), compile, paramTypes, allowSources: false })
       const bound = binder.bindQuery(s.query)
-      const rows = runPullQuery(bound, compile, operatorContext(engine, 'select'))
+      const rows = runPullQuery(bound, compile, operatorContext(engine, 'select'), { interrupt: session.interrupt, maxResultBytes: session.maxResultBytes })
       const width = bound.plan.columns.length - bound.hidden
       return { tag: `SELECT ${rows.length}`, columns: bound.plan.columns.slice(0, width).map((c) => ({ name: c.name, type: c.type })), rows }
     }
@@ -195,9 +196,16 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
         rows: obj.columns.map((c, i) => [c.name, c.display ?? formatTypeName(c.type), pk.includes(i), wm?.column === i ? `${c.name} - ${describeMicros(wm.delay)}` : null]),
       }
     }
-    case 'flush':
-      await engine.writeLock.run(() => engine.flush())
+    case 'flush': {
+      // statement_timeout and cancel requests end the wait (57014); the flush itself stops by then too.
+      const { promise, dispose } = session.interrupt.whenInterrupted()
+      try {
+        await Promise.race([engine.writeLock.run(() => engine.flush(session.interrupt.remainingMs())), promise])
+      } finally {
+        dispose()
+      }
       return { tag: 'FLUSH' }
+    }
     case 'subscribe':
       return executeSubscribe(session, s.name, s.query, s.options)
     case 'explain':
@@ -343,6 +351,7 @@ function applySetting(session: EngineSession, name: string, value: string | unde
     else session.settings.set(key, def)
     return
   }
+  if (key === 'statement_timeout') parseStatementTimeout(value)
   if (key === 'timezone') {
     const tz = value.toLowerCase() === 'local' ? 'UTC' : value
     if (!isValidTimeZone(tz)) throw new SluiceError(SqlState.invalid_parameter_value, `invalid value for parameter "TimeZone": "${value}"`)

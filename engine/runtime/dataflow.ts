@@ -93,12 +93,27 @@ export class Dataflow {
     }
   }
 
-  /** Runs the graph once over the relations' current rows (a pull query); no subscription. */
-  runBatch(): void {
+  /**
+   * Runs the graph once over the relations' current rows (a pull query); no subscription. With
+   * `sliceRows`, each snapshot goes in pieces of at most that many rows and `between` runs after
+   * each piece (a statement timeout check: the only place a synchronous query can be stopped).
+   */
+  runBatch(sliceRows?: number, between?: () => void): void {
     this.start()
     for (const leaf of this.leaves) {
       const snapshot = leaf.relation.snapshot()
-      if (snapshot.length > 0) leaf.runner.chunk(snapshot, leaf.input)
+      if (snapshot.length === 0) continue
+      if (sliceRows === undefined || snapshot.length <= sliceRows) {
+        leaf.runner.chunk(snapshot, leaf.input)
+        between?.()
+        continue
+      }
+      for (let start = 0; start < snapshot.length; start += sliceRows) {
+        const end = Math.min(snapshot.length, start + sliceRows)
+        const piece: Chunk = { columns: snapshot.columns.map((c) => c.slice(start, end)), ops: snapshot.ops.slice(start, end), length: end - start }
+        leaf.runner.chunk(piece, leaf.input)
+        between?.()
+      }
     }
   }
 

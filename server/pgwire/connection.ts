@@ -6,9 +6,12 @@
  * exception leaves this class, so one client can never disturb another.
  */
 import type { Socket } from 'node:net'
+import { TLSSocket, type SecureContext } from 'node:tls'
 import type { Session, StatementResult } from '../../engine/session-api.ts'
-import type { AuthConfig, PasswordChallenge } from './auth.ts'
-import { passwordChallenge } from './auth.ts'
+import type { AuthConfig, PasswordExchange, Role } from './auth.ts'
+import { passwordExchange, roleOf } from './auth.ts'
+import type { CopyOut } from './copy.ts'
+import { copyHeader, copyLine, parseCopy } from './copy.ts'
 import type { LogFn } from './errors.ts'
 import { WireError, errorResponse, noticeResponse } from './errors.ts'
 import { ExtendedState, isEmptyQuery } from './extended.ts'
@@ -25,8 +28,17 @@ import * as W from './writer.ts'
 
 /** What the server hands each connection. */
 export interface ConnectionOptions {
-  readonly openSession: (startup: { user: string; database: string; applicationName?: string }) => Session
+  readonly openSession: (startup: {
+    user: string
+    database: string
+    applicationName?: string
+    role: Role
+  }) => Session
   readonly auth: AuthConfig
+  /** Offered on SSLRequest when set; otherwise the answer is 'N'. */
+  readonly tls?: SecureContext
+  /** Refuse clients that did not upgrade to TLS (28000). */
+  readonly tlsRequired?: boolean
   readonly log: LogFn
   /** BackendKeyData: the process id and secret a CancelRequest must quote. */
   readonly pid: number
@@ -59,7 +71,10 @@ function isCancellable(s: Session | undefined): s is Session & Cancellable {
 
 export class Connection {
   private readonly reader: MessageReader
-  private readonly out: Output
+  /** Both replaced once, when the client upgrades to TLS. */
+  private socket: Socket
+  private out: Output
+  private encrypted = false
   private readonly ext = new ExtendedState()
   /** SUBSCRIBE results being streamed or held by portals (subscribe.ts). */
   private readonly subscriptions = new ConnectionSubscriptions()
@@ -69,7 +84,8 @@ export class Connection {
   private database = ''
   private applicationName: string | undefined
   private startupParams: ReadonlyMap<string, string> = new Map()
-  private challenge: PasswordChallenge | undefined
+  private role: Role = 'admin'
+  private exchange: PasswordExchange | undefined
   private txStatus: TxStatus = 'I'
   private skipUntilSync = false
   private busy = false
@@ -78,23 +94,57 @@ export class Connection {
   private readonly reported = new Map<string, string>()
   private authTimer: NodeJS.Timeout | undefined
 
+  private readonly onSocketData = (data: Buffer): void => this.onData(data)
+  private readonly onSocketError = (e: Error): void => {
+    this.options.log('debug', 'pgwire socket error', { pid: this.options.pid, error: e.message })
+    this.close()
+  }
+  private readonly onSocketClose = (): void => this.close()
+
   constructor(
-    private readonly socket: Socket,
+    socket: Socket,
     private readonly options: ConnectionOptions,
   ) {
     this.reader = new MessageReader(options.maxMessageLength)
+    this.socket = socket
     this.out = new Output(socket)
     socket.setNoDelay(true)
-    socket.on('data', (data: Buffer) => this.onData(data))
-    socket.on('error', (e) => {
-      this.options.log('debug', 'pgwire socket error', { pid: options.pid, error: e.message })
-      this.close()
-    })
-    socket.on('close', () => this.close())
+    this.listen(socket)
     this.authTimer = setTimeout(() => {
       if (this.phase !== 'ready') this.close()
     }, options.authTimeoutMs)
     this.authTimer.unref()
+  }
+
+  private listen(socket: Socket): void {
+    socket.on('data', this.onSocketData)
+    socket.on('error', this.onSocketError)
+    socket.on('close', this.onSocketClose)
+  }
+
+  /**
+   * SSLRequest with TLS configured: answer 'S' in plain text, then run the TLS handshake on the
+   * same socket; every later byte, both ways, goes through the TLS socket.
+   */
+  private upgrade(context: SecureContext): void {
+    // A client must wait for the answer before sending anything (CVE-2021-23214): bytes already
+    // here were sent in the clear and would be taken as coming from inside the TLS session.
+    if (this.reader.buffered > 0)
+      throw new WireError('08P01', 'received unencrypted data after SSL request', 'FATAL')
+    const raw = this.socket
+    raw.off('data', this.onSocketData)
+    raw.off('error', this.onSocketError)
+    raw.off('close', this.onSocketClose)
+    raw.write(W.encryptionAccepted())
+    const secure = new TLSSocket(raw, { isServer: true, secureContext: context })
+    secure.on('error', () => {})
+    this.socket = secure
+    this.out = new Output(secure)
+    this.encrypted = true
+    this.listen(secure)
+    // The raw socket's own errors and close still end the connection (TLSSocket forwards most).
+    raw.on('error', this.onSocketError)
+    raw.on('close', this.onSocketClose)
   }
 
   get pid(): number {
@@ -126,7 +176,8 @@ export class Connection {
     if (last !== undefined) this.out.send(last)
     this.out.end()
     // A client that never closes its side must not hold the socket forever.
-    setTimeout(() => this.socket.destroy(), 2000).unref()
+    const socket = this.socket
+    setTimeout(() => socket.destroy(), 2000).unref()
     const session = this.session
     this.session = undefined
     try {
@@ -214,8 +265,15 @@ export class Connection {
   private async onStartup(m: StartupPhaseMessage): Promise<void> {
     switch (m.kind) {
       case 'sslRequest':
+        if (this.options.tls !== undefined && !this.encrypted) {
+          this.upgrade(this.options.tls)
+          return
+        }
+        this.out.send(W.encryptionRefused())
+        this.out.flush()
+        return
       case 'gssEncRequest':
-        // Not offered (yet): the client goes on in plain text with another startup-phase message.
+        // Not offered: the client goes on in plain text (or asks for SSL) with another message.
         this.out.send(W.encryptionRefused())
         this.out.flush()
         return
@@ -230,6 +288,8 @@ export class Connection {
     const user = m.params.get('user') ?? ''
     if (user === '') throw new WireError('28000', 'no PostgreSQL user name specified in startup packet', 'FATAL')
     if (this.options.tooMany) throw new WireError('53300', 'sorry, too many clients already', 'FATAL')
+    if (this.options.tlsRequired === true && !this.encrypted)
+      throw new WireError('28000', `connection for user "${user}" requires SSL (the server is configured with TLS required)`, 'FATAL')
     this.user = user
     this.database = m.params.get('database') || user
     this.applicationName = m.params.get('application_name') ?? m.params.get('fallback_application_name')
@@ -237,17 +297,22 @@ export class Connection {
     const unknownOptions = [...m.params.keys()].filter((k) => k.startsWith('_pq_.'))
     if (m.minorVersion > 0 || unknownOptions.length > 0) this.out.send(W.negotiateProtocolVersion(0, unknownOptions))
     const auth = this.options.auth
+    this.role = roleOf(auth, user)
     if (auth.mode === 'trust') return this.finishStartup()
-    this.challenge = passwordChallenge(auth, user)
+    this.exchange = passwordExchange(auth, user)
     this.phase = 'auth'
-    this.out.send(this.challenge.request)
+    this.out.send(this.exchange.request)
   }
 
-  private onPassword(m: FrontendMessage): Promise<void> {
+  private async onPassword(m: FrontendMessage): Promise<void> {
     if (m.kind !== 'password')
       throw new WireError('08P01', `expected password response, got message type ${m.kind}`, 'FATAL')
-    this.challenge?.verify(m.answer)
-    this.challenge = undefined
+    const exchange = this.exchange
+    if (exchange === undefined) throw new WireError('08P01', 'unexpected password message', 'FATAL')
+    const { send, done } = exchange.step(m.body)
+    for (const b of send) this.out.send(b)
+    if (!done) return
+    this.exchange = undefined
     return this.finishStartup()
   }
 
@@ -259,6 +324,7 @@ export class Connection {
         user: this.user,
         database: this.database,
         applicationName: this.applicationName,
+        role: this.role,
       })
     } catch (e) {
       this.options.log('error', 'could not open a session', {
@@ -274,6 +340,8 @@ export class Connection {
       user: this.user,
       database: this.database,
       applicationName: this.applicationName,
+      role: this.role,
+      tls: this.encrypted,
     })
     this.out.send(W.authenticationOk())
     for (const notice of await startupSettings(session, this.startupParams)) this.out.send(noticeResponse(notice))
@@ -287,10 +355,11 @@ export class Connection {
       ['standard_conforming_strings', 'on'],
       ['IntervalStyle', 'postgres'],
       ['application_name', this.applicationName ?? ''],
-      ['is_superuser', 'on'],
+      ['is_superuser', this.role === 'admin' ? 'on' : 'off'],
       ['session_authorization', this.user],
     ])
     for (const [k, v] of session.reportedSettings) status.set(k, v)
+    if (this.role !== 'admin') status.set('is_superuser', 'off')
     for (const [k, v] of status) {
       this.reported.set(k, v)
       this.out.send(W.parameterStatus(k, v))
@@ -361,6 +430,13 @@ export class Connection {
       this.ready()
       return
     }
+    const copy = /^\s*copy\b/i.test(sql) ? parseCopy(sql) : undefined
+    if (copy !== undefined) {
+      await this.copyOut(session, copy)
+      this.reportSettings(session)
+      this.ready()
+      return
+    }
     let results: readonly StatementResult[]
     let error: unknown
     this.running = true
@@ -396,6 +472,32 @@ export class Connection {
     } else if (results.length === 0) this.out.send(W.emptyQueryResponse())
     this.reportSettings(session)
     this.ready()
+  }
+
+  /** COPY (query) TO STDOUT: CopyOutResponse, one CopyData per line, CopyDone, `COPY n`. */
+  private async copyOut(session: Session, copy: CopyOut): Promise<void> {
+    let results: readonly StatementResult[]
+    this.running = true
+    try {
+      results = await session.execute(copy.query)
+    } finally {
+      this.running = false
+    }
+    const r = results[0]
+    if (results.length !== 1 || r.columns === undefined)
+      throw new WireError('42601', 'COPY needs exactly one query that returns rows')
+    const columns = r.columns
+    const rows = r.rows ?? []
+    const tz = this.timezone(session)
+    this.sendNotices(r)
+    this.out.send(W.copyOutResponse(columns.length))
+    if (copy.options.header) this.out.send(W.copyData(Buffer.from(copyHeader(columns, copy.options), 'utf8')))
+    for (let i = 0; i < rows.length; i++) {
+      this.out.send(W.copyData(Buffer.from(copyLine(rows[i], columns, copy.options, tz), 'utf8')))
+      if (this.out.congested) await this.out.drained()
+    }
+    this.out.send(W.copyDone())
+    this.out.send(W.commandComplete(`COPY ${rows.length}`))
   }
 
   private async executePortal(session: Session, name: string, maxRows: number): Promise<void> {

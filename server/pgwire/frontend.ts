@@ -32,7 +32,8 @@ export type FrontendMessage =
   | { readonly kind: 'sync' }
   | { readonly kind: 'flush' }
   | { readonly kind: 'terminate' }
-  | { readonly kind: 'password'; readonly answer: string }
+  /** PasswordMessage, SASLInitialResponse or SASLResponse: the body is read by the exchange in progress. */
+  | { readonly kind: 'password'; readonly body: Buffer }
   /** CopyData/CopyDone/CopyFail outside COPY: PostgreSQL ignores them, and so do we. */
   | { readonly kind: 'copy' }
 
@@ -114,8 +115,7 @@ export function decodeMessage(m: RawMessage): FrontendMessage {
       out = { kind: 'terminate' }
       break
     case 'p':
-      out = { kind: 'password', answer: r.cstring() }
-      break
+      return { kind: 'password', body: m.body }
     case 'd':
     case 'c':
     case 'f':

@@ -1,17 +1,19 @@
 /**
  * The PostgreSQL wire-protocol server: listens, enforces the connection limit, gives every
- * connection its BackendKeyData and routes CancelRequests to the connection they name. Each
+ * connection its BackendKeyData and routes CancelRequests to the connection they name. With a
+ * certificate and key configured it answers SSLRequest with 'S' and upgrades to TLS. Each
  * socket is handed to a Connection, which contains its own failures; the server keeps serving.
  */
 import { createServer, type Server, type Socket } from 'node:net'
 import { randomInt } from 'node:crypto'
+import { createSecureContext } from 'node:tls'
 import type { Session } from '../../engine/session-api.ts'
-import type { AuthConfig } from './auth.ts'
+import type { AuthConfig, Role } from './auth.ts'
 import { Connection } from './connection.ts'
 import type { LogFn } from './errors.ts'
 import { encodeFields } from './writer.ts'
 
-export type { AuthConfig } from './auth.ts'
+export type { AuthConfig, AuthMethod, Role, UserConfig } from './auth.ts'
 export type { LogFn } from './errors.ts'
 
 /** What the client said in its StartupMessage. */
@@ -19,6 +21,16 @@ export interface StartupInfo {
   user: string
   database: string
   applicationName?: string
+  /** From the auth config: `readonly` sessions may only read (42501 otherwise). */
+  role: Role
+}
+
+/** TLS for pgwire: PEM certificate chain and private key. */
+export interface PgTlsOptions {
+  readonly cert: string | Buffer
+  readonly key: string | Buffer
+  /** Refuse clients that do not upgrade to TLS (default false: TLS is offered, not required). */
+  readonly required?: boolean
 }
 
 export interface PgServerOptions {
@@ -28,6 +40,8 @@ export interface PgServerOptions {
   /** Called once a client has authenticated; the session lives as long as the connection. */
   readonly openSession: (startup: StartupInfo) => Session
   readonly auth: AuthConfig
+  /** Offer TLS on SSLRequest ('S'); without it SSLRequest is answered 'N'. */
+  readonly tls?: PgTlsOptions
   /** Connections beyond this are refused with 53300 (default 1000). */
   readonly maxConnections?: number
   readonly log?: LogFn
@@ -50,6 +64,8 @@ export async function startPgServer(options: PgServerOptions): Promise<PgServer>
   const max = options.maxConnections ?? 1000
   const live = new Map<number, Connection>()
   const sockets = new Set<Socket>()
+  // Built once: a bad certificate or key fails the start, not the first client.
+  const tls = options.tls === undefined ? undefined : createSecureContext({ cert: options.tls.cert, key: options.tls.key })
   let nextPid = 1
 
   const cancel = (pid: number, secret: number): void => {
@@ -67,6 +83,8 @@ export async function startPgServer(options: PgServerOptions): Promise<PgServer>
       const connection = new Connection(socket, {
         openSession: options.openSession,
         auth: options.auth,
+        tls,
+        tlsRequired: options.tls?.required === true,
         log,
         pid,
         secret: randomInt(1, 2 ** 31 - 1),

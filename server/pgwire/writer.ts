@@ -50,6 +50,13 @@ function int16(n: number): Buffer {
 export const authenticationOk = (): Buffer => message('R', int32(0))
 export const authenticationCleartextPassword = (): Buffer => message('R', int32(3))
 export const authenticationMD5Password = (salt: Buffer): Buffer => message('R', Buffer.concat([int32(5), salt]))
+/** AuthenticationSASL: the mechanisms offered, each NUL-terminated, then an empty one. */
+export const authenticationSASL = (mechanisms: readonly string[]): Buffer =>
+  message('R', Buffer.concat([int32(10), ...mechanisms.map(cstr), Buffer.from([0])]))
+export const authenticationSASLContinue = (data: string): Buffer =>
+  message('R', Buffer.concat([int32(11), Buffer.from(data, 'utf8')]))
+export const authenticationSASLFinal = (data: string): Buffer =>
+  message('R', Buffer.concat([int32(12), Buffer.from(data, 'utf8')]))
 export const parameterStatus = (name: string, value: string): Buffer =>
   message('S', Buffer.concat([cstr(name), cstr(value)]))
 export const backendKeyData = (pid: number, secret: number): Buffer =>
@@ -123,8 +130,19 @@ export function encodeFields(type: 'E' | 'N', fields: FieldMap): Buffer {
   return message(type, Buffer.concat(parts))
 }
 
+/** CopyOutResponse: overall format 0 (text; CSV is text too) and every column in text. */
+export function copyOutResponse(columns: number): Buffer {
+  const body = Buffer.alloc(3 + 2 * columns)
+  body.writeInt16BE(columns, 1)
+  return message('H', body)
+}
+export const copyData = (data: Buffer): Buffer => message('d', data)
+export const copyDone = (): Buffer => message('c', EMPTY)
+
 /** The single byte answering SSLRequest/GSSENCRequest: 'N' = not supported, go on in plain text. */
 export const encryptionRefused = (): Buffer => Buffer.from('N', 'latin1')
+/** The single byte answering SSLRequest when TLS is configured: 'S', the TLS handshake follows. */
+export const encryptionAccepted = (): Buffer => Buffer.from('S', 'latin1')
 
 /** NegotiateProtocolVersion: the newest minor version we speak and the `_pq_.` options we ignored. */
 export function negotiateProtocolVersion(minor: number, unknownOptions: readonly string[]): Buffer {
