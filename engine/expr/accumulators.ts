@@ -6,14 +6,23 @@
  * with a value → count map and passes on only first arrivals and last departures.
  */
 import type { DataType, Value } from '../types/datatype.ts'
-import type { Accumulator } from './aggregates.ts'
+import type { Accumulator, AccumulatorColumns } from './aggregates.ts'
 import { Decimal } from '../types/decimal.ts'
 import { Interval } from '../types/interval.ts'
 import { compareValues } from '../types/compare.ts'
 import { ExactFloatSum } from './exact-sum.ts'
 import { Multiset, decodeValue, encodeValue } from './multiset.ts'
+import { grownFloat64 } from '../util/key-slots.ts'
 
 const SAFE = 2 ** 52
+const SAFE_BIG = BigInt(SAFE)
+
+/** count results below this come from a table instead of allocating a new bigint per result. */
+const SMALL_COUNTS: readonly bigint[] = Array.from({ length: 4096 }, (_v, i) => BigInt(i))
+
+function countValue(n: number): bigint {
+  return n < SMALL_COUNTS.length ? SMALL_COUNTS[n] : BigInt(n)
+}
 
 /** Counts non-null values (count(*) gets a non-null marker for every row). */
 export class CountAcc implements Accumulator {
@@ -24,13 +33,46 @@ export class CountAcc implements Accumulator {
     if (v !== null) this.n += op
   }
   result(): Value {
-    return BigInt(this.n)
+    return countValue(this.n)
   }
   snapshot(): unknown {
     return [this.count, this.n]
   }
   restore(s: unknown): void {
     ;[this.count, this.n] = s as [number, number]
+  }
+  columns(): AccumulatorColumns {
+    return new CountColumns()
+  }
+}
+
+/** CountAcc for many groups: two number columns. */
+class CountColumns implements AccumulatorColumns {
+  private count = new Float64Array(0)
+  private n = new Float64Array(0)
+  init(slot: number): void {
+    if (slot >= this.count.length) {
+      this.count = grownFloat64(this.count, slot)
+      this.n = grownFloat64(this.n, slot)
+    }
+    this.count[slot] = 0
+    this.n[slot] = 0
+  }
+  add(slot: number, v: Value, op: 1 | -1): void {
+    this.count[slot] += op
+    if (v !== null) this.n[slot] += op
+  }
+  result(slot: number): Value {
+    return countValue(this.n[slot])
+  }
+  free(): void {}
+  snapshot(slot: number): unknown {
+    return [this.count[slot], this.n[slot]]
+  }
+  restore(slot: number, s: unknown): void {
+    const [count, n] = s as [number, number]
+    this.count[slot] = count
+    this.n[slot] = n
   }
 }
 
@@ -40,8 +82,10 @@ class IntSum {
   big = 0n
   n = 0
   add(v: Value, op: 1 | -1): void {
-    if (typeof v === 'number') {
-      this.small += op * v
+    // Safe bigints (nearly all int8 values) add as numbers: no bigint allocated per row.
+    const x = typeof v === 'number' ? v : (v as bigint) >= -SAFE_BIG && (v as bigint) <= SAFE_BIG ? Number(v) : undefined
+    if (x !== undefined) {
+      this.small += op * x
       if (this.small > SAFE || this.small < -SAFE) this.flush()
     } else this.big += op > 0 ? (v as bigint) : -(v as bigint)
     this.n += op
@@ -74,11 +118,7 @@ export class IntSumAcc implements Accumulator {
     if (v !== null) this.sum.add(v, op)
   }
   result(): Value {
-    if (this.sum.n <= 0) return null
-    const total = this.sum.total()
-    if (this.out === 'int8') return total
-    if (this.out === 'numeric') return Decimal.fromBigInt(total)
-    return Decimal.fromBigInt(total).div(Decimal.fromBigInt(BigInt(this.sum.n)))
+    return this.sum.n <= 0 ? null : intSumResult(this.out, this.sum.total(), this.sum.n)
   }
   snapshot(): unknown {
     return [this.count, this.sum.snapshot()]
@@ -87,6 +127,68 @@ export class IntSumAcc implements Accumulator {
     const [count, sum] = s as [number, unknown]
     this.count = count
     this.sum.restore(sum)
+  }
+  columns(): AccumulatorColumns {
+    return new IntSumColumns(this.out)
+  }
+}
+
+function intSumResult(out: 'int8' | 'numeric' | 'avg', total: bigint, n: number): Value {
+  if (out === 'int8') return total
+  if (out === 'numeric') return Decimal.fromBigInt(total)
+  return Decimal.fromBigInt(total).div(Decimal.fromBigInt(BigInt(n)))
+}
+
+/** IntSumAcc for many groups: the exact sum as a safe number column plus a bigint overflow column. */
+class IntSumColumns implements AccumulatorColumns {
+  private count = new Float64Array(0)
+  private small = new Float64Array(0)
+  private n = new Float64Array(0)
+  private readonly big: bigint[] = []
+  constructor(private readonly out: 'int8' | 'numeric' | 'avg') {}
+  init(slot: number): void {
+    if (slot >= this.count.length) {
+      this.count = grownFloat64(this.count, slot)
+      this.small = grownFloat64(this.small, slot)
+      this.n = grownFloat64(this.n, slot)
+    }
+    this.count[slot] = 0
+    this.small[slot] = 0
+    this.n[slot] = 0
+    this.big[slot] = 0n
+  }
+  add(slot: number, v: Value, op: 1 | -1): void {
+    this.count[slot] += op
+    if (v === null) return
+    const x = typeof v === 'number' ? v : (v as bigint) >= -SAFE_BIG && (v as bigint) <= SAFE_BIG ? Number(v) : undefined
+    if (x !== undefined) {
+      const small = this.small[slot] + op * x
+      if (small > SAFE || small < -SAFE) {
+        this.big[slot] += BigInt(small)
+        this.small[slot] = 0
+      } else this.small[slot] = small
+    } else this.big[slot] += op > 0 ? (v as bigint) : -(v as bigint)
+    this.n[slot] += op
+  }
+  result(slot: number): Value {
+    const n = this.n[slot]
+    return n <= 0 ? null : intSumResult(this.out, this.total(slot), n)
+  }
+  free(): void {}
+  snapshot(slot: number): unknown {
+    return [this.count[slot], [this.total(slot).toString(), this.n[slot]]]
+  }
+  restore(slot: number, s: unknown): void {
+    const [count, [total, n]] = s as [number, [string, number]]
+    this.count[slot] = count
+    this.small[slot] = 0
+    this.big[slot] = BigInt(total)
+    this.n[slot] = n
+  }
+  private total(slot: number): bigint {
+    const big = this.big[slot]
+    const small = BigInt(this.small[slot])
+    return big === 0n ? small : big + small
   }
 }
 
@@ -266,6 +368,54 @@ export class AppendOnlyExtremeAcc implements Accumulator {
     this.count = count
     this.best = best === null ? null : decodeValue(this.type, best)
   }
+
+  columns(): AccumulatorColumns {
+    return new AppendOnlyExtremeColumns(this.type, this.sign)
+  }
+}
+
+/** AppendOnlyExtremeAcc for many groups: a count column and a column of current extremes. */
+class AppendOnlyExtremeColumns implements AccumulatorColumns {
+  private count = new Float64Array(0)
+  private readonly best: Value[] = []
+
+  constructor(
+    private readonly type: DataType,
+    private readonly sign: 1 | -1,
+  ) {}
+
+  init(slot: number): void {
+    if (slot >= this.count.length) this.count = grownFloat64(this.count, slot)
+    this.count[slot] = 0
+    this.best[slot] = null
+  }
+
+  add(slot: number, v: Value, op: 1 | -1): void {
+    if (op < 0) throw new Error('AppendOnlyExtremeAcc received a retraction: the planner chose it for a retracting input')
+    this.count[slot]++
+    if (v === null) return
+    const best = this.best[slot]
+    if (best === null || this.sign * compareValues(v, best, this.type) > 0) this.best[slot] = v
+  }
+
+  result(slot: number): Value {
+    return this.best[slot]
+  }
+
+  free(slot: number): void {
+    this.best[slot] = null
+  }
+
+  snapshot(slot: number): unknown {
+    const best = this.best[slot]
+    return [this.count[slot], best === null ? null : encodeValue(this.type, best)]
+  }
+
+  restore(slot: number, s: unknown): void {
+    const [count, best] = s as [number, unknown]
+    this.count[slot] = count
+    this.best[slot] = best === null ? null : decodeValue(this.type, best)
+  }
 }
 
 /** bool_and / bool_or: counts of trues and falses. */
@@ -288,6 +438,48 @@ export class BoolAcc implements Accumulator {
   }
   restore(s: unknown): void {
     ;[this.count, this.t, this.f] = s as number[]
+  }
+  columns(): AccumulatorColumns {
+    return new BoolColumns(this.and)
+  }
+}
+
+/** BoolAcc for many groups: three number columns. */
+class BoolColumns implements AccumulatorColumns {
+  private count = new Float64Array(0)
+  private t = new Float64Array(0)
+  private f = new Float64Array(0)
+  constructor(private readonly and: boolean) {}
+  init(slot: number): void {
+    if (slot >= this.count.length) {
+      this.count = grownFloat64(this.count, slot)
+      this.t = grownFloat64(this.t, slot)
+      this.f = grownFloat64(this.f, slot)
+    }
+    this.count[slot] = 0
+    this.t[slot] = 0
+    this.f[slot] = 0
+  }
+  add(slot: number, v: Value, op: 1 | -1): void {
+    this.count[slot] += op
+    if (v === true) this.t[slot] += op
+    else if (v === false) this.f[slot] += op
+  }
+  result(slot: number): Value {
+    const t = this.t[slot]
+    const f = this.f[slot]
+    if (t + f <= 0) return null
+    return this.and ? f === 0 : t > 0
+  }
+  free(): void {}
+  snapshot(slot: number): unknown {
+    return [this.count[slot], this.t[slot], this.f[slot]]
+  }
+  restore(slot: number, s: unknown): void {
+    const [count, t, f] = s as [number, number, number]
+    this.count[slot] = count
+    this.t[slot] = t
+    this.f[slot] = f
   }
 }
 

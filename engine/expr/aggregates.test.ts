@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DataType, Value } from '../types/datatype.ts'
 import type { Accumulator } from './aggregates.ts'
 import { Oracle } from './testing.ts'
-import { resolveAggregate } from './aggregates.ts'
+import { accumulatorColumns, resolveAggregate } from './aggregates.ts'
 import { T } from '../types/datatype.ts'
 import { formatText, parseText } from '../types/text.ts'
 import { formatTypeName } from '../types/oid.ts'
@@ -150,6 +150,56 @@ describe('aggregates under insert/retract sequences', () => {
     expect(resolveAggregate('max', [T.jsonb], false)).toBeUndefined()
     expect(resolveAggregate('bool_and', [T.int4], false)).toBeUndefined()
     expect(resolveAggregate('median', [T.int4], false)).toBeUndefined()
+  })
+
+  it('the columnar form equals the object form, slot by slot, through slot reuse and snapshots', () => {
+    const forms: { c: Case; create: () => Accumulator; appendOnly: boolean }[] = []
+    for (const c of CASES) {
+      const spec = resolveAggregate(c.name, argsOf(c), c.distinct === true)!
+      forms.push({ c, create: () => spec.create(), appendOnly: false })
+      if (spec.createAppendOnly !== undefined) forms.push({ c, create: () => spec.createAppendOnly!(), appendOnly: true })
+    }
+    for (const { c, create, appendOnly } of forms) {
+      const random = rng(c.sql.length * 31 + c.type.kind.length)
+      const columns = accumulatorColumns(create)
+      const objects: Accumulator[] = []
+      const live: (string | null)[][] = []
+      for (let slot = 0; slot < 3; slot++) {
+        columns.init(slot)
+        objects.push(create())
+        live.push([])
+      }
+      for (let step = 0; step < 300; step++) {
+        const slot = Math.floor(random() * 3)
+        if (step % 97 === 96) {
+          // The group is freed and its slot handed to a new, empty group.
+          columns.free(slot)
+          columns.init(slot)
+          objects[slot] = create()
+          live[slot] = []
+        } else if (!appendOnly && live[slot].length > 0 && random() < 0.45) {
+          const [row] = live[slot].splice(Math.floor(random() * live[slot].length), 1)
+          columns.add(slot, valueOf(c, row), -1)
+          objects[slot].add(valueOf(c, row), -1)
+        } else {
+          const row = c.pool[Math.floor(random() * c.pool.length)]
+          live[slot].push(row)
+          columns.add(slot, valueOf(c, row), 1)
+          objects[slot].add(valueOf(c, row), 1)
+        }
+        const rt = resolveAggregate(c.name, argsOf(c), c.distinct === true)!.returnType
+        expect(show(c, columns.result(slot), rt), `${c.sql} step ${step}`).toBe(show(c, objects[slot].result(), rt))
+        if (step % 40 === 39) {
+          // Snapshots are interchangeable: the object form restores the columns' and back.
+          const fromColumns = create()
+          fromColumns.restore(JSON.parse(JSON.stringify(columns.snapshot(slot))))
+          expect(show(c, fromColumns.result(), rt)).toBe(show(c, objects[slot].result(), rt))
+          columns.init(slot)
+          columns.restore(slot, JSON.parse(JSON.stringify(objects[slot].snapshot())))
+          expect(show(c, columns.result(slot), rt)).toBe(show(c, objects[slot].result(), rt))
+        }
+      }
+    }
   })
 })
 

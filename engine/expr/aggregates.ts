@@ -37,6 +37,59 @@ export interface Accumulator {
   /** JSON-able state (bigints and decimals as strings), for checkpoints. */
   snapshot(): unknown
   restore(state: unknown): void
+  /**
+   * The same aggregate for many groups as columns (see AccumulatorColumns), where this
+   * accumulator has such a form; called once on a template instance.
+   */
+  columns?(): AccumulatorColumns
+}
+
+/**
+ * One aggregate call's state for every group of an operator, stored as columns indexed by the
+ * group's slot (a small dense integer) instead of one object per group, so opening a group
+ * allocates nothing. Slots are reused after `free`, so `init` must fully reset one. `snapshot`
+ * and `restore` use the same JSON as the object accumulator's, so either form restores the other.
+ */
+export interface AccumulatorColumns {
+  /** Makes `slot` an empty accumulator (growing the columns if needed). */
+  init(slot: number): void
+  /** As Accumulator.add, for the group in `slot`. */
+  add(slot: number, value: Value, op: 1 | -1): void
+  result(slot: number): Value
+  /** Forgets the slot's state (drops references to values) when its group is freed. */
+  free(slot: number): void
+  snapshot(slot: number): unknown
+  restore(slot: number, state: unknown): void
+}
+
+/** Accumulator objects per slot: the columnar form of an accumulator that has no better one. */
+class ObjectColumns implements AccumulatorColumns {
+  private readonly accs: (Accumulator | undefined)[] = []
+  constructor(private readonly create: () => Accumulator) {}
+  init(slot: number): void {
+    this.accs[slot] = this.create()
+  }
+  add(slot: number, value: Value, op: 1 | -1): void {
+    this.accs[slot]!.add(value, op)
+  }
+  result(slot: number): Value {
+    return this.accs[slot]!.result()
+  }
+  free(slot: number): void {
+    this.accs[slot] = undefined
+  }
+  snapshot(slot: number): unknown {
+    return this.accs[slot]!.snapshot()
+  }
+  restore(slot: number, state: unknown): void {
+    this.accs[slot]!.restore(state)
+  }
+}
+
+/** Columns for the accumulators `create` makes: their own columnar form, else one object per slot. */
+export function accumulatorColumns(create: () => Accumulator): AccumulatorColumns {
+  const template = create()
+  return template.columns !== undefined ? template.columns() : new ObjectColumns(create)
 }
 
 export interface AggregateSpec {

@@ -9,13 +9,25 @@
  * nothing until its window closes, then its final row once (append-only output).
  *
  * A global aggregate (no GROUP BY) always holds exactly one row, as the batch query does.
+ *
+ * State layout (struct of arrays, so that opening a group allocates nothing): every group is a
+ * slot number handed out by KeySlots, which stores the group keys in one array per key column.
+ * Per slot the operator keeps `rows` (rows counted, NULLs included; 0 = empty group), `dirty`
+ * (changed since the group's last emitted change; dirty slots are listed in `dirtyList`), and the
+ * row it last emitted (`hasEmitted`, and the aggregate values in `emitted[call][slot]`; the keys
+ * are the slot's keys). Each aggregate call's accumulators are one AccumulatorColumns indexed by
+ * slot. For checkpoints, `groupStates()` enumerates every group as its key tuple, row count,
+ * accumulator snapshots (the JSON of Accumulator.snapshot) and emitted row, and `restoreGroup()`
+ * rebuilds a group from exactly that.
  */
-import type { Chunk, Watermark } from '../chunk.ts'
+import type { Chunk, Column, Watermark } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
-import type { Accumulator } from '../expr/aggregates.ts'
-import type { Emitter, Operator } from './operator.ts'
-import { ChunkBuilder } from '../chunk.ts'
-import { RowMap, type RowEntry } from '../util/row-map.ts'
+import type { Accumulator, AccumulatorColumns } from '../expr/aggregates.ts'
+import type { CheckpointWriter, Emitter, Operator, StateEntry } from './operator.ts'
+import { decodeKey, encodeKey } from '../state/codec.ts'
+import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
+import { accumulatorColumns } from '../expr/aggregates.ts'
+import { KeySlots, grownFloat64, grownUint8 } from '../util/key-slots.ts'
 import { valuesEqual } from '../types/compare.ts'
 
 export interface AggregateCall {
@@ -40,37 +52,61 @@ export interface HashAggregateSpec {
   readonly emitOnWindowClose: boolean
 }
 
-interface Group {
-  readonly accs: Accumulator[]
-  rows: number
-  /** The row this group last emitted downstream, if any. */
-  emitted: Value[] | undefined
-  dirty: boolean
+/** One group as checkpoints see it (see the file comment). */
+export interface GroupState {
+  readonly key: Value[]
+  /** Rows counted, NULLs included. */
+  readonly rows: number
+  /** Accumulator.snapshot() of each aggregate call, in call order. */
+  readonly accs: unknown[]
+  /** The row (keys, then aggregates) the group last emitted downstream, if any. */
+  readonly emitted: Value[] | undefined
 }
 
 const COUNT_STAR_MARKER = true
 
 export class HashAggregate implements Operator {
   readonly name = 'HashAggregate'
-  private readonly groups: RowMap<Group>
+  private readonly groups: KeySlots
+  private readonly accs: AccumulatorColumns[]
   private readonly keyIndex: number[]
-  private readonly dirty: RowEntry<Group>[] = []
-  /** window key → groups of that window, so closing a window touches only its groups. */
-  private readonly byWindow = new Map<number, RowEntry<Group>[]>()
+  private rows = new Float64Array(0)
+  private dirty = new Uint8Array(0)
+  private hasEmitted = new Uint8Array(0)
+  /** emitted[a][slot]: aggregate a of the row the group in `slot` last emitted. */
+  private readonly emitted: Value[][]
+  private readonly dirtyList: number[] = []
+  /** window key → slots of that window, so closing a window touches only its groups. */
+  private readonly byWindow = new Map<number, number[]>()
+  /** The window list last appended to: consecutive new groups mostly share a window. */
+  private lastWindow: number[] | undefined
+  private lastWindowEnd = NaN
   private watermark = -Infinity
   private readonly width: number
+  /** Scratch for one group's new aggregate values during a flush. */
+  private readonly next: Value[]
+  // Checkpoint bookkeeping (cold: touched once per changed group per chunk, not per row).
+  /** stored[slot] = 1: the last checkpoint holds this group. */
+  private stored = new Uint8Array(0)
+  /** unsaved[slot] = 1: changed since the last checkpoint (listed in unsavedList). */
+  private unsaved = new Uint8Array(0)
+  private readonly unsavedList: number[] = []
+  /** Keys of checkpointed groups freed since the last checkpoint (deleted at the next one). */
+  private readonly freedKeys: Value[][] = []
 
   constructor(private readonly spec: HashAggregateSpec) {
-    this.groups = new RowMap<Group>(spec.keyTypes)
+    this.groups = new KeySlots(spec.keyTypes)
+    this.accs = spec.calls.map((c) => accumulatorColumns(() => c.create()))
     this.keyIndex = spec.keyTypes.map((_t, i) => i)
     this.width = spec.keyTypes.length + spec.calls.length
+    this.emitted = spec.calls.map(() => [])
+    this.next = spec.calls.map(() => null)
   }
 
   onStart(out: Emitter): void {
     if (this.spec.keyTypes.length > 0) return
-    const entry = this.groups.insert([], this.groups.hashKey([]), this.newGroup())
-    entry.value.dirty = true
-    this.dirty.push(entry)
+    const slot = this.openGroup(this.groups.insert([]))
+    this.markDirty(slot)
     this.flush(out)
   }
 
@@ -78,26 +114,24 @@ export class HashAggregate implements Operator {
     const { calls, windowKey } = this.spec
     const cols = chunk.columns
     const keyIndex = this.keyIndex
+    const groups = this.groups
+    const accs = this.accs
     for (let i = 0; i < chunk.length; i++) {
-      const hash = this.groups.hashAt(cols, keyIndex, i)
-      let entry = this.groups.findAt(cols, keyIndex, i, hash)
-      if (entry === undefined) {
-        entry = this.groups.insert(this.groups.keyAt(cols, keyIndex, i), hash, this.newGroup())
-        if (windowKey !== undefined) this.trackWindow(entry, windowKey)
+      const hash = groups.hashAt(cols, keyIndex, i)
+      let slot = groups.findAt(cols, keyIndex, i, hash)
+      if (slot < 0) {
+        slot = this.openGroup(groups.insertAt(cols, keyIndex, i, hash))
+        if (windowKey !== undefined) this.trackWindow(slot, windowKey)
       }
-      const group = entry.value
       const op = chunk.ops[i] as 1 | -1
-      group.rows += op
+      this.rows[slot] += op
       for (let a = 0; a < calls.length; a++) {
         const call = calls[a]
         const arg = call.arg
-        if (call.arg2 >= 0) group.accs[a].add([cols[arg][i], cols[call.arg2][i]], op)
-        else group.accs[a].add(arg < 0 ? COUNT_STAR_MARKER : cols[arg][i], op)
+        if (call.arg2 >= 0) accs[a].add(slot, [cols[arg][i], cols[call.arg2][i]], op)
+        else accs[a].add(slot, arg < 0 ? COUNT_STAR_MARKER : cols[arg][i], op)
       }
-      if (!group.dirty) {
-        group.dirty = true
-        this.dirty.push(entry)
-      }
+      if (this.dirty[slot] === 0) this.markDirty(slot)
     }
     if (!this.spec.emitOnWindowClose) this.flush(out)
   }
@@ -107,19 +141,23 @@ export class HashAggregate implements Operator {
     if (w.column < this.spec.keyTypes.length) out.watermark(w) // keys are the first output columns
     if (windowKey === undefined || w.column !== windowKey || w.value <= this.watermark) return
     this.watermark = w.value
-    const builder = new ChunkBuilder(this.width)
-    for (const [end, entries] of this.byWindow) {
+    const output = new Output(this.width, 0)
+    for (const [end, slots] of this.byWindow) {
       if (end > w.value) continue
       this.byWindow.delete(end)
-      for (const entry of entries) {
-        if (this.spec.emitOnWindowClose && entry.value.rows > 0) builder.push(1, this.resultRow(entry))
-        entry.value.dirty = false
-        this.groups.delete(entry)
+      if (slots === this.lastWindow) this.lastWindow = undefined
+      for (const slot of slots) {
+        if (this.spec.emitOnWindowClose && this.rows[slot] > 0) {
+          for (let a = 0; a < this.accs.length; a++) this.next[a] = this.accs[a].result(slot)
+          output.push(1, this.groups.keys, slot, this.next)
+        }
+        this.dirty[slot] = 0
+        this.freeGroup(slot)
       }
     }
-    if (this.spec.emitOnWindowClose) this.dirty.length = 0
+    if (this.spec.emitOnWindowClose) this.clearDirty()
     else this.flush(out) // groups closed mid-chunk were already flushed; this is a no-op guard
-    const chunk = builder.take()
+    const chunk = output.take()
     if (chunk !== undefined) out.chunk(chunk)
   }
 
@@ -133,63 +171,244 @@ export class HashAggregate implements Operator {
     return `keys=[${keys}] aggs=[${this.spec.calls.map((c) => c.label).join(', ')}]${emit}`
   }
 
-  private newGroup(): Group {
-    return { accs: this.spec.calls.map((c) => c.create()), rows: 0, emitted: undefined, dirty: false }
+  /** Every group held, for a checkpoint (cold path: builds one object per group). */
+  *groupStates(): IterableIterator<GroupState> {
+    for (const slot of this.groups.slots()) {
+      const key = this.groups.keyOf(slot)
+      yield {
+        key,
+        rows: this.rows[slot],
+        accs: this.accs.map((acc) => acc.snapshot(slot)),
+        emitted: this.hasEmitted[slot] === 1 ? key.concat(this.emitted.map((col) => col[slot])) : undefined,
+      }
+    }
   }
 
-  private trackWindow(entry: RowEntry<Group>, windowKey: number): void {
-    const end = entry.key[windowKey] as number
-    const list = this.byWindow.get(end)
-    if (list === undefined) this.byWindow.set(end, [entry])
-    else list.push(entry)
+  /**
+   * Rebuilds a group from a checkpoint (replacing a group with the same key). The group is not
+   * dirty: downstream already holds its emitted row.
+   */
+  restoreGroup(state: GroupState): void {
+    const existing = this.groups.find(state.key)
+    if (existing >= 0) this.freeGroup(existing)
+    const slot = this.openGroup(this.groups.insert(state.key))
+    if (this.spec.windowKey !== undefined) this.trackWindow(slot, this.spec.windowKey)
+    this.rows[slot] = state.rows
+    for (let a = 0; a < this.accs.length; a++) this.accs[a].restore(slot, state.accs[a])
+    if (state.emitted !== undefined) {
+      const keys = this.spec.keyTypes.length
+      for (let a = 0; a < this.accs.length; a++) this.emitted[a][slot] = state.emitted[keys + a]
+      this.hasEmitted[slot] = 1
+    }
   }
 
-  private resultRow(entry: RowEntry<Group>): Value[] {
-    const row = entry.key.slice()
-    for (const acc of entry.value.accs) row.push(acc.result())
-    return row
+  /**
+   * Checkpoint: deletes of checkpointed groups freed since the last one, then every group that
+   * changed, as key → [rows, accumulator snapshots, emitted aggregates | null].
+   */
+  checkpoint(out: CheckpointWriter): void {
+    const types = this.spec.keyTypes
+    for (const key of this.freedKeys) out.del(encodeKey(key, types))
+    this.freedKeys.length = 0
+    // EMIT ON WINDOW CLOSE groups change without a flush: their dirty list holds them.
+    if (this.spec.emitOnWindowClose) for (const slot of this.dirtyList) if (this.unsaved[slot] !== 1) this.noteUnsaved(slot)
+    for (const slot of this.unsavedList) {
+      this.unsaved[slot] = 0
+      if (!this.groups.isLive(slot)) continue
+      const snap: unknown[] = [this.rows[slot], this.accs.map((acc) => acc.snapshot(slot)), this.hasEmitted[slot] === 1 ? this.emitted.map((col) => col[slot]) : null]
+      out.put(encodeKey(this.groups.keyOf(slot), types), encodeSnapshot(snap))
+      this.stored[slot] = 1
+    }
+    this.unsavedList.length = 0
+  }
+
+  restore(entries: readonly StateEntry[]): void {
+    const types = this.spec.keyTypes
+    for (const [k, v] of entries) {
+      const key = decodeKey(k, types)
+      const [rows, accs, emitted] = decodeSnapshot(v) as [number, unknown[], Value[] | null]
+      this.restoreGroup({ key, rows, accs, emitted: emitted === null ? undefined : key.concat(emitted) })
+      const slot = this.groups.find(key)
+      if (slot >= this.stored.length) this.stored = grownUint8(this.stored, slot)
+      this.stored[slot] = 1
+    }
+  }
+
+  private noteUnsaved(slot: number): void {
+    if (slot >= this.unsaved.length) this.unsaved = grownUint8(this.unsaved, slot)
+    if (slot >= this.stored.length) this.stored = grownUint8(this.stored, slot)
+    this.unsaved[slot] = 1
+    this.unsavedList.push(slot)
+  }
+
+  /** Resets the per-group columns of a newly claimed slot. */
+  private openGroup(slot: number): number {
+    if (slot >= this.rows.length) {
+      this.rows = grownFloat64(this.rows, slot)
+      this.dirty = grownUint8(this.dirty, slot)
+      this.hasEmitted = grownUint8(this.hasEmitted, slot)
+    }
+    this.rows[slot] = 0
+    this.dirty[slot] = 0
+    this.hasEmitted[slot] = 0
+    for (let a = 0; a < this.accs.length; a++) {
+      this.accs[a].init(slot)
+      this.emitted[a][slot] = null
+    }
+    return slot
+  }
+
+  private markDirty(slot: number): void {
+    this.dirty[slot] = 1
+    this.dirtyList.push(slot)
+  }
+
+  private clearDirty(): void {
+    for (const slot of this.dirtyList) {
+      this.dirty[slot] = 0
+      if (this.unsaved[slot] !== 1 && this.groups.isLive(slot)) this.noteUnsaved(slot)
+    }
+    this.dirtyList.length = 0
+  }
+
+  private trackWindow(slot: number, windowKey: number): void {
+    const end = this.groups.keys[windowKey][slot] as number
+    if (end === this.lastWindowEnd && this.lastWindow !== undefined) {
+      this.lastWindow.push(slot)
+      return
+    }
+    let list = this.byWindow.get(end)
+    if (list === undefined) this.byWindow.set(end, (list = [slot]))
+    else list.push(slot)
+    this.lastWindow = list
+    this.lastWindowEnd = end
   }
 
   /** Emits the change of every dirty group and forgets groups that became empty. */
   private flush(out: Emitter): void {
-    if (this.dirty.length === 0) return
-    const builder = new ChunkBuilder(this.width)
+    const dirty = this.dirtyList
+    if (dirty.length === 0) return
+    const output = new Output(this.width, dirty.length)
     const global = this.spec.keyTypes.length === 0
-    for (const entry of this.dirty) {
-      const group = entry.value
-      group.dirty = false
-      const next = group.rows > 0 || global ? this.resultRow(entry) : undefined
-      const prev = group.emitted
-      if (prev !== undefined && next !== undefined && sameRow(prev, next, this.spec)) continue
-      if (prev !== undefined) builder.push(-1, prev)
-      if (next !== undefined) builder.push(1, next)
-      group.emitted = next
-      if (next === undefined) this.forget(entry)
+    const keys = this.groups.keys
+    const accs = this.accs
+    const next = this.next
+    const emitted = this.emitted
+    for (let d = 0; d < dirty.length; d++) {
+      const slot = dirty[d]
+      this.dirty[slot] = 0
+      if (!this.groups.isLive(slot)) continue // freed by a window close after it changed
+      if (this.unsaved[slot] !== 1) this.noteUnsaved(slot)
+      const live = this.rows[slot] > 0 || global
+      const had = this.hasEmitted[slot] === 1
+      if (live) for (let a = 0; a < accs.length; a++) next[a] = accs[a].result(slot)
+      if (had && live && this.sameAsEmitted(slot)) continue
+      if (had) output.pushEmitted(-1, keys, slot, emitted)
+      if (live) {
+        output.push(1, keys, slot, next)
+        for (let a = 0; a < accs.length; a++) emitted[a][slot] = next[a]
+        this.hasEmitted[slot] = 1
+      } else this.forget(slot)
     }
-    this.dirty.length = 0
-    const chunk = builder.take()
+    dirty.length = 0
+    const chunk = output.take()
     if (chunk !== undefined) out.chunk(chunk)
   }
 
-  private forget(entry: RowEntry<Group>): void {
-    this.groups.delete(entry)
+  private sameAsEmitted(slot: number): boolean {
+    const { calls } = this.spec
+    for (let a = 0; a < calls.length; a++) {
+      const x = this.emitted[a][slot]
+      const y = this.next[a]
+      if (x === y) continue
+      if (x === null || y === null) return false
+      if (!valuesEqual(x, y, calls[a].returnType)) return false
+    }
+    return true
+  }
+
+  /** Frees the slot of a group whose window closed (its window list is dropped by the caller). */
+  private freeGroup(slot: number): void {
+    if (this.stored[slot] === 1) {
+      this.freedKeys.push(this.groups.keyOf(slot))
+      this.stored[slot] = 0
+    }
+    for (let a = 0; a < this.accs.length; a++) {
+      this.accs[a].free(slot)
+      this.emitted[a][slot] = null
+    }
+    this.hasEmitted[slot] = 0
+    this.groups.delete(slot)
+  }
+
+  /** Frees the slot of a group that became empty, taking it out of its window's list. */
+  private forget(slot: number): void {
     const { windowKey } = this.spec
-    if (windowKey === undefined) return
-    const list = this.byWindow.get(entry.key[windowKey] as number)
-    if (list === undefined) return
-    const at = list.indexOf(entry)
-    if (at >= 0) list.splice(at, 1)
+    if (windowKey !== undefined) {
+      const list = this.byWindow.get(this.groups.keys[windowKey][slot] as number)
+      const at = list === undefined ? -1 : list.indexOf(slot)
+      if (at >= 0) list!.splice(at, 1)
+    }
+    this.freeGroup(slot)
   }
 }
 
-function sameRow(a: readonly Value[], b: readonly Value[], spec: HashAggregateSpec): boolean {
-  const keys = spec.keyTypes.length
-  for (let c = keys; c < a.length; c++) {
-    const x = a[c]
-    const y = b[c]
-    if (x === y) continue
-    if (x === null || y === null) return false
-    if (!valuesEqual(x, y, spec.calls[c - keys].returnType)) return false
+/**
+ * Output rows built straight into columns: keys read from the group table, aggregates from a
+ * row or from columns. Columns are sized up front for the expected row count (one insert per
+ * dirty group is the common case), so they are not regrown while filling.
+ */
+class Output {
+  private columns: Column[] | undefined
+  private ops: Int8Array | undefined
+  private n = 0
+
+  constructor(
+    private readonly width: number,
+    private readonly expected: number,
+  ) {}
+
+  push(op: 1 | -1, keys: readonly Value[][], slot: number, aggs: readonly Value[]): void {
+    const cols = this.columns ?? this.open()
+    const k = keys.length
+    const n = this.n
+    for (let c = 0; c < k; c++) cols[c][n] = keys[c][slot]
+    for (let a = 0; a < aggs.length; a++) cols[k + a][n] = aggs[a]
+    this.pushOp(op)
   }
-  return true
+
+  pushEmitted(op: 1 | -1, keys: readonly Value[][], slot: number, emitted: readonly Value[][]): void {
+    const cols = this.columns ?? this.open()
+    const k = keys.length
+    const n = this.n
+    for (let c = 0; c < k; c++) cols[c][n] = keys[c][slot]
+    for (let a = 0; a < emitted.length; a++) cols[k + a][n] = emitted[a][slot]
+    this.pushOp(op)
+  }
+
+  take(): Chunk | undefined {
+    const { columns, ops, n } = this
+    if (columns === undefined || ops === undefined || n === 0) return undefined
+    for (const col of columns) if (col.length > n) col.length = n
+    return { columns, ops: ops.length === n ? ops : ops.slice(0, n), length: n }
+  }
+
+  private open(): Column[] {
+    const size = Math.max(this.expected, 16)
+    const cols: Column[] = []
+    for (let c = 0; c < this.width; c++) cols.push(new Array<Value>(size).fill(null))
+    this.columns = cols
+    this.ops = new Int8Array(size)
+    return cols
+  }
+
+  private pushOp(op: 1 | -1): void {
+    let ops = this.ops!
+    if (this.n === ops.length) {
+      const grown = new Int8Array(ops.length * 2)
+      grown.set(ops)
+      this.ops = ops = grown
+    }
+    ops[this.n++] = op
+  }
 }

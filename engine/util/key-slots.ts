@@ -1,0 +1,231 @@
+/**
+ * A hash table from key tuples of SQL values to dense integer slots, for operators that keep
+ * their per-group state in columns (struct of arrays) indexed by slot instead of one object per
+ * group.
+ *
+ * Why: RowMap allocates a key tuple, an entry object and a Map entry per key; an operator where
+ * nearly every row opens a new group (a tumbling window) then spends its time in garbage
+ * collection. Here keys are copied into one array per key column, the table is open addressing
+ * over an Int32Array (linear probing, backward-shift deletion, so no tombstones), and freed
+ * slots are reused. A new key costs no allocation except when a column array or the table grows.
+ * A key tuple is only materialised on request (`keyOf`, cold paths). Nulls compare equal to each
+ * other, as GROUP BY requires; hashing and equality are those of RowMap (types/compare.ts).
+ */
+import type { Column } from '../chunk.ts'
+import type { DataType, Value } from '../types/datatype.ts'
+import { hashCombine, hashValue, valuesEqual } from '../types/compare.ts'
+
+const NULL_HASH = 0x5bd1e995
+const MIN_TABLE = 16
+
+export class KeySlots {
+  /** Key column k of slot s is `keys[k][s]`; freed slots hold null. */
+  readonly keys: Value[][]
+  private hashes = new Int32Array(MIN_TABLE)
+  private live = new Uint8Array(MIN_TABLE)
+  /** Open-addressing table: slot + 1, or 0 for an empty position. */
+  private table = new Int32Array(MIN_TABLE * 2)
+  private mask = MIN_TABLE * 2 - 1
+  private readonly freed: number[] = []
+  /** Slots ever handed out (free or live): every slot is below this. */
+  private high = 0
+  private count = 0
+
+  constructor(readonly keyTypes: readonly DataType[]) {
+    this.keys = keyTypes.map(() => [])
+  }
+
+  get size(): number {
+    return this.count
+  }
+
+  /** One past the largest slot handed out so far: per-slot arrays need this length. */
+  get capacity(): number {
+    return this.high
+  }
+
+  /** Hash of row `i`, reading key column k from `columns[keyIndex[k]]`. */
+  hashAt(columns: readonly Column[], keyIndex: readonly number[], i: number): number {
+    let h = 17
+    for (let k = 0; k < keyIndex.length; k++) {
+      const v = columns[keyIndex[k]][i]
+      h = hashCombine(h, v === null ? NULL_HASH : hashValue(v, this.keyTypes[k]))
+    }
+    return h
+  }
+
+  /** Hash of a key tuple. */
+  hashKey(key: readonly Value[]): number {
+    let h = 17
+    for (let k = 0; k < key.length; k++) {
+      const v = key[k]
+      h = hashCombine(h, v === null ? NULL_HASH : hashValue(v, this.keyTypes[k]))
+    }
+    return h
+  }
+
+  /** The slot whose key equals row `i`'s key columns, or -1. */
+  findAt(columns: readonly Column[], keyIndex: readonly number[], i: number, hash: number): number {
+    const table = this.table
+    const mask = this.mask
+    for (let p = spread(hash) & mask; ; p = (p + 1) & mask) {
+      const e = table[p]
+      if (e === 0) return -1
+      const s = e - 1
+      if (this.hashes[s] === hash && this.matchesAt(s, columns, keyIndex, i)) return s
+    }
+  }
+
+  /** The slot holding `key`, or -1. */
+  find(key: readonly Value[], hash = this.hashKey(key)): number {
+    const table = this.table
+    const mask = this.mask
+    for (let p = spread(hash) & mask; ; p = (p + 1) & mask) {
+      const e = table[p]
+      if (e === 0) return -1
+      const s = e - 1
+      if (this.hashes[s] === hash && this.matches(s, key)) return s
+    }
+  }
+
+  /** Adds row `i`'s key (the caller checked it is absent) and returns its new slot. */
+  insertAt(columns: readonly Column[], keyIndex: readonly number[], i: number, hash: number): number {
+    const s = this.claim(hash)
+    const keys = this.keys
+    for (let k = 0; k < keyIndex.length; k++) keys[k][s] = columns[keyIndex[k]][i]
+    return s
+  }
+
+  /** Adds a key tuple (the caller checked it is absent) and returns its new slot. */
+  insert(key: readonly Value[], hash = this.hashKey(key)): number {
+    const s = this.claim(hash)
+    for (let k = 0; k < key.length; k++) this.keys[k][s] = key[k]
+    return s
+  }
+
+  /** Frees a live slot; it may be handed out again by the next insert. */
+  delete(s: number): void {
+    if (this.live[s] === 0) return
+    const table = this.table
+    const mask = this.mask
+    let p = spread(this.hashes[s]) & mask
+    while (table[p] !== s + 1) p = (p + 1) & mask
+    // Backward-shift deletion: move later members of the probe run into the hole so that every
+    // key stays reachable from its home position without tombstones.
+    let hole = p
+    for (let q = (p + 1) & mask; table[q] !== 0; q = (q + 1) & mask) {
+      const home = spread(this.hashes[table[q] - 1]) & mask
+      // q's entry may move to the hole iff its home is not cyclically in (hole, q].
+      if (hole <= q ? home <= hole || home > q : home <= hole && home > q) {
+        table[hole] = table[q]
+        hole = q
+      }
+    }
+    table[hole] = 0
+    this.live[s] = 0
+    for (let k = 0; k < this.keys.length; k++) this.keys[k][s] = null
+    this.freed.push(s)
+    this.count--
+  }
+
+  isLive(s: number): boolean {
+    return this.live[s] === 1
+  }
+
+  /** The key tuple of a live slot, as a new array (cold paths: snapshots, tests). */
+  keyOf(s: number): Value[] {
+    const key = new Array<Value>(this.keys.length)
+    for (let k = 0; k < key.length; k++) key[k] = this.keys[k][s]
+    return key
+  }
+
+  /** Every live slot, in slot order. */
+  *slots(): IterableIterator<number> {
+    for (let s = 0; s < this.high; s++) if (this.live[s] === 1) yield s
+  }
+
+  clear(): void {
+    for (const s of [...this.slots()]) this.delete(s)
+  }
+
+  private claim(hash: number): number {
+    if ((this.count + 1) * 2 > this.table.length) this.rehash(this.table.length * 2)
+    let s: number
+    if (this.freed.length > 0) s = this.freed.pop()!
+    else {
+      s = this.high++
+      if (s >= this.hashes.length) {
+        this.hashes = grownInt32(this.hashes, s)
+        this.live = grownUint8(this.live, s)
+      }
+    }
+    this.hashes[s] = hash
+    this.live[s] = 1
+    const table = this.table
+    const mask = this.mask
+    let p = spread(hash) & mask
+    while (table[p] !== 0) p = (p + 1) & mask
+    table[p] = s + 1
+    this.count++
+    return s
+  }
+
+  private rehash(size: number): void {
+    const table = new Int32Array(size)
+    const mask = size - 1
+    for (let s = 0; s < this.high; s++) {
+      if (this.live[s] === 0) continue
+      let p = spread(this.hashes[s]) & mask
+      while (table[p] !== 0) p = (p + 1) & mask
+      table[p] = s + 1
+    }
+    this.table = table
+    this.mask = mask
+  }
+
+  private matchesAt(s: number, columns: readonly Column[], keyIndex: readonly number[], i: number): boolean {
+    for (let k = 0; k < keyIndex.length; k++) {
+      const a = this.keys[k][s]
+      const b = columns[keyIndex[k]][i]
+      if (a === null || b === null) {
+        if (a !== b) return false
+      } else if (a !== b && !valuesEqual(a, b, this.keyTypes[k])) return false
+    }
+    return true
+  }
+
+  private matches(s: number, key: readonly Value[]): boolean {
+    for (let k = 0; k < key.length; k++) {
+      const a = this.keys[k][s]
+      const b = key[k]
+      if (a === null || b === null) {
+        if (a !== b) return false
+      } else if (a !== b && !valuesEqual(a, b, this.keyTypes[k])) return false
+    }
+    return true
+  }
+}
+
+/** Mixes the high bits of a hash into the low ones, which pick the table position. */
+function spread(h: number): number {
+  return h ^ (h >>> 15)
+}
+
+/** A copy of `a` long enough to index `at` (doubling, so growth is amortised). */
+export function grownInt32(a: Int32Array, at: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(Math.max(at + 1, a.length * 2, MIN_TABLE))
+  b.set(a)
+  return b
+}
+
+export function grownUint8(a: Uint8Array, at: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(Math.max(at + 1, a.length * 2, MIN_TABLE))
+  b.set(a)
+  return b
+}
+
+export function grownFloat64(a: Float64Array, at: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(Math.max(at + 1, a.length * 2, MIN_TABLE))
+  b.set(a)
+  return b
+}
