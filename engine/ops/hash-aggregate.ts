@@ -251,10 +251,7 @@ export class HashAggregate implements Operator {
     this.rows[slot] = 0
     this.dirty[slot] = 0
     this.hasEmitted[slot] = 0
-    for (let a = 0; a < this.accs.length; a++) {
-      this.accs[a].init(slot)
-      this.emitted[a][slot] = null
-    }
+    for (let a = 0; a < this.accs.length; a++) this.accs[a].init(slot)
     return slot
   }
 
@@ -335,7 +332,8 @@ export class HashAggregate implements Operator {
     }
     for (let a = 0; a < this.accs.length; a++) {
       this.accs[a].free(slot)
-      this.emitted[a][slot] = null
+      // hasEmitted says whether the value is current; numbers are left (see KeySlots.delete).
+      if (typeof this.emitted[a][slot] !== 'number') this.emitted[a][slot] = null
     }
     this.hasEmitted[slot] = 0
     this.groups.delete(slot)
@@ -396,7 +394,8 @@ class Output {
   private open(): Column[] {
     const size = Math.max(this.expected, 16)
     const cols: Column[] = []
-    for (let c = 0; c < this.width; c++) cols.push(new Array<Value>(size).fill(null))
+    // Unfilled, so each column takes the element kind of its values (doubles stay unboxed).
+    for (let c = 0; c < this.width; c++) cols.push(new Array<Value>(size))
     this.columns = cols
     this.ops = new Int8Array(size)
     return cols

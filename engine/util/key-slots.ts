@@ -19,7 +19,7 @@ const NULL_HASH = 0x5bd1e995
 const MIN_TABLE = 16
 
 export class KeySlots {
-  /** Key column k of slot s is `keys[k][s]`; freed slots hold null. */
+  /** Key column k of slot s is `keys[k][s]`; freed slots hold null or a stale number. */
   readonly keys: Value[][]
   private hashes = new Int32Array(MIN_TABLE)
   private live = new Uint8Array(MIN_TABLE)
@@ -123,7 +123,9 @@ export class KeySlots {
     }
     table[hole] = 0
     this.live[s] = 0
-    for (let k = 0; k < this.keys.length; k++) this.keys[k][s] = null
+    // Drop references to freed keys, but leave numbers: writing null into a column of doubles
+    // would turn it into a column of boxed numbers, one allocation per key copied in.
+    for (let k = 0; k < this.keys.length; k++) if (typeof this.keys[k][s] !== 'number') this.keys[k][s] = null
     this.freed.push(s)
     this.count--
   }
