@@ -209,16 +209,22 @@ function inherited(name: string): boolean {
   return name in Object.prototype
 }
 
+/** Decodes an already parsed JSON object into one row (Debezium's `before`/`after` images use this). */
+export interface JsonObjectDecoder {
+  /**
+   * Appends one value per column from the fields of `obj`, or nothing and why not. `text` is the
+   * record text that exact number digits are read from, when `obj` is its top-level object.
+   */
+  decodeObject(
+    obj: Record<string, unknown>,
+    text: string | undefined,
+    out: readonly Column[],
+  ): JsonDecodeFailure | undefined
+}
+
 /** Builds a decoder for records of `columns`; converters are chosen once here. */
 export function createJsonDecoder(columns: readonly ColumnSchema[], options: JsonDecoderOptions = {}): JsonDecoder {
-  const width = columns.length
-  const names = columns.map((c) => c.name)
-  const lower = names.map((n) => n.toLowerCase())
-  const guarded = names.map(inherited)
-  const convert = columns.map((c) => converterFor(c.type, options.timeZone ?? 'UTC'))
-  const caseInsensitive = options.caseInsensitive ?? true
-  const rec = new RecordText()
-
+  const objects = createJsonObjectDecoder(columns, options)
   return {
     decode(text, out) {
       let record: unknown
@@ -230,8 +236,28 @@ export function createJsonDecoder(columns: readonly ColumnSchema[], options: Jso
       if (record === null || typeof record !== 'object' || Array.isArray(record)) {
         return { reason: 'decode_error', detail: `expected a JSON object, got ${describe(record)}` }
       }
-      const obj = record as Record<string, unknown>
-      rec.reset(text)
+      return objects.decodeObject(record as Record<string, unknown>, text, out)
+    },
+  }
+}
+
+/** Builds the field-to-column part of the JSON decoder; converters are chosen once here. */
+export function createJsonObjectDecoder(
+  columns: readonly ColumnSchema[],
+  options: JsonDecoderOptions = {},
+): JsonObjectDecoder {
+  const width = columns.length
+  const names = columns.map((c) => c.name)
+  const lower = names.map((n) => n.toLowerCase())
+  const guarded = names.map(inherited)
+  const convert = columns.map((c) => converterFor(c.type, options.timeZone ?? 'UTC'))
+  const caseInsensitive = options.caseInsensitive ?? true
+  const rec = new RecordText()
+
+  return {
+    decodeObject(obj, text, out) {
+      // Without the record text (a nested object), big numbers come from the parsed value.
+      rec.reset(text ?? '{}')
       let c = 0
       try {
         for (; c < width; c++) {
