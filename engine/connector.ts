@@ -60,10 +60,20 @@ export interface SourceReader {
   close(): Promise<void>
 }
 
+/**
+ * What a reader feeds: a SOURCE (rows are inserts), or a TABLE with a connector, whose rows are
+ * applied by primary key (op +1 upserts, -1 deletes; e.g. Debezium change events).
+ */
+export interface SourceTarget {
+  readonly kind: 'source' | 'table'
+  /** The table's primary key column indexes. */
+  readonly primaryKey?: readonly number[]
+}
+
 export interface SourceFactory {
   readonly connector: string
   /** Validates options (throw SluiceError 22023 for unknown or invalid ones) and builds a reader. */
-  create(columns: readonly ColumnSchema[], options: ConnectorOptions, ctx: ConnectorContext): SourceReader
+  create(columns: readonly ColumnSchema[], options: ConnectorOptions, ctx: ConnectorContext, target?: SourceTarget): SourceReader
   /**
    * Columns a source gets when its CREATE SOURCE lists none (e.g. the Nexmark generator).
    * Undefined when columns are required.

@@ -152,6 +152,7 @@ export class Engine {
     const waits: Promise<boolean>[] = []
     for (const obj of this.objects.values()) {
       if (obj.kind === 'source') waits.push(obj.driver.caughtUp(timeout))
+      else if (obj.kind === 'table' && obj.feed !== undefined) waits.push(obj.feed.caughtUp(timeout))
     }
     const results = await Promise.all(waits)
     if (results.some((ok) => !ok)) {
@@ -171,6 +172,7 @@ export class Engine {
     if (this.closed) return
     this.closed = true
     await Promise.all(this.sources().map((s) => s.driver.stop()))
+    for (const obj of this.objects.values()) if (obj.kind === 'table') await obj.feed?.stop()
     for (const v of this.materializedViews()) v.dataflow.detach()
     await this.store.close()
   }

@@ -14,6 +14,7 @@ import type { Stream } from '../runtime/stream.ts'
 import type { LogicalPlan } from '../plan/logical.ts'
 import type { PhysicalNode } from '../runtime/dataflow.ts'
 import { emptyColumns } from '../chunk.ts'
+import type { TableFeed } from '../runtime/table-feed.ts'
 
 export type ObjectKind = 'source' | 'table' | 'materialized_view' | 'view' | 'sink'
 
@@ -49,6 +50,8 @@ export interface TableObject extends Base, RelationInput {
   readonly appendOnly: boolean
   readonly watermark: WatermarkDecl | undefined
   readonly stream: Stream
+  /** A table with a connector (`CREATE TABLE ... WITH (connector = ...)`): what feeds its rows. */
+  readonly feed?: TableFeed
 }
 
 export interface MaterializedViewObject extends Base, RelationInput {

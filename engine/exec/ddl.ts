@@ -13,6 +13,7 @@ import { SluiceError, SqlState } from '../errors.ts'
 import { timeColumns } from '../engine.ts'
 import { Stream } from '../runtime/stream.ts'
 import { SourceDriver } from '../runtime/source-driver.ts'
+import { TableFeed } from '../runtime/table-feed.ts'
 import { TableRows } from '../catalog/table-rows.ts'
 import { Dataflow } from '../runtime/dataflow.ts'
 import { Materialize } from '../ops/materialize.ts'
@@ -78,6 +79,8 @@ export interface TableDef {
   readonly primaryKey: readonly string[] | undefined
   readonly appendOnly: boolean
   readonly watermark: { readonly column: string; readonly delay: number; readonly position?: number } | undefined
+  /** WITH options: a `connector` feeds the table (e.g. Debezium change events from Kafka). */
+  readonly options?: ConnectorOptions
 }
 
 export async function createTable(engine: Engine, def: TableDef): Promise<void> {
@@ -97,6 +100,7 @@ export async function createTable(engine: Engine, def: TableDef): Promise<void> 
   }
   const id = engine.allocateId()
   const rows = new TableRows(id, def.columns.map((c) => c.type), primaryKey)
+  const feed = connectorFeed(engine, def, primaryKey, rows, () => obj)
   if (engine.restoringId !== undefined) await rows.load(engine.store)
   const obj: TableObject = {
     kind: 'table',
@@ -111,11 +115,49 @@ export async function createTable(engine: Engine, def: TableDef): Promise<void> 
     watermark: resolveWatermark(def.columns, def.watermark),
     stream: new Stream(def.name),
     snapshot: () => rows.snapshot(),
+    feed,
   }
   // The table's high marks start from its stored rows, so views created after a restart judge
   // lateness as they did before it.
   if (rows.size > 0) obj.stream.pushBatchWatermarks(rows.snapshot(), timeColumns(def.columns))
-  await engine.register(obj)
+  if (feed !== undefined) {
+    // On a restart the feed replays from `startup` (its keyed changes are idempotent); an
+    // unreachable broker then must not keep the engine from opening.
+    if (engine.restoringId !== undefined) feed.start().catch((e: unknown) => engine.log('warn', `table ${def.name}: ${e instanceof Error ? e.message : String(e)}`))
+    else await feed.start()
+  }
+  try {
+    await engine.register(obj)
+  } catch (e) {
+    await feed?.stop()
+    throw e
+  }
+}
+
+/** The reader feeding a table with a `connector` option, or undefined for a plain table. */
+function connectorFeed(engine: Engine, def: TableDef, primaryKey: readonly number[] | undefined, rows: TableRows, table: () => TableObject): TableFeed | undefined {
+  const options = def.options
+  if (options === undefined || options.size === 0) return undefined
+  const connector = options.get('connector')
+  if (connector === undefined) {
+    const key = [...options.keys()][0]
+    throw new SluiceError(SqlState.invalid_parameter_value, `unknown option "${key}" for a table`, { hint: "a table fed by a connector names it: WITH (connector = 'kafka', ...)" })
+  }
+  const factory = engine.sourceFactories.get(connector.toLowerCase())
+  if (factory === undefined) throw new SluiceError(SqlState.undefined_object, `connector "${connector}" does not exist`, { hint: `known connectors: ${[...engine.sourceFactories.keys()].join(', ')}` })
+  if (primaryKey === undefined || primaryKey.length === 0) {
+    throw new SluiceError(SqlState.feature_not_supported, `a table with a connector needs a PRIMARY KEY: its changes are applied by key`, { hint: 'use CREATE SOURCE for an append-only stream' })
+  }
+  const rest = new Map([...options].filter(([k]) => k !== 'connector'))
+  const reader = factory.create(def.columns, rest, engine.connectorContext(def.name), { kind: 'table', primaryKey })
+  return new TableFeed(reader, rows, {
+    maxRows: engine.options.maxBatchRows ?? 4096,
+    idleMs: 20,
+    apply: async (inserts, deletes) => {
+      await engine.applyTableChange(table(), inserts, deletes)
+    },
+    onError: (e) => engine.log('warn', `table ${def.name}: ${e instanceof Error ? e.message : String(e)}`),
+  })
 }
 
 export interface MaterializedViewDef {
@@ -233,6 +275,8 @@ async function removeObject(engine: Engine, obj: CatalogObject): Promise<void> {
       await obj.driver.stop()
       break
     case 'table':
+      await obj.feed?.stop()
+      break
     case 'view':
       break
   }

@@ -58,13 +58,13 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
           columns: s.columns?.map((c) => columnSchema(c.name, c.type)),
           watermark: s.watermark === undefined ? undefined : watermarkDelay(session, s.watermark),
           options: s.options,
+          includes: s.includes,
         })
         return { tag: 'CREATE SOURCE' }
       })
     case 'create_table':
       return engine.writeLock.run(async () => {
         if (s.ifNotExists && engine.get(s.name) !== undefined) return { tag: 'CREATE TABLE', notices: [`relation "${s.name}" already exists, skipping`] }
-        for (const key of s.options.keys()) throw new SluiceError(SqlState.invalid_parameter_value, `unknown option "${key}" for a table`)
         await createTable(engine, {
           name: s.name,
           sql: stmt.text,
@@ -72,6 +72,7 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
           primaryKey: s.primaryKey,
           appendOnly: s.appendOnly,
           watermark: s.watermark === undefined ? undefined : watermarkDelay(session, s.watermark),
+          options: s.options,
         })
         return { tag: 'CREATE TABLE' }
       })
