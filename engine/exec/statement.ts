@@ -58,7 +58,6 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
           columns: s.columns?.map((c) => columnSchema(c.name, c.type)),
           watermark: s.watermark === undefined ? undefined : watermarkDelay(session, s.watermark),
           options: s.options,
-          includes: s.includes,
         })
         return { tag: 'CREATE SOURCE' }
       })
