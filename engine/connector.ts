@@ -2,7 +2,7 @@
  * The interfaces connectors implement. The engine depends only on these; connectors/ depends on
  * the engine (never the other way round), and registers factories at startup.
  */
-import type { Chunk } from './chunk.ts'
+import type { Chunk, Watermark } from './chunk.ts'
 import type { DataType } from './types/datatype.ts'
 
 export interface ColumnSchema {
@@ -13,6 +13,31 @@ export interface ColumnSchema {
    * (VARCHAR columns hold text values but describe as `character varying`, as in PostgreSQL).
    */
   readonly display?: string
+  /**
+   * Set on a source column filled from the record's metadata instead of its payload
+   * (`INCLUDE key AS k`, `INCLUDE header 'trace' AS t`, ...); decoders never see these columns.
+   */
+  readonly include?: SourceMetadata
+}
+
+/** Record metadata a source column can hold (Kafka: `INCLUDE key | partition | offset | timestamp | header 'name'`). */
+export type SourceMetadata =
+  | { readonly kind: 'key' }
+  | { readonly kind: 'partition' }
+  | { readonly kind: 'offset' }
+  | { readonly kind: 'timestamp' }
+  | { readonly kind: 'header'; readonly name: string }
+
+/** One partition's position against the end of its input (`sluice_catalog.lag`, lag metrics). */
+export interface PartitionLag {
+  readonly topic: string
+  readonly partition: number
+  /** The next offset the reader will return. */
+  readonly offset: bigint
+  /** The partition's end (high watermark, or last stable offset) as last seen. */
+  readonly end: bigint
+  /** Whether the reader has paused fetching this partition (its queue is full). */
+  readonly paused: boolean
 }
 
 export type DeadLetterReason = 'decode_error' | 'type_error' | 'late' | 'schema_mismatch' | 'eval_error'
@@ -57,6 +82,16 @@ export interface SourceReader {
   endOffsets?(): Promise<Record<string, string>>
   /** Whether every record before `end` (from endOffsets) has been returned by poll. */
   reached?(end: Readonly<Record<string, string>>): boolean
+  /**
+   * Event-time high marks (max event time per timestamp column, µs) the reader vouches for, e.g.
+   * per Kafka partition combined as the minimum. When present, the runtime pushes these after
+   * each batch and on idle polls instead of each batch's own maximum.
+   */
+  watermarks?(): readonly Watermark[]
+  /** Per-partition position and end, for lag reporting. */
+  lag?(): readonly PartitionLag[]
+  /** ALTER SOURCE ... ADD COLUMN: decode `column` (appended last) from the next record on. */
+  addColumn?(column: ColumnSchema): void
   close(): Promise<void>
 }
 

@@ -20,9 +20,11 @@ describe('Kafka source options', () => {
       brokers: ['127.0.0.1:19092'],
       startup: { kind: 'earliest' },
       format: 'json',
+      formatConfig: { format: 'json', options: expect.any(Map), subject: undefined },
+      target: { kind: 'source' },
       groupId: undefined,
       idleTimeoutMicros: undefined,
-      deadLetter: undefined,
+      deadLetterTopic: undefined,
     })
     const all = parse({
       ...base,
@@ -36,8 +38,15 @@ describe('Kafka source options', () => {
       startup: { kind: 'latest' },
       groupId: 'dash',
       idleTimeoutMicros: 30_000_000,
-      deadLetter: 'dlq',
+      deadLetterTopic: 'dlq',
     })
+  })
+
+  it('refuses a bad idle_timeout or dead_letter topic with 22023', () => {
+    expect(refusal({ ...base, idle_timeout: 'soon' })).toMatchObject({ code: '22023', message: expect.stringContaining('idle_timeout') })
+    expect(refusal({ ...base, idle_timeout: '0s' })).toMatchObject({ code: '22023' })
+    expect(refusal({ ...base, dead_letter: 'bad name!' })).toMatchObject({ code: '22023', message: expect.stringContaining('dead_letter') })
+    expect(refusal({ ...base, dead_letter: 'bids' })).toMatchObject({ code: '22023', message: expect.stringContaining('the topic the source reads') })
   })
 
   it('takes properties.bootstrap.server as brokers, and several brokers', () => {
@@ -73,12 +82,16 @@ describe('Kafka source options', () => {
     })
   })
 
-  it('refuses the planned formats with 0A000', () => {
-    for (const format of ['avro', 'csv', 'debezium_json']) {
-      expect(refusal({ ...base, format })).toMatchObject({
-        code: '0A000',
-        message: `format "${format}" is not supported yet for connector kafka`,
-      })
-    }
+  it('takes every format with its own options; debezium_json only for keyed tables (0A000)', () => {
+    expect(parse({ ...base, format: 'csv', 'csv.delimiter': '|' }).format).toBe('csv')
+    expect(parse({ ...base, format: 'avro', 'schema.registry': 'http://127.0.0.1:8081' }).formatConfig.subject).toBe('bids-value')
+    expect(refusal({ ...base, format: 'avro' })).toMatchObject({ code: '22023' })
+    expect(refusal({ ...base, 'csv.delimiter': '|' })).toMatchObject({ code: '22023' })
+    expect(refusal({ ...base, format: 'debezium_json' })).toMatchObject({ code: '0A000' })
+    const table = parseKafkaSourceOptions(new Map(Object.entries({ ...base, format: 'debezium_json' })), {
+      kind: 'table',
+      primaryKey: [0],
+    })
+    expect(table.format).toBe('debezium_json')
   })
 })

@@ -2,10 +2,12 @@
  * The WITH options of a Kafka source, checked once at CREATE SOURCE:
  *   topic (required), brokers (required; alias properties.bootstrap.server),
  *   startup = earliest | latest | an ISO timestamp | epoch milliseconds (default earliest),
- *   format = json (avro, csv, debezium_json are planned), group.id (lag metrics only),
- *   idle_timeout (a duration), dead_letter (where rejected records go).
+ *   format = json | csv | avro | debezium_json with its options (connectors/formats/decoder.ts),
+ *   group.id (lag metrics only),
+ *   idle_timeout (a duration), dead_letter (a Kafka topic that rejected records are produced to).
  */
-import type { ConnectorOptions } from '../../engine/connector.ts'
+import type { ConnectorOptions, SourceTarget } from '../../engine/connector.ts'
+import { ALL_FORMAT_OPTIONS, parseFormatConfig, type Format, type FormatConfig } from '../formats/decoder.ts'
 import { SluiceError, SqlState } from '../../engine/errors.ts'
 import { parseDuration } from '../../engine/types/interval.ts'
 import { parseTimestamptz } from '../../engine/types/time.ts'
@@ -19,9 +21,8 @@ export const KAFKA_SOURCE_OPTIONS: readonly string[] = [
   'group.id',
   'idle_timeout',
   'dead_letter',
+  ...ALL_FORMAT_OPTIONS,
 ]
-
-const PLANNED_FORMATS = new Set(['avro', 'csv', 'debezium_json'])
 
 /** Where a reader starts in partitions that have no restored offset. */
 export type KafkaStartup =
@@ -31,12 +32,20 @@ export interface KafkaSourceConfig {
   readonly topic: string
   readonly brokers: readonly string[]
   readonly startup: KafkaStartup
-  readonly format: 'json'
+  readonly format: Format
+  /** The format and its options, validated; the decoder is built from this. */
+  readonly formatConfig: FormatConfig
+  /** What the reader feeds: a source, or a PRIMARY KEY table (Debezium changes). */
+  readonly target: SourceTarget
   /** Consumer group whose committed offsets mirror the reader's position, for lag dashboards. */
   readonly groupId: string | undefined
   /** How long a partition may stay silent before it stops holding back watermarks (µs). */
   readonly idleTimeoutMicros: number | undefined
-  readonly deadLetter: string | undefined
+  /**
+   * `dead_letter = 'topic'`: rejected records are also produced there as JSON. A dead_letter
+   * naming a Sluice table is routed by the engine and never reaches the connector.
+   */
+  readonly deadLetterTopic: string | undefined
 }
 
 function invalid(message: string, hint?: string): SluiceError {
@@ -77,7 +86,10 @@ function parseBrokers(raw: string): string[] {
 }
 
 /** Validates the options; SluiceError 22023 for unknown, missing or invalid ones, 0A000 for planned formats. */
-export function parseKafkaSourceOptions(options: ConnectorOptions): KafkaSourceConfig {
+export function parseKafkaSourceOptions(
+  options: ConnectorOptions,
+  target: SourceTarget = { kind: 'source' },
+): KafkaSourceConfig {
   for (const key of options.keys()) {
     if (!KAFKA_SOURCE_OPTIONS.includes(key)) {
       throw invalid(`unknown option "${key}" for connector kafka`, `known options: ${KAFKA_SOURCE_OPTIONS.join(', ')}`)
@@ -96,27 +108,36 @@ export function parseKafkaSourceOptions(options: ConnectorOptions): KafkaSourceC
   const brokerList = brokers ?? bootstrap
   if (brokerList === undefined) throw invalid('connector kafka requires the option "brokers"')
 
-  const format = (options.get('format') ?? 'json').trim().toLowerCase()
-  if (format !== 'json') {
-    if (PLANNED_FORMATS.has(format)) {
-      throw new SluiceError(
-        SqlState.feature_not_supported,
-        `format "${format}" is not supported yet for connector kafka`,
-        { hint: "use format = 'json'" },
-      )
-    }
-    throw invalid(`unknown format "${format}" for connector kafka`, 'formats: json, avro, csv, debezium_json')
-  }
+  const formatConfig = parseFormatConfig('kafka', options, target, topic)
 
   const idle = options.get('idle_timeout')
   const groupId = options.get('group.id')?.trim()
+  const deadLetter = options.get('dead_letter')?.trim()
+  if (deadLetter !== undefined && !/^[a-zA-Z0-9._-]{1,249}$/.test(deadLetter)) {
+    throw invalid(
+      `invalid topic name "${deadLetter}" in option "dead_letter" of connector kafka`,
+      'a Kafka topic name has up to 249 letters, digits, ".", "_" and "-"; or name an existing table',
+    )
+  }
+  if (deadLetter === topic) throw invalid('option "dead_letter" of connector kafka names the topic the source reads')
+  let idleTimeoutMicros: number | undefined
+  if (idle !== undefined) {
+    try {
+      idleTimeoutMicros = parseDuration(idle)
+    } catch {
+      throw invalid(`invalid duration "${idle}" for option "idle_timeout" of connector kafka`, "e.g. idle_timeout = '5s'")
+    }
+    if (!(idleTimeoutMicros > 0)) throw invalid('option "idle_timeout" of connector kafka must be positive')
+  }
   return {
     topic,
     brokers: parseBrokers(brokerList),
     startup: parseStartup(options.get('startup') ?? 'earliest'),
-    format,
+    format: formatConfig.format,
+    formatConfig,
+    target,
     groupId: groupId === '' ? undefined : groupId,
-    idleTimeoutMicros: idle === undefined ? undefined : parseDuration(idle),
-    deadLetter: options.get('dead_letter'),
+    idleTimeoutMicros,
+    deadLetterTopic: deadLetter === '' ? undefined : deadLetter,
   }
 }

@@ -7,6 +7,7 @@ import type { ColumnSchema, ConnectorOptions } from '../connector.ts'
 import type { Engine } from '../engine.ts'
 import type { CatalogObject, MaterializedViewObject, ObjectKind, SourceObject, TableObject, WatermarkDecl } from '../catalog/objects.ts'
 import type { LogicalPlan } from '../plan/logical.ts'
+import type { IncludeClause } from '../sql/tree.ts'
 import type { CompileContext } from '../expr/compile.ts'
 import type { OperatorContext } from '../ops/operator.ts'
 import { SluiceError, SqlState } from '../errors.ts'
@@ -14,12 +15,14 @@ import { timeColumns } from '../engine.ts'
 import { Stream } from '../runtime/stream.ts'
 import { SourceDriver } from '../runtime/source-driver.ts'
 import { TableFeed } from '../runtime/table-feed.ts'
+import { DeadLetterTableRoute, checkDeadLetterTable } from '../runtime/dead-letters.ts'
 import { TableRows } from '../catalog/table-rows.ts'
 import { Dataflow } from '../runtime/dataflow.ts'
 import { Materialize } from '../ops/materialize.ts'
 import { lower } from '../plan/physical.ts'
 import { emptyChunk, kindLabel } from '../catalog/objects.ts'
 import { chunkFromRows } from '../chunk.ts'
+import { T } from '../types/datatype.ts'
 
 export interface SourceDef {
   readonly name: string
@@ -28,6 +31,24 @@ export interface SourceDef {
   readonly columns: readonly ColumnSchema[] | undefined
   readonly watermark: { readonly column: string; readonly delay: number; readonly position?: number } | undefined
   readonly options: ConnectorOptions
+  /** INCLUDE clauses: record metadata columns appended after the declared ones. */
+  readonly includes?: readonly IncludeClause[]
+}
+
+/** The column an INCLUDE clause adds: key and headers as text (UTF-8), partition INT, offset BIGINT, timestamp TIMESTAMPTZ. */
+function includeColumn(c: IncludeClause): ColumnSchema {
+  switch (c.what) {
+    case 'key':
+      return { name: c.alias, type: T.text, display: 'character varying', include: { kind: 'key' } }
+    case 'partition':
+      return { name: c.alias, type: T.int4, include: { kind: 'partition' } }
+    case 'offset':
+      return { name: c.alias, type: T.int8, include: { kind: 'offset' } }
+    case 'timestamp':
+      return { name: c.alias, type: T.timestamptz, include: { kind: 'timestamp' } }
+    case 'header':
+      return { name: c.alias, type: T.text, display: 'character varying', include: { kind: 'header', name: c.header ?? '' } }
+  }
 }
 
 export async function createSource(engine: Engine, def: SourceDef): Promise<void> {
@@ -37,12 +58,29 @@ export async function createSource(engine: Engine, def: SourceDef): Promise<void
   const factory = engine.sourceFactories.get(connector.toLowerCase())
   if (factory === undefined) throw new SluiceError(SqlState.undefined_object, `connector "${connector}" does not exist`, { hint: `known connectors: ${[...engine.sourceFactories.keys()].join(', ')}` })
   const options = new Map([...def.options].filter(([k]) => k !== 'connector'))
-  const columns = def.columns ?? factory.defaultColumns?.(options)
-  if (columns === undefined || columns.length === 0) {
+  const declared = def.columns ?? factory.defaultColumns?.(options)
+  const columns = declared === undefined ? undefined : [...declared, ...(def.includes ?? []).map(includeColumn)]
+  if (columns === undefined || columns.length === 0 || columns.every((c) => c.include !== undefined)) {
     throw new SluiceError(SqlState.invalid_parameter_value, `connector "${connector}" needs a column list in CREATE SOURCE ${def.name}`)
   }
   const watermark = resolveWatermark(columns, def.watermark)
-  const ctx = engine.connectorContext(def.name)
+  const seen = new Set<string>()
+  for (const c of columns) {
+    if (seen.has(c.name)) throw new SluiceError(SqlState.duplicate_column, `column "${c.name}" specified more than once`)
+    seen.add(c.name)
+    if (c.include !== undefined && factory.connector !== 'kafka') {
+      throw new SluiceError(SqlState.feature_not_supported, `connector "${connector}" has no record metadata for INCLUDE ${c.include.kind}`)
+    }
+  }
+  const route = deadLetterTable(engine, def.name, options)
+  const baseCtx = engine.connectorContext(def.name)
+  const ctx: typeof baseCtx = route === undefined ? baseCtx : {
+          ...baseCtx,
+          deadLetter: (l) => {
+            baseCtx.deadLetter(l)
+            route.add(l)
+          },
+        }
   const reader = factory.create(columns, options, ctx)
   const stream = new Stream(def.name)
   const driver = new SourceDriver(reader, stream, {
@@ -54,6 +92,7 @@ export async function createSource(engine: Engine, def: SourceDef): Promise<void
       engine.metrics.sourceBatches.inc({ source: def.name })
     },
     onError: (e) => engine.log('warn', `source ${def.name}: ${e instanceof Error ? e.message : String(e)}`),
+    afterPoll: route === undefined ? undefined : () => writeDeadLetters(engine, route),
   })
   const obj: SourceObject = {
     kind: 'source',
@@ -70,6 +109,32 @@ export async function createSource(engine: Engine, def: SourceDef): Promise<void
     snapshot: () => emptyChunk(columns.length),
   }
   await engine.register(obj)
+  if (route !== undefined) engine.get(route.table)?.dependents.add(def.name)
+}
+
+/**
+ * `dead_letter = 'name'` naming an existing table: the engine appends the source's rejects to it
+ * (the option is taken out of what the connector sees). Any other name is the connector's (Kafka: a topic).
+ */
+function deadLetterTable(engine: Engine, source: string, options: Map<string, string>): DeadLetterTableRoute | undefined {
+  const name = options.get('dead_letter')?.trim()
+  if (name === undefined) return undefined
+  const target = engine.get(name)
+  if (target === undefined) return undefined
+  if (target.kind !== 'table') {
+    throw new SluiceError(SqlState.invalid_parameter_value, `option "dead_letter" of source ${source} names ${kindLabel(target.kind)} "${name}"; name a table or a Kafka topic`)
+  }
+  checkDeadLetterTable(name, target.columns, target.primaryKey)
+  options.delete('dead_letter')
+  return new DeadLetterTableRoute(name, target.columns, engine.now)
+}
+
+async function writeDeadLetters(engine: Engine, route: DeadLetterTableRoute): Promise<void> {
+  if (route.size === 0) return
+  const rows = route.take()
+  const table = engine.get(route.table)
+  if (table?.kind !== 'table') return
+  await engine.applyTableChange(table, rows, [])
 }
 
 export interface TableDef {
@@ -283,6 +348,8 @@ async function removeObject(engine: Engine, obj: CatalogObject): Promise<void> {
   if (obj.kind === 'materialized_view' || obj.kind === 'view') {
     for (const dep of obj.dependsOn) engine.get(dep)?.dependents.delete(obj.name)
   }
+  // A source writing dead letters to a table is one of the table's dependents.
+  if (obj.kind === 'source') for (const o of engine.objects.values()) if (o.kind === 'table') o.dependents.delete(obj.name)
   await engine.unregister(obj, obj.kind === 'table' ? obj.rows.dropWrites() : [])
 }
 

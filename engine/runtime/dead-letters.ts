@@ -1,10 +1,13 @@
 /**
  * The dead-letter outlet every source, table and view has (SQL.md, "Dead letters"). Rejected
  * records are kept in a bounded in-memory ring, readable as `sluice_catalog.dead_letters`, and
- * counted by object and reason in metrics. A `dead_letter` option on a source can add a route to
- * a Kafka topic or a table (see connectors).
+ * counted by object and reason in metrics. A `dead_letter` option on a source adds a route: to a
+ * Sluice table (below; the engine writes it after each poll) or to a Kafka topic (the Kafka
+ * connector produces there).
  */
-import type { DeadLetter } from '../connector.ts'
+import type { ColumnSchema, DeadLetter } from '../connector.ts'
+import type { Value } from '../types/datatype.ts'
+import { SluiceError, SqlState } from '../errors.ts'
 
 export interface StoredDeadLetter extends DeadLetter {
   /** µs since the epoch. */
@@ -43,5 +46,83 @@ export class DeadLetters {
   /** Oldest first. */
   list(): StoredDeadLetter[] {
     return [...this.ring.slice(this.start), ...this.ring.slice(0, this.start)]
+  }
+}
+
+/**
+ * The columns a dead-letter table may have, by name; a `dead_letter = 'table'` route fills those
+ * the table has (others get NULL). The first five are required, as in `sluice_catalog.dead_letters`.
+ */
+const DEAD_LETTER_COLUMN_KINDS: Readonly<Record<string, readonly string[]>> = {
+  object: ['text'],
+  reason: ['text'],
+  detail: ['text'],
+  payload: ['text'],
+  received_at: ['timestamptz', 'timestamp'],
+  origin: ['text'],
+}
+const REQUIRED = ['object', 'reason', 'detail', 'payload', 'received_at']
+
+/** Checks that `columns` (of table `table`) can receive dead letters; SluiceError otherwise. */
+export function checkDeadLetterTable(table: string, columns: readonly ColumnSchema[], primaryKey: readonly number[] | undefined): void {
+  const hint = `e.g. CREATE TABLE ${table} (object VARCHAR, reason VARCHAR, detail VARCHAR, payload VARCHAR, received_at TIMESTAMPTZ, origin VARCHAR) APPEND ONLY`
+  for (const name of REQUIRED) {
+    if (!columns.some((c) => c.name === name)) {
+      throw new SluiceError(SqlState.undefined_column, `dead-letter table "${table}" has no column "${name}"`, { hint })
+    }
+  }
+  for (const c of columns) {
+    const kinds = DEAD_LETTER_COLUMN_KINDS[c.name]
+    if (kinds !== undefined && !kinds.includes(c.type.kind)) {
+      throw new SluiceError(SqlState.datatype_mismatch, `column "${c.name}" of dead-letter table "${table}" is ${c.type.kind}; it needs ${kinds.join(' or ')}`, { hint })
+    }
+  }
+  if (primaryKey !== undefined && primaryKey.length > 0) {
+    throw new SluiceError(SqlState.feature_not_supported, `dead-letter table "${table}" has a primary key; dead letters are appended`, { hint })
+  }
+}
+
+/** Dead letters waiting to be written to a table, taken in one batch after each poll. */
+export class DeadLetterTableRoute {
+  private pending: StoredDeadLetter[] = []
+
+  constructor(
+    readonly table: string,
+    private readonly columns: readonly ColumnSchema[],
+    private readonly now: () => number,
+  ) {}
+
+  add(letter: DeadLetter): void {
+    this.pending.push({ ...letter, receivedAt: this.now() * 1000 })
+  }
+
+  get size(): number {
+    return this.pending.length
+  }
+
+  /** The buffered letters as rows of the table (columns by name), and empties the buffer. */
+  take(): Value[][] {
+    const letters = this.pending
+    this.pending = []
+    return letters.map((l) =>
+      this.columns.map((c): Value => {
+        switch (c.name) {
+          case 'object':
+            return l.object
+          case 'reason':
+            return l.reason
+          case 'detail':
+            return l.detail
+          case 'payload':
+            return l.payload
+          case 'received_at':
+            return l.receivedAt
+          case 'origin':
+            return l.origin ?? null
+          default:
+            return null
+        }
+      }),
+    )
   }
 }

@@ -1,6 +1,8 @@
 /**
  * Drives one source reader: polls batches and pushes each into the source's stream, followed by
- * the batch's event-time high marks. Pushing is synchronous all the way to the views, so the
+ * the event-time high marks: the reader's own (`watermarks()`, e.g. the minimum over Kafka
+ * partitions, also asked on idle polls so an idle partition's timeout takes effect without new
+ * data) or else the batch's maximum. Pushing is synchronous all the way to the views, so the
  * next poll starts only after the previous batch is fully applied: a slow view slows the reader
  * instead of growing a buffer (the reader pauses its Kafka partitions when its own bounded queue
  * is full).
@@ -15,6 +17,8 @@ export interface SourceDriverOptions {
   readonly timeColumns: readonly number[]
   onBatch(rows: number): void
   onError(error: unknown): void
+  /** Runs after every poll, before the next (e.g. writes buffered dead letters to their table). */
+  afterPoll?(): Promise<void>
 }
 
 export class SourceDriver {
@@ -24,6 +28,18 @@ export class SourceDriver {
   private loop: Promise<void> | undefined
   /** The last error of the reader, cleared by the next good poll (shown in the catalog). */
   lastError: string | undefined
+  /**
+   * The reader's offsets as of the last batch pushed (taken in the same synchronous step as the
+   * push, so a checkpoint between two pushes records exactly what the views have applied).
+   */
+  position: Record<string, string> | undefined
+  /** Offsets to resume from when started without explicit ones (the restored checkpoint's). */
+  resumeFrom: Readonly<Record<string, string>> | undefined
+  /** While held (recovery), start() only notes that the source is wanted; release() starts it. */
+  private held = false
+  private wanted = false
+  /** Paused by backpressure (sinks behind on commits): no polls until resumed. */
+  paused = false
 
   constructor(
     readonly reader: SourceReader,
@@ -37,10 +53,26 @@ export class SourceDriver {
 
   /** Opens the reader and starts polling (idempotent). */
   async start(restoredOffsets?: Readonly<Record<string, string>>): Promise<void> {
+    if (this.held) {
+      this.wanted = true
+      return
+    }
     if (this.running || this.stopped) return
     this.running = true
-    await this.reader.open(restoredOffsets)
+    await this.reader.open(restoredOffsets ?? this.resumeFrom)
+    this.position = this.reader.offsets()
     this.loop = this.run()
+  }
+
+  /** Holds starts until release() (recovery: every view must be restored before data flows). */
+  hold(): void {
+    this.held = true
+  }
+
+  /** Ends a hold; starts the reader if something asked for it meanwhile. */
+  async release(): Promise<void> {
+    this.held = false
+    if (this.wanted) await this.start()
   }
 
   async stop(): Promise<void> {
@@ -65,6 +97,10 @@ export class SourceDriver {
   private async run(): Promise<void> {
     let backoff = 100
     while (!this.stopped) {
+      if (this.paused) {
+        await sleep(this.options.idleMs)
+        continue
+      }
       let chunk
       try {
         chunk = await this.reader.poll(this.options.maxRows)
@@ -77,17 +113,32 @@ export class SourceDriver {
         backoff = Math.min(backoff * 2, 5000)
         continue
       }
-      if (chunk === undefined || chunk.length === 0) {
-        await sleep(this.options.idleMs)
-        continue
-      }
+      // Set before anything can interleave: FLUSH must not see the reader's new position
+      // before the rows (and dead letters) of this poll are applied.
       this.inFlight = true
+      const empty = chunk === undefined || chunk.length === 0
       try {
-        this.stream.push(chunk)
-        this.stream.pushBatchWatermarks(chunk, this.options.timeColumns)
-        this.options.onBatch(chunk.length)
+        if (chunk !== undefined && !empty) this.stream.push(chunk)
+        if (this.reader.watermarks !== undefined) {
+          for (const w of this.reader.watermarks()) this.stream.pushWatermark(w)
+        } else if (chunk !== undefined && !empty) {
+          this.stream.pushBatchWatermarks(chunk, this.options.timeColumns)
+        }
+        if (chunk !== undefined && !empty) this.options.onBatch(chunk.length)
+        this.position = this.reader.offsets()
+        if (this.options.afterPoll !== undefined) {
+          try {
+            await this.options.afterPoll()
+          } catch (e) {
+            this.options.onError(e)
+          }
+        }
       } finally {
         this.inFlight = false
+      }
+      if (empty) {
+        await sleep(this.options.idleMs)
+        continue
       }
       // Let statements and other sources run between batches.
       await new Promise<void>((resolve) => setImmediate(resolve))

@@ -9,7 +9,7 @@
  * — still points into the user's text. The rest goes to PostgreSQL's own grammar (libpg-query).
  */
 import { loadModule, parseSync } from 'libpg-query'
-import type { ColumnDef, ExplainStage, Expr, ObjectKindWord, Options, Query, Statement, StatementBody, WatermarkClause } from './tree.ts'
+import type { ColumnDef, ExplainStage, Expr, IncludeClause, ObjectKindWord, Options, Query, Statement, StatementBody, WatermarkClause } from './tree.ts'
 import type { Token } from './lexer.ts'
 import type { PgNode } from './convert.ts'
 import { blank, splitStatements, tokenize, words } from './lexer.ts'
@@ -382,7 +382,9 @@ function createSource(text: string, base: number, tokens: readonly Token[]): Sta
     i = 5
   }
   const { name, next } = qualifiedName(tokens, i)
-  const lifted = liftOptions(text, tokens, next)
+  const withOptions = liftOptions(text, tokens, next)
+  const inc = liftIncludes(withOptions.text, base)
+  const lifted = { ...withOptions, text: inc.text }
   let columns: ColumnDef[] | undefined
   let watermark: WatermarkClause | undefined
   if (tokens[next]?.value === '(' && (lifted.start === undefined || tokens[next].start < lifted.start)) {
@@ -402,7 +404,51 @@ function createSource(text: string, base: number, tokens: readonly Token[]): Sta
     if (rest.length > 0) throw syntaxError(rest[0].value, base + rest[0].start + 1)
   }
   if (lifted.start === undefined) throw new SluiceError(SqlState.syntax_error, `CREATE SOURCE ${name} needs WITH (connector = ...)`, { position: base + text.length + 1 })
-  return { kind: 'create_source', name, ifNotExists, columns, watermark, options: lifted.options }
+  return { kind: 'create_source', name, ifNotExists, columns, watermark, options: lifted.options, includes: inc.includes }
+}
+
+const INCLUDE_WHAT = ['key', 'partition', 'offset', 'timestamp', 'header'] as const
+
+/**
+ * `INCLUDE key AS k INCLUDE header 'trace' AS t ...` after a source's column list (RisingWave's
+ * syntax): lifted out and blanked. Without AS a column is called `_key`, `_partition`, `_offset`,
+ * `_timestamp` or `_header_<name>`.
+ */
+function liftIncludes(text: string, base: number): { text: string; includes: IncludeClause[] } {
+  const tokens = tokenize(text)
+  const includes: IncludeClause[] = []
+  let out = text
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]
+    if (!(t.depth === 0 && t.type === 'word' && t.value === 'include')) continue
+    const w = tokens[i + 1]
+    const what = INCLUDE_WHAT.find((x) => w?.type === 'word' && w.value === x)
+    if (what === undefined) {
+      throw new SluiceError(SqlState.syntax_error, w === undefined ? 'syntax error at end of input' : `syntax error at or near "${w.value}"`, {
+        position: base + (w?.start ?? text.length) + 1,
+        hint: `INCLUDE takes one of ${INCLUDE_WHAT.join(', ')} (header with a name: INCLUDE header 'trace_id' AS trace)`,
+      })
+    }
+    let j = i + 2
+    let header: string | undefined
+    if (what === 'header') {
+      const h = tokens[j]
+      if (h?.type !== 'string' || h.value === '') throw new SluiceError(SqlState.syntax_error, `INCLUDE header needs the header's name as a string literal`, { position: base + (h?.start ?? text.length) + 1 })
+      header = h.value
+      j++
+    }
+    let alias = what === 'header' ? `_header_${header ?? ''}` : `_${what}`
+    if (tokens[j]?.type === 'word' && tokens[j].value === 'as') {
+      const a = tokens[j + 1]
+      if (a === undefined || (a.type !== 'word' && a.type !== 'quoted')) throw syntaxError(a?.value ?? '', base + (a?.start ?? text.length) + 1)
+      alias = a.value
+      j += 2
+    }
+    includes.push({ what, header, alias, position: base + t.start + 1 })
+    out = blank(out, t.start, tokens[j - 1].end)
+    i = j - 1
+  }
+  return { text: out, includes }
 }
 
 function createTable(text: string, base: number, tokens: readonly Token[]): StatementBody {

@@ -153,6 +153,15 @@ export interface WatermarkClause {
   readonly position: number
 }
 
+/** `INCLUDE key | partition | offset | timestamp | header 'name' [AS alias]` on CREATE SOURCE: record metadata as a column. */
+export interface IncludeClause {
+  readonly what: 'key' | 'partition' | 'offset' | 'timestamp' | 'header'
+  /** The header's name, for `INCLUDE header 'name'`. */
+  readonly header?: string
+  readonly alias: string
+  readonly position: number
+}
+
 export type ExplainStage = 'bound' | 'optimized' | 'physical' | 'all'
 
 export type ObjectKindWord = 'source' | 'table' | 'materialized_view' | 'view' | 'sink'
@@ -168,6 +177,8 @@ export type StatementBody =
       readonly columns: readonly ColumnDef[] | undefined
       readonly watermark: WatermarkClause | undefined
       readonly options: Options
+      /** INCLUDE clauses, in order: columns appended after the declared ones. */
+      readonly includes?: readonly IncludeClause[]
     }
   | {
       readonly kind: 'create_table'

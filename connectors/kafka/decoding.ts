@@ -1,0 +1,30 @@
+/**
+ * How the Kafka source turns a record value into a row: the format's decoder, chosen by the
+ * `format` option. The decoders themselves live in connectors/formats/; this module is the one
+ * seam between them and the reader.
+ */
+import type { Column } from '../../engine/chunk.ts'
+import type { ColumnSchema, DeadLetterReason } from '../../engine/connector.ts'
+import { createDecoder } from '../formats/decoder.ts'
+import type { KafkaSourceConfig } from './options.ts'
+
+/** Why a record could not become a row; the reader turns it into a dead letter. */
+export interface DecodeFailure {
+  readonly reason: DeadLetterReason
+  readonly detail: string
+}
+
+/** The decoder contract the reader uses (a record → +1 / -1 / 0 rows, or a failure). */
+export interface RecordDecoder {
+  prepare?(values: readonly (Uint8Array | null)[]): Promise<void>
+  /** Appends one value to each of `out` (the payload columns) and returns the op, or appends nothing. */
+  decode(value: Uint8Array | null, out: Column[]): 1 | -1 | 0 | DecodeFailure
+  setColumns(columns: readonly ColumnSchema[]): void
+  /** The record as dead-letter payload text. */
+  payloadText(value: Uint8Array): string
+}
+
+/** The decoder of the source's format over its payload columns (connectors/formats/decoder.ts). */
+export function createRecordDecoder(config: KafkaSourceConfig, columns: readonly ColumnSchema[]): RecordDecoder {
+  return createDecoder(config.formatConfig, columns, config.target)
+}
