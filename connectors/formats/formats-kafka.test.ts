@@ -10,7 +10,7 @@ import { Kafka, Partitioners, logLevel, type Producer } from 'kafkajs'
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry'
 import { Sluice } from '../../engine/index.ts'
 import { rowAt, type Chunk } from '../../engine/chunk.ts'
-import type { ColumnSchema, DeadLetter } from '../../engine/connector.ts'
+import type { ColumnSchema, DeadLetter, SourceReader } from '../../engine/connector.ts'
 import type { Value } from '../../engine/types/datatype.ts'
 import { T } from '../../engine/types/datatype.ts'
 import { createTopic, ensureTestKafka, uniqueTopic } from '../../test/kafka.ts'
@@ -137,7 +137,8 @@ describe('Avro with a schema registry', () => {
       { name: 'channel', type: T.text },
     ]
     const letters: DeadLetter[] = []
-    const reader = kafkaSourceFactory.create(
+    // ALTER SOURCE ... ADD COLUMN reaches a running reader through addColumn.
+    const reader: SourceReader & { addColumn?(column: ColumnSchema): void } = kafkaSourceFactory.create(
       columns,
       new Map(Object.entries({ topic, brokers, format: 'avro', 'schema.registry': fixture.url })),
       { name: 'evolve', deadLetter: (l) => letters.push(l), now: () => Date.now(), log: () => undefined },
