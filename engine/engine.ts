@@ -186,6 +186,16 @@ export class Engine {
       for (const op of v.dataflow.operators()) state += op.stateSize?.() ?? 0
       this.metrics.viewState.set({ view: v.name }, state)
     }
+    this.metrics.sourceLag.reset()
+    this.metrics.sourcePaused.reset()
+    for (const s of this.sources()) {
+      if (!s.driver.started) continue
+      for (const p of s.driver.reader.lag?.() ?? []) {
+        const labels = { source: s.name, partition: String(p.partition) }
+        this.metrics.sourceLag.set(labels, Number(p.end - p.offset))
+        this.metrics.sourcePaused.set(labels, p.paused ? 1 : 0)
+      }
+    }
     const nowSec = this.now() / 1000
     for (const obj of this.objects.values()) {
       if ((obj.kind === 'source' || obj.kind === 'table') && obj.watermark !== undefined) {

@@ -222,9 +222,16 @@ export const SYSTEM_TABLES: readonly SystemTable[] = [
   {
     schema: 'sluice_catalog',
     name: 'lag',
-    columns: [col('source', T.text), col('position', T.text), col('value', T.text)],
+    // One row per partition of each running source: next offset to read, the partition's end as
+    // last seen, and their difference (readers without partitions show their positions only).
+    columns: [col('source', T.text), col('topic', T.text), col('partition', T.int4), col('offset', T.int8), col('high_watermark', T.int8), col('lag', T.int8), col('paused', T.bool)],
     rows: (engine) =>
-      engine.sources().flatMap((s) => (s.driver.started ? Object.entries(s.driver.reader.offsets()).map(([k, v]) => [s.name, k, v]) : [])),
+      engine.sources().flatMap((s): Value[][] => {
+        if (!s.driver.started) return []
+        const reader = s.driver.reader
+        if (reader.lag !== undefined) return reader.lag().map((p) => [s.name, p.topic, p.partition, p.offset, p.end, p.end - p.offset, p.paused])
+        return Object.entries(reader.offsets()).map(([k, v]) => [s.name, k, null, /^\d+$/.test(v) ? BigInt(v) : null, null, null, false])
+      }),
   },
   {
     schema: 'sluice_catalog',

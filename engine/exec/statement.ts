@@ -18,6 +18,7 @@ import { runPullQuery } from '../batch/pull-query.ts'
 import { parseStatementTimeout } from './interrupt.ts'
 import { createMaterializedView, createSource, createTable, dropObject, operatorContext } from './ddl.ts'
 import { executeDelete, executeInsert, executeUpdate } from './dml.ts'
+import { alterSourceAddColumn } from './alter.ts'
 import { describeSubscribe, executeSubscribe } from './subscribe.ts'
 import { explainLogical, explainPhysical } from '../plan/explain.ts'
 import { lower } from '../plan/physical.ts'
@@ -58,6 +59,7 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
           columns: s.columns?.map((c) => columnSchema(c.name, c.type)),
           watermark: s.watermark === undefined ? undefined : watermarkDelay(session, s.watermark),
           options: s.options,
+          includes: s.includes,
         })
         return { tag: 'CREATE SOURCE' }
       })
@@ -223,7 +225,10 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
       session.inTransaction = false
       return { tag: s.action === 'commit' ? 'COMMIT' : 'ROLLBACK' }
     case 'alter_source_add_column':
-      throw new SluiceError(SqlState.feature_not_supported, 'ALTER SOURCE ... ADD COLUMN is not supported yet')
+      return engine.writeLock.run(async () => {
+        await alterSourceAddColumn(engine, s.source, s.column, columnSchema(s.column.name, s.column.type), stmt.text)
+        return { tag: 'ALTER SOURCE' }
+      })
     case 'noop':
       return { tag: s.tag }
   }

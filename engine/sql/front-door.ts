@@ -643,6 +643,13 @@ function explain(text: string, base: number, tokens: readonly Token[]): Statemen
 
 function alterSource(text: string, base: number, tokens: readonly Token[]): StatementBody {
   const { name, next } = qualifiedName(tokens, 2)
+  const action = tokens[next]
+  if (action?.type === 'word' && ['drop', 'alter', 'rename', 'set'].includes(action.value)) {
+    throw new SluiceError(SqlState.feature_not_supported, `ALTER SOURCE ... ${action.value.toUpperCase()} is not supported: a source's schema evolves additively (ADD COLUMN)`, {
+      position: base + action.start + 1,
+      hint: 'to change or drop a column, create a new source and views over it',
+    })
+  }
   if (words(tokens, next, 2) !== 'add column' && tokens[next]?.value !== 'add') throw syntaxError(tokens[next]?.value ?? '', base + (tokens[next]?.start ?? text.length) + 1)
   const colStart = tokens[next + 1]?.value === 'column' ? next + 2 : next + 1
   const colText = `CREATE TABLE x (${text.slice(tokens[colStart].start)})`
