@@ -27,7 +27,7 @@ export class EngineMetrics {
     this.deadLetters = new Counter({ name: 'sluice_dead_letters_total', help: 'Records sent to dead letters, by object and reason', labelNames: ['object', 'reason'], registers })
     this.viewRows = new Gauge({ name: 'sluice_view_rows', help: 'Rows held by each materialized view', labelNames: ['view'], registers, collect: () => collect(this) })
     this.viewState = new Gauge({ name: 'sluice_view_state_entries', help: 'Operator state entries (groups, rows) per view', labelNames: ['view'], registers })
-    this.sourceLag = new Gauge({ name: 'sluice_source_lag_records', help: 'Records between a source partition\'s read position and its end, per source and partition', labelNames: ['source', 'partition'], registers })
+    this.sourceLag = new Gauge({ name: 'sluice_source_lag_records', help: 'Records between a source partition\'s read position and its end, per source and partition', labelNames: ['source', 'partition'], registers, collect: () => collect(this) })
     this.sourcePaused = new Gauge({ name: 'sluice_source_paused', help: '1 while a source partition is paused by backpressure', labelNames: ['source', 'partition'], registers })
     this.watermarkDelay = new Gauge({ name: 'sluice_watermark_lag_seconds', help: 'Wall clock minus the max event time seen, per source or table', labelNames: ['relation'], registers })
   }
