@@ -67,7 +67,7 @@ export interface KafkaReaderTuning {
 }
 
 const DEFAULT_TUNING: KafkaReaderTuning = {
-  queueMax: 20_000,
+  queueMax: 100_000,
   maxBytesPerPartition: 1 << 20,
   groupCommitIntervalMs: 5000,
   lagRefreshMs: 1000,
