@@ -56,6 +56,8 @@ import { parseKafkaSourceOptions, type KafkaSourceConfig } from './options.ts'
 export interface KafkaReaderTuning {
   /** Records held between the consumer and poll before partitions pause. */
   readonly queueMax: number
+  /** Bytes of record values held before partitions pause (whichever limit comes first). */
+  readonly queueMaxBytes: number
   /** Per-partition fetch size: bounds what arrives after a pause. */
   readonly maxBytesPerPartition: number
   /** How often (ms) the position is mirrored to `group.id`, when one is set. */
@@ -68,6 +70,7 @@ export interface KafkaReaderTuning {
 
 const DEFAULT_TUNING: KafkaReaderTuning = {
   queueMax: 100_000,
+  queueMaxBytes: 32 << 20,
   maxBytesPerPartition: 1 << 20,
   groupCommitIntervalMs: 5000,
   lagRefreshMs: 1000,
@@ -175,6 +178,7 @@ export class KafkaSourceReader implements SourceReader {
   private segments: Segment[] = []
   private head = 0
   private queued = 0
+  private queuedBytes = 0
   private readonly partitions = new Map<number, PartitionState>()
   private failure: SluiceError | undefined
   private closed = false
@@ -356,8 +360,9 @@ export class KafkaSourceReader implements SourceReader {
     this.segments.push({ partition: st, messages: fresh, index: 0, end, prepared: false })
     this.queued += fresh.length
     st.queued += fresh.length
+    for (let i = 0; i < fresh.length; i++) this.queuedBytes += fresh[i].value?.length ?? 0
     st.fetched = end
-    if (this.queued >= this.tuning.queueMax) this.pauseFull()
+    if (this.queued >= this.tuning.queueMax || this.queuedBytes >= this.tuning.queueMaxBytes) this.pauseFull()
   }
 
   /** The queue is full: pause every partition that holds queued records (the ones poll cannot take yet). */
@@ -403,7 +408,7 @@ export class KafkaSourceReader implements SourceReader {
       this.segments = this.segments.slice(this.head)
       this.head = 0
     }
-    if (this.queued <= this.tuning.queueMax >> 1) this.resumeAll()
+    if (this.queued <= this.tuning.queueMax >> 1 && this.queuedBytes <= this.tuning.queueMaxBytes / 2) this.resumeAll()
     this.sendDeadLetters()
     this.mirrorToGroup()
     this.refreshEnds()
@@ -439,6 +444,7 @@ export class KafkaSourceReader implements SourceReader {
       const maxTime = st.maxTime
       for (let i = seg.index; i < stop; i++) {
         const m = msgs[i]
+        this.queuedBytes -= m.value?.length ?? 0
         const result = decoder.decode(m.value, payloadOut)
         if (typeof result !== 'number') {
           this.reject(st.id, m, result.reason, result.detail)
@@ -648,6 +654,7 @@ export class KafkaSourceReader implements SourceReader {
     this.segments = []
     this.head = 0
     this.queued = 0
+    this.queuedBytes = 0
     this.sendDeadLetters()
     await this.dlqSending
     await this.groupCommit
