@@ -92,6 +92,16 @@ export interface SourceReader {
   lag?(): readonly PartitionLag[]
   /** ALTER SOURCE ... ADD COLUMN: decode `column` (appended last) from the next record on. */
   addColumn?(column: ColumnSchema): void
+  /**
+   * A dead letter of a view over this source (late, eval_error): sent to the source's own
+   * dead-letter destination (e.g. its Kafka topic) when it has one.
+   */
+  forwardDeadLetter?(letter: DeadLetter): void
+  /**
+   * ALTER SOURCE, before addColumn: rejects a column list the input cannot be read as (e.g. an
+   * Avro column whose type contradicts the registry's latest schema), with a SluiceError.
+   */
+  checkColumns?(columns: readonly ColumnSchema[]): Promise<void>
   close(): Promise<void>
 }
 

@@ -53,9 +53,9 @@ describe('backpressure', () => {
     const reports: Report[] = []
     const errors: string[] = []
     const ready = new Promise<void>((resolve, reject) => {
-      proc.on('message', (m: { kind: string } & Partial<Report> & { message?: string }) => {
+      proc.on('message', (m: { kind: string; message?: string }) => {
         if (m.kind === 'ready') resolve()
-        else if (m.kind === 'report') reports.push(m as Report)
+        else if (m.kind === 'report') reports.push(m as unknown as Report)
         else if (m.kind === 'error') errors.push(m.message ?? '')
       })
       proc.on('exit', (code) => reject(new Error(`child exited with ${code}`)))

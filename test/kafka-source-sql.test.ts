@@ -227,6 +227,27 @@ describe('dead letters', () => {
     expect(tombstone).toMatchObject({ reason: 'decode_error', error: expect.stringContaining('tombstone') })
   }, 120_000)
 
+  it("routes the rows a source's views reject as late to the source's dead-letter table and topic", async () => {
+    const topic = uniqueTopic('dlq_late')
+    const dlqTopic = uniqueTopic('dlq_late_out')
+    await createTopic(topic, 1)
+    await db.sql('CREATE TABLE late_rejects (object VARCHAR, reason VARCHAR, detail VARCHAR, payload VARCHAR, received_at TIMESTAMPTZ) APPEND ONLY')
+    const cols = `(k BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1 second')`
+    await db.sql(`CREATE SOURCE late_src ${cols} WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', dead_letter = 'late_rejects')`)
+    await db.sql(`CREATE SOURCE late_src_t ${cols} WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', dead_letter = '${dlqTopic}')`)
+    await db.sql(`CREATE MATERIALIZED VIEW late_v AS SELECT window_start, count(*) AS n FROM TUMBLE(late_src, ts, INTERVAL '10 seconds') GROUP BY window_start`)
+    await db.sql(`CREATE MATERIALIZED VIEW late_vt AS SELECT window_start, count(*) AS n FROM TUMBLE(late_src_t, ts, INTERVAL '10 seconds') GROUP BY window_start`)
+    await send(topic, 0, [json({ k: 1, ts: '2024-01-01 10:00:01' }), json({ k: 2, ts: '2024-01-01 10:00:30' })])
+    await db.sql('FLUSH')
+    await send(topic, 0, [json({ k: 3, ts: '2024-01-01 10:00:02' })])
+    await db.sql('FLUSH')
+    expect(await query(`SELECT object, reason FROM late_rejects`)).toEqual([['late_v', 'late']])
+    const letters = await readTopic(dlqTopic, 1)
+    expect(letters).toEqual([expect.objectContaining({ source: 'late_src_t', object: 'late_vt', reason: 'late' })])
+    // The table now has a writer: dropping it needs CASCADE.
+    expect(await refusal('DROP TABLE late_rejects')).toMatchObject({ code: '2BP01' })
+  })
+
   it('refuses a dead-letter table without the dead-letter columns, or with a primary key', async () => {
     await db.sql('CREATE TABLE not_rejects (object VARCHAR, reason VARCHAR) APPEND ONLY')
     await db.sql('CREATE TABLE keyed_rejects (id BIGINT PRIMARY KEY, object VARCHAR, reason VARCHAR, detail VARCHAR, payload VARCHAR, received_at TIMESTAMPTZ)')

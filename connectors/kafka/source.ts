@@ -40,6 +40,7 @@ import type { Chunk, Column, Watermark } from '../../engine/chunk.ts'
 import type {
   ColumnSchema,
   ConnectorContext,
+  DeadLetter,
   DeadLetterReason,
   PartitionLag,
   SourceFactory,
@@ -501,6 +502,20 @@ export class KafkaSourceReader implements SourceReader {
     this.dlqPending.push({ key: m.key ?? null, value: JSON.stringify(record), headers: m.headers })
   }
 
+  forwardDeadLetter(letter: DeadLetter): void {
+    if (this.dlqProducer === undefined) return
+    const record = {
+      source: this.ctx.name,
+      object: letter.object,
+      reason: letter.reason,
+      error: letter.detail,
+      payload: letter.payload,
+      origin: letter.origin ?? null,
+      received_at: new Date(this.ctx.now()).toISOString(),
+    }
+    this.dlqPending.push({ key: null, value: JSON.stringify(record) })
+  }
+
   /** Sends what the last polls dead-lettered to the dead-letter topic, one produce call at a time. */
   private sendDeadLetters(): void {
     const producer = this.dlqProducer
@@ -564,6 +579,11 @@ export class KafkaSourceReader implements SourceReader {
         end: st.end > st.next ? st.end : st.next,
         paused: st.paused,
       }))
+  }
+
+  /** ALTER SOURCE: the payload columns must be readable by the format (Avro: the latest registered schema). */
+  async checkColumns(columns: readonly ColumnSchema[]): Promise<void> {
+    await this.decoder.checkColumns?.(columns.filter((c) => c.include === undefined))
   }
 
   addColumn(column: ColumnSchema): void {

@@ -110,6 +110,16 @@ export async function createSource(engine: Engine, def: SourceDef): Promise<void
   }
   await engine.register(obj)
   if (route !== undefined) engine.get(route.table)?.dependents.add(def.name)
+  if (route !== undefined || reader.forwardDeadLetter !== undefined) {
+    // Rows of this source that its views reject (late, eval_error) go to its destination too.
+    engine.deadLetters.onLetter((l) => {
+      if (l.object === def.name || engine.get(def.name) !== obj) return
+      const view = engine.get(l.object)
+      if (view?.kind !== 'materialized_view' || !view.dependsOn.includes(def.name)) return
+      route?.add(l)
+      reader.forwardDeadLetter?.(l)
+    })
+  }
 }
 
 /**
