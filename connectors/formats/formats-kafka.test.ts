@@ -77,9 +77,13 @@ describe('Avro with a schema registry', () => {
     const id1 = await register(v1, `${topic}-value`)
     await db.sql(`CREATE SOURCE avro_bids (auction BIGINT, price BIGINT, channel VARCHAR)
       WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', format = 'avro', schema.registry = '${fixture.url}')`)
-    await db.sql(`CREATE MATERIALIZED VIEW avro_totals AS SELECT channel, count(*) AS n, sum(price) AS total FROM avro_bids GROUP BY channel`)
+    await db.sql(
+      `CREATE MATERIALIZED VIEW avro_totals AS SELECT channel, count(*) AS n, sum(price) AS total FROM avro_bids GROUP BY channel`,
+    )
 
-    const good1 = await Promise.all([1, 2, 3].map((i) => registry.encode(id1, { auction: i, price: 10 * i, channel: 'web' })))
+    const good1 = await Promise.all(
+      [1, 2, 3].map((i) => registry.encode(id1, { auction: i, price: 10 * i, channel: 'web' })),
+    )
     await send(topic, [
       good1[0],
       Buffer.from([7, 0, 0, 0, id1, 2, 4]), // wrong magic byte
@@ -111,7 +115,10 @@ describe('Avro with a schema registry', () => {
     // under compatibility NONE, its records are schema_mismatch dead letters, and the view goes on.
     const v3 = { ...v1, fields: v1.fields.map((f) => (f.name === 'price' ? { name: 'price', type: 'string' } : f)) }
     await expect(register(v3, `${topic}-value`)).rejects.toThrow(/incompatible/)
-    await fetch(`${fixture.url}/config/${topic}-value`, { method: 'PUT', body: JSON.stringify({ compatibility: 'NONE' }) })
+    await fetch(`${fixture.url}/config/${topic}-value`, {
+      method: 'PUT',
+      body: JSON.stringify({ compatibility: 'NONE' }),
+    })
     const id3 = await register(v3, `${topic}-value`)
     await send(topic, [
       await registry.encode(id3, { auction: 6, price: 'sixty', channel: 'web' }),
@@ -124,7 +131,9 @@ describe('Avro with a schema registry', () => {
     ])
     const mismatch = (await deadLetters('avro_bids')).filter((l) => l.reason === 'schema_mismatch')
     expect(mismatch).toHaveLength(1)
-    expect(mismatch[0].detail).toMatch(/field "price" has Avro type "string", which column "price" \(bigint\) cannot read/)
+    expect(mismatch[0].detail).toMatch(
+      /field "price" has Avro type "string", which column "price" \(bigint\) cannot read/,
+    )
   })
 
   it('picks up a column added to the reader without a restart (ALTER SOURCE ADD COLUMN)', async () => {
@@ -179,6 +188,39 @@ describe('Avro with a schema registry', () => {
     }
   })
 
+  it('ALTER SOURCE ADD COLUMN fills the new column from the newer schema; a contradicting type is refused', async () => {
+    const topic = uniqueTopic('avro_alter')
+    await createTopic(topic, 1)
+    const id1 = await register(v1, `${topic}-value`)
+    await db.sql(`CREATE SOURCE avro_alter (auction BIGINT, channel VARCHAR)
+      WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', format = 'avro', schema.registry = '${fixture.url}')`)
+    await db.sql(`CREATE MATERIALIZED VIEW avro_alter_n AS SELECT count(*) AS n FROM avro_alter`)
+    await send(topic, [await registry.encode(id1, { auction: 1, price: 1, channel: 'a' })])
+    await db.sql('FLUSH')
+    const id2 = await register(v2, `${topic}-value`)
+    // The registry's latest schema has referrer as a string: a BIGINT column for it is refused.
+    await expect(db.sql('ALTER SOURCE avro_alter ADD COLUMN referrer BIGINT')).rejects.toMatchObject({
+      code: '42804',
+      message: expect.stringContaining('field "referrer"'),
+    })
+    await db.sql('ALTER SOURCE avro_alter ADD COLUMN referrer VARCHAR')
+    await db.sql(
+      `CREATE MATERIALIZED VIEW avro_alter_ref AS SELECT referrer, count(*) AS n FROM avro_alter GROUP BY referrer`,
+    )
+    await send(topic, [
+      await registry.encode(id2, { auction: 2, price: 2, channel: 'b', referrer: 'news' }),
+      await registry.encode(id1, { auction: 3, price: 3, channel: 'c' }),
+      await registry.encode(id2, { auction: 4, price: 4, channel: 'd', referrer: 'news' }),
+    ])
+    await db.sql('FLUSH')
+    expect(await query('SELECT n FROM avro_alter_n')).toEqual([[4n]])
+    expect(await query('SELECT referrer, n FROM avro_alter_ref ORDER BY referrer')).toEqual([
+      ['news', 2n],
+      [null, 1n],
+    ])
+    expect(await deadLetters('avro_alter')).toEqual([])
+  })
+
   it('keeps BIGINT exact beyond 2^53 through the wire format', async () => {
     const topic = uniqueTopic('avro_big')
     await createTopic(topic, 1)
@@ -199,7 +241,9 @@ describe('CSV', () => {
     await createTopic(topic, 1)
     await db.sql(`CREATE SOURCE csv_bids (auction BIGINT, price NUMERIC, channel VARCHAR)
       WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', format = 'csv', csv.delimiter = ';', csv.header = 'true')`)
-    await db.sql(`CREATE MATERIALIZED VIEW csv_totals AS SELECT channel, count(*) AS n, sum(price) AS total FROM csv_bids GROUP BY channel`)
+    await db.sql(
+      `CREATE MATERIALIZED VIEW csv_totals AS SELECT channel, count(*) AS n, sum(price) AS total FROM csv_bids GROUP BY channel`,
+    )
     await send(topic, [
       'auction;price;channel',
       '1;1.50;web',
@@ -248,7 +292,8 @@ describe('Debezium JSON into a PRIMARY KEY table', () => {
     await db.sql(`CREATE TABLE dbz_users (id BIGINT PRIMARY KEY, name VARCHAR, region VARCHAR)
       WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', format = 'debezium_json')`)
     await db.sql(`CREATE MATERIALIZED VIEW dbz_regions AS SELECT region, count(*) AS n FROM dbz_users GROUP BY region`)
-    const ev = (op: string, before: object | null, after: object | null) => JSON.stringify({ before, after, op, ts_ms: 1 })
+    const ev = (op: string, before: object | null, after: object | null) =>
+      JSON.stringify({ before, after, op, ts_ms: 1 })
     await send(topic, [
       ev('r', null, { id: 1, name: 'ann', region: 'eu' }),
       ev('r', null, { id: 2, name: 'bob', region: 'us' }),
@@ -291,11 +336,17 @@ describe('Debezium JSON into a PRIMARY KEY table', () => {
 
   it('refuses debezium_json on a source and a connector table without a key', async () => {
     await expect(
-      db.sql(`CREATE SOURCE dbz_src (id BIGINT) WITH (connector = 'kafka', topic = 't', brokers = '${brokers}', format = 'debezium_json')`),
+      db.sql(
+        `CREATE SOURCE dbz_src (id BIGINT) WITH (connector = 'kafka', topic = 't', brokers = '${brokers}', format = 'debezium_json')`,
+      ),
     ).rejects.toMatchObject({ code: '0A000' })
     await expect(
-      db.sql(`CREATE TABLE dbz_nokey (id BIGINT) WITH (connector = 'kafka', topic = 't', brokers = '${brokers}', format = 'debezium_json')`),
+      db.sql(
+        `CREATE TABLE dbz_nokey (id BIGINT) WITH (connector = 'kafka', topic = 't', brokers = '${brokers}', format = 'debezium_json')`,
+      ),
     ).rejects.toMatchObject({ code: '0A000' })
-    await expect(db.sql(`CREATE TABLE plain_opt (id BIGINT) WITH (colour = 'red')`)).rejects.toMatchObject({ code: '22023' })
+    await expect(db.sql(`CREATE TABLE plain_opt (id BIGINT) WITH (colour = 'red')`)).rejects.toMatchObject({
+      code: '22023',
+    })
   })
 })

@@ -20,6 +20,8 @@ export interface RecordDecoder {
   /** Appends one value to each of `out` (the payload columns) and returns the op, or appends nothing. */
   decode(value: Uint8Array | null, out: Column[]): 1 | -1 | 0 | DecodeFailure
   setColumns(columns: readonly ColumnSchema[]): void
+  /** Rejects columns the format cannot read (Avro: against the subject's latest schema); optional. */
+  checkColumns?(columns: readonly ColumnSchema[]): Promise<void>
   /** The record as dead-letter payload text. */
   payloadText(value: Uint8Array): string
 }

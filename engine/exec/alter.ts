@@ -31,6 +31,7 @@ export async function alterSourceAddColumn(engine: Engine, source: string, def: 
   if (reader.addColumn === undefined) {
     throw new SluiceError(SqlState.feature_not_supported, `connector "${obj.connector}" cannot add columns to a running source`)
   }
+  if (engine.restoringId === undefined) await reader.checkColumns?.([...obj.columns, column])
   const sql = `${obj.sql.replace(/;?\s*$/, '')};\n${statementText.trim().replace(/;$/, '')}`
   if (engine.restoringId === undefined) {
     // Persisted first: a crash right after must not forget a column views may already read.
