@@ -15,9 +15,12 @@ import { Engine } from './engine.ts'
 import { EngineSession } from './exec/session.ts'
 import type { ChangeSubscription, SubscribeOptions } from './session-api.ts'
 import { subscribeToRelation } from './exec/subscribe.ts'
+import type { IngestTarget } from './exec/ingest.ts'
+import { ingestTarget } from './exec/ingest.ts'
 
 export type { Session, SessionOptions, StatementResult, PreparedDescription, ResultColumn } from './session-api.ts'
 export type { Change, ChangeBatch, ChangeSubscription, SubscribeOptions } from './session-api.ts'
+export type { IngestTarget } from './exec/ingest.ts'
 export type { EngineOptions, LogFn } from './engine.ts'
 export type { SourceFactory, SinkFactory, SourceReader, SinkWriter, ColumnSchema, ConnectorContext } from './connector.ts'
 export { SluiceError, SqlState } from './errors.ts'
@@ -66,6 +69,11 @@ export class Sluice {
    */
   subscribe(name: string, options: SubscribeOptions = {}): ChangeSubscription {
     return subscribeToRelation(this.engine, name, options)
+  }
+
+  /** The APPEND ONLY table `name`, to append decoded rows to (HTTP ingest); throws 42P01, 42809, 0A000. */
+  ingestTarget(name: string): IngestTarget {
+    return ingestTarget(this.engine, name)
   }
 
   get metrics(): Registry {

@@ -325,7 +325,9 @@ describe('service routes', () => {
     expect(doc.openapi).toMatch(/^3\./)
     await a.ready()
     const documented: string[] = []
-    for (const [path, methods] of Object.entries(OPENAPI.paths)) {
+    for (const [template, methods] of Object.entries(OPENAPI.paths)) {
+      // OpenAPI's `{name}` is fastify's `:name`.
+      const path = template.replace(/\{(\w+)\}/g, ':$1')
       for (const method of Object.keys(methods)) {
         documented.push(`${method.toUpperCase()} ${path}`)
         expect(a.hasRoute({ method: method.toUpperCase(), url: path }), `${method} ${path}`).toBe(true)

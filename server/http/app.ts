@@ -1,8 +1,9 @@
 /**
- * The HTTP API (fastify): `POST /v1/sql`, `/healthz`, `/readyz`, `/metrics` and the OpenAPI
- * document at `/v1/openapi.json`. Every error is an RFC 9457 problem document carrying a
- * SQLSTATE (problem.ts). The app does not listen; the caller (server/main.ts, or tests through
- * `app.inject()`) decides where.
+ * The HTTP API (fastify): `POST /v1/sql`, `GET /v1/views/:name` (views.ts), `POST
+ * /v1/ingest/:table` (ingest.ts), `GET /v1/subscribe/:view` as SSE or WebSocket (subscribe.ts),
+ * `/healthz`, `/readyz`, `/metrics` and the OpenAPI document at `/v1/openapi.json`. Every error is
+ * an RFC 9457 problem document carrying a SQLSTATE (problem.ts). The app does not listen; the
+ * caller (server/main.ts, or tests through `app.inject()`) decides where.
  *
  * Request faults: malformed JSON, a content type other than JSON, a body that is not
  * `{ sql, params? }`, an unknown route → 400/404/405 with SQLSTATE 08P01; a body over the limit
@@ -10,19 +11,28 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
-import type { Registry } from 'prom-client'
+import websocketPlugin from '@fastify/websocket'
+import { Counter, Gauge, Registry } from 'prom-client'
 import type { LogFn } from '../../engine/index.ts'
 import type { SqlDatabase } from './sql.ts'
-import { SqlState } from '../../engine/errors.ts'
+import type { SubscribeDatabase } from './subscribe.ts'
+import type { IngestDatabase } from './ingest.ts'
+import { SluiceError, SqlState } from '../../engine/errors.ts'
 import { OPENAPI } from './openapi.ts'
 import { sendProblem } from './problem.ts'
 import { checkSqlRequest, isProblem, runSqlRequest } from './sql.ts'
+import { registerSubscribeRoutes } from './subscribe.ts'
+import { DEFAULT_MAX_IN_FLIGHT, NDJSON_TYPES, ingestHandler } from './ingest.ts'
+import { VIEW_CONTENT_TYPES, chooseFormat, encodeView, readView } from './views.ts'
 
 /** 1 MiB: the default request body limit. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024
 
-/** What the app needs from the engine; `Sluice` satisfies it. */
-export interface HttpDatabase extends SqlDatabase {
+/**
+ * What the app needs from the engine; `Sluice` satisfies it. Without `subscribe` or
+ * `ingestTarget` those routes answer 404 (a database that cannot do them).
+ */
+export interface HttpDatabase extends SqlDatabase, Partial<SubscribeDatabase>, Partial<IngestDatabase> {
   readonly metrics: Registry
 }
 
@@ -38,6 +48,10 @@ export interface HttpAppOptions {
   readonly extraMetrics?: readonly Registry[]
   /** Where internal errors (500s) and per-request debug lines go. */
   readonly log?: LogFn
+  /** Ingest requests decoded or applied at once; more get 429 (default 8). */
+  readonly maxIngestInFlight?: number
+  /** SSE keep-alive comment interval, ms (default 15 s). */
+  readonly heartbeatMs?: number
 }
 
 /** Routes and their methods, for 405 answers; the OpenAPI test keeps this list honest. */
@@ -49,10 +63,28 @@ const ROUTES: ReadonlyMap<string, string> = new Map([
   ['/v1/openapi.json', 'GET, HEAD'],
 ])
 
+/** Routes with a path parameter, by the path before it. */
+const PARAM_ROUTES: ReadonlyMap<string, string> = new Map([
+  ['/v1/views/', 'GET, HEAD'],
+  ['/v1/ingest/', 'POST'],
+  ['/v1/subscribe/', 'GET'],
+])
+
+function allowedMethods(path: string): string | undefined {
+  const exact = ROUTES.get(path)
+  if (exact !== undefined) return exact
+  for (const [prefix, allow] of PARAM_ROUTES) {
+    if (path.startsWith(prefix) && path.length > prefix.length && !path.slice(prefix.length).includes('/')) return allow
+  }
+  return undefined
+}
+
 /** Builds the app; call `listen` or `inject` on it. */
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const log: LogFn = options.log ?? (() => {})
   const app = Fastify({ bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, logger: false })
+  const db = options.db
+  const metrics = httpMetrics()
   const authorized = options.tokens === undefined ? undefined : bearerCheck(options.tokens)
 
   app.addHook('onRequest', async (req, reply) => {
@@ -84,11 +116,14 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       })
     }
     if (status === 415) {
+      const ingest = pathOf(req.url).startsWith('/v1/ingest/')
       return sendProblem(reply, {
         status: 400,
         code: SqlState.protocol_violation,
         detail: `unsupported content type "${req.headers['content-type'] ?? ''}"`,
-        hint: 'Send the body as JSON with Content-Type: application/json.',
+        hint: ingest
+          ? 'Send JSON lines with Content-Type: application/x-ndjson.'
+          : 'Send the body as JSON with Content-Type: application/json.',
       })
     }
     if (status >= 400 && status < 500) {
@@ -106,7 +141,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
 
   app.setNotFoundHandler((req, reply) => {
     const path = pathOf(req.url)
-    const allow = ROUTES.get(path)
+    const allow = allowedMethods(path)
     if (allow !== undefined) {
       return sendProblem(reply.header('allow', allow), {
         status: 405,
@@ -144,13 +179,77 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   })
 
   app.get('/metrics', async (_req, reply) => {
-    const registries = [options.db.metrics, ...(options.extraMetrics ?? [])]
+    const registries = [options.db.metrics, metrics.registry, ...(options.extraMetrics ?? [])]
     const texts = await Promise.all(registries.map((r) => r.metrics()))
     return reply.type(options.db.metrics.contentType).send(texts.join('\n'))
   })
 
   app.get('/v1/openapi.json', async () => OPENAPI)
+
+  app.get<{ Params: { name: string }; Querystring: Record<string, unknown> }>('/v1/views/:name', async (req, reply) => {
+    const query = req.query
+    for (const key of Object.keys(query)) {
+      if (key !== 'format' && key !== 'limit') {
+        return sendProblem(reply, { status: 400, code: SqlState.invalid_parameter_value, detail: `unknown parameter "${key.slice(0, 100)}"`, hint: 'The parameters are format and limit.' })
+      }
+    }
+    const { format: f, limit: l } = query
+    if ((f !== undefined && typeof f !== 'string') || (l !== undefined && (typeof l !== 'string' || !/^\d{1,9}$/.test(l)))) {
+      return sendProblem(reply, { status: 400, code: SqlState.invalid_parameter_value, detail: 'format must be json, csv or arrow; limit a non-negative integer' })
+    }
+    const format = chooseFormat(f, req.headers.accept)
+    if (typeof format !== 'string') return sendProblem(reply, format)
+    const result = await readView(db, req.params.name, l === undefined ? undefined : Number(l))
+    if (isProblem(result)) return sendProblem(reply, result)
+    return reply.type(VIEW_CONTENT_TYPES[format]).header('vary', 'accept').send(encodeView(result, format, 'UTC'))
+  })
+
+  app.addContentTypeParser([...NDJSON_TYPES], { parseAs: 'string' }, (_req, body, done) => done(null, body))
+  const ingestTarget = db.ingestTarget?.bind(db)
+  app.post<{ Params: { table: string } }>(
+    '/v1/ingest/:table',
+    ingestHandler(
+      {
+        ingestTarget: (name) => {
+          if (ingestTarget === undefined) throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`)
+          return ingestTarget(name)
+        },
+      },
+      options.maxIngestInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+      {
+        rows: (table, n) => metrics.ingestRows.inc({ table }, n),
+        rejected: (reason) => metrics.ingestRejected.inc({ reason }),
+      },
+    ),
+  )
+
+  const subscribe = db.subscribe?.bind(db)
+  void app.register(websocketPlugin, { options: { maxPayload: 64 * 1024 } })
+  void app.register(async (scope) => {
+    registerSubscribeRoutes(scope, {
+      db: {
+        subscribe: (name, opts) => {
+          if (subscribe === undefined) throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`)
+          return subscribe(name, opts)
+        },
+      },
+      heartbeatMs: options.heartbeatMs,
+      onStream: (transport, delta) => metrics.subscribers.inc({ transport }, delta),
+    })
+  })
   return app
+}
+
+/** The HTTP layer's own metrics, served on /metrics after the engine's. */
+function httpMetrics() {
+  const registry = new Registry()
+  const registers = [registry]
+  return {
+    registry,
+    ingestRows: new Counter({ name: 'sluice_ingest_rows_total', help: 'Rows appended through HTTP ingest, per table', labelNames: ['table'], registers }),
+    ingestRejected: new Counter({ name: 'sluice_ingest_rejected_total', help: 'HTTP ingest requests refused: busy (429), bad_request, error', labelNames: ['reason'], registers }),
+    subscribers: new Gauge({ name: 'sluice_http_subscribers', help: 'Open SUBSCRIBE streams over HTTP, by transport (sse, websocket)', labelNames: ['transport'], registers }),
+  }
 }
 
 function pathOf(url: string): string {

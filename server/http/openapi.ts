@@ -50,6 +50,90 @@ export const OPENAPI = {
         },
       },
     },
+    '/v1/views/{name}': {
+      get: {
+        summary: 'Read a materialized view or table',
+        description:
+          'The current rows of a materialized view, a table or a `sluice_catalog.*` system table. The format comes from ' +
+          '`format` when given, else from Accept (JSON by default). JSON: `{columns, rows}` with values as in /v1/sql. CSV: a ' +
+          'header line, PostgreSQL text values, NULL as an empty field, "" as the empty string. Arrow IPC stream: ints, floats, ' +
+          'bool, timestamps (µs), dates and bytea as Arrow types, other types as Utf8 in PostgreSQL text form.',
+        operationId: 'readView',
+        parameters: [
+          { name: 'name', in: 'path', required: true, schema: { type: 'string' }, examples: { view: { value: 'bids_per_channel' } } },
+          { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', 'csv', 'arrow'] } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 0 } },
+        ],
+        responses: {
+          '200': {
+            description: 'The rows',
+            content: {
+              'application/json': { schema: { $ref: '#/components/schemas/ViewRows' } },
+              'text/csv': { schema: { type: 'string' } },
+              'application/vnd.apache.arrow.stream': { schema: { type: 'string', format: 'binary' } },
+            },
+          },
+          '400': problemResponse('Bad parameters, or the relation cannot be read (a source: 0A000)'),
+          '401': problemResponse('Missing or wrong bearer token (code 28000)'),
+          '404': problemResponse('No such relation (code 42P01)'),
+          '406': problemResponse('Accept names no format Sluice can produce (code 22023)'),
+        },
+      },
+    },
+    '/v1/ingest/{table}': {
+      post: {
+        summary: 'Append JSON lines to an APPEND ONLY table',
+        description:
+          'One JSON object per line; fields map to columns by name (missing → NULL; timestamps as text or epoch ms). The whole ' +
+          'body is one batch: all lines are applied, or none. 200 means the rows are durable and have reached every view.',
+        operationId: 'ingest',
+        parameters: [{ name: 'table', in: 'path', required: true, schema: { type: 'string' } }],
+        requestBody: {
+          required: true,
+          content: { 'application/x-ndjson': { schema: { type: 'string' }, examples: { rows: { value: '{"k": 1, "v": "a"}\n{"k": 2, "v": "b"}\n' } } } },
+        },
+        responses: {
+          '200': {
+            description: 'Rows appended',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/IngestResult' } } },
+          },
+          '400': problemResponse('A line that is not a JSON object or does not fit the columns (22P02, with `line`); nothing applied'),
+          '401': problemResponse('Missing or wrong bearer token (code 28000)'),
+          '404': problemResponse('No such table (code 42P01)'),
+          '409': problemResponse('Not an APPEND ONLY table (0A000), or not a table at all (42809)'),
+          '413': problemResponse('The body is larger than the limit (code 08P01)'),
+          '429': problemResponse('Sluice is behind: too many ingest requests in flight (53000); retry after Retry-After'),
+          '503': problemResponse('Shutting down; retry later'),
+        },
+      },
+    },
+    '/v1/subscribe/{view}': {
+      get: {
+        summary: 'SUBSCRIBE to a view: Server-Sent Events, or WebSocket on upgrade',
+        description:
+          'A snapshot of the current rows, then every change as it happens, each as `{"position", "op", "row"}`. SSE: changes ' +
+          'are unnamed events whose id is the position; snapshot rows have no id; `event: snapshot` (id = its position) ends the ' +
+          'snapshot; `event: reset` precedes a fresh snapshot when a resume position is no longer kept; `event: problem` carries ' +
+          'the error that ended the stream (54000 when the client fell behind). Resume with Last-Event-ID or `from`. The same ' +
+          'URL upgraded to a WebSocket sends the same documents as text messages (`{"type": "snapshot" | "reset", "position"}` ' +
+          'for the markers, `{"type": "problem", "problem": {...}}` then close code 4000 for an error).',
+        operationId: 'subscribe',
+        parameters: [
+          { name: 'view', in: 'path', required: true, schema: { type: 'string' } },
+          { name: 'snapshot', in: 'query', schema: { type: 'boolean', default: true } },
+          { name: 'from', in: 'query', description: 'Resume after this position (no snapshot)', schema: { type: 'integer' } },
+          { name: 'queue_max', in: 'query', description: 'Changes that may wait for this client before it is cut off', schema: { type: 'integer', minimum: 1 } },
+          { name: 'Last-Event-ID', in: 'header', description: 'SSE resume position', schema: { type: 'string' } },
+        ],
+        responses: {
+          '101': { description: 'Switching to the WebSocket protocol' },
+          '200': { description: 'The event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          '400': problemResponse('Bad parameters (code 22023)'),
+          '401': problemResponse('Missing or wrong bearer token (code 28000)'),
+          '404': problemResponse('No such view (code 42P01)'),
+        },
+      },
+    },
     '/healthz': {
       get: {
         summary: 'Liveness: the process answers',
@@ -152,6 +236,19 @@ export const OPENAPI = {
         },
       },
       Status: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } },
+      ViewRows: {
+        type: 'object',
+        required: ['columns', 'rows'],
+        properties: {
+          columns: { type: 'array', items: { $ref: '#/components/schemas/Column' } },
+          rows: { type: 'array', items: { type: 'array', items: {} } },
+        },
+      },
+      IngestResult: {
+        type: 'object',
+        required: ['table', 'rows'],
+        properties: { table: { type: 'string' }, rows: { type: 'integer', description: 'Rows appended' } },
+      },
       Problem: {
         type: 'object',
         required: ['type', 'title', 'status', 'detail', 'code'],
@@ -164,6 +261,7 @@ export const OPENAPI = {
           position: { type: 'integer', description: '1-based character position in `sql`' },
           hint: { type: 'string' },
           message_detail: { type: 'string', description: "PostgreSQL's DETAIL field" },
+          line: { type: 'integer', description: '1-based line of a JSON-lines body that failed (ingest)' },
           results: {
             type: 'array',
             items: { $ref: '#/components/schemas/StatementResult' },

@@ -25,6 +25,8 @@ export interface Problem {
   readonly hint?: string
   readonly messageDetail?: string
   readonly results?: readonly unknown[]
+  /** 1-based line of a JSON-lines body that failed (ingest). */
+  readonly line?: number
 }
 
 const CONDITION_NAMES: ReadonlyMap<string, string> = new Map(
@@ -76,6 +78,7 @@ export function problemBody(p: Problem): Record<string, unknown> {
   if (p.hint !== undefined) body.hint = p.hint
   if (p.messageDetail !== undefined) body.message_detail = p.messageDetail
   if (p.results !== undefined) body.results = p.results
+  if (p.line !== undefined) body.line = p.line
   return body
 }
 

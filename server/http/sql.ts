@@ -76,6 +76,15 @@ export async function runSqlRequest(
       params = paramsFromJson(request.params, paramTypes, timezone(session))
     }
     const results = await session.execute(request.sql, params)
+    if (results.some((r) => r.subscription !== undefined)) {
+      for (const r of results) r.subscription?.close()
+      return {
+        status: 400,
+        code: SqlState.feature_not_supported,
+        detail: 'SUBSCRIBE does not end, so POST /v1/sql cannot answer it',
+        hint: 'Use GET /v1/subscribe/{view} (Server-Sent Events or WebSocket).',
+      }
+    }
     const tz = timezone(session)
     return { results: results.map((r) => resultJson(r, tz)) }
   } catch (e) {
