@@ -142,11 +142,11 @@ describe('SUBSCRIBE over Server-Sent Events', () => {
     const missing = await fetch(`${base}/v1/subscribe/httpsub_missing`)
     expect(missing.status).toBe(404)
     expect(missing.headers.get('content-type')).toMatch(/problem\+json/)
-    expect((await missing.json()).code).toBe('42P01')
+    expect(((await missing.json()) as { code: string }).code).toBe('42P01')
     for (const q of ['from=abc', 'snapshot=maybe', 'queue_max=0', 'bogus=1', 'from=99999999999999999']) {
       const res = await fetch(`${base}/v1/subscribe/httpsub_v?${q}`)
       expect([q, res.status]).toEqual([q, 400])
-      expect((await res.json()).code).toBe('22023')
+      expect(((await res.json()) as { code: string }).code).toBe('22023')
     }
   })
 
