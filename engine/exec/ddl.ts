@@ -352,10 +352,14 @@ async function removeObject(engine: Engine, obj: CatalogObject): Promise<void> {
     case 'table':
       await obj.feed?.stop()
       break
+    case 'sink':
+      obj.dataflow.detach()
+      await obj.writer.close()
+      break
     case 'view':
       break
   }
-  if (obj.kind === 'materialized_view' || obj.kind === 'view') {
+  if (obj.kind === 'materialized_view' || obj.kind === 'view' || obj.kind === 'sink') {
     for (const dep of obj.dependsOn) engine.get(dep)?.dependents.delete(obj.name)
   }
   // A source writing dead letters to a table is one of the table's dependents.

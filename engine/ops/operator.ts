@@ -23,6 +23,17 @@ export interface OperatorContext {
   countEvalErrors(n: number): void
 }
 
+/** One entry of an operator's checkpointed state: its local key and value. */
+export type StateEntry = readonly [key: Uint8Array, value: Uint8Array]
+
+/** Where an operator writes its checkpoint; keys are local, the coordinator prefixes them. */
+export interface CheckpointWriter {
+  put(key: Uint8Array, value: Uint8Array): void
+  del(key: Uint8Array): void
+  /** Removes every entry this operator wrote before (ahead of a full rewrite). */
+  clear(): void
+}
+
 export interface Operator {
   /** Short name for EXPLAIN and metrics, e.g. `HashAggregate`. */
   readonly name: string
@@ -33,6 +44,17 @@ export interface Operator {
   onWatermark?(w: Watermark, input: number, out: Emitter): void
   /** Approximate number of state entries (groups, rows) held, for metrics and the catalog. */
   stateSize?(): number
+  /**
+   * Checkpoint barrier: writes what changed since the last checkpoint (dirty entries and deletes
+   * of freed ones). Called between two pushes, so the state is aligned with the inputs consumed;
+   * synchronous, the writes are only collected (one atomic batch for the whole checkpoint).
+   */
+  checkpoint?(out: CheckpointWriter): void
+  /**
+   * Rebuilds state from the entries of the last checkpoint (keys as written by `checkpoint`),
+   * before the dataflow sees any input; the operator then starts as if it had run up to there.
+   */
+  restore?(entries: readonly StateEntry[]): void
   /** EXPLAIN detail, e.g. `keys=[0, 1] aggs=[count(*)]`. */
   explain?(): string
 }
