@@ -149,7 +149,7 @@ export class HashAggregate implements Operator {
       for (const slot of slots) {
         if (this.spec.emitOnWindowClose && this.rows[slot] > 0) {
           for (let a = 0; a < this.accs.length; a++) this.next[a] = this.accs[a].result(slot)
-          output.push(1, this.groups.keys, slot, this.next)
+          output.push(1, this.groups, slot, this.next)
         }
         this.dirty[slot] = 0
         this.freeGroup(slot)
@@ -287,7 +287,7 @@ export class HashAggregate implements Operator {
     if (dirty.length === 0) return
     const output = new Output(this.width, dirty.length)
     const global = this.spec.keyTypes.length === 0
-    const keys = this.groups.keys
+    const keys = this.groups
     const accs = this.accs
     const next = this.next
     const emitted = this.emitted
@@ -366,20 +366,20 @@ class Output {
     private readonly expected: number,
   ) {}
 
-  push(op: 1 | -1, keys: readonly Value[][], slot: number, aggs: readonly Value[]): void {
+  push(op: 1 | -1, keys: KeySlots, slot: number, aggs: readonly Value[]): void {
     const cols = this.columns ?? this.open()
-    const k = keys.length
+    const k = keys.keys.length
     const n = this.n
-    for (let c = 0; c < k; c++) cols[c][n] = keys[c][slot]
+    keys.copyKeys(cols, n, slot)
     for (let a = 0; a < aggs.length; a++) cols[k + a][n] = aggs[a]
     this.pushOp(op)
   }
 
-  pushEmitted(op: 1 | -1, keys: readonly Value[][], slot: number, emitted: readonly Value[][]): void {
+  pushEmitted(op: 1 | -1, keys: KeySlots, slot: number, emitted: readonly Value[][]): void {
     const cols = this.columns ?? this.open()
-    const k = keys.length
+    const k = keys.keys.length
     const n = this.n
-    for (let c = 0; c < k; c++) cols[c][n] = keys[c][slot]
+    keys.copyKeys(cols, n, slot)
     for (let a = 0; a < emitted.length; a++) cols[k + a][n] = emitted[a][slot]
     this.pushOp(op)
   }

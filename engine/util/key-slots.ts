@@ -9,7 +9,12 @@
  * over an Int32Array (linear probing, backward-shift deletion, so no tombstones), and freed
  * slots are reused. A new key costs no allocation except when a column array or the table grows.
  * A key tuple is only materialised on request (`keyOf`, cold paths). Nulls compare equal to each
- * other, as GROUP BY requires; hashing and equality are those of RowMap (types/compare.ts).
+ * other, as GROUP BY requires; equality is that of RowMap (types/compare.ts).
+ *
+ * Why per-column functions: a loop over key columns reading `columns[k][i]` is one polymorphic
+ * load site, and V8 boxes every double it loads there (a heap number per timestamp key per row).
+ * Each key column instead gets a hasher and a copier made from a literal chosen by the column's
+ * JS representation, so columns of numbers are read and copied unboxed.
  */
 import type { Column } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
@@ -17,6 +22,54 @@ import { hashCombine, hashValue, valuesEqual } from '../types/compare.ts'
 
 const NULL_HASH = 0x5bd1e995
 const MIN_TABLE = 16
+
+/** Types carried as JS numbers (see types/datatype.ts). */
+const NUMBER_KINDS = new Set(['int2', 'int4', 'float4', 'float8', 'date', 'time', 'timestamp', 'timestamptz'])
+
+interface KeyColumn {
+  /** Hash of row `i` of a column of this key's type. */
+  at(col: Column, i: number): number
+  /** Hash of one value (equal to `at` for the same value). */
+  one(v: Value): number
+  /** dst[s] = src[i]. */
+  copy(dst: Value[], s: number, src: Column, i: number): void
+}
+
+const f64 = new Float64Array(1)
+const u32 = new Uint32Array(f64.buffer)
+
+/** Equal numbers (0 and -0, NaN and NaN, as valuesEqual has them) hash equal. */
+function hashNumber(n: number): number {
+  if ((n | 0) === n) return Math.imul(n, 0x9e3779b1) | 0
+  if (n !== n) return 0x7ff8
+  f64[0] = n
+  return hashCombine(u32[0], u32[1])
+}
+
+function keyColumn(type: DataType): KeyColumn {
+  if (NUMBER_KINDS.has(type.kind)) {
+    return {
+      at: (col, i) => {
+        const v = col[i] as number | null
+        return v === null ? NULL_HASH : hashNumber(v)
+      },
+      one: (v) => (v === null ? NULL_HASH : hashNumber(v as number)),
+      copy: (dst, s, src, i) => {
+        dst[s] = src[i]
+      },
+    }
+  }
+  return {
+    at: (col, i) => {
+      const v = col[i]
+      return v === null ? NULL_HASH : hashValue(v, type)
+    },
+    one: (v) => (v === null ? NULL_HASH : hashValue(v, type)),
+    copy: (dst, s, src, i) => {
+      dst[s] = src[i]
+    },
+  }
+}
 
 export class KeySlots {
   /** Key column k of slot s is `keys[k][s]`; freed slots hold null or a stale number. */
@@ -31,8 +84,11 @@ export class KeySlots {
   private high = 0
   private count = 0
 
+  private readonly columns: readonly KeyColumn[]
+
   constructor(readonly keyTypes: readonly DataType[]) {
     this.keys = keyTypes.map(() => [])
+    this.columns = keyTypes.map(keyColumn)
   }
 
   get size(): number {
@@ -47,20 +103,14 @@ export class KeySlots {
   /** Hash of row `i`, reading key column k from `columns[keyIndex[k]]`. */
   hashAt(columns: readonly Column[], keyIndex: readonly number[], i: number): number {
     let h = 17
-    for (let k = 0; k < keyIndex.length; k++) {
-      const v = columns[keyIndex[k]][i]
-      h = hashCombine(h, v === null ? NULL_HASH : hashValue(v, this.keyTypes[k]))
-    }
+    for (let k = 0; k < keyIndex.length; k++) h = hashCombine(h, this.columns[k].at(columns[keyIndex[k]], i))
     return h
   }
 
   /** Hash of a key tuple. */
   hashKey(key: readonly Value[]): number {
     let h = 17
-    for (let k = 0; k < key.length; k++) {
-      const v = key[k]
-      h = hashCombine(h, v === null ? NULL_HASH : hashValue(v, this.keyTypes[k]))
-    }
+    for (let k = 0; k < key.length; k++) h = hashCombine(h, this.columns[k].one(key[k]))
     return h
   }
 
@@ -92,7 +142,7 @@ export class KeySlots {
   insertAt(columns: readonly Column[], keyIndex: readonly number[], i: number, hash: number): number {
     const s = this.claim(hash)
     const keys = this.keys
-    for (let k = 0; k < keyIndex.length; k++) keys[k][s] = columns[keyIndex[k]][i]
+    for (let k = 0; k < keyIndex.length; k++) this.columns[k].copy(keys[k], s, columns[keyIndex[k]], i)
     return s
   }
 
@@ -132,6 +182,11 @@ export class KeySlots {
 
   isLive(s: number): boolean {
     return this.live[s] === 1
+  }
+
+  /** Copies the keys of `slot` into row `n` of `out` (key column k into `out[k]`), unboxed. */
+  copyKeys(out: Value[][], n: number, slot: number): void {
+    for (let k = 0; k < this.keys.length; k++) this.columns[k].copy(out[k], n, this.keys[k], slot)
   }
 
   /** The key tuple of a live slot, as a new array (cold paths: snapshots, tests). */
