@@ -8,6 +8,7 @@ import type { ColumnSchema, ConnectorContext, SinkFactory, SourceFactory } from 
 import type { StateStore, StateWrite } from './state/store.ts'
 import type { CatalogObject, MaterializedViewObject, ObjectKind, RelationObject, SourceObject, TableObject } from './catalog/objects.ts'
 import type { StoredObject } from './catalog/catalog-store.ts'
+import type { TableLogEntry } from './catalog/table-rows.ts'
 import { DeadLetters } from './runtime/dead-letters.ts'
 import { EngineMetrics } from './runtime/metrics.ts'
 import { Mutex } from './util/mutex.ts'
@@ -16,6 +17,7 @@ import { catalogDelete, catalogPut, loadCatalog } from './catalog/catalog-store.
 import { kindLabel } from './catalog/objects.ts'
 import { openLevelStore } from './state/leveldb.ts'
 import { MemoryStore } from './state/memory.ts'
+import { CheckpointCoordinator, Recovery } from './runtime/checkpoint.ts'
 import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
 
@@ -35,6 +37,12 @@ export interface EngineOptions {
   readonly flushTimeoutMs?: number
   /** Change rows each subscribed relation keeps so SUBSCRIBE clients can resume (default 10000). */
   readonly changeLogRows?: number
+  /**
+   * Checkpoint interval in ms (docs/design/checkpoints.md); 0 turns checkpoints off, and a
+   * restart then rebuilds every view by reading its sources from their startup position. Default
+   * 1000 with a data directory, 0 for ':memory:'.
+   */
+  readonly checkpointIntervalMs?: number
 }
 
 export class Engine {
@@ -50,11 +58,19 @@ export class Engine {
   /** Set while replaying the catalog at startup: the id to give the object being re-created. */
   restoringId: number | undefined
   closed = false
+  readonly checkpoints: CheckpointCoordinator
+  /** Table change-log entries after the checkpoint, replayed once every object is restored. */
+  readonly tableRedo: { readonly table: string; readonly entries: readonly TableLogEntry[] }[] = []
+  /** The last durable checkpoint, while the catalog is replayed at startup (then undefined). */
+  recovery: Recovery | undefined
 
   private constructor(
     readonly store: StateStore,
     readonly options: EngineOptions,
+    recovery: Recovery | undefined,
   ) {
+    this.recovery = recovery
+    this.checkpoints = new CheckpointCoordinator(this, options.checkpointIntervalMs ?? (options.dataDir === ':memory:' ? 0 : 1000), recovery?.meta)
     this.log = options.log ?? (() => {})
     this.now = options.now ?? Date.now
     this.deadLetters = new DeadLetters(10_000, this.now)
@@ -72,10 +88,16 @@ export class Engine {
       mkdirSync(options.dataDir, { recursive: true })
       store = await openLevelStore(join(options.dataDir, 'state'))
     }
-    const engine = new Engine(store, options)
+    const checkpointing = (options.checkpointIntervalMs ?? (options.dataDir === ':memory:' ? 0 : 1000)) > 0
+    const engine = new Engine(store, options, checkpointing ? await Recovery.load(store) : undefined)
     const stored = await loadCatalog(store)
     for (const s of stored) engine.nextId = Math.max(engine.nextId, s.id + 1)
     return { engine, stored }
+  }
+
+  /** Whether views keep checkpointed state (and tables a change log for recovery). */
+  get checkpointing(): boolean {
+    return this.checkpoints.intervalMs > 0
   }
 
   allocateId(): number {
@@ -130,8 +152,10 @@ export class Engine {
    * reading the table, then the batch's event-time high marks (SQL.md "Batches").
    */
   async applyTableChange(table: TableObject, inserts: readonly (readonly unknown[])[], deletes: readonly number[]): Promise<Chunk | undefined> {
-    const { writes, chunk } = table.rows.apply(inserts as never, deletes)
+    const { writes, chunk, logSeq } = table.rows.apply(inserts as never, deletes)
     if (writes.length > 0) await this.store.write(writes)
+    // From here to the end of the pushes nothing awaits: a checkpoint sees all of it or none.
+    table.rows.pushedSeq = logSeq
     if (chunk !== undefined) {
       // One batch may travel as several chunks; the watermark moves once, after all of them.
       const size = this.options.maxBatchRows ?? 4096
@@ -168,12 +192,26 @@ export class Engine {
     return [...this.objects.values()].filter((o): o is MaterializedViewObject => o.kind === 'materialized_view')
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return
-    this.closed = true
+  private closing: Promise<void> | undefined
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown(): Promise<void> {
     await Promise.all(this.sources().map((s) => s.driver.stop()))
     for (const obj of this.objects.values()) if (obj.kind === 'table') await obj.feed?.stop()
+    // A last checkpoint, so a clean restart resumes from here instead of replaying.
+    if (this.checkpointing) await this.checkpoints.checkpoint()
+    this.closed = true
+    await this.checkpoints.stop()
     for (const v of this.materializedViews()) v.dataflow.detach()
+    for (const obj of this.objects.values()) {
+      if (obj.kind !== 'sink') continue
+      obj.dataflow.detach()
+      await obj.writer.close().catch((e: unknown) => this.log('warn', `closing sink ${obj.name} failed: ${e instanceof Error ? e.message : String(e)}`))
+    }
     await this.store.close()
   }
 

@@ -11,7 +11,7 @@
 import type { Registry } from 'prom-client'
 import type { Session, SessionOptions, StatementResult } from './session-api.ts'
 import type { EngineOptions } from './engine.ts'
-import { Engine } from './engine.ts'
+import { Engine, timeColumns } from './engine.ts'
 import { EngineSession } from './exec/session.ts'
 import type { ChangeSubscription, SubscribeOptions } from './session-api.ts'
 import { subscribeToRelation } from './exec/subscribe.ts'
@@ -35,6 +35,7 @@ export class Sluice {
   /** Opens (or creates) the data directory and brings every persisted object back to life. */
   static async open(options: EngineOptions): Promise<Sluice> {
     const { engine, stored } = await Engine.open(options)
+    const t0 = Date.now()
     const restore = new EngineSession(engine, { user: 'sluice' })
     for (const obj of stored) {
       engine.restoringId = obj.id
@@ -46,6 +47,32 @@ export class Sluice {
         engine.restoringId = undefined
       }
     }
+    const recovered = engine.recovery
+    engine.recovery = undefined
+    // Table writes made after the checkpoint, replayed into the restored views in order.
+    for (const { table, entries } of engine.tableRedo.splice(0)) {
+      const obj = engine.get(table)
+      if (obj?.kind !== 'table') continue
+      for (const entry of entries) {
+        const chunk = obj.rows.redo(entry)
+        if (chunk !== undefined) {
+          obj.stream.push(chunk)
+          obj.stream.pushBatchWatermarks(chunk, timeColumns(obj.columns))
+        }
+      }
+    }
+    // Every view is back: the sources may read again (from the checkpoint's offsets).
+    for (const src of engine.sources()) {
+      try {
+        await src.driver.release()
+      } catch (e) {
+        engine.log('error', `source ${src.name} could not start; retrying in the background`, { error: e instanceof Error ? e.message : String(e) })
+        src.driver.lastError = e instanceof Error ? e.message : String(e)
+        void retryStart(engine, src.name)
+      }
+    }
+    if (recovered !== undefined) engine.log('info', `restored checkpoint ${recovered.meta.epoch} in ${Date.now() - t0} ms`)
+    engine.checkpoints.start()
     return new Sluice(engine)
   }
 
@@ -82,5 +109,23 @@ export class Sluice {
 
   async close(): Promise<void> {
     await this.engine.close()
+  }
+}
+
+/** Starts a source that failed to start at open (e.g. Kafka down), with backoff, while it exists. */
+async function retryStart(engine: Engine, name: string): Promise<void> {
+  let backoff = 500
+  for (;;) {
+    await new Promise((r) => setTimeout(r, backoff).unref())
+    const src = engine.get(name)
+    if (engine.closed || src?.kind !== 'source') return
+    try {
+      await src.driver.start()
+      src.driver.lastError = undefined
+      return
+    } catch (e) {
+      src.driver.lastError = e instanceof Error ? e.message : String(e)
+      backoff = Math.min(backoff * 2, 10_000)
+    }
   }
 }

@@ -89,8 +89,12 @@ export interface SinkObject extends Base {
   readonly dependsOn: readonly string[]
   readonly dataflow: Dataflow
   readonly writer: SinkWriter
+  /** Resolves once the writer is open (it opens in the background, retrying, so startup never waits on it). */
+  ready(): Promise<void>
   /** Set while the writer keeps failing (shown in sluice_catalog.sinks); cleared by a good commit. */
   lastError: string | undefined
+  /** The last epoch this process saw committed by the writer (0 before the first). */
+  committedEpoch: number
 }
 
 export type RelationObject = SourceObject | TableObject | MaterializedViewObject

@@ -5,6 +5,11 @@
  * key, for 23505 checks, ON CONFLICT, UPDATE and DELETE. Writes of one statement are applied in
  * memory only after the whole statement validated (a failing INSERT applies nothing) and are
  * persisted as one atomic batch before the statement returns.
+ *
+ * Each write batch also appends an entry to the table's change log (same atomic batch): the rows
+ * it deleted and inserted, under a log sequence number. A checkpoint records the last entry its
+ * views had applied; recovery undoes the later entries to get the table as of the checkpoint,
+ * then replays them into the restored views (docs/design/checkpoints.md). Checkpoints trim the log.
  */
 import type { Chunk } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
@@ -13,12 +18,31 @@ import { ChunkBuilder, emptyColumns } from '../chunk.ts'
 import { RowMap } from '../util/row-map.ts'
 import { decodeKey, decodeRow, encodeKey, encodeRow } from '../state/codec.ts'
 import { T } from '../types/datatype.ts'
+import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
+
+/** Key prefix of every table's change log: (-2, table id, log seq). */
+export const TABLE_LOG = -2n
+
+/** One change-log entry: the rows a write batch deleted and inserted, with their row seqs. */
+export interface TableLogEntry {
+  readonly seq: number
+  readonly deletes: readonly (readonly [number, Value[]])[]
+  readonly inserts: readonly (readonly [number, Value[]])[]
+}
 
 export class TableRows {
   private readonly rows = new Map<number, Value[]>()
   private readonly byKey: RowMap<number> | undefined
   private nextSeq = 1
   private readonly prefix: Uint8Array
+  /** The last change-log entry written. */
+  logSeq = 0
+  /** The last change-log entry whose changes reached the views (set after the push). */
+  pushedSeq = 0
+  /** Log entries up to here are trimmed (deleted with a checkpoint). */
+  trimmedSeq = 0
+  /** Whether write batches append to the change log (only when checkpoints are on). */
+  logChanges = false
 
   constructor(
     readonly id: number,
@@ -44,6 +68,83 @@ export class TableRows {
     }
   }
 
+  /**
+   * Recovery: reads the change log after `checkpointSeq` (the entry the checkpoint's views had
+   * applied), undoes those entries in memory so the rows are as of the checkpoint, and returns
+   * them oldest first for replay (redo).
+   */
+  async rewindTo(store: StateStore, checkpointSeq: number): Promise<TableLogEntry[]> {
+    const entries: TableLogEntry[] = []
+    const prefix = encodeKey([TABLE_LOG, BigInt(this.id)], [T.int8, T.int8])
+    const gte = encodeKey([TABLE_LOG, BigInt(this.id), BigInt(checkpointSeq + 1)], [T.int8, T.int8, T.int8])
+    for await (const [key, value] of store.scan(prefix, { gte })) {
+      const seq = Number(decodeKey(key, [T.int8, T.int8, T.int8])[2])
+      const [dels, ins] = decodeSnapshot(value) as [[number, Uint8Array][], [number, Uint8Array][]]
+      entries.push({
+        seq,
+        deletes: dels.map(([s, r]) => [s, decodeRow(r, this.types)] as const),
+        inserts: ins.map(([s, r]) => [s, decodeRow(r, this.types)] as const),
+      })
+    }
+    for (let e = entries.length - 1; e >= 0; e--) {
+      for (const [seq, row] of entries[e].inserts) this.remove(seq, row)
+      for (const [seq, row] of entries[e].deletes) this.add(seq, row)
+    }
+    this.pushedSeq = this.trimmedSeq = checkpointSeq
+    this.logSeq = entries.length > 0 ? entries[entries.length - 1].seq : checkpointSeq
+    return entries
+  }
+
+  /** Re-applies a log entry undone by rewindTo (recovery); returns its change chunk. */
+  redo(entry: TableLogEntry): Chunk | undefined {
+    const builder = new ChunkBuilder(this.types.length)
+    for (const [seq, row] of entry.deletes) {
+      this.remove(seq, row)
+      builder.push(-1, row)
+    }
+    for (const [seq, row] of entry.inserts) {
+      this.add(seq, row)
+      builder.push(1, row)
+    }
+    this.pushedSeq = entry.seq
+    return builder.take()
+  }
+
+  /** The write that trims log entries up to `pushedSeq` (every view has them), if any. */
+  trimWrite(): StateWrite | undefined {
+    if (this.pushedSeq <= this.trimmedSeq) return undefined
+    const gte = encodeKey([TABLE_LOG, BigInt(this.id), BigInt(this.trimmedSeq + 1)], [T.int8, T.int8, T.int8])
+    const lt = encodeKey([TABLE_LOG, BigInt(this.id), BigInt(this.pushedSeq + 1)], [T.int8, T.int8, T.int8])
+    this.trimmedSeq = this.pushedSeq
+    return { type: 'delRange', gte, lt }
+  }
+
+  /** The write that removes the whole change log (DROP TABLE). */
+  dropLogWrite(): StateWrite {
+    return {
+      type: 'delRange',
+      gte: encodeKey([TABLE_LOG, BigInt(this.id)], [T.int8, T.int8]),
+      lt: encodeKey([TABLE_LOG, BigInt(this.id + 1)], [T.int8, T.int8]),
+    }
+  }
+
+  private add(seq: number, row: Value[]): void {
+    this.rows.set(seq, row)
+    if (this.byKey !== undefined) {
+      const key = this.keyOf(row)
+      this.byKey.insert(key, this.byKey.hashKey(key), seq)
+    }
+    if (seq >= this.nextSeq) this.nextSeq = seq + 1
+  }
+
+  private remove(seq: number, row: readonly Value[]): void {
+    if (!this.rows.delete(seq)) return
+    if (this.byKey !== undefined) {
+      const entry = this.byKey.find(this.keyOf(row))
+      if (entry !== undefined && entry.value === seq) this.byKey.delete(entry)
+    }
+  }
+
   /** The sequence number of the row with this primary key, if present. */
   findByKey(key: readonly Value[]): number | undefined {
     return this.byKey?.find(key)?.value
@@ -62,9 +163,11 @@ export class TableRows {
   }
 
   /** Applies inserts and deletes; returns the storage writes and the change chunk. */
-  apply(inserts: readonly Value[][], deletes: readonly number[]): { writes: StateWrite[]; chunk: Chunk | undefined } {
+  apply(inserts: readonly Value[][], deletes: readonly number[]): { writes: StateWrite[]; chunk: Chunk | undefined; logSeq: number } {
     const writes: StateWrite[] = []
     const builder = new ChunkBuilder(this.types.length)
+    const logDeletes: [number, Uint8Array][] = []
+    const logInserts: [number, Uint8Array][] = []
     for (const seq of deletes) {
       const row = this.rows.get(seq)
       if (row === undefined) continue
@@ -74,6 +177,7 @@ export class TableRows {
         if (entry !== undefined) this.byKey.delete(entry)
       }
       writes.push({ type: 'del', key: this.storageKey(seq) })
+      logDeletes.push([seq, encodeRow(row, this.types)])
       builder.push(-1, row)
     }
     for (const row of inserts) {
@@ -83,10 +187,19 @@ export class TableRows {
         const key = this.keyOf(row)
         this.byKey.insert(key, this.byKey.hashKey(key), seq)
       }
-      writes.push({ type: 'put', key: this.storageKey(seq), value: encodeRow(row, this.types) })
+      const encoded = encodeRow(row, this.types)
+      writes.push({ type: 'put', key: this.storageKey(seq), value: encoded })
+      logInserts.push([seq, encoded])
       builder.push(1, row)
     }
-    return { writes, chunk: builder.take() }
+    if (writes.length === 0 || !this.logChanges) return { writes, chunk: builder.take(), logSeq: this.logSeq }
+    const logSeq = ++this.logSeq
+    writes.push({
+      type: 'put',
+      key: encodeKey([TABLE_LOG, BigInt(this.id), BigInt(logSeq)], [T.int8, T.int8, T.int8]),
+      value: encodeSnapshot([logDeletes, logInserts]),
+    })
+    return { writes, chunk: builder.take(), logSeq }
   }
 
   /** Every row as one insert chunk. */
@@ -98,7 +211,9 @@ export class TableRows {
 
   /** Storage writes that remove every row (DROP TABLE). */
   dropWrites(): StateWrite[] {
-    return [...this.rows.keys()].map((seq) => ({ type: 'del' as const, key: this.storageKey(seq) }))
+    const writes: StateWrite[] = [...this.rows.keys()].map((seq) => ({ type: 'del' as const, key: this.storageKey(seq) }))
+    writes.push(this.dropLogWrite())
+    return writes
   }
 
   private storageKey(seq: number): Uint8Array {

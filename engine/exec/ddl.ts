@@ -18,6 +18,7 @@ import { TableFeed } from '../runtime/table-feed.ts'
 import { DeadLetterTableRoute, checkDeadLetterTable } from '../runtime/dead-letters.ts'
 import { TableRows } from '../catalog/table-rows.ts'
 import { Dataflow } from '../runtime/dataflow.ts'
+import { dropStateWrites } from '../runtime/checkpoint.ts'
 import { Materialize } from '../ops/materialize.ts'
 import { lower } from '../plan/physical.ts'
 import { emptyChunk, kindLabel } from '../catalog/objects.ts'
@@ -94,9 +95,17 @@ export async function createSource(engine: Engine, def: SourceDef): Promise<void
     onError: (e) => engine.log('warn', `source ${def.name}: ${e instanceof Error ? e.message : String(e)}`),
     afterPoll: route === undefined ? undefined : () => writeDeadLetters(engine, route),
   })
+  const id = engine.allocateId()
+  if (engine.restoringId !== undefined) {
+    // Recovery: no data flows until every view is restored (Sluice.open releases the hold); the
+    // reader resumes at the checkpoint's offsets, the stream at its event-time high marks.
+    driver.hold()
+    driver.resumeFrom = engine.recovery?.meta.sources[id]
+    for (const [c, v] of engine.recovery?.marks(id) ?? []) stream.maxEventTime.set(c, v)
+  }
   const obj: SourceObject = {
     kind: 'source',
-    id: engine.allocateId(),
+    id,
     name: def.name,
     sql: def.sql,
     columns,
@@ -175,8 +184,20 @@ export async function createTable(engine: Engine, def: TableDef): Promise<void> 
   }
   const id = engine.allocateId()
   const rows = new TableRows(id, def.columns.map((c) => c.type), primaryKey)
+  rows.logChanges = engine.checkpointing
   const feed = connectorFeed(engine, def, primaryKey, rows, () => obj)
-  if (engine.restoringId !== undefined) await rows.load(engine.store)
+  if (engine.restoringId !== undefined) {
+    await rows.load(engine.store)
+    const seq = engine.recovery?.meta.tables[id]
+    if (seq !== undefined && engine.checkpointing) {
+      // Back to the rows as of the checkpoint; the later log entries are replayed into the
+      // restored views once every object is back (Sluice.open).
+      const redo = await rows.rewindTo(engine.store, seq)
+      if (redo.length > 0) engine.tableRedo.push({ table: def.name, entries: redo })
+    } else {
+      await engine.store.write([rows.dropLogWrite()])
+    }
+  }
   const obj: TableObject = {
     kind: 'table',
     id,
@@ -251,7 +272,7 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
   const ops = operatorContext(engine, def.name)
   const physical = lower(def.plan, { compile: def.compile, ops, watermarkOverride: def.watermarkOverride, emitOnWindowClose: def.emitOnWindowClose })
   const columns = def.plan.columns.map((c) => ({ name: c.name, type: c.type }))
-  const materialize = new Materialize(columns.map((c) => c.type))
+  const materialize = new Materialize(columns.map((c) => c.type), engine.checkpointing)
   const stream = new Stream(def.name)
   let obj: MaterializedViewObject | undefined = undefined
   const dataflow = new Dataflow(
@@ -263,9 +284,10 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
       engine.log('error', `materialized view ${def.name} failed and stopped updating`, { error: message, stack: error instanceof Error ? error.stack : undefined })
     },
   )
+  const id = engine.allocateId()
   obj = {
     kind: 'materialized_view',
-    id: engine.allocateId(),
+    id,
     name: def.name,
     sql: def.sql,
     columns,
@@ -281,14 +303,38 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
     failure: undefined,
     snapshot: () => chunkFromRows(columns.length, materialize.snapshot()),
   }
-  dataflow.attach()
+  await attachDataflow(engine, id, dataflow, stream)
   for (const dep of def.dependsOn) engine.get(dep)?.dependents.add(def.name)
   await engine.register(obj)
-  // Sources start reading once a view needs them; later views share the running reader.
-  for (const dep of def.dependsOn) {
+  await startSources(engine, def.dependsOn)
+}
+
+/**
+ * Attaches a view's or sink's dataflow: from the checkpoint's operator state when recovering one
+ * it holds, else fresh over the inputs' current rows.
+ */
+export async function attachDataflow(engine: Engine, id: number, dataflow: Dataflow, stream: Stream | undefined): Promise<void> {
+  const recovery = engine.restoringId !== undefined ? engine.recovery : undefined
+  if (recovery?.has(id) === true) {
+    await recovery.restoreOperators(id, dataflow.operators())
+    if (stream !== undefined) for (const [c, v] of recovery.marks(id)) stream.maxEventTime.set(c, v)
+    dataflow.attach(true)
+  } else {
+    dataflow.attach()
+  }
+}
+
+/**
+ * Sources start reading once a view or sink needs them (later ones share the running reader);
+ * then a new dataflow's initial state becomes durable with the sources' positions at once, so a
+ * crash right after CREATE does not feed it records from before it existed.
+ */
+export async function startSources(engine: Engine, dependsOn: readonly string[]): Promise<void> {
+  for (const dep of dependsOn) {
     const src = engine.get(dep)
     if (src?.kind === 'source' && !src.driver.started) await src.driver.start()
   }
+  if (engine.restoringId === undefined && engine.checkpointing) await engine.checkpoints.checkpoint()
 }
 
 export function operatorContext(engine: Engine, owner: string): OperatorContext {
@@ -364,7 +410,7 @@ async function removeObject(engine: Engine, obj: CatalogObject): Promise<void> {
   }
   // A source writing dead letters to a table is one of the table's dependents.
   if (obj.kind === 'source') for (const o of engine.objects.values()) if (o.kind === 'table') o.dependents.delete(obj.name)
-  await engine.unregister(obj, obj.kind === 'table' ? obj.rows.dropWrites() : [])
+  await engine.unregister(obj, obj.kind === 'table' ? obj.rows.dropWrites() : obj.kind === 'materialized_view' || obj.kind === 'sink' ? dropStateWrites(obj.id) : [])
 }
 
 function resolveWatermark(

@@ -8,20 +8,36 @@
  */
 import type { Chunk, Watermark } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
-import type { Emitter, Operator } from './operator.ts'
-import { RowMap } from '../util/row-map.ts'
+import type { CheckpointWriter, Emitter, Operator, StateEntry } from './operator.ts'
+import { RowMap, type RowEntry } from '../util/row-map.ts'
+import { decodeKey, encodeKey } from '../state/codec.ts'
+
+/** A distinct row's multiplicity, with its checkpoint bookkeeping. */
+interface Held {
+  n: number
+  /** The last checkpoint holds this row. */
+  stored: boolean
+  /** Changed since the last checkpoint (listed in `unsaved`). */
+  unsaved: boolean
+}
 
 export class Materialize implements Operator {
   readonly name = 'Materialize'
-  private readonly rows: RowMap<number>
+  private readonly rows: RowMap<Held>
+  /** Rows whose multiplicity changed since the last checkpoint, in order of first change. */
+  private unsaved: RowEntry<Held>[] = []
   private readonly allColumns: number[]
   private total = 0
   inconsistencies = 0
   /** The latest watermark per output column, for views created later over this one. */
   readonly watermarks = new Map<number, number>()
 
-  constructor(readonly types: readonly DataType[]) {
-    this.rows = new RowMap<number>(types)
+  /** `checkpointed`: the view's state is checkpointed, so changes are tracked for it. */
+  constructor(
+    readonly types: readonly DataType[],
+    private readonly checkpointed = false,
+  ) {
+    this.rows = new RowMap<Held>(types)
     this.allColumns = types.map((_t, i) => i)
   }
 
@@ -31,14 +47,29 @@ export class Materialize implements Operator {
       const hash = this.rows.hashAt(cols, this.allColumns, i)
       const entry = this.rows.findAt(cols, this.allColumns, i, hash)
       if (chunk.ops[i] > 0) {
-        if (entry === undefined) this.rows.insert(this.rows.keyAt(cols, this.allColumns, i), hash, 1)
-        else entry.value++
+        if (entry === undefined) {
+          const held: Held = { n: 1, stored: false, unsaved: this.checkpointed }
+          const added = this.rows.insert(this.rows.keyAt(cols, this.allColumns, i), hash, held)
+          if (this.checkpointed) this.unsaved.push(added)
+        } else {
+          const held = entry.value
+          held.n++
+          if (!held.unsaved && this.checkpointed) {
+            held.unsaved = true
+            this.unsaved.push(entry)
+          }
+        }
         this.total++
       } else if (entry === undefined) {
         this.inconsistencies++
       } else {
         this.total--
-        if (--entry.value === 0) this.rows.delete(entry)
+        const held = entry.value
+        if (--held.n === 0) this.rows.delete(entry)
+        if (!held.unsaved && this.checkpointed) {
+          held.unsaved = true
+          this.unsaved.push(entry)
+        }
       }
     }
     out.chunk(chunk)
@@ -47,6 +78,34 @@ export class Materialize implements Operator {
   onWatermark(w: Watermark, _input: number, out: Emitter): void {
     this.watermarks.set(w.column, w.value)
     out.watermark(w)
+  }
+
+  /**
+   * Checkpoint: each changed distinct row → its multiplicity, or a delete once it is gone. The
+   * list is in order of first change, so a row deleted and inserted again writes del then put.
+   */
+  checkpoint(out: CheckpointWriter): void {
+    for (const entry of this.unsaved) {
+      const held = entry.value
+      held.unsaved = false
+      if (held.n > 0) {
+        out.put(encodeKey(entry.key, this.types), countBytes(held.n))
+        held.stored = true
+      } else if (held.stored) {
+        out.del(encodeKey(entry.key, this.types))
+        held.stored = false
+      }
+    }
+    this.unsaved = []
+  }
+
+  restore(entries: readonly StateEntry[]): void {
+    for (const [k, v] of entries) {
+      const row = decodeKey(k, this.types)
+      const n = readCount(v)
+      this.rows.insert(row, this.rows.hashKey(row), { n, stored: true, unsaved: false })
+      this.total += n
+    }
   }
 
   /** Number of rows (counting duplicates). */
@@ -62,8 +121,18 @@ export class Materialize implements Operator {
   snapshot(): Value[][] {
     const out: Value[][] = []
     for (const entry of this.rows.entries()) {
-      for (let k = 0; k < entry.value; k++) out.push(entry.key)
+      for (let k = 0; k < entry.value.n; k++) out.push(entry.key)
     }
     return out
   }
+}
+
+function countBytes(n: number): Uint8Array {
+  const b = new Uint8Array(4)
+  new DataView(b.buffer).setUint32(0, n, true)
+  return b
+}
+
+function readCount(b: Uint8Array): number {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true)
 }

@@ -72,12 +72,19 @@ export class Dataflow {
     return this.runners.map((r) => r.op)
   }
 
-  /** Starts the operators, feeds each leaf its relation's current rows and subscribes it. */
-  attach(): void {
-    this.start()
-    for (const leaf of this.leaves) {
-      const snapshot = leaf.relation.snapshot()
-      if (snapshot.length > 0) leaf.runner.chunk(snapshot, leaf.input)
+  /**
+   * Starts the operators, feeds each leaf its relation's current rows and subscribes it.
+   * `restored`: the operators' state came from a checkpoint (restore()), which already holds the
+   * effect of the start hooks and of the relations' rows as of that checkpoint: only the
+   * event-time high marks are replayed (they rebuild every operator's watermark) before subscribing.
+   */
+  attach(restored = false): void {
+    if (!restored) {
+      this.start()
+      for (const leaf of this.leaves) {
+        const snapshot = leaf.relation.snapshot()
+        if (snapshot.length > 0) leaf.runner.chunk(snapshot, leaf.input)
+      }
     }
     for (const leaf of this.leaves) {
       for (const [column, value] of leaf.relation.stream.maxEventTime) {

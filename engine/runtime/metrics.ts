@@ -3,7 +3,7 @@
  * several engines in one process (tests) do not collide. Names follow ARCHITECTURE.md's
  * observability list.
  */
-import { Counter, Gauge, Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 
 export class EngineMetrics {
   readonly registry = new Registry()
@@ -17,6 +17,12 @@ export class EngineMetrics {
   readonly watermarkDelay: Gauge<'relation'>
   readonly sourceLag: Gauge<'source' | 'partition'>
   readonly sourcePaused: Gauge<'source' | 'partition'>
+  readonly checkpoints: Counter<'status'>
+  readonly checkpointSeconds: Histogram
+  readonly checkpointBytes: Gauge
+  readonly checkpointEpoch: Gauge
+  readonly sinkCommitSeconds: Histogram<'sink'>
+  readonly sinkErrors: Counter<'sink'>
 
   constructor(collect: (m: EngineMetrics) => void) {
     const registers = [this.registry]
@@ -29,6 +35,12 @@ export class EngineMetrics {
     this.viewState = new Gauge({ name: 'sluice_view_state_entries', help: 'Operator state entries (groups, rows) per view', labelNames: ['view'], registers })
     this.sourceLag = new Gauge({ name: 'sluice_source_lag_records', help: 'Records between a source partition\'s read position and its end, per source and partition', labelNames: ['source', 'partition'], registers, collect: () => collect(this) })
     this.sourcePaused = new Gauge({ name: 'sluice_source_paused', help: '1 while a source partition is paused by backpressure', labelNames: ['source', 'partition'], registers })
+    this.checkpoints = new Counter({ name: 'sluice_checkpoints_total', help: 'Checkpoints taken, by status (completed, failed)', labelNames: ['status'], registers })
+    this.checkpointSeconds = new Histogram({ name: 'sluice_checkpoint_duration_seconds', help: 'Time from taking a checkpoint to it being durable', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers })
+    this.checkpointBytes = new Gauge({ name: 'sluice_checkpoint_size_bytes', help: 'Bytes written by the last checkpoint (changed state, offsets, sink logs)', registers })
+    this.checkpointEpoch = new Gauge({ name: 'sluice_checkpoint_epoch', help: 'The last durable checkpoint epoch', registers })
+    this.sinkCommitSeconds = new Histogram({ name: 'sluice_sink_commit_seconds', help: 'Sink write latency: time to commit one epoch externally, per sink', labelNames: ['sink'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers })
+    this.sinkErrors = new Counter({ name: 'sluice_sink_errors_total', help: 'Failed sink commits (retried at the next checkpoint), per sink', labelNames: ['sink'], registers })
     this.watermarkDelay = new Gauge({ name: 'sluice_watermark_lag_seconds', help: 'Wall clock minus the max event time seen, per source or table', labelNames: ['relation'], registers })
   }
 }

@@ -59,7 +59,12 @@ export class SourceDriver {
     }
     if (this.running || this.stopped) return
     this.running = true
-    await this.reader.open(restoredOffsets ?? this.resumeFrom)
+    try {
+      await this.reader.open(restoredOffsets ?? this.resumeFrom)
+    } catch (e) {
+      this.running = false
+      throw e
+    }
     this.position = this.reader.offsets()
     this.loop = this.run()
   }

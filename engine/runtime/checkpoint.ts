@@ -1,0 +1,386 @@
+/**
+ * The checkpoint coordinator and recovery (ARCHITECTURE.md "Exactly-once";
+ * docs/design/checkpoints.md).
+ *
+ * Every dataflow in one engine runs on one thread and pushes each chunk synchronously from its
+ * source to every view and sink. Between two pushes the whole graph is therefore aligned: every
+ * operator has consumed exactly the inputs the sources' recorded positions cover. A checkpoint
+ * is taken at such a point, in one synchronous step (the in-band barrier of a multi-threaded
+ * engine collapses to this): each operator writes what changed since the previous checkpoint,
+ * each source its position, each table the last change-log entry its views applied, each sink
+ * its epoch's output (write-ahead log). One atomic LevelDB batch makes epoch n durable; only then
+ * are the sinks asked to commit n, in epoch order, and their logged output dropped.
+ *
+ * Key space (all under negative ids, away from object ids):
+ *   (-3)                          → the meta record of the last durable checkpoint (JSON)
+ *   (-4, object id, op index) ++ k → operator state entry k of that operator
+ *   (-5, sink id, epoch)           → a sink's logged output of an epoch not yet known committed
+ */
+import type { Engine } from '../engine.ts'
+import type { CheckpointWriter, Operator, StateEntry } from '../ops/operator.ts'
+import type { StateStore, StateWrite } from '../state/store.ts'
+import type { SinkObject } from '../catalog/objects.ts'
+import { decodeKey, encodeKey } from '../state/codec.ts'
+import { prefixEnd } from '../state/store.ts'
+import { T } from '../types/datatype.ts'
+
+const I8 = T.int8
+const META_KEY = encodeKey([-3n], [I8])
+const STATE = -4n
+const SINK_LOG = -5n
+
+/** What the meta record of a checkpoint holds; object ids as keys. */
+export interface CheckpointMeta {
+  readonly epoch: number
+  /** Wall clock ms when it was taken. */
+  readonly at: number
+  /** Source id → reader offsets. */
+  readonly sources: Readonly<Record<string, Readonly<Record<string, string>>>>
+  /** Table id → the last change-log entry its views had applied. */
+  readonly tables: Readonly<Record<string, number>>
+  /** Ids of the views and sinks whose operator state the checkpoint holds. */
+  readonly dataflows: readonly number[]
+  /** Relation id → [column, max event time] of its stream (rebuilds watermarks). */
+  readonly marks: Readonly<Record<string, readonly (readonly [number, number])[]>>
+}
+
+/** One row of sluice_catalog.checkpoints. */
+export interface CheckpointRecord {
+  readonly epoch: number
+  readonly startedAt: number
+  readonly durationMs: number
+  readonly sizeBytes: number
+  readonly status: 'completed' | 'failed'
+  readonly error: string | undefined
+}
+
+export function operatorPrefix(objectId: number, opIndex: number): Uint8Array {
+  return encodeKey([STATE, BigInt(objectId), BigInt(opIndex)], [I8, I8, I8])
+}
+
+function sinkLogKey(sinkId: number, epoch: number): Uint8Array {
+  return encodeKey([SINK_LOG, BigInt(sinkId), BigInt(epoch)], [I8, I8, I8])
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length)
+  out.set(a, 0)
+  out.set(b, a.length)
+  return out
+}
+
+/** Collects one operator's checkpoint writes under its prefix. */
+class PrefixedWriter implements CheckpointWriter {
+  bytes = 0
+  constructor(
+    private readonly prefix: Uint8Array,
+    private readonly writes: StateWrite[],
+  ) {}
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.bytes += key.length + value.length
+    this.writes.push({ type: 'put', key: concat(this.prefix, key), value })
+  }
+  del(key: Uint8Array): void {
+    this.writes.push({ type: 'del', key: concat(this.prefix, key) })
+  }
+  clear(): void {
+    const lt = prefixEnd(this.prefix)
+    if (lt !== undefined) this.writes.push({ type: 'delRange', gte: this.prefix, lt })
+  }
+}
+
+/** A sink's epochs that are durable in a checkpoint but not yet committed externally. */
+interface PendingEpoch {
+  readonly epoch: number
+  readonly bytes: Uint8Array | undefined
+}
+
+interface SinkCommits {
+  readonly pending: PendingEpoch[]
+  running: boolean
+}
+
+/** Epochs a sink may fall behind on commits before the sources it reads are paused. */
+const MAX_PENDING_EPOCHS = 8
+
+export class CheckpointCoordinator {
+  /** The last durable epoch. */
+  epoch: number
+  readonly history: CheckpointRecord[] = []
+  private timer: NodeJS.Timeout | undefined
+  private running: Promise<CheckpointRecord | undefined> = Promise.resolve(undefined)
+  private readonly commits = new Map<number, SinkCommits>()
+  private stopped = false
+  /** Set after a failed batch: operators already handed over their changes, so later incremental checkpoints would be incomplete. */
+  broken: string | undefined
+
+  constructor(
+    private readonly engine: Engine,
+    readonly intervalMs: number,
+    last: CheckpointMeta | undefined,
+  ) {
+    this.epoch = last?.epoch ?? 0
+  }
+
+  start(): void {
+    if (this.intervalMs <= 0 || this.timer !== undefined) return
+    const tick = (): void => {
+      this.timer = setTimeout(() => {
+        void this.checkpoint().finally(() => {
+          if (!this.stopped) tick()
+        })
+      }, this.intervalMs)
+      this.timer.unref()
+    }
+    tick()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    await this.running
+  }
+
+  /** Numbers new epochs above `epoch` (a new sink whose external progress is already there). */
+  skipTo(epoch: number): void {
+    if (epoch > this.epoch) this.epoch = epoch
+  }
+
+  /** Sink epochs logged before a restart, to be committed again (in order) once the writer is open. */
+  addPending(sinkId: number, epochs: readonly PendingEpoch[]): void {
+    const c = this.sinkCommits(sinkId)
+    c.pending.push(...epochs)
+    c.pending.sort((a, b) => a.epoch - b.epoch)
+  }
+
+  /** Takes a checkpoint now (after any running one); resolves once it is durable or failed. */
+  checkpoint(): Promise<CheckpointRecord | undefined> {
+    const next = this.running.then(() => this.take())
+    this.running = next.catch(() => undefined)
+    return next
+  }
+
+  private async take(): Promise<CheckpointRecord | undefined> {
+    if (this.broken !== undefined || this.engine.closed) return undefined
+    const startedAt = Date.now()
+    const epoch = this.epoch + 1
+    // Everything up to the store write is synchronous: the graph does not move meanwhile.
+    const writes: StateWrite[] = []
+    let size = 0
+    const sources: Record<string, Record<string, string>> = {}
+    const tables: Record<string, number> = {}
+    const dataflows: number[] = []
+    const marks: Record<string, (readonly [number, number])[]> = {}
+    const logged: [SinkObject, Uint8Array | undefined][] = []
+    for (const obj of this.engine.objects.values()) {
+      switch (obj.kind) {
+        case 'source': {
+          const at = obj.driver.position ?? obj.driver.resumeFrom
+          if (at !== undefined) sources[obj.id] = { ...at }
+          marks[obj.id] = [...obj.stream.maxEventTime]
+          break
+        }
+        case 'table': {
+          tables[obj.id] = obj.rows.pushedSeq
+          const trim = obj.rows.trimWrite()
+          if (trim !== undefined) writes.push(trim)
+          marks[obj.id] = [...obj.stream.maxEventTime]
+          break
+        }
+        case 'materialized_view':
+          size += checkpointOperators(obj.id, obj.dataflow.operators(), writes)
+          dataflows.push(obj.id)
+          marks[obj.id] = [...obj.stream.maxEventTime]
+          break
+        case 'sink': {
+          size += checkpointOperators(obj.id, obj.dataflow.operators(), writes)
+          dataflows.push(obj.id)
+          const bytes = obj.writer.preCommit(epoch)
+          if (bytes !== undefined) {
+            writes.push({ type: 'put', key: sinkLogKey(obj.id, epoch), value: bytes })
+            size += bytes.length
+          }
+          logged.push([obj, bytes])
+          break
+        }
+        case 'view':
+          break
+      }
+    }
+    const meta: CheckpointMeta = { epoch, at: this.engine.now(), sources, tables, dataflows, marks }
+    const metaBytes = new TextEncoder().encode(JSON.stringify(meta))
+    writes.push({ type: 'put', key: META_KEY, value: metaBytes })
+    size += metaBytes.length
+    let record: CheckpointRecord
+    try {
+      await this.engine.store.write(writes)
+      this.epoch = epoch
+      record = { epoch, startedAt, durationMs: Date.now() - startedAt, sizeBytes: size, status: 'completed', error: undefined }
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e)
+      this.broken = message
+      record = { epoch, startedAt, durationMs: Date.now() - startedAt, sizeBytes: size, status: 'failed', error: message }
+      this.engine.log('error', 'checkpoint failed; no further checkpoints until restart (recovery uses the last durable one)', { epoch, error: message })
+    }
+    this.remember(record)
+    if (record.status === 'completed') {
+      for (const [sink, bytes] of logged) {
+        this.sinkCommits(sink.id).pending.push({ epoch, bytes })
+        this.drain(sink)
+      }
+    }
+    return record
+  }
+
+  private remember(record: CheckpointRecord): void {
+    this.history.push(record)
+    if (this.history.length > 100) this.history.shift()
+    const m = this.engine.metrics
+    m.checkpoints.inc({ status: record.status })
+    m.checkpointSeconds.observe(record.durationMs / 1000)
+    m.checkpointBytes.set(record.sizeBytes)
+    m.checkpointEpoch.set(this.epoch)
+  }
+
+  private sinkCommits(sinkId: number): SinkCommits {
+    let c = this.commits.get(sinkId)
+    if (c === undefined) {
+      c = { pending: [], running: false }
+      this.commits.set(sinkId, c)
+    }
+    return c
+  }
+
+  /** Pending epochs of a sink (sluice_catalog.sinks). */
+  pendingEpochs(sinkId: number): number {
+    return this.commits.get(sinkId)?.pending.length ?? 0
+  }
+
+  /** Commits a sink's pending epochs in order; on failure leaves them for the next checkpoint's try. */
+  drain(sink: SinkObject): void {
+    const c = this.sinkCommits(sink.id)
+    if (c.running) return
+    c.running = true
+    void (async () => {
+      try {
+        while (c.pending.length > 0 && !this.stopped && this.engine.get(sink.name) === sink) {
+          const next = c.pending[0]
+          if (next.bytes === undefined) {
+            // Nothing was written in that epoch: no transaction, no progress marker needed.
+            c.pending.shift()
+            continue
+          }
+          const t0 = performance.now()
+          try {
+            await sink.ready()
+            await sink.writer.commit(next.epoch, next.bytes)
+          } catch (e) {
+            sink.lastError = e instanceof Error ? e.message : String(e)
+            this.engine.metrics.sinkErrors.inc({ sink: sink.name })
+            this.engine.log('warn', `sink ${sink.name}: commit of epoch ${next.epoch} failed, retrying at the next checkpoint`, { error: sink.lastError })
+            break
+          }
+          this.engine.metrics.sinkCommitSeconds.observe({ sink: sink.name }, (performance.now() - t0) / 1000)
+          sink.lastError = undefined
+          sink.committedEpoch = next.epoch
+          c.pending.shift()
+          await this.engine.store.write([{ type: 'del', key: sinkLogKey(sink.id, next.epoch) }]).catch(() => {})
+        }
+      } finally {
+        c.running = false
+        this.backpressure(sink, c.pending.length)
+      }
+    })()
+  }
+
+  /** A sink far behind on commits pauses the sources it reads (lag grows, memory does not). */
+  private backpressure(sink: SinkObject, pending: number): void {
+    const behind = pending >= MAX_PENDING_EPOCHS
+    for (const name of upstreamSources(this.engine, sink.dependsOn)) {
+      const src = this.engine.get(name)
+      if (src?.kind === 'source') src.driver.paused = behind
+    }
+  }
+}
+
+/** Sources a set of objects reads, transitively. */
+export function upstreamSources(engine: Engine, names: readonly string[]): Set<string> {
+  const out = new Set<string>()
+  const seen = new Set<string>()
+  const visit = (name: string): void => {
+    if (seen.has(name)) return
+    seen.add(name)
+    const obj = engine.get(name)
+    if (obj === undefined) return
+    if (obj.kind === 'source') out.add(name)
+    else if (obj.kind === 'materialized_view' || obj.kind === 'view' || obj.kind === 'sink') for (const d of obj.dependsOn) visit(d)
+  }
+  for (const n of names) visit(n)
+  return out
+}
+
+function checkpointOperators(objectId: number, ops: readonly Operator[], writes: StateWrite[]): number {
+  let size = 0
+  ops.forEach((op, i) => {
+    if (op.checkpoint === undefined) return
+    const w = new PrefixedWriter(operatorPrefix(objectId, i), writes)
+    op.checkpoint(w)
+    size += w.bytes
+  })
+  return size
+}
+
+/** The last durable checkpoint as read at startup. */
+export class Recovery {
+  private constructor(
+    readonly meta: CheckpointMeta,
+    private readonly store: StateStore,
+  ) {}
+
+  static async load(store: StateStore): Promise<Recovery | undefined> {
+    const bytes = await store.get(META_KEY)
+    if (bytes === undefined) return undefined
+    return new Recovery(JSON.parse(new TextDecoder().decode(bytes)) as CheckpointMeta, store)
+  }
+
+  has(objectId: number): boolean {
+    return this.meta.dataflows.includes(objectId)
+  }
+
+  /** Restores every operator of a dataflow from its entries (keys as the operator wrote them). */
+  async restoreOperators(objectId: number, ops: readonly Operator[]): Promise<void> {
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]
+      if (op.restore === undefined) continue
+      const prefix = operatorPrefix(objectId, i)
+      const entries: StateEntry[] = []
+      for await (const [key, value] of this.store.scan(prefix)) entries.push([key.subarray(prefix.length), value])
+      op.restore(entries)
+    }
+  }
+
+  marks(objectId: number): readonly (readonly [number, number])[] {
+    return this.meta.marks[objectId] ?? []
+  }
+
+  /** A sink's logged epochs (durable, maybe not committed), oldest first. */
+  async sinkLog(sinkId: number): Promise<PendingEpoch[]> {
+    const prefix = encodeKey([SINK_LOG, BigInt(sinkId)], [I8, I8])
+    const out: PendingEpoch[] = []
+    for await (const [key, value] of this.store.scan(prefix)) {
+      out.push({ epoch: Number(decodeKey(key, [I8, I8, I8])[2]), bytes: value })
+    }
+    return out
+  }
+}
+
+/** Writes that remove everything a dropped view or sink left in checkpoints. */
+export function dropStateWrites(objectId: number): StateWrite[] {
+  const out: StateWrite[] = []
+  for (const base of [STATE, SINK_LOG]) {
+    const gte = encodeKey([base, BigInt(objectId)], [I8, I8])
+    const lt = encodeKey([base, BigInt(objectId + 1)], [I8, I8])
+    out.push({ type: 'delRange', gte, lt })
+  }
+  return out
+}
