@@ -11,6 +11,11 @@ import { DEMO_QUERY, installSignalHandlers, startServer } from './main.ts'
 import { LOG_LEVELS, createLogger, engineLog } from './log.ts'
 import { formatProblem, formatResult, postSql } from './http/client.ts'
 
+function millis(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('a number of milliseconds (0 turns checkpoints off).')
+  return Number(value)
+}
+
 function port(value: string): number {
   const n = Number(value)
   if (!/^\d+$/.test(value) || n > 65535)
@@ -83,6 +88,7 @@ interface StartOptions {
   httpToken?: string[]
   logLevel: string
   logFormat?: 'json' | 'pretty'
+  checkpointInterval: number
 }
 
 async function start(opts: StartOptions): Promise<void> {
@@ -107,6 +113,7 @@ async function start(opts: StartOptions): Promise<void> {
       logLevel: opts.logLevel,
       logger,
       tokens: opts.httpToken,
+      checkpointIntervalMs: opts.checkpointInterval,
     })
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { port?: number }
@@ -183,6 +190,7 @@ export function buildCli(): Command {
     .option('--no-demo', 'do not create the demo source and view')
     .option('--password <password>', "require this password for the pgwire user 'sluice' (default: no password)")
     .option('--http-token <token>', 'require this bearer token on the HTTP API (repeatable)', collect)
+    .option('--checkpoint-interval <ms>', 'checkpoint every this many ms (0: no checkpoints; a restart then replays sources)', millis, 1000)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .addOption(
       new Option('--log-format <format>', 'log lines as JSON or for people (default: pretty on a terminal)').choices([

@@ -11,6 +11,11 @@ import type { FastifyInstance } from 'fastify'
 import { Sluice } from '../engine/index.ts'
 import { datagenSourceFactory } from '../connectors/datagen/index.ts'
 import { kafkaSourceFactory } from '../connectors/kafka/index.ts'
+import { deltaSinkFactory } from '../connectors/delta/sink.ts'
+import type { SinkFactory } from '../engine/index.ts'
+
+/** Every sink connector the server offers (CREATE SINK ... WITH (connector = '...')). */
+const SINKS: readonly SinkFactory[] = [deltaSinkFactory]
 import { startPgServer } from './pgwire/server.ts'
 import { buildHttpApp } from './http/app.ts'
 import { createLogger, engineLog } from './log.ts'
@@ -36,6 +41,8 @@ export interface ServerOptions {
   readonly prettyLogs?: boolean
   /** A logger to use instead of creating one (tests); logLevel and prettyLogs are then ignored. */
   readonly logger?: Logger
+  /** Checkpoint interval, ms (default 1000; 0: none). */
+  readonly checkpointIntervalMs?: number
   /** Bearer tokens the HTTP API requires (none: open). */
   readonly tokens?: readonly string[]
 }
@@ -75,7 +82,7 @@ function processRegistry(): Registry {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: options.logLevel, pretty: options.prettyLogs })
   const log = engineLog(logger)
-  const db = await Sluice.open({ dataDir: options.dataDir, sources: [datagenSourceFactory, kafkaSourceFactory], log })
+  const db = await Sluice.open({ dataDir: options.dataDir, sources: [datagenSourceFactory, kafkaSourceFactory], sinks: SINKS, log, checkpointIntervalMs: options.checkpointIntervalMs })
   log('info', 'engine opened', { dataDir: options.dataDir })
   let ready = false
   let pg: PgServer | undefined

@@ -236,14 +236,21 @@ export const SYSTEM_TABLES: readonly SystemTable[] = [
   {
     schema: 'sluice_catalog',
     name: 'sinks',
-    columns: [col('name', T.text), col('connector', T.text), col('status', T.text), col('definition', T.text)],
-    rows: () => [],
+    // status: running, or unhealthy while its writer keeps failing (commits retried each checkpoint).
+    columns: [col('name', T.text), col('connector', T.text), col('status', T.text), col('last_error', T.text), col('committed_epoch', T.int8), col('pending_epochs', T.int4), col('definition', T.text)],
+    rows: (engine) =>
+      [...engine.objects.values()].flatMap((o) =>
+        o.kind === 'sink'
+          ? [[o.name, o.connector, o.lastError === undefined ? 'running' : 'unhealthy', o.lastError ?? null, BigInt(o.committedEpoch), engine.checkpoints.pendingEpochs(o.id), o.sql]]
+          : [],
+      ),
   },
   {
     schema: 'sluice_catalog',
     name: 'checkpoints',
-    columns: [col('epoch', T.int8), col('started_at', T.timestamptz), col('duration_ms', T.float8), col('size_bytes', T.int8), col('status', T.text)],
-    rows: () => [],
+    // The last 100 checkpoints this process took, oldest first.
+    columns: [col('epoch', T.int8), col('started_at', T.timestamptz), col('duration_ms', T.float8), col('size_bytes', T.int8), col('status', T.text), col('error', T.text)],
+    rows: (engine) => engine.checkpoints.history.map((c) => [BigInt(c.epoch), c.startedAt * 1000, c.durationMs, BigInt(c.sizeBytes), c.status, c.error ?? null]),
   },
 ]
 

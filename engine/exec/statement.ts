@@ -19,6 +19,8 @@ import { parseStatementTimeout } from './interrupt.ts'
 import { createMaterializedView, createSource, createTable, dropObject, operatorContext } from './ddl.ts'
 import { executeDelete, executeInsert, executeUpdate } from './dml.ts'
 import { alterSourceAddColumn } from './alter.ts'
+import { createSink } from './sink.ts'
+import { parseSql } from '../sql/front-door.ts'
 import { describeSubscribe, executeSubscribe } from './subscribe.ts'
 import { explainLogical, explainPhysical } from '../plan/explain.ts'
 import { lower } from '../plan/physical.ts'
@@ -144,7 +146,36 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
         return { tag: 'CREATE VIEW' }
       })
     case 'create_sink':
-      throw new SluiceError(SqlState.feature_not_supported, 'CREATE SINK is not supported yet')
+      return engine.writeLock.run(async () => {
+        engine.checkNameFree(s.name, 'sink')
+        let query = s.query
+        let emitOnWindowClose = false
+        if (s.from !== undefined) {
+          const from = engine.get(s.from)
+          if (from === undefined || from.kind === 'sink') throw new SluiceError(SqlState.undefined_table, `relation "${s.from}" does not exist`)
+          if (from.kind === 'materialized_view') emitOnWindowClose = from.emitOnWindowClose
+          const [parsed] = await parseSql(`SELECT * FROM "${s.from.replaceAll('"', '""')}"`)
+          if (parsed.kind !== 'query') throw new SluiceError(SqlState.internal_error, 'could not read the sink\'s relation', { domain: 'internal' })
+          query = parsed.query
+        }
+        if (query === undefined) throw new SluiceError(SqlState.syntax_error, 'CREATE SINK needs FROM <relation> or AS <query>')
+        const compile = compileContext(session, [])
+        const binder = new Binder({ catalog: binderCatalog(engine), compile, paramTypes: [], allowSources: true })
+        const bound = binder.bindQuery(query)
+        if (bound.limit !== undefined || bound.offset > 0) throw new SluiceError(SqlState.feature_not_supported, 'LIMIT/OFFSET in a sink query is not supported (use ROW_NUMBER() for top-N)')
+        let plan = bound.plan
+        if (bound.hidden > 0) {
+          const width = plan.columns.length - bound.hidden
+          plan = {
+            kind: 'project',
+            input: plan,
+            exprs: plan.columns.slice(0, width).map((c, i) => ({ kind: 'column', index: i, type: c.type })),
+            columns: plan.columns.slice(0, width),
+          }
+        }
+        await createSink(engine, { name: s.name, sql: stmt.text, plan: optimize(plan), dependsOn: [...bound.reads], options: s.options, compile, emitOnWindowClose })
+        return { tag: 'CREATE SINK' }
+      })
     case 'insert':
       return engine.writeLock.run(() => executeInsert(session, s, params))
     case 'update':

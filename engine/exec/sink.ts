@@ -1,0 +1,160 @@
+/**
+ * CREATE SINK: a dataflow over a view (`FROM v`) or a query (`AS SELECT ...`) whose output chunks
+ * go to a connector's SinkWriter. The writer only buffers; the checkpoint coordinator hands each
+ * epoch's output to the write-ahead log and then commits it (engine/runtime/checkpoint.ts).
+ *
+ * The writer opens in the background with retries, so an unreachable Kafka or Redis neither
+ * blocks a restart nor fails the statement after the catalog has it: the sink shows its error
+ * in sluice_catalog.sinks and catches up when the system comes back.
+ */
+import type { Chunk, Watermark } from '../chunk.ts'
+import type { ColumnSchema, ConnectorOptions, SinkSpec, SinkWriter } from '../connector.ts'
+import type { Engine } from '../engine.ts'
+import type { Emitter, Operator } from '../ops/operator.ts'
+import type { LogicalPlan } from '../plan/logical.ts'
+import type { CompileContext } from '../expr/compile.ts'
+import type { SinkObject } from '../catalog/objects.ts'
+import { SluiceError, SqlState } from '../errors.ts'
+import { Dataflow } from '../runtime/dataflow.ts'
+import { lower } from '../plan/physical.ts'
+import { isAppendOnly } from '../plan/logical.ts'
+import { attachDataflow, operatorContext, startSources } from './ddl.ts'
+
+/** The dataflow's last operator: hands every chunk to the writer (which only buffers). */
+class SinkOutput implements Operator {
+  readonly name = 'Sink'
+  constructor(private readonly writer: SinkWriter) {}
+  onChunk(chunk: Chunk, _input: number, _out: Emitter): void {
+    this.writer.write(chunk)
+  }
+  onWatermark(_w: Watermark, _input: number, _out: Emitter): void {}
+}
+
+export interface SinkDef {
+  readonly name: string
+  readonly sql: string
+  readonly plan: LogicalPlan
+  readonly dependsOn: readonly string[]
+  readonly options: ConnectorOptions
+  readonly compile: CompileContext
+  /** Whether the sink reads a view declared EMIT ON WINDOW CLOSE (its output only appends). */
+  readonly emitOnWindowClose: boolean
+}
+
+export async function createSink(engine: Engine, def: SinkDef): Promise<void> {
+  engine.checkNameFree(def.name, 'sink')
+  const connector = def.options.get('connector')
+  if (connector === undefined) throw new SluiceError(SqlState.invalid_parameter_value, `CREATE SINK ${def.name} needs a "connector" option`)
+  const factory = engine.sinkFactories.get(connector.toLowerCase())
+  if (factory === undefined) {
+    throw new SluiceError(SqlState.undefined_object, `sink connector "${connector}" does not exist`, { hint: `known sink connectors: ${[...engine.sinkFactories.keys()].join(', ')}` })
+  }
+  const options = new Map([...def.options].filter(([k]) => k !== 'connector'))
+  const columns: ColumnSchema[] = def.plan.columns.filter((c) => c.hidden !== true).map((c) => ({ name: c.name, type: c.type }))
+  const spec: SinkSpec = { columns, key: streamKey(engine, def.plan), appendOnly: def.emitOnWindowClose || isAppendOnly(def.plan) }
+  const writer = factory.create(spec, options, engine.connectorContext(def.name))
+  const physical = lower(def.plan, { compile: def.compile, ops: operatorContext(engine, def.name), watermarkOverride: undefined, emitOnWindowClose: false })
+  const output = new SinkOutput(writer)
+  const id = engine.allocateId()
+  let obj: SinkObject | undefined = undefined
+  const dataflow = new Dataflow({ op: output, inputs: [physical], types: physical.types }, { chunk: () => {}, watermark: () => {} }, (error) => {
+    const message = error instanceof Error ? error.message : String(error)
+    if (obj !== undefined) obj.lastError = `dataflow failed: ${message}`
+    engine.log('error', `sink ${def.name} failed and stopped`, { error: message })
+  })
+  const opened = openWithRetries(engine, def.name, writer, () => obj)
+  obj = {
+    kind: 'sink',
+    id,
+    name: def.name,
+    sql: def.sql,
+    columns,
+    dependents: new Set(),
+    connector: connector.toLowerCase(),
+    options,
+    dependsOn: def.dependsOn,
+    dataflow,
+    writer,
+    ready: () => opened,
+    lastError: undefined,
+    committedEpoch: 0,
+  }
+  const restoring = engine.restoringId !== undefined
+  if (restoring && engine.recovery !== undefined) {
+    // Epochs durable before the crash whose commit may not have happened: committed again, in
+    // order, once the writer is open (a commit at or below the external progress is a no-op).
+    engine.checkpoints.addPending(id, await engine.recovery.sinkLog(id))
+  }
+  if (!restoring) {
+    // A new sink must not reuse epochs an earlier sink of the same name already committed.
+    try {
+      await opened
+      engine.checkpoints.skipTo(await writer.committedEpoch())
+    } catch (e) {
+      await writer.close().catch(() => {})
+      throw e
+    }
+  }
+  await attachDataflow(engine, id, dataflow, undefined)
+  for (const dep of def.dependsOn) engine.get(dep)?.dependents.add(def.name)
+  await engine.register(obj)
+  if (restoring) engine.checkpoints.drain(obj)
+  await startSources(engine, def.dependsOn)
+}
+
+/** Opens the writer, retrying with backoff while the sink exists; a new sink (CREATE) fails on the first error instead. */
+function openWithRetries(engine: Engine, name: string, writer: SinkWriter, sink: () => SinkObject | undefined): Promise<void> {
+  const restoring = engine.restoringId !== undefined
+  if (!restoring) return writer.open()
+  return (async () => {
+    let backoff = 200
+    for (;;) {
+      try {
+        await writer.open()
+        const s = sink()
+        if (s !== undefined) s.lastError = undefined
+        return
+      } catch (e) {
+        const s = sink()
+        if (s !== undefined) s.lastError = e instanceof Error ? e.message : String(e)
+        engine.log('warn', `sink ${name}: cannot open, retrying`, { error: e instanceof Error ? e.message : String(e) })
+        if (engine.closed || (s !== undefined && engine.get(name) !== s)) throw e
+        await new Promise((r) => setTimeout(r, backoff))
+        backoff = Math.min(backoff * 2, 5000)
+      }
+    }
+  })()
+}
+
+/**
+ * The columns that identify a row of the plan's output (the upsert key of a sink): the group
+ * keys of an aggregate, a table's primary key, carried through projections and filters that keep
+ * them; empty when none is known.
+ */
+export function streamKey(engine: Engine, plan: LogicalPlan): number[] {
+  switch (plan.kind) {
+    case 'aggregate':
+      return Array.from({ length: plan.keyCount }, (_v, i) => i)
+    case 'filter':
+      return streamKey(engine, plan.input)
+    case 'project': {
+      const inner = streamKey(engine, plan.input)
+      if (inner.length === 0) return []
+      const out: number[] = []
+      for (const k of inner) {
+        const at = plan.exprs.findIndex((e) => e.kind === 'column' && e.index === k)
+        if (at < 0) return []
+        out.push(at)
+      }
+      return out
+    }
+    case 'scan': {
+      const obj = engine.get(plan.relation.name)
+      if (obj?.kind === 'table') return [...(obj.primaryKey ?? [])]
+      if (obj?.kind === 'materialized_view') return streamKey(engine, obj.plan)
+      return []
+    }
+    default:
+      return []
+  }
+}
