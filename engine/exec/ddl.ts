@@ -17,7 +17,9 @@ import { SourceDriver } from '../runtime/source-driver.ts'
 import { TableFeed } from '../runtime/table-feed.ts'
 import { DeadLetterTableRoute, checkDeadLetterTable } from '../runtime/dead-letters.ts'
 import { TableRows } from '../catalog/table-rows.ts'
-import { Dataflow } from '../runtime/dataflow.ts'
+import { Dataflow, isRelationInput, type PhysicalNode } from '../runtime/dataflow.ts'
+import { FilterProject } from '../ops/filter-project.ts'
+import type { Chunk } from '../chunk.ts'
 import { dropStateWrites } from '../runtime/checkpoint.ts'
 import { Materialize } from '../ops/materialize.ts'
 import { lower } from '../plan/physical.ts'
@@ -272,7 +274,11 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
   const ops = operatorContext(engine, def.name)
   const physical = lower(def.plan, { compile: def.compile, ops, watermarkOverride: def.watermarkOverride, emitOnWindowClose: def.emitOnWindowClose })
   const columns = def.plan.columns.map((c) => ({ name: c.name, type: c.type }))
-  const materialize = new Materialize(columns.map((c) => c.type), engine.checkpointing)
+  // After an aggregate the view's rows are the aggregate's emitted rows: rebuilt from its
+  // restored state instead of checkpointed twice (a third of the writes per changed group).
+  const currentOutput = outputOf(physical)
+  const rebuildable = currentOutput?.() !== undefined
+  const materialize = new Materialize(columns.map((c) => c.type), engine.checkpointing && !rebuildable)
   const stream = new Stream(def.name)
   let obj: MaterializedViewObject | undefined = undefined
   const dataflow = new Dataflow(
@@ -303,20 +309,45 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
     failure: undefined,
     snapshot: () => chunkFromRows(columns.length, materialize.snapshot()),
   }
-  await attachDataflow(engine, id, dataflow, stream)
+  await attachDataflow(engine, id, dataflow, stream, () => {
+    const rows = rebuildable ? currentOutput?.() : undefined
+    if (rows !== undefined && rows.length > 0) materialize.onChunk(rows, 0, { chunk: () => {}, watermark: () => {} })
+  })
   for (const dep of def.dependsOn) engine.get(dep)?.dependents.add(def.name)
   await engine.register(obj)
   await startSources(engine, def.dependsOn)
 }
 
 /**
+ * What a dataflow node's downstream currently holds from it, when it can be computed from
+ * operator state: an operator that knows its output (an aggregate), seen through stateless
+ * filters and projections (replayed over it). Undefined when unknown.
+ */
+function outputOf(node: PhysicalNode): (() => Chunk | undefined) | undefined {
+  if (node.op.currentOutput !== undefined) return () => node.op.currentOutput?.()
+  const input = node.inputs[0]
+  if (!(node.op instanceof FilterProject) || node.inputs.length !== 1 || isRelationInput(input)) return undefined
+  const inner = outputOf(input)
+  if (inner === undefined) return undefined
+  return () => {
+    const rows = inner()
+    if (rows === undefined) return undefined
+    const out: Chunk[] = []
+    node.op.onChunk(rows, 0, { chunk: (c) => out.push(c), watermark: () => {} })
+    // A filter/projection emits at most one chunk per input chunk.
+    return out[0] ?? { columns: node.types.map(() => []), ops: new Int8Array(0), length: 0 }
+  }
+}
+
+/**
  * Attaches a view's or sink's dataflow: from the checkpoint's operator state when recovering one
  * it holds, else fresh over the inputs' current rows.
  */
-export async function attachDataflow(engine: Engine, id: number, dataflow: Dataflow, stream: Stream | undefined): Promise<void> {
+export async function attachDataflow(engine: Engine, id: number, dataflow: Dataflow, stream: Stream | undefined, afterRestore?: () => void): Promise<void> {
   const recovery = engine.restoringId !== undefined ? engine.recovery : undefined
   if (recovery?.has(id) === true) {
     await recovery.restoreOperators(id, dataflow.operators())
+    afterRestore?.()
     if (stream !== undefined) for (const [c, v] of recovery.marks(id)) stream.maxEventTime.set(c, v)
     dataflow.attach(true)
   } else {

@@ -24,7 +24,6 @@ import type { Chunk, Column, Watermark } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
 import type { Accumulator, AccumulatorColumns } from '../expr/aggregates.ts'
 import type { CheckpointWriter, Emitter, Operator, StateEntry } from './operator.ts'
-import { decodeKey, encodeKey } from '../state/codec.ts'
 import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
 import { accumulatorColumns } from '../expr/aggregates.ts'
 import { KeySlots, grownFloat64, grownUint8 } from '../util/key-slots.ts'
@@ -85,14 +84,16 @@ export class HashAggregate implements Operator {
   private readonly width: number
   /** Scratch for one group's new aggregate values during a flush. */
   private readonly next: Value[]
-  // Checkpoint bookkeeping (cold: touched once per changed group per chunk, not per row).
-  /** stored[slot] = 1: the last checkpoint holds this group. */
-  private stored = new Uint8Array(0)
-  /** unsaved[slot] = 1: changed since the last checkpoint (listed in unsavedList). */
-  private unsaved = new Uint8Array(0)
-  private readonly unsavedList: number[] = []
-  /** Keys of checkpointed groups freed since the last checkpoint (deleted at the next one). */
-  private readonly freedKeys: Value[][] = []
+  // Checkpoint bookkeeping, by page of PAGE slots (touched once per changed group per chunk, not
+  // per row). A checkpoint rewrites each page that changed as one entry: one LevelDB write and
+  // one encode call per page instead of per group (docs/design/checkpoints.md).
+  /** pageDirty[p] = 1: a group of page p changed since the last checkpoint (listed in dirtyPages). */
+  private pageDirty = new Uint8Array(0)
+  private readonly dirtyPages: number[] = []
+  /** storedPages[p] = 1: the last checkpoint holds an entry for page p. */
+  private storedPages = new Uint8Array(0)
+  /** Set by restore(): slots differ from the checkpoint's, so the next one rewrites everything. */
+  private rewriteAll = false
 
   constructor(private readonly spec: HashAggregateSpec) {
     this.groups = new KeySlots(spec.keyTypes)
@@ -203,42 +204,79 @@ export class HashAggregate implements Operator {
   }
 
   /**
-   * Checkpoint: deletes of checkpointed groups freed since the last one, then every group that
-   * changed, as key → [rows, accumulator snapshots, emitted aggregates | null].
+   * Checkpoint: every page with a changed group, as page number → its live groups; a page left
+   * empty is deleted.
    */
   checkpoint(out: CheckpointWriter): void {
-    const types = this.spec.keyTypes
-    for (const key of this.freedKeys) out.del(encodeKey(key, types))
-    this.freedKeys.length = 0
-    // EMIT ON WINDOW CLOSE groups change without a flush: their dirty list holds them.
-    if (this.spec.emitOnWindowClose) for (const slot of this.dirtyList) if (this.unsaved[slot] !== 1) this.noteUnsaved(slot)
-    for (const slot of this.unsavedList) {
-      this.unsaved[slot] = 0
-      if (!this.groups.isLive(slot)) continue
-      const snap: unknown[] = [this.rows[slot], this.accs.map((acc) => acc.snapshot(slot)), this.hasEmitted[slot] === 1 ? this.emitted.map((col) => col[slot]) : null]
-      out.put(encodeKey(this.groups.keyOf(slot), types), encodeSnapshot(snap))
-      this.stored[slot] = 1
+    if (this.rewriteAll) {
+      out.clear()
+      this.rewriteAll = false
+      this.storedPages.fill(0)
+      for (const slot of this.groups.slots()) this.notePage(slot)
     }
-    this.unsavedList.length = 0
+    // EMIT ON WINDOW CLOSE groups change without a flush: their dirty list holds them.
+    if (this.spec.emitOnWindowClose) for (const slot of this.dirtyList) this.notePage(slot)
+    for (const page of this.dirtyPages) {
+      this.pageDirty[page] = 0
+      // One flat array per page, per live group: keys, rows, accumulator snapshots, emitted flag,
+      // emitted aggregates (fewer arrays to build and encode than one array per group).
+      const groups: unknown[] = []
+      const keys = this.groups.keys
+      const end = (page + 1) << PAGE_BITS
+      for (let slot = page << PAGE_BITS; slot < end; slot++) {
+        if (!this.groups.isLive(slot)) continue
+        for (let k = 0; k < keys.length; k++) groups.push(keys[k][slot])
+        groups.push(this.rows[slot])
+        for (let a = 0; a < this.accs.length; a++) groups.push(this.accs[a].snapshot(slot))
+        const emitted = this.hasEmitted[slot] === 1
+        groups.push(emitted ? 1 : 0)
+        for (let a = 0; a < this.emitted.length; a++) groups.push(emitted ? this.emitted[a][slot] : null)
+      }
+      if (groups.length > 0) {
+        if (page >= this.storedPages.length) this.storedPages = grownUint8(this.storedPages, page)
+        out.put(pageKey(page), encodeSnapshot(groups))
+        this.storedPages[page] = 1
+      } else if (this.storedPages[page] === 1) {
+        out.del(pageKey(page))
+        this.storedPages[page] = 0
+      }
+    }
+    this.dirtyPages.length = 0
+  }
+
+  /**
+   * The rows downstream holds from this operator (each group's emitted row), so a Materialize
+   * right after it rebuilds from here instead of checkpointing a second copy. Not under EMIT ON
+   * WINDOW CLOSE: downstream keeps the rows of closed windows this operator has freed.
+   */
+  currentOutput(): Chunk | undefined {
+    if (this.spec.emitOnWindowClose) return undefined
+    const output = new Output(this.width, this.groups.size)
+    for (const slot of this.groups.slots()) if (this.hasEmitted[slot] === 1) output.pushEmitted(1, this.groups, slot, this.emitted)
+    return output.take() ?? { columns: Array.from({ length: this.width }, () => []), ops: new Int8Array(0), length: 0 }
   }
 
   restore(entries: readonly StateEntry[]): void {
-    const types = this.spec.keyTypes
-    for (const [k, v] of entries) {
-      const key = decodeKey(k, types)
-      const [rows, accs, emitted] = decodeSnapshot(v) as [number, unknown[], Value[] | null]
-      this.restoreGroup({ key, rows, accs, emitted: emitted === null ? undefined : key.concat(emitted) })
-      const slot = this.groups.find(key)
-      if (slot >= this.stored.length) this.stored = grownUint8(this.stored, slot)
-      this.stored[slot] = 1
+    const k = this.spec.keyTypes.length
+    const a = this.accs.length
+    const width = k + 1 + a + 1 + a
+    for (const [, v] of entries) {
+      const flat = decodeSnapshot(v) as unknown[]
+      for (let at = 0; at + width <= flat.length; at += width) {
+        const key = flat.slice(at, at + k) as Value[]
+        const emitted = flat[at + k + 1 + a] === 1 ? (flat.slice(at + k + 2 + a, at + width) as Value[]) : undefined
+        this.restoreGroup({ key, rows: flat[at + k] as number, accs: flat.slice(at + k + 1, at + k + 1 + a), emitted: emitted === undefined ? undefined : key.concat(emitted) })
+      }
     }
+    this.rewriteAll = entries.length > 0
   }
 
-  private noteUnsaved(slot: number): void {
-    if (slot >= this.unsaved.length) this.unsaved = grownUint8(this.unsaved, slot)
-    if (slot >= this.stored.length) this.stored = grownUint8(this.stored, slot)
-    this.unsaved[slot] = 1
-    this.unsavedList.push(slot)
+  private notePage(slot: number): void {
+    const page = slot >>> PAGE_BITS
+    if (page >= this.pageDirty.length) this.pageDirty = grownUint8(this.pageDirty, page)
+    if (this.pageDirty[page] === 1) return
+    this.pageDirty[page] = 1
+    this.dirtyPages.push(page)
   }
 
   /** Resets the per-group columns of a newly claimed slot. */
@@ -263,7 +301,7 @@ export class HashAggregate implements Operator {
   private clearDirty(): void {
     for (const slot of this.dirtyList) {
       this.dirty[slot] = 0
-      if (this.unsaved[slot] !== 1 && this.groups.isLive(slot)) this.noteUnsaved(slot)
+      if (this.groups.isLive(slot)) this.notePage(slot)
     }
     this.dirtyList.length = 0
   }
@@ -295,7 +333,7 @@ export class HashAggregate implements Operator {
       const slot = dirty[d]
       this.dirty[slot] = 0
       if (!this.groups.isLive(slot)) continue // freed by a window close after it changed
-      if (this.unsaved[slot] !== 1) this.noteUnsaved(slot)
+      this.notePage(slot)
       const live = this.rows[slot] > 0 || global
       const had = this.hasEmitted[slot] === 1
       if (live) for (let a = 0; a < accs.length; a++) next[a] = accs[a].result(slot)
@@ -326,10 +364,7 @@ export class HashAggregate implements Operator {
 
   /** Frees the slot of a group whose window closed (its window list is dropped by the caller). */
   private freeGroup(slot: number): void {
-    if (this.stored[slot] === 1) {
-      this.freedKeys.push(this.groups.keyOf(slot))
-      this.stored[slot] = 0
-    }
+    this.notePage(slot)
     for (let a = 0; a < this.accs.length; a++) {
       this.accs[a].free(slot)
       // hasEmitted says whether the value is current; numbers are left (see KeySlots.delete).
@@ -356,6 +391,15 @@ export class HashAggregate implements Operator {
  * row or from columns. Columns are sized up front for the expected row count (one insert per
  * dirty group is the common case), so they are not regrown while filling.
  */
+/** Slots per checkpoint page (2^PAGE_BITS). */
+const PAGE_BITS = 5
+
+function pageKey(page: number): Uint8Array {
+  const key = new Uint8Array(4)
+  new DataView(key.buffer).setUint32(0, page)
+  return key
+}
+
 class Output {
   private columns: Column[] | undefined
   private ops: Int8Array | undefined

@@ -55,6 +55,11 @@ export interface Operator {
    * before the dataflow sees any input; the operator then starts as if it had run up to there.
    */
   restore?(entries: readonly StateEntry[]): void
+  /**
+   * The rows downstream currently holds from this operator, as inserts, or undefined when the
+   * operator cannot tell (then a Materialize after it checkpoints its own copy).
+   */
+  currentOutput?(): Chunk | undefined
   /** EXPLAIN detail, e.g. `keys=[0, 1] aggs=[count(*)]`. */
   explain?(): string
 }

@@ -212,8 +212,10 @@ export class CheckpointCoordinator {
     writes.push({ type: 'put', key: META_KEY, value: metaBytes })
     size += metaBytes.length
     let record: CheckpointRecord
+    const syncMs = Date.now() - startedAt
     try {
       await this.engine.store.write(writes)
+      this.engine.log('debug', 'checkpoint written', { epoch, writes: writes.length, bytes: size, collectMs: syncMs, writeMs: Date.now() - startedAt - syncMs })
       this.epoch = epoch
       record = { epoch, startedAt, durationMs: Date.now() - startedAt, sizeBytes: size, status: 'completed', error: undefined }
     } catch (e) {
