@@ -26,8 +26,26 @@ export const TABLE_LOG = -2n
 /** One change-log entry: the rows a write batch deleted and inserted, with their row seqs. */
 export interface TableLogEntry {
   readonly seq: number
+  /** Position among the writes of every table (WriteClock), so recovery replays tables interleaved as written. */
+  readonly clock: number
   readonly deletes: readonly (readonly [number, Value[]])[]
   readonly inserts: readonly (readonly [number, Value[]])[]
+}
+
+/**
+ * Orders write batches across tables. Recovery replays the change-log entries of all tables in
+ * this order: a view reading two tables (a join, a lookup join, an interval join) then sees the
+ * writes interleaved as they happened, not one table's writes after the other's.
+ */
+export class WriteClock {
+  private last = 0
+  next(): number {
+    return ++this.last
+  }
+  /** Recovery: entries up to `clock` exist; later writes must order after them. */
+  observe(clock: number): void {
+    if (clock > this.last) this.last = clock
+  }
 }
 
 export class TableRows {
@@ -48,6 +66,7 @@ export class TableRows {
     readonly id: number,
     readonly types: readonly DataType[],
     readonly primaryKey: readonly number[] | undefined,
+    private readonly clock: WriteClock = new WriteClock(),
   ) {
     this.byKey = primaryKey === undefined ? undefined : new RowMap<number>(primaryKey.map((c) => types[c]))
     this.prefix = encodeKey([BigInt(id)], [T.int8])
@@ -79,9 +98,11 @@ export class TableRows {
     const gte = encodeKey([TABLE_LOG, BigInt(this.id), BigInt(checkpointSeq + 1)], [T.int8, T.int8, T.int8])
     for await (const [key, value] of store.scan(prefix, { gte })) {
       const seq = Number(decodeKey(key, [T.int8, T.int8, T.int8])[2])
-      const [dels, ins] = decodeSnapshot(value) as [[number, Uint8Array][], [number, Uint8Array][]]
+      const [dels, ins, clock] = decodeSnapshot(value) as [[number, Uint8Array][], [number, Uint8Array][], number]
+      this.clock.observe(clock)
       entries.push({
         seq,
+        clock,
         deletes: dels.map(([s, r]) => [s, decodeRow(r, this.types)] as const),
         inserts: ins.map(([s, r]) => [s, decodeRow(r, this.types)] as const),
       })
@@ -197,7 +218,7 @@ export class TableRows {
     writes.push({
       type: 'put',
       key: encodeKey([TABLE_LOG, BigInt(this.id), BigInt(logSeq)], [T.int8, T.int8, T.int8]),
-      value: encodeSnapshot([logDeletes, logInserts]),
+      value: encodeSnapshot([logDeletes, logInserts, this.clock.next()]),
     })
     return { writes, chunk: builder.take(), logSeq }
   }

@@ -185,7 +185,7 @@ export async function createTable(engine: Engine, def: TableDef): Promise<void> 
     throw new SluiceError(SqlState.feature_not_supported, `an APPEND ONLY table cannot have a PRIMARY KEY`)
   }
   const id = engine.allocateId()
-  const rows = new TableRows(id, def.columns.map((c) => c.type), primaryKey)
+  const rows = new TableRows(id, def.columns.map((c) => c.type), primaryKey, engine.writeClock)
   rows.logChanges = engine.checkpointing
   const feed = connectorFeed(engine, def, primaryKey, rows, () => obj)
   if (engine.restoringId !== undefined) {

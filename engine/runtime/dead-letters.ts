@@ -1,13 +1,21 @@
 /**
  * The dead-letter outlet every source, table and view has (SQL.md, "Dead letters"). Rejected
  * records are kept in a bounded in-memory ring, readable as `sluice_catalog.dead_letters`, and
- * counted by object and reason in metrics. A `dead_letter` option on a source adds a route: to a
+ * counted by object and reason in metrics. The ring is durable through checkpoints: letters
+ * received in an epoch are written with its checkpoint (key (-6, seq), the newest `capacity`
+ * kept), so after a crash the letters of the replayed input are received again, not twice. A `dead_letter` option on a source adds a route: to a
  * Sluice table (below; the engine writes it after each poll) or to a Kafka topic (the Kafka
  * connector produces there).
  */
-import type { ColumnSchema, DeadLetter } from '../connector.ts'
+import type { ColumnSchema, DeadLetter, DeadLetterReason } from '../connector.ts'
 import type { Value } from '../types/datatype.ts'
+import type { StateStore, StateWrite } from '../state/store.ts'
 import { SluiceError, SqlState } from '../errors.ts'
+import { decodeKey, encodeKey } from '../state/codec.ts'
+import { T } from '../types/datatype.ts'
+
+/** Key prefix of the checkpointed dead letters: (-6, seq). */
+const DEAD_LETTER_LOG = -6n
 
 export interface StoredDeadLetter extends DeadLetter {
   /** µs since the epoch. */
@@ -22,6 +30,12 @@ export class DeadLetters {
   /** Total ever received (the ring keeps the newest `capacity`). */
   total = 0
   private readonly listeners: DeadLetterListener[] = []
+  /** Received since the last checkpoint (kept only when checkpoints are on). */
+  private unsaved: StoredDeadLetter[] = []
+  /** Whether checkpoints take the letters (set by the engine when checkpointing). */
+  checkpointed = false
+  /** Sequence number of the next letter written to the store. */
+  private nextSeq = 0
 
   constructor(
     private readonly capacity: number,
@@ -36,7 +50,34 @@ export class DeadLetters {
       this.start = (this.start + 1) % this.capacity
     }
     this.total++
+    if (this.checkpointed) this.unsaved.push(stored)
     for (const l of this.listeners) l(stored)
+  }
+
+  /** Checkpoint: the letters received since the last one, and a trim of those past capacity. */
+  checkpointWrites(): StateWrite[] {
+    const writes: StateWrite[] = []
+    for (const l of this.unsaved) {
+      const value = new TextEncoder().encode(JSON.stringify([l.object, l.reason, l.detail, l.payload, l.origin ?? null, l.receivedAt]))
+      writes.push({ type: 'put', key: logKey(this.nextSeq++), value })
+    }
+    if (this.unsaved.length > 0 && this.nextSeq > this.capacity) writes.push({ type: 'delRange', gte: logKey(0), lt: logKey(this.nextSeq - this.capacity) })
+    this.unsaved = []
+    return writes
+  }
+
+  /** Recovery: the letters of the last checkpoint, oldest first (before anything is replayed). */
+  async load(store: StateStore): Promise<void> {
+    for await (const [key, value] of store.scan(encodeKey([DEAD_LETTER_LOG], [T.int8]))) {
+      const [object, reason, detail, payload, origin, receivedAt] = JSON.parse(new TextDecoder().decode(value)) as [string, DeadLetterReason, string, string | null, string | null, number]
+      const letter: StoredDeadLetter = origin === null ? { object, reason, detail, payload, receivedAt } : { object, reason, detail, payload, origin, receivedAt }
+      if (this.ring.length < this.capacity) this.ring.push(letter)
+      else {
+        this.ring[this.start] = letter
+        this.start = (this.start + 1) % this.capacity
+      }
+      this.nextSeq = Number(decodeKey(key, [T.int8, T.int8])[1]) + 1
+    }
   }
 
   onLetter(listener: DeadLetterListener): void {
@@ -47,6 +88,10 @@ export class DeadLetters {
   list(): StoredDeadLetter[] {
     return [...this.ring.slice(this.start), ...this.ring.slice(0, this.start)]
   }
+}
+
+function logKey(seq: number): Uint8Array {
+  return encodeKey([DEAD_LETTER_LOG, BigInt(seq)], [T.int8, T.int8])
 }
 
 /**
