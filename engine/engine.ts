@@ -9,6 +9,7 @@ import type { StateStore, StateWrite } from './state/store.ts'
 import type { CatalogObject, MaterializedViewObject, ObjectKind, RelationObject, SourceObject, TableObject } from './catalog/objects.ts'
 import type { StoredObject } from './catalog/catalog-store.ts'
 import type { TableLogEntry } from './catalog/table-rows.ts'
+import { WriteClock } from './catalog/table-rows.ts'
 import { DeadLetters } from './runtime/dead-letters.ts'
 import { EngineMetrics } from './runtime/metrics.ts'
 import { Mutex } from './util/mutex.ts'
@@ -61,6 +62,8 @@ export class Engine {
   readonly checkpoints: CheckpointCoordinator
   /** Table change-log entries after the checkpoint, replayed once every object is restored. */
   readonly tableRedo: { readonly table: string; readonly entries: readonly TableLogEntry[] }[] = []
+  /** Orders table writes across tables (change-log entries), for replay in write order. */
+  readonly writeClock = new WriteClock()
   /** The last durable checkpoint, while the catalog is replayed at startup (then undefined). */
   recovery: Recovery | undefined
 
@@ -90,6 +93,8 @@ export class Engine {
     }
     const checkpointing = (options.checkpointIntervalMs ?? (options.dataDir === ':memory:' ? 0 : 1000)) > 0
     const engine = new Engine(store, options, checkpointing ? await Recovery.load(store) : undefined)
+    engine.deadLetters.checkpointed = checkpointing
+    if (engine.recovery !== undefined) await engine.deadLetters.load(store)
     const stored = await loadCatalog(store)
     for (const s of stored) engine.nextId = Math.max(engine.nextId, s.id + 1)
     return { engine, stored }
@@ -194,16 +199,20 @@ export class Engine {
 
   private closing: Promise<void> | undefined
 
-  close(): Promise<void> {
-    this.closing ??= this.shutdown()
+  /**
+   * Stops everything and closes the store. `lastCheckpoint: false` skips the final checkpoint,
+   * leaving the data directory as a crash would (tests of recovery use it).
+   */
+  close(lastCheckpoint = true): Promise<void> {
+    this.closing ??= this.shutdown(lastCheckpoint)
     return this.closing
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(lastCheckpoint: boolean): Promise<void> {
     await Promise.all(this.sources().map((s) => s.driver.stop()))
     for (const obj of this.objects.values()) if (obj.kind === 'table') await obj.feed?.stop()
     // A last checkpoint, so a clean restart resumes from here instead of replaying.
-    if (this.checkpointing) await this.checkpoints.checkpoint()
+    if (this.checkpointing && lastCheckpoint) await this.checkpoints.checkpoint()
     this.closed = true
     await this.checkpoints.stop()
     for (const v of this.materializedViews()) v.dataflow.detach()

@@ -49,16 +49,17 @@ export class Sluice {
     }
     const recovered = engine.recovery
     engine.recovery = undefined
-    // Table writes made after the checkpoint, replayed into the restored views in order.
-    for (const { table, entries } of engine.tableRedo.splice(0)) {
+    // Table writes made after the checkpoint, replayed into the restored views in the order
+    // they were written (across tables too).
+    const redo = engine.tableRedo.splice(0).flatMap(({ table, entries }) => entries.map((entry) => ({ table, entry })))
+    redo.sort((a, b) => a.entry.clock - b.entry.clock)
+    for (const { table, entry } of redo) {
       const obj = engine.get(table)
       if (obj?.kind !== 'table') continue
-      for (const entry of entries) {
-        const chunk = obj.rows.redo(entry)
-        if (chunk !== undefined) {
-          obj.stream.push(chunk)
-          obj.stream.pushBatchWatermarks(chunk, timeColumns(obj.columns))
-        }
+      const chunk = obj.rows.redo(entry)
+      if (chunk !== undefined) {
+        obj.stream.push(chunk)
+        obj.stream.pushBatchWatermarks(chunk, timeColumns(obj.columns))
       }
     }
     // Every view is back: the sources may read again (from the checkpoint's offsets).
@@ -107,8 +108,12 @@ export class Sluice {
     return this.engine.metrics.registry
   }
 
-  async close(): Promise<void> {
-    await this.engine.close()
+  /**
+   * Stops sources, takes a last checkpoint and closes the data directory. With
+   * `{ lastCheckpoint: false }` the data directory is left as a crash (kill -9) would leave it.
+   */
+  async close(options: { readonly lastCheckpoint?: boolean } = {}): Promise<void> {
+    await this.engine.close(options.lastCheckpoint ?? true)
   }
 }
 

@@ -246,11 +246,11 @@ export class HashAggregate implements Operator {
 
   /**
    * The rows downstream holds from this operator (each group's emitted row), so a Materialize
-   * right after it rebuilds from here instead of checkpointing a second copy. Not under EMIT ON
-   * WINDOW CLOSE: downstream keeps the rows of closed windows this operator has freed.
+   * right after it rebuilds from here instead of checkpointing a second copy. Not for windowed
+   * aggregation: downstream keeps the rows of closed windows whose groups this operator freed.
    */
   currentOutput(): Chunk | undefined {
-    if (this.spec.emitOnWindowClose) return undefined
+    if (this.spec.windowKey !== undefined) return undefined
     const output = new Output(this.width, this.groups.size)
     for (const slot of this.groups.slots()) if (this.hasEmitted[slot] === 1) output.pushEmitted(1, this.groups, slot, this.emitted)
     return output.take() ?? { columns: Array.from({ length: this.width }, () => []), ops: new Int8Array(0), length: 0 }

@@ -11,8 +11,11 @@
  */
 import type { Chunk, Watermark } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
-import type { Emitter, Operator, OperatorContext } from './operator.ts'
+import type { CheckpointWriter, Emitter, Operator, OperatorContext, StateEntry } from './operator.ts'
 import { describeRow } from './operator.ts'
+import { ChangeTracker } from '../state/change-tracker.ts'
+import { decodeKey, encodeKey } from '../state/codec.ts'
+import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
 import { valuesEqual } from '../types/compare.ts'
 import type { PredicateFn } from './filter-project.ts'
 import { ChunkBuilder, rowAt } from '../chunk.ts'
@@ -25,7 +28,23 @@ interface StoredRow {
   count: number
   /** Rows of the other side matching this one, weighted by their multiplicity. */
   matches: number
+  /** The input it came from (0 left, 1 right). */
+  readonly side: 0 | 1
+  /** Its checkpoint entry's key: unique per operator, never reused. */
+  readonly id: number
 }
+
+/** What a lookup join's left row produced, so its retraction retracts exactly that. */
+interface Produced {
+  /** The left row. */
+  readonly row: Value[]
+  count: number
+  readonly rows: Value[][]
+}
+
+/** Checkpoint key prefixes: stored rows by id, lookup results by left row. */
+const ROW_ENTRY = 0
+const PRODUCED_PREFIX = new Uint8Array([1])
 
 /**
  * The rows of one join key: by whole row (so a delete finds its row in O(1)), or, for an input
@@ -38,6 +57,7 @@ function bucketSize(b: Bucket): number {
 }
 
 interface Side {
+  readonly index: 0 | 1
   readonly keys: readonly number[]
   readonly types: readonly DataType[]
   readonly all: readonly number[]
@@ -79,6 +99,12 @@ export class HashJoin implements Operator {
 
   /** Watermark per input on its interval time column. */
   private readonly wm = [-Infinity, -Infinity]
+  /** Id of the next stored row. */
+  private nextId = 0
+  /** Stored rows changed since the last checkpoint. */
+  private readonly rowChanges = new ChangeTracker<StoredRow>()
+  /** Lookup results changed since the last checkpoint. */
+  private readonly producedChanges = new ChangeTracker<Produced>()
 
   constructor(
     private readonly spec: HashJoinSpec,
@@ -86,11 +112,72 @@ export class HashJoin implements Operator {
   ) {
     const keyTypes = spec.leftKeys.map((k) => spec.leftTypes[k])
     this.sides = [
-      { keys: spec.leftKeys, types: spec.leftTypes, all: spec.leftTypes.map((_t, i) => i), table: new RowMap(keyTypes), outer: spec.type === 'left' || spec.type === 'full', width: spec.leftTypes.length, appendOnly: spec.leftAppendOnly === true },
-      { keys: spec.rightKeys, types: spec.rightTypes, all: spec.rightTypes.map((_t, i) => i), table: new RowMap(keyTypes), outer: spec.type === 'right' || spec.type === 'full', width: spec.rightTypes.length, appendOnly: spec.rightAppendOnly === true },
+      { index: 0, keys: spec.leftKeys, types: spec.leftTypes, all: spec.leftTypes.map((_t, i) => i), table: new RowMap(keyTypes), outer: spec.type === 'left' || spec.type === 'full', width: spec.leftTypes.length, appendOnly: spec.leftAppendOnly === true },
+      { index: 1, keys: spec.rightKeys, types: spec.rightTypes, all: spec.rightTypes.map((_t, i) => i), table: new RowMap(keyTypes), outer: spec.type === 'right' || spec.type === 'full', width: spec.rightTypes.length, appendOnly: spec.rightAppendOnly === true },
     ]
     this.width = spec.leftTypes.length + spec.rightTypes.length
     this.produced = new RowMap(spec.leftTypes)
+  }
+
+  /**
+   * Checkpoint: one entry per stored row (by id: count, matches, side, row) and per lookup
+   * result; changed ones are rewritten, removed ones deleted. The first checkpoint writes all.
+   */
+  checkpoint(out: CheckpointWriter): void {
+    if (!this.rowChanges.tracking) {
+      out.clear()
+      for (const side of this.sides) for (const e of side.table.entries()) for (const s of this.candidates(e.value)) this.writeRow(out, s)
+      for (const e of this.produced.entries()) this.writeProduced(out, e.value)
+      this.rowChanges.start()
+      this.producedChanges.start()
+      return
+    }
+    for (const s of this.rowChanges.drain()) this.writeRow(out, s)
+    for (const p of this.producedChanges.drain()) this.writeProduced(out, p)
+  }
+
+  restore(entries: readonly StateEntry[]): void {
+    for (const [key, value] of entries) {
+      if (key[0] === ROW_ENTRY) {
+        const [side, count, matches, row] = decodeSnapshot(value) as [0 | 1, number, number, Value[]]
+        const id = Number(new DataView(key.buffer, key.byteOffset + 1, 8).getBigUint64(0))
+        this.restoreRow({ row, count, matches, side, id })
+        if (id >= this.nextId) this.nextId = id + 1
+      } else {
+        const row = decodeKey(key, this.spec.leftTypes, 1)
+        const [count, rows] = decodeSnapshot(value) as [number, Value[][]]
+        this.produced.insert(row, this.produced.hashKey(row), { row, count, rows })
+      }
+    }
+    this.rowChanges.start()
+    this.producedChanges.start()
+  }
+
+  private writeRow(out: CheckpointWriter, s: StoredRow): void {
+    const key = new Uint8Array(9)
+    key[0] = ROW_ENTRY
+    new DataView(key.buffer).setBigUint64(1, BigInt(s.id))
+    if (s.count > 0) out.put(key, encodeSnapshot([s.side, s.count, s.matches, s.row]))
+    else out.del(key)
+  }
+
+  private writeProduced(out: CheckpointWriter, p: Produced): void {
+    const key = encodeKey(p.row, this.spec.leftTypes, PRODUCED_PREFIX)
+    if (p.count > 0) out.put(key, encodeSnapshot([p.count, p.rows]))
+    else out.del(key)
+  }
+
+  /** Puts a checkpointed row back into its side's bucket. */
+  private restoreRow(s: StoredRow): void {
+    const side = this.sides[s.side]
+    const keyTuple = side.keys.map((k) => s.row[k])
+    const nullKey = keyTuple.some((v) => v === null)
+    const hash = nullKey ? 0 : side.table.hashKey(keyTuple)
+    let entry = side.table.find(keyTuple, hash)
+    if (entry === undefined) entry = side.table.insert(keyTuple, hash, side.appendOnly ? [] : new RowMap<StoredRow>(side.types))
+    const bucket = entry.value
+    if (Array.isArray(bucket)) bucket.push(s)
+    else bucket.insert(s.row, bucket.hashKey(s.row), s)
   }
 
   private lookupChunk(chunk: Chunk, input: number, out: Emitter): void {
@@ -120,6 +207,7 @@ export class HashJoin implements Operator {
         if (entry === undefined) continue
         for (const r of entry.value.rows) builder.push(-1, r)
         if (--entry.value.count === 0) this.produced.delete(entry)
+        this.producedChanges.note(entry.value)
         continue
       }
       const outputs: Value[][] = []
@@ -138,8 +226,9 @@ export class HashJoin implements Operator {
       if (this.spec.leftAppendOnly !== true) {
         const hash = this.produced.hashAt(cols, all, i)
         const entry = this.produced.findAt(cols, all, i, hash)
-        if (entry === undefined) this.produced.insert(row, hash, { count: 1, rows: outputs })
-        else entry.value.count++
+        const produced = entry === undefined ? this.produced.insert(row, hash, { row, count: 1, rows: outputs }).value : entry.value
+        if (entry !== undefined) produced.count++
+        this.producedChanges.note(produced)
       }
     }
     const result = builder.take()
@@ -147,7 +236,7 @@ export class HashJoin implements Operator {
   }
 
   /** Lookup joins: what each left row produced, so its retraction retracts exactly that. */
-  private readonly produced: RowMap<{ count: number; rows: Value[][] }>
+  private readonly produced: RowMap<Produced>
 
   onChunk(chunk: Chunk, input: number, out: Emitter): void {
     if (this.spec.lookup === true) {
@@ -194,6 +283,7 @@ export class HashJoin implements Operator {
           if (other.outer) {
             const before = o.matches
             o.matches += op
+            this.rowChanges.note(o)
             if (before === 0 && o.matches > 0) this.pushNullExtended(builder, -1, 1 - input, o.row, o.count)
             else if (before > 0 && o.matches === 0) this.pushNullExtended(builder, 1, 1 - input, o.row, o.count)
           }
@@ -221,17 +311,31 @@ export class HashJoin implements Operator {
     for (const entry of [...side.table.entries()]) {
       const bucket = entry.value
       if (Array.isArray(bucket)) {
-        const live = bucket.filter((s) => !(typeof s.row[timeCol] === 'number' && dead(s.row[timeCol])))
+        const live: StoredRow[] = []
+        for (const s of bucket) {
+          const t = s.row[timeCol]
+          if (typeof t === 'number' && dead(t)) this.forget(s)
+          else live.push(s)
+        }
         bucket.length = 0
         bucket.push(...live)
       } else {
         for (const stored of [...bucket.entries()]) {
           const t = stored.value.row[timeCol]
-          if (typeof t === 'number' && dead(t)) bucket.delete(stored)
+          if (typeof t === 'number' && dead(t)) {
+            bucket.delete(stored)
+            this.forget(stored.value)
+          }
         }
       }
       if (bucketSize(bucket) === 0) side.table.delete(entry)
     }
+  }
+
+  /** A stored row left the state (its checkpoint entry is deleted). */
+  private forget(s: StoredRow): void {
+    s.count = 0
+    this.rowChanges.note(s)
   }
 
   stateSize(): number {
@@ -278,11 +382,14 @@ export class HashJoin implements Operator {
     }
     const bucket = entry.value
     if (Array.isArray(bucket)) {
-      if (op > 0) bucket.push({ row, count: 1, matches })
-      else {
+      if (op > 0) {
+        const s: StoredRow = { row, count: 1, matches, side: side.index, id: this.nextId++ }
+        bucket.push(s)
+        this.rowChanges.note(s)
+      } else {
         // Not expected (the input is append-only); handled for safety.
         const at = bucket.findIndex((s) => s.row.every((v, c) => v === row[c] || (v !== null && row[c] !== null && valuesEqual(v, row[c], side.types[c]))))
-        if (at >= 0) bucket.splice(at, 1)
+        if (at >= 0) this.forget(bucket.splice(at, 1)[0])
         if (bucket.length === 0) side.table.delete(entry)
       }
       return
@@ -290,12 +397,15 @@ export class HashJoin implements Operator {
     const rowHash = bucket.hashAt(cols, side.all, i)
     const stored = bucket.findAt(cols, side.all, i, rowHash)
     if (op > 0) {
-      if (stored !== undefined) stored.value.count++
-      else bucket.insert(row, rowHash, { row, count: 1, matches })
+      if (stored !== undefined) {
+        stored.value.count++
+        this.rowChanges.note(stored.value)
+      } else this.rowChanges.note(bucket.insert(row, rowHash, { row, count: 1, matches, side: side.index, id: this.nextId++ }).value)
       return
     }
     if (stored === undefined) return
     if (--stored.value.count === 0) bucket.delete(stored)
+    this.rowChanges.note(stored.value)
     if (bucket.size === 0) side.table.delete(entry)
   }
 }

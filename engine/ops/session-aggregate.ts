@@ -14,10 +14,13 @@
  */
 import type { Chunk, Watermark } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
-import type { Emitter, Operator, OperatorContext } from './operator.ts'
+import type { CheckpointWriter, Emitter, Operator, OperatorContext, StateEntry } from './operator.ts'
 import type { AggregateCall } from './hash-aggregate.ts'
 import { ChunkBuilder, rowAt } from '../chunk.ts'
-import { RowMap } from '../util/row-map.ts'
+import { RowMap, type RowEntry } from '../util/row-map.ts'
+import { ChangeTracker } from '../state/change-tracker.ts'
+import { decodeKey, encodeKey } from '../state/codec.ts'
+import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
 import { valuesEqual } from '../types/compare.ts'
 import { describeRow } from './operator.ts'
 
@@ -54,6 +57,8 @@ export class SessionAggregate implements Operator {
   private readonly groupKeys = new Map<Group, Value[]>()
   private wm = -Infinity
   private readonly width: number
+  /** Groups changed since the last checkpoint (each is rewritten whole: its open rows and emitted sessions). */
+  private readonly changes = new ChangeTracker<RowEntry<Group>>()
 
   constructor(
     private readonly ctx: OperatorContext,
@@ -89,7 +94,9 @@ export class SessionAggregate implements Operator {
         if (at.found) group.rows[at.index].count++
         else group.rows.splice(at.index, 0, { ts, row, count: 1 })
       } else if (at.found && --group.rows[at.index].count === 0) group.rows.splice(at.index, 1)
-      if (!group.dirty) {
+      this.changes.note(entry)
+      // EMIT ON WINDOW CLOSE emits from onWatermark only: nothing to flush per chunk.
+      if (!group.dirty && !this.spec.emitOnWindowClose) {
         group.dirty = true
         this.dirty.push(group)
       }
@@ -116,6 +123,7 @@ export class SessionAggregate implements Operator {
         const keep = open.flatMap((s) => group.rows.slice(s.from, s.to))
         group.rows.length = 0
         group.rows.push(...keep)
+        this.changes.note(entry)
       }
       if (group.rows.length === 0 && group.emitted.size === 0 && !group.dirty) {
         this.groups.delete(entry)
@@ -124,6 +132,35 @@ export class SessionAggregate implements Operator {
     }
     const chunk = builder.take()
     if (chunk !== undefined) out.chunk(chunk)
+  }
+
+  /** Checkpoint: each changed group → its open rows and emitted sessions, or a delete once empty. */
+  checkpoint(out: CheckpointWriter): void {
+    if (!this.changes.tracking) {
+      out.clear()
+      for (const entry of this.groups.entries()) this.write(out, entry)
+      this.changes.start()
+      return
+    }
+    for (const entry of this.changes.drain()) this.write(out, entry)
+  }
+
+  restore(entries: readonly StateEntry[]): void {
+    for (const [k, v] of entries) {
+      const key = decodeKey(k, this.spec.partitionTypes)
+      const [rows, emitted] = decodeSnapshot(v) as [[number, number, Value[]][], [number, Value[]][]]
+      const group: Group = { rows: rows.map(([ts, count, row]) => ({ ts, count, row })), emitted: new Map(emitted), dirty: false }
+      this.groups.insert(key, this.groups.hashKey(key), group)
+      this.groupKeys.set(group, key)
+    }
+    this.changes.start()
+  }
+
+  private write(out: CheckpointWriter, entry: RowEntry<Group>): void {
+    const key = encodeKey(entry.key, this.spec.partitionTypes)
+    const group = entry.value
+    if (group.rows.length === 0 && group.emitted.size === 0) out.del(key)
+    else out.put(key, encodeSnapshot([group.rows.map((r) => [r.ts, r.count, r.row]), [...group.emitted]]))
   }
 
   stateSize(): number {

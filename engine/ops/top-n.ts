@@ -10,10 +10,13 @@
  */
 import type { Chunk } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
-import type { Emitter, Operator } from './operator.ts'
+import type { CheckpointWriter, Emitter, Operator, StateEntry } from './operator.ts'
 import { ChunkBuilder } from '../chunk.ts'
 import { RowMap, type RowEntry } from '../util/row-map.ts'
 import { compareValues } from '../types/compare.ts'
+import { ChangeTracker } from '../state/change-tracker.ts'
+import { decodeKey, encodeKey } from '../state/codec.ts'
+import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
 
 export interface SortSpec {
   readonly column: number
@@ -46,9 +49,17 @@ export class TopN implements Operator {
   private readonly partitions: RowMap<Partition>
   private readonly dirty: RowEntry<Partition>[] = []
   private readonly width: number
+  private readonly partitionTypes: readonly DataType[]
+  /**
+   * Partitions changed since the last checkpoint. A checkpoint rewrites a changed partition
+   * whole: small for top-N over append-only input (at most `limit` rows), as large as the
+   * partition otherwise.
+   */
+  private readonly changes = new ChangeTracker<RowEntry<Partition>>()
 
   constructor(private readonly spec: TopNSpec) {
-    this.partitions = new RowMap(spec.partition.map((c) => spec.types[c]))
+    this.partitionTypes = spec.partition.map((c) => spec.types[c])
+    this.partitions = new RowMap(this.partitionTypes)
     this.width = spec.types.length + 1
   }
 
@@ -78,6 +89,7 @@ export class TopN implements Operator {
       const p = entry.value
       const before = p.before!
       p.before = undefined
+      this.changes.note(entry)
       const after = p.rows.slice(0, this.spec.limit)
       const n = Math.max(before.length, after.length)
       for (let j = 0; j < n; j++) {
@@ -92,6 +104,31 @@ export class TopN implements Operator {
     this.dirty.length = 0
     const result = builder.take()
     if (result !== undefined) out.chunk(result)
+  }
+
+  /** Checkpoint: each changed partition → its sorted rows, or a delete once empty. */
+  checkpoint(out: CheckpointWriter): void {
+    if (!this.changes.tracking) {
+      out.clear()
+      for (const entry of this.partitions.entries()) this.write(out, entry)
+      this.changes.start()
+      return
+    }
+    for (const entry of this.changes.drain()) this.write(out, entry)
+  }
+
+  restore(entries: readonly StateEntry[]): void {
+    for (const [k, v] of entries) {
+      const key = decodeKey(k, this.partitionTypes)
+      this.partitions.insert(key, this.partitions.hashKey(key), { rows: decodeSnapshot(v) as Value[][], before: undefined })
+    }
+    this.changes.start()
+  }
+
+  private write(out: CheckpointWriter, entry: RowEntry<Partition>): void {
+    const key = encodeKey(entry.key, this.partitionTypes)
+    if (entry.value.rows.length > 0) out.put(key, encodeSnapshot(entry.value.rows))
+    else out.del(key)
   }
 
   stateSize(): number {

@@ -207,6 +207,7 @@ export class CheckpointCoordinator {
           break
       }
     }
+    for (const w of this.engine.deadLetters.checkpointWrites()) writes.push(w)
     const meta: CheckpointMeta = { epoch, at: this.engine.now(), sources, tables, dataflows, marks }
     const metaBytes = new TextEncoder().encode(JSON.stringify(meta))
     writes.push({ type: 'put', key: META_KEY, value: metaBytes })
