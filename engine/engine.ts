@@ -198,6 +198,19 @@ export class Engine {
   }
 
   private closing: Promise<void> | undefined
+  private ticker: NodeJS.Timeout | undefined
+
+  /** Starts the once-a-second clock tick of every dataflow (processing-time state: ttl). */
+  startTicker(): void {
+    this.ticker ??= setInterval(() => this.tick(), 1000).unref()
+  }
+
+  /** Hands the clock to every view's and sink's operators now (tests pass their own time). */
+  tick(now = this.now()): void {
+    for (const obj of this.objects.values()) {
+      if (obj.kind === 'materialized_view' || obj.kind === 'sink') obj.dataflow.tick(now)
+    }
+  }
 
   /**
    * Stops everything and closes the store. `lastCheckpoint: false` skips the final checkpoint,
@@ -214,6 +227,7 @@ export class Engine {
     // A last checkpoint, so a clean restart resumes from here instead of replaying.
     if (this.checkpointing && lastCheckpoint) await this.checkpoints.checkpoint()
     this.closed = true
+    if (this.ticker !== undefined) clearInterval(this.ticker)
     await this.checkpoints.stop()
     for (const v of this.materializedViews()) v.dataflow.detach()
     for (const obj of this.objects.values()) {

@@ -74,6 +74,7 @@ export class Sluice {
     }
     if (recovered !== undefined) engine.log('info', `restored checkpoint ${recovered.meta.epoch} in ${Date.now() - t0} ms`)
     engine.checkpoints.start()
+    engine.startTicker()
     return new Sluice(engine)
   }
 

@@ -265,6 +265,8 @@ export interface MaterializedViewDef {
   readonly dependsOn: readonly string[]
   readonly emitOnWindowClose: boolean
   readonly watermarkOverride: number | undefined
+  /** `WITH (ttl = ...)` in ms: bounds unwindowed state (grouping, joins, top-N). */
+  readonly ttlMs?: number
   readonly compile: CompileContext
   readonly notices: string[]
 }
@@ -272,7 +274,7 @@ export interface MaterializedViewDef {
 export async function createMaterializedView(engine: Engine, def: MaterializedViewDef): Promise<void> {
   engine.checkNameFree(def.name, 'materialized_view')
   const ops = operatorContext(engine, def.name)
-  const physical = lower(def.plan, { compile: def.compile, ops, watermarkOverride: def.watermarkOverride, emitOnWindowClose: def.emitOnWindowClose })
+  const physical = lower(def.plan, { compile: def.compile, ops, watermarkOverride: def.watermarkOverride, emitOnWindowClose: def.emitOnWindowClose, ttlMs: def.ttlMs })
   const columns = def.plan.columns.map((c) => ({ name: c.name, type: c.type }))
   // After an aggregate the view's rows are the aggregate's emitted rows: rebuilt from its
   // restored state instead of checkpointed twice (a third of the writes per changed group).

@@ -21,6 +21,7 @@ import { executeDelete, executeInsert, executeUpdate } from './dml.ts'
 import { alterSourceAddColumn } from './alter.ts'
 import { createSink } from './sink.ts'
 import { parseSql } from '../sql/front-door.ts'
+import { parseDurationMicros } from '../sql/duration.ts'
 import { describeSubscribe, executeSubscribe } from './subscribe.ts'
 import { explainLogical, explainPhysical } from '../plan/explain.ts'
 import { lower } from '../plan/physical.ts'
@@ -83,10 +84,7 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
       return engine.writeLock.run(async () => {
         if (s.ifNotExists && engine.get(s.name) !== undefined) return { tag: 'CREATE MATERIALIZED VIEW', notices: [`relation "${s.name}" already exists, skipping`] }
         engine.checkNameFree(s.name, 'materialized_view')
-        for (const key of s.options.keys()) {
-          if (key !== 'ttl') throw new SluiceError(SqlState.invalid_parameter_value, `unknown option "${key}" for a materialized view`)
-          throw new SluiceError(SqlState.feature_not_supported, 'the ttl option is not supported yet')
-        }
+        const ttlMs = viewTtl(s.options)
         const compile = compileContext(session, [])
         const binder = new Binder({ catalog: binderCatalog(engine), compile, paramTypes: [], allowSources: true })
         const bound = binder.bindQuery(s.query)
@@ -119,6 +117,7 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
           dependsOn: [...bound.reads],
           emitOnWindowClose: s.emit === 'on_window_close',
           watermarkOverride: s.watermark,
+          ttlMs,
           compile,
           notices,
         })
@@ -305,16 +304,29 @@ function countParams(sqlText: string): number {
   return max
 }
 
+/** A materialized view's WITH options: only `ttl` (ms, at least a second). */
+function viewTtl(options: ReadonlyMap<string, string>): number | undefined {
+  let ttlMs: number | undefined
+  for (const [key, value] of options) {
+    if (key !== 'ttl') throw new SluiceError(SqlState.invalid_parameter_value, `unknown option "${key}" for a materialized view`, { hint: 'known options: ttl' })
+    ttlMs = parseDurationMicros(value) / 1000
+    if (!(ttlMs >= 1000)) throw new SluiceError(SqlState.invalid_parameter_value, `invalid value "${value}" for option "ttl": at least one second`)
+  }
+  return ttlMs
+}
+
 async function explain(session: EngineSession, stmt: Statement, stage: ExplainStage): Promise<StatementResult> {
   const engine = session.engine
   const compile = compileContext(session, [])
   let query
   let override: number | undefined
   let emitOnWindowClose = false
+  let ttlMs: number | undefined
   if (stmt.kind === 'query') query = stmt.query
   else if (stmt.kind === 'create_materialized_view') {
     query = stmt.query
     override = stmt.watermark
+    ttlMs = viewTtl(stmt.options)
     emitOnWindowClose = stmt.emit === 'on_window_close'
   } else throw new SluiceError(SqlState.feature_not_supported, 'EXPLAIN works on SELECT and CREATE MATERIALIZED VIEW')
   const binder = new Binder({ catalog: binderCatalog(engine), compile, paramTypes: [], allowSources: stmt.kind !== 'query' })
@@ -324,7 +336,7 @@ async function explain(session: EngineSession, stmt: Statement, stage: ExplainSt
   if (stage === 'bound') lines.push('Bound plan:', ...explainLogical(bound))
   if (stage === 'optimized' || stage === 'all') lines.push('Logical plan:', ...explainLogical(optimized))
   if (stage === 'physical' || stage === 'all') {
-    const physical = lower(optimized, { compile, ops: operatorContext(engine, 'explain'), watermarkOverride: override, emitOnWindowClose })
+    const physical = lower(optimized, { compile, ops: operatorContext(engine, 'explain'), watermarkOverride: override, emitOnWindowClose, ttlMs })
     lines.push('Operator graph:', ...explainPhysical(physical))
   }
   return { tag: 'EXPLAIN', columns: [text('QUERY PLAN')], rows: lines.map((l) => [l]) }

@@ -49,6 +49,11 @@ export interface HashAggregateSpec {
    */
   readonly windowKey?: number
   readonly emitOnWindowClose: boolean
+  /**
+   * The view's `ttl` (ms) for unwindowed grouping: a group unchanged for that long (processing
+   * time, from onTick) is dropped and its row retracted. Undefined: groups live until empty.
+   */
+  readonly ttlMs?: number
 }
 
 /** One group as checkpoints see it (see the file comment). */
@@ -94,6 +99,11 @@ export class HashAggregate implements Operator {
   private storedPages = new Uint8Array(0)
   /** Set by restore(): slots differ from the checkpoint's, so the next one rewrites everything. */
   private rewriteAll = false
+  // TTL (spec.ttlMs): the runtime's clock as of the last tick, and when each group last changed
+  // by that clock (0: before any tick, read as "now" by the next expiry scan).
+  private clock = 0
+  private touched = new Float64Array(0)
+  private nextExpiry = 0
 
   constructor(private readonly spec: HashAggregateSpec) {
     this.groups = new KeySlots(spec.keyTypes)
@@ -121,6 +131,8 @@ export class HashAggregate implements Operator {
       const hash = groups.hashAt(cols, keyIndex, i)
       let slot = groups.findAt(cols, keyIndex, i, hash)
       if (slot < 0) {
+        // With a ttl, a retraction for a group that is gone (expired) has nothing to retract.
+        if (chunk.ops[i] < 0 && this.spec.ttlMs !== undefined && this.spec.windowKey === undefined) continue
         slot = this.openGroup(groups.insertAt(cols, keyIndex, i, hash))
         if (windowKey !== undefined) this.trackWindow(slot, windowKey)
       }
@@ -162,6 +174,31 @@ export class HashAggregate implements Operator {
     if (chunk !== undefined) out.chunk(chunk)
   }
 
+  /**
+   * TTL: drops the groups unchanged for `ttlMs` and retracts their rows. Scans every group, so
+   * it runs at most every quarter of the TTL (a group goes between ttl and 1.25 ttl after its
+   * last change).
+   */
+  onTick(now: number, out: Emitter): void {
+    const ttl = this.spec.ttlMs
+    if (ttl === undefined || this.spec.windowKey !== undefined || this.spec.keyTypes.length === 0) return
+    this.clock = now
+    if (now < this.nextExpiry) return
+    this.nextExpiry = now + ttl / 4
+    const output = new Output(this.width, 0)
+    for (const slot of [...this.groups.slots()]) {
+      if (this.touched[slot] === 0) {
+        this.touched[slot] = now
+        continue
+      }
+      if (now - this.touched[slot] < ttl || this.dirty[slot] === 1) continue
+      if (this.hasEmitted[slot] === 1) output.pushEmitted(-1, this.groups, slot, this.emitted)
+      this.freeGroup(slot)
+    }
+    const chunk = output.take()
+    if (chunk !== undefined) out.chunk(chunk)
+  }
+
   stateSize(): number {
     return this.groups.size
   }
@@ -169,7 +206,8 @@ export class HashAggregate implements Operator {
   explain(): string {
     const keys = this.spec.keyTypes.map((_t, i) => `#${i}`).join(', ')
     const emit = this.spec.emitOnWindowClose ? ' emit=on_window_close' : ''
-    return `keys=[${keys}] aggs=[${this.spec.calls.map((c) => c.label).join(', ')}]${emit}`
+    const ttl = this.spec.ttlMs === undefined || this.spec.windowKey !== undefined ? '' : ` ttl=${this.spec.ttlMs / 1000}s`
+    return `keys=[${keys}] aggs=[${this.spec.calls.map((c) => c.label).join(', ')}]${emit}${ttl}`
   }
 
   /** Every group held, for a checkpoint (cold path: builds one object per group). */
@@ -285,6 +323,7 @@ export class HashAggregate implements Operator {
       this.rows = grownFloat64(this.rows, slot)
       this.dirty = grownUint8(this.dirty, slot)
       this.hasEmitted = grownUint8(this.hasEmitted, slot)
+      if (this.spec.ttlMs !== undefined) this.touched = grownFloat64(this.touched, slot)
     }
     this.rows[slot] = 0
     this.dirty[slot] = 0
@@ -296,6 +335,7 @@ export class HashAggregate implements Operator {
   private markDirty(slot: number): void {
     this.dirty[slot] = 1
     this.dirtyList.push(slot)
+    if (this.spec.ttlMs !== undefined) this.touched[slot] = this.clock
   }
 
   private clearDirty(): void {
@@ -386,11 +426,6 @@ export class HashAggregate implements Operator {
   }
 }
 
-/**
- * Output rows built straight into columns: keys read from the group table, aggregates from a
- * row or from columns. Columns are sized up front for the expected row count (one insert per
- * dirty group is the common case), so they are not regrown while filling.
- */
 /** Slots per checkpoint page (2^PAGE_BITS). */
 const PAGE_BITS = 5
 
@@ -400,6 +435,11 @@ function pageKey(page: number): Uint8Array {
   return key
 }
 
+/**
+ * Output rows built straight into columns: keys read from the group table, aggregates from a
+ * row or from columns. Columns are sized up front for the expected row count (one insert per
+ * dirty group is the common case), so they are not regrown while filling.
+ */
 class Output {
   private columns: Column[] | undefined
   private ops: Int8Array | undefined

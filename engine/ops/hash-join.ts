@@ -32,6 +32,8 @@ interface StoredRow {
   readonly side: 0 | 1
   /** Its checkpoint entry's key: unique per operator, never reused. */
   readonly id: number
+  /** Runtime clock (ms) of its last change, for ttl (0: before any tick). */
+  touched: number
 }
 
 /** What a lookup join's left row produced, so its retraction retracts exactly that. */
@@ -40,6 +42,7 @@ interface Produced {
   readonly row: Value[]
   count: number
   readonly rows: Value[][]
+  touched: number
 }
 
 /** Checkpoint key prefixes: stored rows by id, lookup results by left row. */
@@ -89,6 +92,12 @@ export interface HashJoinSpec {
    * watermark is late; a stored row that no future row of the other side can match is freed.
    */
   readonly interval?: { readonly leftTime: number; readonly rightTime: number; readonly lo: number; readonly hi: number }
+  /**
+   * The view's `ttl` (ms): a stored row unchanged for that long (processing time) is evicted
+   * without retracting what it produced (later rows of the other side no longer match it).
+   * Not for interval joins, whose state the watermark bounds.
+   */
+  readonly ttlMs?: number
   readonly detail: string
 }
 
@@ -101,6 +110,9 @@ export class HashJoin implements Operator {
   private readonly wm = [-Infinity, -Infinity]
   /** Id of the next stored row. */
   private nextId = 0
+  /** The runtime's clock as of the last tick (ttl). */
+  private clock = 0
+  private nextExpiry = 0
   /** Stored rows changed since the last checkpoint. */
   private readonly rowChanges = new ChangeTracker<StoredRow>()
   /** Lookup results changed since the last checkpoint. */
@@ -141,12 +153,12 @@ export class HashJoin implements Operator {
       if (key[0] === ROW_ENTRY) {
         const [side, count, matches, row] = decodeSnapshot(value) as [0 | 1, number, number, Value[]]
         const id = Number(new DataView(key.buffer, key.byteOffset + 1, 8).getBigUint64(0))
-        this.restoreRow({ row, count, matches, side, id })
+        this.restoreRow({ row, count, matches, side, id, touched: 0 })
         if (id >= this.nextId) this.nextId = id + 1
       } else {
         const row = decodeKey(key, this.spec.leftTypes, 1)
         const [count, rows] = decodeSnapshot(value) as [number, Value[][]]
-        this.produced.insert(row, this.produced.hashKey(row), { row, count, rows })
+        this.produced.insert(row, this.produced.hashKey(row), { row, count, rows, touched: 0 })
       }
     }
     this.rowChanges.start()
@@ -226,8 +238,9 @@ export class HashJoin implements Operator {
       if (this.spec.leftAppendOnly !== true) {
         const hash = this.produced.hashAt(cols, all, i)
         const entry = this.produced.findAt(cols, all, i, hash)
-        const produced = entry === undefined ? this.produced.insert(row, hash, { row, count: 1, rows: outputs }).value : entry.value
+        const produced = entry === undefined ? this.produced.insert(row, hash, { row, count: 1, rows: outputs, touched: this.clock }).value : entry.value
         if (entry !== undefined) produced.count++
+        produced.touched = this.clock
         this.producedChanges.note(produced)
       }
     }
@@ -267,6 +280,9 @@ export class HashJoin implements Operator {
       let hasNullKey = false
       for (const k of self.keys) if (row[k] === null) hasNullKey = true
       const hash = hasNullKey ? 0 : self.table.hashAt(cols, self.keys, i)
+      // With a ttl, the retraction of a row evicted earlier retracts nothing: what it produced
+      // stays, and pairs with rows that came after the eviction were never produced.
+      if (op < 0 && this.spec.ttlMs !== undefined && !hasNullKey && !this.holds(self, cols, i, hash)) continue
       const bucket = hasNullKey ? undefined : other.table.findAt(cols, self.keys, i, hash)
       let matched = 0
       if (bucket !== undefined) {
@@ -308,28 +324,64 @@ export class HashJoin implements Operator {
   }
 
   private free(side: Side, timeCol: number, dead: (t: number) => boolean): void {
+    this.evict(side, (s) => {
+      const t = s.row[timeCol]
+      return typeof t === 'number' && dead(t)
+    })
+  }
+
+  /**
+   * TTL: evicts stored rows (and lookup results) unchanged for `ttlMs`. Scans all state, so it
+   * runs at most every quarter of the TTL.
+   */
+  onTick(now: number, _out: Emitter): void {
+    const ttl = this.spec.ttlMs
+    if (ttl === undefined || this.spec.interval !== undefined) return
+    this.clock = now
+    if (now < this.nextExpiry) return
+    this.nextExpiry = now + ttl / 4
+    const expired = (s: { touched: number }): boolean => {
+      if (s.touched === 0) s.touched = now
+      return now - s.touched >= ttl
+    }
+    for (const side of this.sides) this.evict(side, expired)
+    for (const entry of [...this.produced.entries()]) {
+      if (!expired(entry.value)) continue
+      this.produced.delete(entry)
+      entry.value.count = 0
+      this.producedChanges.note(entry.value)
+    }
+  }
+
+  /** Removes the stored rows of `side` for which `dead` holds. */
+  private evict(side: Side, dead: (s: StoredRow) => boolean): void {
     for (const entry of [...side.table.entries()]) {
       const bucket = entry.value
       if (Array.isArray(bucket)) {
         const live: StoredRow[] = []
         for (const s of bucket) {
-          const t = s.row[timeCol]
-          if (typeof t === 'number' && dead(t)) this.forget(s)
+          if (dead(s)) this.forget(s)
           else live.push(s)
         }
         bucket.length = 0
         bucket.push(...live)
       } else {
         for (const stored of [...bucket.entries()]) {
-          const t = stored.value.row[timeCol]
-          if (typeof t === 'number' && dead(t)) {
-            bucket.delete(stored)
-            this.forget(stored.value)
-          }
+          if (!dead(stored.value)) continue
+          bucket.delete(stored)
+          this.forget(stored.value)
         }
       }
       if (bucketSize(bucket) === 0) side.table.delete(entry)
     }
+  }
+
+  /** Whether `side` holds row `i` of `cols` (hash: of its join key). */
+  private holds(side: Side, cols: Chunk['columns'], i: number, hash: number): boolean {
+    const entry = side.table.findAt(cols, side.keys, i, hash)
+    if (entry === undefined) return false
+    const bucket = entry.value
+    return Array.isArray(bucket) || bucket.findAt(cols, side.all, i, bucket.hashAt(cols, side.all, i)) !== undefined
   }
 
   /** A stored row left the state (its checkpoint entry is deleted). */
@@ -345,7 +397,7 @@ export class HashJoin implements Operator {
   }
 
   explain(): string {
-    return this.spec.detail
+    return this.spec.ttlMs === undefined || this.spec.interval !== undefined ? this.spec.detail : `${this.spec.detail} ttl=${this.spec.ttlMs / 1000}s`
   }
 
   /** The rows of a bucket as an array (the bucket may change while its matches are emitted). */
@@ -383,7 +435,7 @@ export class HashJoin implements Operator {
     const bucket = entry.value
     if (Array.isArray(bucket)) {
       if (op > 0) {
-        const s: StoredRow = { row, count: 1, matches, side: side.index, id: this.nextId++ }
+        const s: StoredRow = { row, count: 1, matches, side: side.index, id: this.nextId++, touched: this.clock }
         bucket.push(s)
         this.rowChanges.note(s)
       } else {
@@ -399,12 +451,14 @@ export class HashJoin implements Operator {
     if (op > 0) {
       if (stored !== undefined) {
         stored.value.count++
+        stored.value.touched = this.clock
         this.rowChanges.note(stored.value)
-      } else this.rowChanges.note(bucket.insert(row, rowHash, { row, count: 1, matches, side: side.index, id: this.nextId++ }).value)
+      } else this.rowChanges.note(bucket.insert(row, rowHash, { row, count: 1, matches, side: side.index, id: this.nextId++, touched: this.clock }).value)
       return
     }
     if (stored === undefined) return
     if (--stored.value.count === 0) bucket.delete(stored)
+    stored.value.touched = this.clock
     this.rowChanges.note(stored.value)
     if (bucket.size === 0) side.table.delete(entry)
   }

@@ -42,6 +42,11 @@ export interface Operator {
   onChunk(chunk: Chunk, input: number, out: Emitter): void
   /** Handles a watermark from `input`; default: forward unchanged. */
   onWatermark?(w: Watermark, input: number, out: Emitter): void
+  /**
+   * The runtime's wall clock (ms), about once a second, between pushes: operators with
+   * processing-time state (a view's `ttl`) expire it here. Operators never read clocks themselves.
+   */
+  onTick?(now: number, out: Emitter): void
   /** Approximate number of state entries (groups, rows) held, for metrics and the catalog. */
   stateSize?(): number
   /**

@@ -35,6 +35,8 @@ export interface TopNSpec {
    * keeps only the first `limit` rows of each partition.
    */
   readonly appendOnly?: boolean
+  /** The view's `ttl` (ms): a partition unchanged for that long (processing time) is dropped and its rows retracted. */
+  readonly ttlMs?: number
 }
 
 interface Partition {
@@ -42,6 +44,8 @@ interface Partition {
   readonly rows: Value[][]
   /** The first `limit` rows as last emitted, or undefined when not dirty. */
   before: Value[][] | undefined
+  /** Runtime clock (ms) of its last change, for ttl (0: before any tick). */
+  touched: number
 }
 
 export class TopN implements Operator {
@@ -56,6 +60,9 @@ export class TopN implements Operator {
    * partition otherwise.
    */
   private readonly changes = new ChangeTracker<RowEntry<Partition>>()
+  /** The runtime's clock as of the last tick (ttl). */
+  private clock = 0
+  private nextExpiry = 0
 
   constructor(private readonly spec: TopNSpec) {
     this.partitionTypes = spec.partition.map((c) => spec.types[c])
@@ -69,10 +76,11 @@ export class TopN implements Operator {
     for (let i = 0; i < chunk.length; i++) {
       const hash = this.partitions.hashAt(cols, partition, i)
       let entry = this.partitions.findAt(cols, partition, i, hash)
-      if (entry === undefined) entry = this.partitions.insert(this.partitions.keyAt(cols, partition, i), hash, { rows: [], before: undefined })
+      if (entry === undefined) entry = this.partitions.insert(this.partitions.keyAt(cols, partition, i), hash, { rows: [], before: undefined, touched: 0 })
       const p = entry.value
       if (p.before === undefined) {
         p.before = p.rows.slice(0, this.spec.limit)
+        p.touched = this.clock
         this.dirty.push(entry)
       }
       const row = new Array<Value>(cols.length)
@@ -106,6 +114,28 @@ export class TopN implements Operator {
     if (result !== undefined) out.chunk(result)
   }
 
+  /** TTL: drops partitions unchanged for `ttlMs`, retracting their rows (at most every quarter of the TTL). */
+  onTick(now: number, out: Emitter): void {
+    const ttl = this.spec.ttlMs
+    if (ttl === undefined) return
+    this.clock = now
+    if (now < this.nextExpiry) return
+    this.nextExpiry = now + ttl / 4
+    const builder = new ChunkBuilder(this.width)
+    for (const entry of [...this.partitions.entries()]) {
+      const p = entry.value
+      if (p.touched === 0) p.touched = now
+      if (now - p.touched < ttl) continue
+      const shown = p.rows.slice(0, this.spec.limit)
+      for (let j = 0; j < shown.length; j++) builder.push(-1, [...shown[j], BigInt(j + 1)])
+      p.rows.length = 0
+      this.partitions.delete(entry)
+      this.changes.note(entry)
+    }
+    const result = builder.take()
+    if (result !== undefined) out.chunk(result)
+  }
+
   /** Checkpoint: each changed partition → its sorted rows, or a delete once empty. */
   checkpoint(out: CheckpointWriter): void {
     if (!this.changes.tracking) {
@@ -120,7 +150,7 @@ export class TopN implements Operator {
   restore(entries: readonly StateEntry[]): void {
     for (const [k, v] of entries) {
       const key = decodeKey(k, this.partitionTypes)
-      this.partitions.insert(key, this.partitions.hashKey(key), { rows: decodeSnapshot(v) as Value[][], before: undefined })
+      this.partitions.insert(key, this.partitions.hashKey(key), { rows: decodeSnapshot(v) as Value[][], before: undefined, touched: 0 })
     }
     this.changes.start()
   }
@@ -139,7 +169,7 @@ export class TopN implements Operator {
 
   explain(): string {
     const order = this.spec.order.map((o) => `#${o.column}${o.descending ? ' desc' : ''}`).join(', ')
-    return `partition=[${this.spec.partition.map((c) => `#${c}`).join(', ')}] order=[${order}]${this.spec.limit === Infinity ? '' : ` limit=${this.spec.limit}`}`
+    return `partition=[${this.spec.partition.map((c) => `#${c}`).join(', ')}] order=[${order}]${this.spec.limit === Infinity ? '' : ` limit=${this.spec.limit}`}${this.spec.ttlMs === undefined ? '' : ` ttl=${this.spec.ttlMs / 1000}s`}`
   }
 
   /** First index whose row sorts at or after `row`. */

@@ -30,6 +30,8 @@ export interface LowerOptions {
   readonly emitOnWindowClose: boolean
   /** Pull queries: a row that fails to evaluate fails the query (views dead-letter it instead). */
   readonly throwOnEvalError?: boolean
+  /** The view's `ttl` (ms) for unwindowed state: grouping, joins, top-N. */
+  readonly ttlMs?: number
 }
 
 export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
@@ -99,6 +101,7 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
         leftAppendOnly: isAppendOnly(plan.left),
         rightAppendOnly: isAppendOnly(plan.right),
         interval: plan.interval,
+        ttlMs: options.ttlMs,
         detail: `${plan.lookup ? 'lookup ' : ''}${plan.type} on ${joinCondition(plan.leftKeys, plan.rightKeys, plan.left.columns.length)}${plan.residual === undefined ? '' : ` and ${exprText(plan.residual)}`}${plan.interval === undefined ? '' : ` interval=[${plan.interval.lo / 1e6}s, ${plan.interval.hi / 1e6}s]`}`,
       }, options.ops)
       return { op, inputs: [lower(plan.left, options), lower(plan.right, options)], types }
@@ -117,7 +120,7 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
       }
     case 'rank':
       return {
-        op: new TopN({ types: plan.input.columns.map((c) => c.type), partition: plan.partition, order: plan.order, limit: plan.limit, appendOnly: isAppendOnly(plan.input) }),
+        op: new TopN({ types: plan.input.columns.map((c) => c.type), partition: plan.partition, order: plan.order, limit: plan.limit, appendOnly: isAppendOnly(plan.input), ttlMs: options.ttlMs }),
         inputs: [lower(plan.input, options)],
         types,
       }
@@ -136,6 +139,7 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
         })),
         windowKey: plan.windowKey,
         emitOnWindowClose: options.emitOnWindowClose && plan.windowKey !== undefined,
+        ttlMs: options.ttlMs,
       })
       return { op, inputs: [lower(plan.input, options)], types }
     }

@@ -124,6 +124,16 @@ export class Dataflow {
     }
   }
 
+  /** Hands the runtime's clock (ms) to the operators that keep processing-time state (ttl). */
+  tick(now: number): void {
+    if (this.failure !== undefined) return
+    try {
+      for (const runner of this.runners) runner.op.onTick?.(now, runner.emitter)
+    } catch (e) {
+      this.fail(e)
+    }
+  }
+
   detach(): void {
     for (const leaf of this.leaves) {
       if (leaf.subscriber !== undefined) leaf.relation.stream.unsubscribe(leaf.subscriber)
