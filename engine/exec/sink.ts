@@ -18,6 +18,7 @@ import { SluiceError, SqlState } from '../errors.ts'
 import { Dataflow } from '../runtime/dataflow.ts'
 import { lower } from '../plan/physical.ts'
 import { isAppendOnly } from '../plan/logical.ts'
+import { streamKey, type RelationKey } from '../plan/properties.ts'
 import { attachDataflow, operatorContext, startSources } from './ddl.ts'
 
 /** The dataflow's last operator: hands every chunk to the writer (which only buffers). */
@@ -51,7 +52,7 @@ export async function createSink(engine: Engine, def: SinkDef): Promise<void> {
   }
   const options = new Map([...def.options].filter(([k]) => k !== 'connector'))
   const columns: ColumnSchema[] = def.plan.columns.filter((c) => c.hidden !== true).map((c) => ({ name: c.name, type: c.type }))
-  const spec: SinkSpec = { columns, key: streamKey(engine, def.plan), appendOnly: def.emitOnWindowClose || isAppendOnly(def.plan) }
+  const spec: SinkSpec = { columns, key: streamKeyOf(engine, def.plan), appendOnly: def.emitOnWindowClose || isAppendOnly(def.plan) }
   const writer = factory.create(spec, options, engine.connectorContext(def.name))
   const physical = lower(def.plan, { compile: def.compile, ops: operatorContext(engine, def.name), watermarkOverride: undefined, emitOnWindowClose: false })
   const output = new SinkOutput(writer)
@@ -127,34 +128,20 @@ function openWithRetries(engine: Engine, name: string, writer: SinkWriter, sink:
 }
 
 /**
- * The columns that identify a row of the plan's output (the upsert key of a sink): the group
- * keys of an aggregate, a table's primary key, carried through projections and filters that keep
- * them; empty when none is known.
+ * The stream key of a plan over this engine's relations (engine/plan/properties.ts): a table's
+ * primary key, a view's own stream key. Empty when none is known.
  */
-export function streamKey(engine: Engine, plan: LogicalPlan): number[] {
-  switch (plan.kind) {
-    case 'aggregate':
-      return Array.from({ length: plan.keyCount }, (_v, i) => i)
-    case 'filter':
-      return streamKey(engine, plan.input)
-    case 'project': {
-      const inner = streamKey(engine, plan.input)
-      if (inner.length === 0) return []
-      const out: number[] = []
-      for (const k of inner) {
-        const at = plan.exprs.findIndex((e) => e.kind === 'column' && e.index === k)
-        if (at < 0) return []
-        out.push(at)
-      }
-      return out
-    }
-    case 'scan': {
-      const obj = engine.get(plan.relation.name)
-      if (obj?.kind === 'table') return [...(obj.primaryKey ?? [])]
-      if (obj?.kind === 'materialized_view') return streamKey(engine, obj.plan)
-      return []
-    }
-    default:
-      return []
+export function streamKeyOf(engine: Engine, plan: LogicalPlan): number[] {
+  return streamKey(plan, relationKeys(engine)) ?? []
+}
+
+/** Resolves the key of a relation a plan scans. */
+export function relationKeys(engine: Engine): RelationKey {
+  const resolve: RelationKey = (relation) => {
+    const obj = engine.get(relation.name)
+    if (obj?.kind === 'table') return obj.primaryKey
+    if (obj?.kind === 'materialized_view') return streamKey(obj.plan, resolve)
+    return undefined
   }
+  return resolve
 }

@@ -19,11 +19,12 @@ import { parseStatementTimeout } from './interrupt.ts'
 import { createMaterializedView, createSource, createTable, dropObject, operatorContext } from './ddl.ts'
 import { executeDelete, executeInsert, executeUpdate } from './dml.ts'
 import { alterSourceAddColumn } from './alter.ts'
-import { createSink } from './sink.ts'
+import { createSink, relationKeys } from './sink.ts'
 import { parseSql } from '../sql/front-door.ts'
 import { parseDurationMicros } from '../sql/duration.ts'
 import { describeSubscribe, executeSubscribe } from './subscribe.ts'
-import { explainLogical, explainPhysical } from '../plan/explain.ts'
+import { columnTypes, explainLogical, explainPhysical } from '../plan/explain.ts'
+import { describeProperties } from '../plan/properties.ts'
 import { lower } from '../plan/physical.ts'
 import { inputsOf, isWindowed, type LogicalPlan } from '../plan/logical.ts'
 import { SluiceError, SqlState } from '../errors.ts'
@@ -333,8 +334,13 @@ async function explain(session: EngineSession, stmt: Statement, stage: ExplainSt
   const bound = binder.bindQuery(query).plan
   const optimized = optimize(bound)
   const lines: string[] = []
-  if (stage === 'bound') lines.push('Bound plan:', ...explainLogical(bound))
-  if (stage === 'optimized' || stage === 'all') lines.push('Logical plan:', ...explainLogical(optimized))
+  if (stage === 'bound') lines.push('Bound plan (output columns of each node):', ...explainLogical(bound, columnTypes))
+  if (stage === 'logical') lines.push('Logical plan:', ...explainLogical(bound))
+  if (stage === 'optimized') lines.push('Optimized plan:', ...explainLogical(optimized))
+  if (stage === 'stream' || stage === 'all') {
+    const keys = relationKeys(engine)
+    lines.push('Stream plan:', ...explainLogical(optimized, (p) => describeProperties(p, keys)))
+  }
   if (stage === 'physical' || stage === 'all') {
     const physical = lower(optimized, { compile, ops: operatorContext(engine, 'explain'), watermarkOverride: override, emitOnWindowClose, ttlMs })
     lines.push('Operator graph:', ...explainPhysical(physical))

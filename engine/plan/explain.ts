@@ -12,14 +12,21 @@ import type { PhysicalNode } from '../runtime/dataflow.ts'
 import { isRelationInput } from '../runtime/dataflow.ts'
 import { formatTypeName } from '../types/oid.ts'
 
-export function explainLogical(plan: LogicalPlan): string[] {
+/** The plan tree, one node a line; `annotate` adds a suffix per node (types, stream properties). */
+export function explainLogical(plan: LogicalPlan, annotate?: (p: LogicalPlan) => string): string[] {
   const lines: string[] = []
   const walk = (p: LogicalPlan, depth: number): void => {
-    lines.push(`${'  '.repeat(depth)}${describe(p)}`)
+    const suffix = annotate === undefined ? '' : `  [${annotate(p)}]`
+    lines.push(`${'  '.repeat(depth)}${describe(p)}${suffix}`)
     for (const input of inputsOf(p)) walk(input, depth + 1)
   }
   walk(plan, 0)
   return number(lines)
+}
+
+/** A node's output columns with their types, e.g. `id bigint, name text` (EXPLAIN BOUND). */
+export function columnTypes(p: LogicalPlan): string {
+  return p.columns.map((c) => `${c.name} ${formatTypeName(c.type)}`).join(', ')
 }
 
 export function explainPhysical(root: PhysicalNode): string[] {

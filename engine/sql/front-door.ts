@@ -628,7 +628,7 @@ function explain(text: string, base: number, tokens: readonly Token[]): Statemen
   let i = 1
   let stage: ExplainStage = 'all'
   const w = tokens[1]?.value
-  const stages: Record<string, ExplainStage> = { bound: 'bound', logical: 'bound', optimized: 'optimized', physical: 'physical', stream: 'physical', plan: 'all' }
+  const stages: Record<string, ExplainStage> = { bound: 'bound', logical: 'logical', optimized: 'optimized', stream: 'stream', physical: 'physical', plan: 'all' }
   if (w !== undefined && tokens[1].type === 'word' && stages[w] !== undefined) {
     stage = stages[w]
     i = 2

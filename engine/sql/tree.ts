@@ -162,7 +162,11 @@ export interface IncludeClause {
   readonly position: number
 }
 
-export type ExplainStage = 'bound' | 'optimized' | 'physical' | 'all'
+/**
+ * EXPLAIN's stages, in planning order: the binder's typed result, the logical plan before rules,
+ * after rules, with stream properties, and the operator graph. Plain EXPLAIN shows the last two.
+ */
+export type ExplainStage = 'bound' | 'logical' | 'optimized' | 'stream' | 'physical' | 'all'
 
 export type ObjectKindWord = 'source' | 'table' | 'materialized_view' | 'view' | 'sink'
 
