@@ -277,10 +277,12 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
   const physical = lower(def.plan, { compile: def.compile, ops, watermarkOverride: def.watermarkOverride, emitOnWindowClose: def.emitOnWindowClose, ttlMs: def.ttlMs })
   const columns = def.plan.columns.map((c) => ({ name: c.name, type: c.type }))
   // After an aggregate the view's rows are the aggregate's emitted rows: rebuilt from its
-  // restored state instead of checkpointed twice (a third of the writes per changed group).
-  const currentOutput = outputOf(physical)
-  const rebuildable = currentOutput?.() !== undefined
-  const materialize = new Materialize(columns.map((c) => c.type), engine.checkpointing && !rebuildable)
+  // restored state instead of checkpointed twice (a third of the writes per changed group); the
+  // view checkpoints only the rows the aggregate retires (closed windows).
+  let materialize: Materialize | undefined = undefined
+  const upstream = engine.checkpointing ? outputOf(physical, (rows) => materialize?.retire(rows)) : undefined
+  const rebuildable = upstream?.current() !== undefined
+  materialize = new Materialize(columns.map((c) => c.type), !engine.checkpointing ? 'none' : rebuildable ? 'retired' : 'changes')
   const stream = new Stream(def.name)
   let obj: MaterializedViewObject | undefined = undefined
   const dataflow = new Dataflow(
@@ -312,7 +314,7 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
     snapshot: () => chunkFromRows(columns.length, materialize.snapshot()),
   }
   await attachDataflow(engine, id, dataflow, stream, () => {
-    const rows = rebuildable ? currentOutput?.() : undefined
+    const rows = rebuildable ? upstream?.current() : undefined
     if (rows !== undefined && rows.length > 0) materialize.onChunk(rows, 0, { chunk: () => {}, watermark: () => {} })
   })
   for (const dep of def.dependsOn) engine.get(dep)?.dependents.add(def.name)
@@ -323,21 +325,30 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
 /**
  * What a dataflow node's downstream currently holds from it, when it can be computed from
  * operator state: an operator that knows its output (an aggregate), seen through stateless
- * filters and projections (replayed over it). Undefined when unknown.
+ * filters and projections (replayed over it). `retired` receives the rows downstream keeps that
+ * the operator forgets (closed windows), projected the same way. Undefined when unknown.
  */
-function outputOf(node: PhysicalNode): (() => Chunk | undefined) | undefined {
-  if (node.op.currentOutput !== undefined) return () => node.op.currentOutput?.()
+function outputOf(node: PhysicalNode, retired: (rows: Chunk) => void): { current: () => Chunk | undefined } | undefined {
+  const op = node.op
+  if (op.currentOutput !== undefined) {
+    op.onRetired?.(retired)
+    return { current: () => op.currentOutput?.() }
+  }
   const input = node.inputs[0]
-  if (!(node.op instanceof FilterProject) || node.inputs.length !== 1 || isRelationInput(input)) return undefined
-  const inner = outputOf(input)
-  if (inner === undefined) return undefined
-  return () => {
-    const rows = inner()
-    if (rows === undefined) return undefined
+  if (!(op instanceof FilterProject) || node.inputs.length !== 1 || isRelationInput(input)) return undefined
+  const through = (rows: Chunk): Chunk => {
     const out: Chunk[] = []
-    node.op.onChunk(rows, 0, { chunk: (c) => out.push(c), watermark: () => {} })
+    op.onChunk(rows, 0, { chunk: (c) => out.push(c), watermark: () => {} })
     // A filter/projection emits at most one chunk per input chunk.
     return out[0] ?? { columns: node.types.map(() => []), ops: new Int8Array(0), length: 0 }
+  }
+  const inner = outputOf(input, (rows) => retired(through(rows)))
+  if (inner === undefined) return undefined
+  return {
+    current: () => {
+      const rows = inner.current()
+      return rows === undefined ? undefined : through(rows)
+    },
   }
 }
 

@@ -104,6 +104,8 @@ export class HashAggregate implements Operator {
   private clock = 0
   private touched = new Float64Array(0)
   private nextExpiry = 0
+  /** Where rows of groups freed at window close (kept downstream) are handed (see onRetired). */
+  private retired: ((rows: Chunk) => void) | undefined
 
   constructor(private readonly spec: HashAggregateSpec) {
     this.groups = new KeySlots(spec.keyTypes)
@@ -155,6 +157,8 @@ export class HashAggregate implements Operator {
     if (windowKey === undefined || w.column !== windowKey || w.value <= this.watermark) return
     this.watermark = w.value
     const output = new Output(this.width, 0)
+    // EMIT CHANGES: the rows downstream keeps of the groups freed here.
+    const retired = this.retired !== undefined && !this.spec.emitOnWindowClose ? new Output(this.width, 0) : undefined
     for (const [end, slots] of this.byWindow) {
       if (end > w.value) continue
       this.byWindow.delete(end)
@@ -164,6 +168,7 @@ export class HashAggregate implements Operator {
           for (let a = 0; a < this.accs.length; a++) this.next[a] = this.accs[a].result(slot)
           output.push(1, this.groups, slot, this.next)
         }
+        if (retired !== undefined && this.hasEmitted[slot] === 1) retired.pushEmitted(1, this.groups, slot, this.emitted)
         this.dirty[slot] = 0
         this.freeGroup(slot)
       }
@@ -171,7 +176,21 @@ export class HashAggregate implements Operator {
     if (this.spec.emitOnWindowClose) this.clearDirty()
     else this.flush(out) // groups closed mid-chunk were already flushed; this is a no-op guard
     const chunk = output.take()
-    if (chunk !== undefined) out.chunk(chunk)
+    if (chunk !== undefined) {
+      out.chunk(chunk)
+      this.retired?.(chunk) // EMIT ON WINDOW CLOSE: a row is final as it is emitted
+    }
+    const gone = retired?.take()
+    if (gone !== undefined) this.retired?.(gone)
+  }
+
+  /**
+   * Asks for the rows downstream keeps although this operator forgets their groups (closed
+   * windows), as they are forgotten. With it, currentOutput() covers windowed aggregation too:
+   * downstream's rows = currentOutput() + everything retired.
+   */
+  onRetired(handler: (rows: Chunk) => void): void {
+    this.retired = handler
   }
 
   /**
@@ -284,11 +303,12 @@ export class HashAggregate implements Operator {
 
   /**
    * The rows downstream holds from this operator (each group's emitted row), so a Materialize
-   * right after it rebuilds from here instead of checkpointing a second copy. Not for windowed
-   * aggregation: downstream keeps the rows of closed windows whose groups this operator freed.
+   * right after it rebuilds from here instead of checkpointing a second copy. For windowed
+   * aggregation only with onRetired: downstream also keeps the rows of closed windows whose
+   * groups this operator freed.
    */
   currentOutput(): Chunk | undefined {
-    if (this.spec.windowKey !== undefined) return undefined
+    if (this.spec.windowKey !== undefined && this.retired === undefined) return undefined
     const output = new Output(this.width, this.groups.size)
     for (const slot of this.groups.slots()) if (this.hasEmitted[slot] === 1) output.pushEmitted(1, this.groups, slot, this.emitted)
     return output.take() ?? { columns: Array.from({ length: this.width }, () => []), ops: new Int8Array(0), length: 0 }

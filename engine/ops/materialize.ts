@@ -12,9 +12,18 @@ import type { CheckpointWriter, Emitter, Operator, StateEntry } from './operator
 import { RowMap, type RowEntry } from '../util/row-map.ts'
 import { decodeKey, encodeKey } from '../state/codec.ts'
 
+/**
+ * What a view's checkpoint holds of its rows: every change ('changes'), only the rows its
+ * upstream operator retired ('retired': the rest is rebuilt from that operator's restored state,
+ * see Operator.currentOutput), or nothing ('none': not checkpointed).
+ */
+export type MaterializeCheckpoint = 'changes' | 'retired' | 'none'
+
 /** A distinct row's multiplicity, with its checkpoint bookkeeping. */
 interface Held {
   n: number
+  /** Of n, copies retired upstream (checkpointed in 'retired' mode). */
+  retired: number
   /** The last checkpoint holds this row. */
   stored: boolean
   /** Changed since the last checkpoint (listed in `unsaved`). */
@@ -32,11 +41,14 @@ export class Materialize implements Operator {
   /** The latest watermark per output column, for views created later over this one. */
   readonly watermarks = new Map<number, number>()
 
-  /** `checkpointed`: the view's state is checkpointed, so changes are tracked for it. */
+  /** Whether changes are tracked for checkpoints (mode 'changes'). */
+  private readonly checkpointed: boolean
+
   constructor(
     readonly types: readonly DataType[],
-    private readonly checkpointed = false,
+    private readonly mode: MaterializeCheckpoint = 'none',
   ) {
+    this.checkpointed = mode === 'changes'
     this.rows = new RowMap<Held>(types)
     this.allColumns = types.map((_t, i) => i)
   }
@@ -48,7 +60,7 @@ export class Materialize implements Operator {
       const entry = this.rows.findAt(cols, this.allColumns, i, hash)
       if (chunk.ops[i] > 0) {
         if (entry === undefined) {
-          const held: Held = { n: 1, stored: false, unsaved: this.checkpointed }
+          const held: Held = { n: 1, retired: 0, stored: false, unsaved: this.checkpointed }
           const added = this.rows.insert(this.rows.keyAt(cols, this.allColumns, i), hash, held)
           if (this.checkpointed) this.unsaved.push(added)
         } else {
@@ -81,15 +93,35 @@ export class Materialize implements Operator {
   }
 
   /**
-   * Checkpoint: each changed distinct row → its multiplicity, or a delete once it is gone. The
-   * list is in order of first change, so a row deleted and inserted again writes del then put.
+   * Rows the upstream operator forgot without retracting them (a closed window's groups): in
+   * 'retired' mode the checkpoint keeps these, since the upstream state no longer can.
+   */
+  retire(chunk: Chunk): void {
+    if (this.mode !== 'retired') return
+    const cols = chunk.columns
+    for (let i = 0; i < chunk.length; i++) {
+      const entry = this.rows.findAt(cols, this.allColumns, i, this.rows.hashAt(cols, this.allColumns, i))
+      if (entry === undefined) continue
+      entry.value.retired++
+      if (!entry.value.unsaved) {
+        entry.value.unsaved = true
+        this.unsaved.push(entry)
+      }
+    }
+  }
+
+  /**
+   * Checkpoint: each changed distinct row → its multiplicity ('retired' mode: its retired
+   * copies), or a delete once it is gone. The list is in order of first change, so a row deleted
+   * and inserted again writes del then put.
    */
   checkpoint(out: CheckpointWriter): void {
     for (const entry of this.unsaved) {
       const held = entry.value
       held.unsaved = false
-      if (held.n > 0) {
-        out.put(encodeKey(entry.key, this.types), countBytes(held.n))
+      const n = this.mode === 'retired' ? held.retired : held.n
+      if (n > 0) {
+        out.put(encodeKey(entry.key, this.types), countBytes(n))
         held.stored = true
       } else if (held.stored) {
         out.del(encodeKey(entry.key, this.types))
@@ -103,7 +135,7 @@ export class Materialize implements Operator {
     for (const [k, v] of entries) {
       const row = decodeKey(k, this.types)
       const n = readCount(v)
-      this.rows.insert(row, this.rows.hashKey(row), { n, stored: true, unsaved: false })
+      this.rows.insert(row, this.rows.hashKey(row), { n, retired: this.mode === 'retired' ? n : 0, stored: true, unsaved: false })
       this.total += n
     }
   }
@@ -127,7 +159,14 @@ export class Materialize implements Operator {
   }
 }
 
+/** Encoded counts 1..255, shared (the store copies values): most rows are held once. */
+const SMALL_COUNTS = Array.from({ length: 256 }, (_v, n) => encodeCount(n))
+
 function countBytes(n: number): Uint8Array {
+  return n < SMALL_COUNTS.length ? SMALL_COUNTS[n] : encodeCount(n)
+}
+
+function encodeCount(n: number): Uint8Array {
   const b = new Uint8Array(4)
   new DataView(b.buffer).setUint32(0, n, true)
   return b

@@ -65,6 +65,11 @@ export interface Operator {
    * operator cannot tell (then a Materialize after it checkpoints its own copy).
    */
   currentOutput?(): Chunk | undefined
+  /**
+   * With currentOutput: `handler` receives, as they happen, the rows downstream keeps although
+   * this operator forgets them (a closed window's rows), so downstream checkpoints just those.
+   */
+  onRetired?(handler: (rows: Chunk) => void): void
   /** EXPLAIN detail, e.g. `keys=[0, 1] aggs=[count(*)]`. */
   explain?(): string
 }
