@@ -78,12 +78,18 @@ export class TableRows {
 
   /** Loads the rows persisted for this table. */
   async load(store: StateStore): Promise<void> {
-    for await (const [key, value] of store.scan(this.prefix)) {
-      const seq = Number(decodeKey(key, [T.int8, T.int8])[1])
-      const row = decodeRow(value, this.types)
-      this.rows.set(seq, row)
-      this.byKey?.insert(this.keyOf(row), this.byKey.hashKey(this.keyOf(row)), seq)
-      if (seq >= this.nextSeq) this.nextSeq = seq + 1
+    const seqTypes = [T.int8, T.int8]
+    for await (const batch of store.scanBatches(this.prefix)) {
+      for (const [key, value] of batch) {
+        const seq = Number(decodeKey(key, seqTypes)[1])
+        const row = decodeRow(value, this.types)
+        this.rows.set(seq, row)
+        if (this.byKey !== undefined) {
+          const k = this.keyOf(row)
+          this.byKey.insert(k, this.byKey.hashKey(k), seq)
+        }
+        if (seq >= this.nextSeq) this.nextSeq = seq + 1
+      }
     }
   }
 

@@ -357,7 +357,7 @@ export class Recovery {
       if (op.restore === undefined) continue
       const prefix = operatorPrefix(objectId, i)
       const entries: StateEntry[] = []
-      for await (const [key, value] of this.store.scan(prefix)) entries.push([key.subarray(prefix.length), value])
+      for await (const batch of this.store.scanBatches(prefix)) for (const [key, value] of batch) entries.push([key.subarray(prefix.length), value])
       op.restore(entries)
     }
   }

@@ -51,6 +51,10 @@ class LevelStore implements StateStore {
   }
 
   async *scan(prefix: Uint8Array, options: ScanOptions = {}): AsyncIterable<[Uint8Array, Uint8Array]> {
+    for await (const batch of this.scanBatches(prefix, options)) yield* batch
+  }
+
+  async *scanBatches(prefix: Uint8Array, options: ScanOptions = {}): AsyncIterable<readonly [Uint8Array, Uint8Array][]> {
     const { gte, lt } = scanBounds(prefix, options)
     if (lt !== undefined && compareBytes(gte, lt) >= 0) return
     const range: { gte: Uint8Array; lt?: Uint8Array; limit?: number; reverse?: boolean } = { gte }
@@ -62,7 +66,7 @@ class LevelStore implements StateStore {
       for (;;) {
         const entries = await it.nextv(SCAN_BATCH)
         if (entries.length === 0) break
-        for (const e of entries) yield e
+        yield entries
       }
     } finally {
       await it.close()

@@ -30,6 +30,10 @@ export class MemoryStore implements StateStore {
   }
 
   async *scan(prefix: Uint8Array, options: ScanOptions = {}): AsyncIterable<[Uint8Array, Uint8Array]> {
+    for await (const batch of this.scanBatches(prefix, options)) yield* batch
+  }
+
+  async *scanBatches(prefix: Uint8Array, options: ScanOptions = {}): AsyncIterable<readonly [Uint8Array, Uint8Array][]> {
     const { gte, lt } = scanBounds(prefix, options)
     const from = this.lowerBound(toKey(gte))
     const to = lt === undefined ? this.keys.length : this.lowerBound(toKey(lt))
@@ -38,7 +42,7 @@ export class MemoryStore implements StateStore {
     if (options.reverse === true) slice.reverse()
     if (options.limit !== undefined && options.limit >= 0) slice = slice.slice(0, options.limit)
     const entries = slice.map((k): [Uint8Array, Uint8Array] => [fromKey(k), this.values.get(k)!])
-    for (const e of entries) yield e
+    if (entries.length > 0) yield entries
   }
 
   async write(batch: readonly StateWrite[]): Promise<void> {
