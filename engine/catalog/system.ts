@@ -32,132 +32,194 @@ export function objectOid(id: number): bigint {
 
 const RELKIND = { source: 'r', table: 'r', materialized_view: 'm', view: 'v', sink: 'r' } as const
 
+/**
+ * A column list in short form, `'oid int8, relname text, relacl text[]'` (oid, regproc and
+ * name columns are bigint and text here, as Sluice spells those types).
+ */
+function cols(spec: string): ColumnSchema[] {
+  return spec.split(',').map((part) => {
+    const [name, type] = part.trim().split(/\s+/)
+    const array = type.endsWith('[]')
+    const base = T[(array ? type.slice(0, -2) : type) as keyof typeof T]
+    return col(name, array ? arrayOf(base) : base)
+  })
+}
+
+/** Rows from records: columns a record leaves out are 0, false or NULL by type. */
+function records(columns: readonly ColumnSchema[], list: readonly Record<string, Value>[]): Value[][] {
+  return list.map((r) =>
+    columns.map((c) => {
+      const v = r[c.name]
+      if (v !== undefined) return v
+      switch (c.type.kind) {
+        case 'int8':
+          return 0n
+        case 'int2':
+        case 'int4':
+        case 'float4':
+        case 'float8':
+          return 0
+        case 'bool':
+          return false
+        default:
+          return null
+      }
+    }),
+  )
+}
+
+function table(name: string, spec: string, rows: (engine: Engine) => readonly Record<string, Value>[] = () => []): SystemTable {
+  const columns = cols(spec)
+  return { schema: 'pg_catalog', name, columns, rows: (engine) => records(columns, rows(engine)) }
+}
+
+/** The SELECT of a view's CREATE statement, as pg_get_viewdef shows it. */
+export function viewDefinition(sql: string): string {
+  const m = /^\s*create\s+(?:or\s+replace\s+)?(?:materialized\s+)?view\s+(?:if\s+not\s+exists\s+)?(?:"[^"]*"|[\w.]+)\s*(?:\([^)]*\))?\s*(?:with\s*\([^)]*\)\s*)?as\s+([\s\S]*)$/i.exec(sql)
+  const body = (m?.[1] ?? sql).trim().replace(/;+\s*$/, '')
+  return ` ${body};`
+}
+
+/** pg_class.oid of the system tables that clients name with `'pg_class'::regclass`. */
+const WELL_KNOWN_OIDS: Record<string, bigint> = { pg_type: 1247n, pg_attribute: 1249n, pg_proc: 1255n, pg_class: 1259n, pg_database: 1262n, pg_namespace: 2615n, pg_description: 2609n, pg_constraint: 2606n, pg_index: 2610n, pg_attrdef: 2604n, pg_rewrite: 2618n, pg_trigger: 2620n }
+
+export function systemTableOid(t: SystemTable): bigint {
+  return WELL_KNOWN_OIDS[t.name] ?? 12_000n + BigInt(SYSTEM_TABLES.indexOf(t))
+}
+
+const PG_CLASS = 'oid int8, relname text, relnamespace int8, reltype int8, reloftype int8, relowner int8, relam int8, relfilenode int8, reltablespace int8, relpages int4, reltuples float4, relallvisible int4, reltoastrelid int8, relhasindex bool, relisshared bool, relpersistence text, relkind text, relnatts int2, relchecks int2, relhasrules bool, relhastriggers bool, relhassubclass bool, relrowsecurity bool, relforcerowsecurity bool, relispopulated bool, relreplident text, relispartition bool, relrewrite int8, relfrozenxid int8, relminmxid int8, relacl text[], reloptions text[], relpartbound text'
+const PG_ATTRIBUTE = 'attrelid int8, attname text, atttypid int8, attstattarget int4, attlen int2, attnum int2, attndims int4, attcacheoff int4, atttypmod int4, attbyval bool, attalign text, attstorage text, attcompression text, attnotnull bool, atthasdef bool, atthasmissing bool, attidentity text, attgenerated text, attisdropped bool, attislocal bool, attinhcount int4, attcollation int8, attacl text[], attoptions text[], attfdwoptions text[], attmissingval text'
+const PG_TYPE = 'oid int8, typname text, typnamespace int8, typowner int8, typlen int2, typbyval bool, typtype text, typcategory text, typispreferred bool, typisdefined bool, typdelim text, typrelid int8, typsubscript int8, typelem int8, typarray int8, typinput int8, typoutput int8, typreceive int8, typsend int8, typmodin int8, typmodout int8, typanalyze int8, typalign text, typstorage text, typnotnull bool, typbasetype int8, typtypmod int4, typndims int4, typcollation int8, typdefaultbin text, typdefault text, typacl text[]'
+
+const CATEGORY: Record<string, string> = { bool: 'B', int2: 'N', int4: 'N', int8: 'N', float4: 'N', float8: 'N', numeric: 'N', text: 'S', bytea: 'U', date: 'D', time: 'D', timestamp: 'D', timestamptz: 'D', interval: 'T', jsonb: 'U' }
+
+/** The types clients look up besides Sluice's own: PostgreSQL's spellings that map onto them. */
+const ALIAS_TYPES: readonly Record<string, Value>[] = [
+  { oid: 26n, typname: 'oid', typlen: 4, typcategory: 'N', typarray: 1028n },
+  { oid: 19n, typname: 'name', typlen: 64, typcategory: 'S', typarray: 1003n },
+  { oid: 1043n, typname: 'varchar', typlen: -1, typcategory: 'S', typarray: 1015n },
+  { oid: 1042n, typname: 'bpchar', typlen: -1, typcategory: 'S', typarray: 1014n },
+  { oid: 18n, typname: 'char', typlen: 1, typcategory: 'S', typarray: 1002n },
+  { oid: 114n, typname: 'json', typlen: -1, typcategory: 'U', typarray: 199n },
+]
+
 const PG_CATALOG: readonly SystemTable[] = [
-  {
-    schema: 'pg_catalog',
-    name: 'pg_namespace',
-    columns: [col('oid', T.int8), col('nspname', T.text), col('nspowner', T.int8), col('nspacl', arrayOf(T.text))],
-    rows: () => Object.entries(NAMESPACE).map(([name, oid]) => [oid, name, 10n, null]),
-  },
-  {
-    schema: 'pg_catalog',
-    name: 'pg_class',
-    columns: [
-      col('oid', T.int8),
-      col('relname', T.text),
-      col('relnamespace', T.int8),
-      col('reltype', T.int8),
-      col('relowner', T.int8),
-      col('relam', T.int8),
-      col('reltuples', T.float4),
-      col('relhasindex', T.bool),
-      col('relpersistence', T.text),
-      col('relkind', T.text),
-      col('relnatts', T.int2),
-      col('relchecks', T.int2),
-      col('relhasrules', T.bool),
-      col('relhastriggers', T.bool),
-      col('relhassubclass', T.bool),
-      col('relrowsecurity', T.bool),
-      col('relforcerowsecurity', T.bool),
-      col('relispopulated', T.bool),
-      col('relreplident', T.text),
-      col('relispartition', T.bool),
-      col('reloftype', T.int8),
-      col('relacl', arrayOf(T.text)),
-      col('reloptions', arrayOf(T.text)),
-    ],
-    rows: (engine) =>
-      [...engine.objects.values()].map((o) => [
-        objectOid(o.id),
-        o.name,
-        NAMESPACE.public,
-        0n,
-        10n,
-        o.kind === 'table' || o.kind === 'source' ? 2n : 0n,
-        o.kind === 'table' ? o.rows.size : o.kind === 'materialized_view' ? o.materialize.rowCount : 0,
-        false,
-        'p',
-        RELKIND[o.kind],
-        o.columns.length,
-        0,
-        false,
-        false,
-        false,
-        false,
-        false,
-        true,
-        'd',
-        false,
-        0n,
-        null,
-        null,
-      ]),
-  },
-  {
-    schema: 'pg_catalog',
-    name: 'pg_attribute',
-    columns: [
-      col('attrelid', T.int8),
-      col('attname', T.text),
-      col('atttypid', T.int8),
-      col('attlen', T.int2),
-      col('attnum', T.int2),
-      col('atttypmod', T.int4),
-      col('attnotnull', T.bool),
-      col('atthasdef', T.bool),
-      col('attidentity', T.text),
-      col('attgenerated', T.text),
-      col('attisdropped', T.bool),
-      col('attcollation', T.int8),
-    ],
-    rows: (engine) =>
-      [...engine.objects.values()].flatMap((o) =>
-        o.columns.map((c, i) => [objectOid(o.id), c.name, BigInt(typeOid(c.type)), typeLength(c.type), i + 1, -1, o.kind === 'table' && (o.primaryKey ?? []).includes(i), false, '', '', false, 0n]),
+  table('pg_namespace', 'oid int8, nspname text, nspowner int8, nspacl text[]', () => Object.entries(NAMESPACE).map(([name, oid]) => ({ oid, nspname: name, nspowner: 10n }))),
+  table('pg_class', PG_CLASS, (engine) =>
+    [...engine.objects.values()]
+      .filter((o) => o.kind !== 'sink')
+      .map((o) => ({
+        oid: objectOid(o.id),
+        relname: o.name,
+        relnamespace: NAMESPACE.public,
+        relowner: 10n,
+        relam: o.kind === 'table' || o.kind === 'source' ? 2n : 0n,
+        reltuples: o.kind === 'table' ? o.rows.size : o.kind === 'materialized_view' ? o.materialize.rowCount : -1,
+        relpersistence: 'p',
+        relkind: RELKIND[o.kind],
+        relnatts: o.columns.length,
+        relhasrules: o.kind === 'view',
+        relispopulated: true,
+        relreplident: 'd',
+      })),
+  ),
+  table('pg_attribute', PG_ATTRIBUTE, (engine) =>
+    [...engine.objects.values()]
+      .filter((o) => o.kind !== 'sink')
+      .flatMap((o) =>
+        o.columns.map((c, i) => ({
+          attrelid: objectOid(o.id),
+          attname: c.name,
+          atttypid: BigInt(typeOid(c.type)),
+          attstattarget: -1,
+          attlen: typeLength(c.type),
+          attnum: i + 1,
+          attndims: c.type.kind === 'array' ? 1 : 0,
+          attcacheoff: -1,
+          atttypmod: -1,
+          attbyval: typeLength(c.type) > 0 && typeLength(c.type) <= 8,
+          attalign: 'd',
+          attstorage: 'x',
+          attcompression: '',
+          attnotnull: o.kind === 'table' && (o.primaryKey ?? []).includes(i),
+          attidentity: '',
+          attgenerated: '',
+          attislocal: true,
+        })),
       ),
-  },
-  {
-    schema: 'pg_catalog',
-    name: 'pg_type',
-    columns: [col('oid', T.int8), col('typname', T.text), col('typnamespace', T.int8), col('typlen', T.int2), col('typtype', T.text), col('typelem', T.int8), col('typarray', T.int8), col('typbasetype', T.int8), col('typtypmod', T.int4), col('typnotnull', T.bool)],
-    rows: () =>
-      SQL_KINDS.flatMap((k) => {
-        const t = T[k]
-        const arr = arrayOf(t)
-        return [
-          [BigInt(typeOid(t)), pgTypeName(t), NAMESPACE.pg_catalog, typeLength(t), 'b', 0n, BigInt(typeOid(arr)), 0n, -1, false],
-          [BigInt(typeOid(arr)), pgTypeName(arr), NAMESPACE.pg_catalog, -1, 'b', BigInt(typeOid(t)), 0n, 0n, -1, false],
-        ]
-      }),
-  },
-  {
-    schema: 'pg_catalog',
-    name: 'pg_database',
-    columns: [col('oid', T.int8), col('datname', T.text), col('datdba', T.int8), col('encoding', T.int4), col('datlocprovider', T.text), col('datistemplate', T.bool), col('datallowconn', T.bool), col('datcollate', T.text), col('datctype', T.text), col('daticulocale', T.text), col('datacl', arrayOf(T.text))],
-    rows: () => [[16383n, 'sluice', 10n, 6, 'c', false, true, 'C', 'C', null, null]],
-  },
-  {
-    schema: 'pg_catalog',
-    name: 'pg_am',
-    columns: [col('oid', T.int8), col('amname', T.text), col('amtype', T.text)],
-    rows: () => [[2n, 'heap', 't']],
-  },
-  {
-    schema: 'pg_catalog',
-    name: 'pg_roles',
-    columns: [col('oid', T.int8), col('rolname', T.text), col('rolsuper', T.bool), col('rolcanlogin', T.bool)],
-    rows: () => [[10n, 'sluice', true, true]],
-  },
-  {
-    schema: 'pg_catalog',
-    name: 'pg_settings',
-    columns: [col('name', T.text), col('setting', T.text), col('unit', T.text), col('category', T.text), col('short_desc', T.text)],
-    rows: () => [['server_version', '16.0', null, 'Preset Options', 'Shows the server version.'], ['server_encoding', 'UTF8', null, 'Preset Options', 'Shows the server (database) character set encoding.'], ['max_connections', '1000', null, 'Connections and Authentication', 'Sets the maximum number of concurrent connections.']],
-  },
-  ...(['pg_index', 'pg_description', 'pg_inherits', 'pg_constraint', 'pg_proc', 'pg_trigger', 'pg_policy', 'pg_rewrite', 'pg_statistic_ext', 'pg_publication', 'pg_foreign_table'] as const).map(
-    (name): SystemTable => ({ schema: 'pg_catalog', name, columns: [col('oid', T.int8)], rows: () => [] }),
+  ),
+  table('pg_type', PG_TYPE, () => [
+    ...SQL_KINDS.flatMap((k) => {
+      const t = T[k]
+      const arr = arrayOf(t)
+      const base = { typnamespace: NAMESPACE.pg_catalog, typowner: 10n, typisdefined: true, typdelim: ',', typtype: 'b', typalign: 'i', typstorage: 'p', typtypmod: -1 }
+      return [
+        { ...base, oid: BigInt(typeOid(t)), typname: pgTypeName(t), typlen: typeLength(t), typbyval: typeLength(t) > 0 && typeLength(t) <= 8, typcategory: CATEGORY[k], typarray: BigInt(typeOid(arr)) },
+        { ...base, oid: BigInt(typeOid(arr)), typname: pgTypeName(arr), typlen: -1, typcategory: 'A', typelem: BigInt(typeOid(t)), typsubscript: 1n, typstorage: 'x', typinput: 750n },
+      ]
+    }),
+    ...ALIAS_TYPES.map((a) => ({ typnamespace: NAMESPACE.pg_catalog, typowner: 10n, typisdefined: true, typdelim: ',', typtype: 'b', typalign: 'i', typstorage: 'p', typtypmod: -1, ...a })),
+  ]),
+  table('pg_database', 'oid int8, datname text, datdba int8, encoding int4, datlocprovider text, datistemplate bool, datallowconn bool, datconnlimit int4, datfrozenxid int8, datminmxid int8, dattablespace int8, datcollate text, datctype text, daticulocale text, daticurules text, datcollversion text, datacl text[]', () => [
+    { oid: 16383n, datname: 'sluice', datdba: 10n, encoding: 6, datlocprovider: 'c', datallowconn: true, datconnlimit: -1, dattablespace: 1663n, datcollate: 'C', datctype: 'C' },
+  ]),
+  table('pg_am', 'oid int8, amname text, amhandler int8, amtype text', () => [{ oid: 2n, amname: 'heap', amtype: 't' }]),
+  table('pg_roles', 'oid int8, rolname text, rolsuper bool, rolinherit bool, rolcreaterole bool, rolcreatedb bool, rolcanlogin bool, rolreplication bool, rolconnlimit int4, rolpassword text, rolvaliduntil timestamptz, rolbypassrls bool, rolconfig text[]', () => [
+    { oid: 10n, rolname: 'sluice', rolsuper: true, rolinherit: true, rolcreaterole: true, rolcreatedb: true, rolcanlogin: true, rolconnlimit: -1, rolpassword: '********' },
+  ]),
+  table('pg_user', 'usename text, usesysid int8, usecreatedb bool, usesuper bool, userepl bool, usebypassrls bool, passwd text, valuntil timestamptz, useconfig text[]', () => [{ usename: 'sluice', usesysid: 10n, usecreatedb: true, usesuper: true, passwd: '********' }]),
+  table('pg_settings', 'name text, setting text, unit text, category text, short_desc text, extra_desc text, context text, vartype text, source text, min_val text, max_val text, enumvals text[], boot_val text, reset_val text, sourcefile text, sourceline int4, pending_restart bool', () => [
+    { name: 'server_version', setting: '16.0', category: 'Preset Options', short_desc: 'Shows the server version.', context: 'internal', vartype: 'string', source: 'default' },
+    { name: 'server_encoding', setting: 'UTF8', category: 'Preset Options', short_desc: 'Shows the server (database) character set encoding.', context: 'internal', vartype: 'string', source: 'default' },
+    { name: 'max_connections', setting: '1000', category: 'Connections and Authentication', short_desc: 'Sets the maximum number of concurrent connections.', context: 'postmaster', vartype: 'integer', source: 'default' },
+    { name: 'max_index_keys', setting: '32', category: 'Preset Options', short_desc: 'Shows the maximum number of index keys.', context: 'internal', vartype: 'integer', source: 'default' },
+    { name: 'max_identifier_length', setting: '63', category: 'Preset Options', short_desc: 'Shows the maximum identifier length.', context: 'internal', vartype: 'integer', source: 'default' },
+    { name: 'block_size', setting: '8192', category: 'Preset Options', short_desc: 'Shows the size of a disk block.', context: 'internal', vartype: 'integer', source: 'default' },
+  ]),
+  table('pg_description', 'objoid int8, classoid int8, objsubid int4, description text'),
+  table('pg_shdescription', 'objoid int8, classoid int8, description text'),
+  table('pg_attrdef', 'oid int8, adrelid int8, adnum int2, adbin text'),
+  table('pg_index', 'indexrelid int8, indrelid int8, indnatts int2, indnkeyatts int2, indisunique bool, indnullsnotdistinct bool, indisprimary bool, indisexclusion bool, indimmediate bool, indisclustered bool, indisvalid bool, indcheckxmin bool, indisready bool, indislive bool, indisreplident bool, indkey int2[], indcollation int8[], indclass int8[], indoption int2[], indexprs text, indpred text'),
+  table('pg_constraint', 'oid int8, conname text, connamespace int8, contype text, condeferrable bool, condeferred bool, convalidated bool, conrelid int8, contypid int8, conindid int8, conparentid int8, confrelid int8, confupdtype text, confdeltype text, confmatchtype text, conislocal bool, coninhcount int4, connoinherit bool, conkey int2[], confkey int2[], conpfeqop int8[], conppeqop int8[], conffeqop int8[], confdelsetcols int2[], conexclop int8[], conbin text'),
+  table('pg_inherits', 'inhrelid int8, inhparent int8, inhseqno int4, inhdetachpending bool'),
+  table('pg_trigger', 'oid int8, tgrelid int8, tgparentid int8, tgname text, tgfoid int8, tgtype int2, tgenabled text, tgisinternal bool, tgconstrrelid int8, tgconstrindid int8, tgconstraint int8, tgdeferrable bool, tginitdeferred bool, tgnargs int2, tgattr int2[], tgargs bytea, tgqual text, tgoldtable text, tgnewtable text'),
+  table('pg_policy', 'oid int8, polname text, polrelid int8, polcmd text, polpermissive bool, polroles int8[], polqual text, polwithcheck text'),
+  table('pg_rewrite', 'oid int8, rulename text, ev_class int8, ev_type text, ev_enabled text, is_instead bool, ev_qual text, ev_action text'),
+  table('pg_statistic_ext', 'oid int8, stxrelid int8, stxname text, stxnamespace int8, stxowner int8, stxstattarget int4, stxkeys int2[], stxkind text[], stxexprs text'),
+  table('pg_publication', 'oid int8, pubname text, pubowner int8, puballtables bool, pubinsert bool, pubupdate bool, pubdelete bool, pubtruncate bool, pubviaroot bool'),
+  table('pg_publication_rel', 'oid int8, prpubid int8, prrelid int8, prqual text, prattrs int2[]'),
+  table('pg_publication_namespace', 'oid int8, pnpubid int8, pnnspid int8'),
+  table('pg_foreign_table', 'ftrelid int8, ftserver int8, ftoptions text[]'),
+  table('pg_foreign_server', 'oid int8, srvname text, srvowner int8, srvfdw int8, srvtype text, srvversion text, srvacl text[], srvoptions text[]'),
+  table('pg_proc', 'oid int8, proname text, pronamespace int8, proowner int8, prolang int8, procost float4, prorows float4, provariadic int8, prosupport int8, prokind text, prosecdef bool, proleakproof bool, proisstrict bool, proretset bool, provolatile text, proparallel text, pronargs int2, pronargdefaults int2, prorettype int8, proargtypes int8[], proallargtypes int8[], proargmodes text[], proargnames text[], proargdefaults text, protrftypes int8[], prosrc text, probin text, prosqlbody text, proconfig text[], proacl text[]'),
+  table('pg_collation', 'oid int8, collname text, collnamespace int8, collowner int8, collprovider text, collisdeterministic bool, collencoding int4, collcollate text, collctype text, colliculocale text, collicurules text, collversion text', () => [
+    { oid: 100n, collname: 'default', collnamespace: NAMESPACE.pg_catalog, collowner: 10n, collprovider: 'd', collisdeterministic: true, collencoding: -1, collcollate: null, collctype: null },
+    { oid: 950n, collname: 'C', collnamespace: NAMESPACE.pg_catalog, collowner: 10n, collprovider: 'c', collisdeterministic: true, collencoding: -1, collcollate: 'C', collctype: 'C' },
+  ]),
+  table('pg_tablespace', 'oid int8, spcname text, spcowner int8, spcacl text[], spcoptions text[]', () => [{ oid: 1663n, spcname: 'pg_default', spcowner: 10n }]),
+  table('pg_sequence', 'seqrelid int8, seqtypid int8, seqstart int8, seqincrement int8, seqmax int8, seqmin int8, seqcache int8, seqcycle bool'),
+  table('pg_extension', 'oid int8, extname text, extowner int8, extnamespace int8, extrelocatable bool, extversion text, extconfig int8[], extcondition text[]'),
+  table('pg_enum', 'oid int8, enumtypid int8, enumsortorder float4, enumlabel text'),
+  table('pg_range', 'rngtypid int8, rngsubtype int8, rngmultitypid int8, rngcollation int8, rngsubopc int8, rngcanonical int8, rngsubdiff int8'),
+  table('pg_operator', 'oid int8, oprname text, oprnamespace int8, oprowner int8, oprkind text, oprcanmerge bool, oprcanhash bool, oprleft int8, oprright int8, oprresult int8, oprcom int8, oprnegate int8, oprcode int8, oprrest int8, oprjoin int8'),
+  table('pg_event_trigger', 'oid int8, evtname text, evtevent text, evtowner int8, evtfoid int8, evtenabled text, evttags text[]'),
+  table('pg_auth_members', 'oid int8, roleid int8, member int8, grantor int8, admin_option bool, inherit_option bool, set_option bool'),
+  table('pg_depend', 'classid int8, objid int8, objsubid int4, refclassid int8, refobjid int8, refobjsubid int4, deptype text'),
+  table('pg_tables', 'schemaname text, tablename text, tableowner text, tablespace text, hasindexes bool, hasrules bool, hastriggers bool, rowsecurity bool', (engine) =>
+    [...engine.objects.values()].filter((o) => o.kind === 'table' || o.kind === 'source').map((o) => ({ schemaname: 'public', tablename: o.name, tableowner: 'sluice' })),
+  ),
+  table('pg_views', 'schemaname text, viewname text, viewowner text, definition text', (engine) =>
+    [...engine.objects.values()].filter((o) => o.kind === 'view').map((o) => ({ schemaname: 'public', viewname: o.name, viewowner: 'sluice', definition: viewDefinition(o.sql) })),
+  ),
+  table('pg_matviews', 'schemaname text, matviewname text, matviewowner text, tablespace text, hasindexes bool, ispopulated bool, definition text', (engine) =>
+    [...engine.objects.values()].filter((o) => o.kind === 'materialized_view').map((o) => ({ schemaname: 'public', matviewname: o.name, matviewowner: 'sluice', ispopulated: true, definition: viewDefinition(o.sql) })),
   ),
 ]
+
+/** The range of generate_series in FROM: attribute numbers and array subscripts, with room. */
+export const SERIES_MIN = -1
+export const SERIES_MAX = 10_000
+const SERIES: Value[][] = Array.from({ length: SERIES_MAX - SERIES_MIN + 1 }, (_, i) => [SERIES_MIN + i])
 
 export const SYSTEM_TABLES: readonly SystemTable[] = [
   ...PG_CATALOG,
@@ -188,6 +250,13 @@ export const SYSTEM_TABLES: readonly SystemTable[] = [
     name: 'schemata',
     columns: [col('catalog_name', T.text), col('schema_name', T.text), col('schema_owner', T.text)],
     rows: () => [['sluice', 'public', 'sluice'], ['sluice', 'sluice_catalog', 'sluice'], ['sluice', 'information_schema', 'sluice'], ['sluice', 'pg_catalog', 'sluice']],
+  },
+  {
+    schema: 'sluice_catalog',
+    name: 'series',
+    // The integers generate_series(...) in FROM draws from (see engine/sql/convert.ts).
+    columns: [col('n', T.int4)],
+    rows: () => SERIES,
   },
   {
     schema: 'sluice_catalog',

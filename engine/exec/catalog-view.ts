@@ -7,9 +7,11 @@ import type { Engine } from '../engine.ts'
 import type { RelationRef } from '../plan/logical.ts'
 import type { Query } from '../sql/tree.ts'
 import { SluiceError, SqlState } from '../errors.ts'
-import { findSystemTable } from '../catalog/system.ts'
+import { findSystemTable, objectOid, systemTableOid, viewDefinition } from '../catalog/system.ts'
+import { T } from '../types/datatype.ts'
 import { Stream } from '../runtime/stream.ts'
 import { chunkFromRows } from '../chunk.ts'
+import type { Value } from '../types/datatype.ts'
 
 const systemStream = new Stream('system')
 
@@ -41,6 +43,32 @@ export function binderCatalog(engine: Engine): BinderCatalog {
       const appendOnly = obj.kind === 'source' || (obj.kind === 'table' && obj.appendOnly)
       const ref: RelationRef = { kind: obj.kind, name: obj.name, input: obj, watermarkDelays, appendOnly }
       return { kind: 'relation', ref, columns: obj.columns }
+    },
+    relationOid(schema, name) {
+      if (schema === undefined || schema === 'public') {
+        const obj = engine.get(name)
+        if (obj !== undefined) return objectOid(obj.id)
+      }
+      const sys = findSystemTable(schema, name)
+      return sys === undefined ? undefined : systemTableOid(sys)
+    },
+    catalogFunction(name, args) {
+      // pg_get_viewdef(oid [, pretty]) and pg_get_viewdef(name [, pretty]): the view's SELECT.
+      if (name !== 'pg_get_viewdef' || args.length < 1 || args.length > 2) return undefined
+      const byName = args[0].type.kind === 'text' || args[0].type.kind === 'unknown'
+      const definition = (v: Value): Value => {
+        for (const o of engine.objects.values()) {
+          if (o.kind !== 'view' && o.kind !== 'materialized_view') continue
+          if (byName ? o.name === v : objectOid(o.id) === BigInt(v as bigint | number)) return viewDefinition(o.sql)
+        }
+        return null
+      }
+      const arg = byName ? { ...args[0], type: T.text } : args[0]
+      return { kind: 'call', fn: { name, argTypes: [arg.type], returnType: T.text, strict: true, impl: definition }, args: [arg], type: T.text }
+    },
+    relationName(oid) {
+      for (const o of engine.objects.values()) if (objectOid(o.id) === oid) return o.name
+      return undefined
     },
   }
 }

@@ -34,12 +34,25 @@ import { Interval } from '../types/interval.ts'
 import { isValidTimeZone } from '../types/zone.ts'
 import { evalConst } from '../expr/compile.ts'
 import { kindLabel } from '../catalog/objects.ts'
+import type { SubqueryRunner } from '../plan/subquery.ts'
+import { OUTER_PARAM_BASE } from '../plan/subquery.ts'
 
 export function compileContext(session: EngineSession, params: readonly Value[]): CompileContext {
   return { params, timezone: session.timezone, now: session.engine.now() * 1000 }
 }
 
 const text = (name: string): ResultColumn => ({ name, type: T.text })
+
+/** Runs the subqueries of a pull query's expressions, with the statement's parameters and limits. */
+function subqueryRunner(session: EngineSession, compile: CompileContext): SubqueryRunner {
+  let ops: ReturnType<typeof operatorContext> | undefined
+  return (query, outer) => {
+    const params: Value[] = [...compile.params]
+    outer.forEach((v, i) => (params[OUTER_PARAM_BASE + i] = v))
+    ops ??= operatorContext(session.engine, 'select')
+    return runPullQuery(query, { ...compile, params }, ops, { interrupt: session.interrupt, maxResultBytes: session.maxResultBytes })
+  }
+}
 
 export async function executeStatement(session: EngineSession, stmt: Statement, params: readonly Value[]): Promise<StatementResult> {
   const engine = session.engine
@@ -48,7 +61,7 @@ export async function executeStatement(session: EngineSession, stmt: Statement, 
     case 'query': {
       const paramTypes = params.map(() => undefined)
       const compile = compileContext(session, params)
-      const binder = new Binder({ catalog: binderCatalog(engine), compile, paramTypes, allowSources: false })
+      const binder = new Binder({ catalog: binderCatalog(engine), compile, paramTypes, allowSources: false, subqueries: subqueryRunner(session, compile) })
       const bound = binder.bindQuery(s.query)
       const rows = runPullQuery(bound, compile, operatorContext(engine, 'select'), { interrupt: session.interrupt, maxResultBytes: session.maxResultBytes })
       const width = bound.plan.columns.length - bound.hidden
@@ -272,7 +285,7 @@ export async function describeStatement(session: EngineSession, stmt: Statement,
   const compile = compileContext(session, paramTypes.map(() => null))
   let columns: ResultColumn[] | undefined
   if (stmt.kind === 'query') {
-    const binder = new Binder({ catalog: binderCatalog(session.engine), compile, paramTypes, allowSources: false })
+    const binder = new Binder({ catalog: binderCatalog(session.engine), compile, paramTypes, allowSources: false, subqueries: subqueryRunner(session, compile) })
     const bound = binder.bindQuery(stmt.query)
     columns = bound.plan.columns.slice(0, bound.plan.columns.length - bound.hidden).map((c) => ({ name: c.name, type: c.type }))
   } else if (stmt.kind === 'show_objects' || stmt.kind === 'show_create' || stmt.kind === 'show_setting' || stmt.kind === 'describe' || stmt.kind === 'explain') {

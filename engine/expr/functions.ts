@@ -161,7 +161,7 @@ export function resolveFunction(
   const fn: ResolvedFunction = {
     name: lower,
     argTypes: targets,
-    returnType: T[o.ret],
+    returnType: o.returns?.(targets) ?? T[o.ret],
     strict: o.strict ?? true,
     ...(o.inline !== undefined ? { inline: o.inline } : {}),
     ...(o.impl !== undefined ? { impl: o.impl } : {}),

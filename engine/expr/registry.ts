@@ -38,6 +38,8 @@ export interface Overload {
   /** The last argument kind repeats (zero or more times). */
   readonly variadic?: boolean
   readonly ret: ScalarKind
+  /** The result type when `ret` cannot say it (arrays, or a type that follows the arguments). */
+  readonly returns?: (argTypes: readonly DataType[]) => DataType
   /** Default true. */
   readonly strict?: boolean
   readonly inline?: InlineTemplate

@@ -15,17 +15,27 @@ import { T, arrayOf } from '../types/datatype.ts'
 import { Decimal } from '../types/decimal.ts'
 import { typeFromName, formatTypeName } from '../types/oid.ts'
 import { castValue } from '../types/cast.ts'
+import { valuesEqual } from '../types/compare.ts'
 import { resolveFunction } from '../expr/functions.ts'
 import { resolveAggregate } from '../expr/aggregates.ts'
 import { evalConst } from '../expr/compile.ts'
 import { parseDurationMicros } from '../sql/duration.ts'
 import { Interval } from '../types/interval.ts'
 import { columnsOf, remapColumns } from '../expr/remap.ts'
+import type { SubqueryRunner } from './subquery.ts'
+import { OUTER_PARAM_BASE, subqueryCall } from './subquery.ts'
+import { bindRegCast, isRegType } from './reg-cast.ts'
 
 /** What the binder needs from the catalog. */
 export interface BinderCatalog {
   /** A relation by (optional schema and) name, or a plain view's query to inline. 42P01 if missing. */
   relation(schema: string | undefined, name: string, position: number): { kind: 'relation'; ref: RelationRef; columns: readonly { name: string; type: DataType }[] } | { kind: 'view'; query: Query; columnNames: readonly string[] | undefined; name: string }
+  /** pg_class.oid of a relation (for `'name'::regclass`); undefined when there is none. */
+  relationOid?(schema: string | undefined, name: string): bigint | undefined
+  /** The relation name of a pg_class.oid (for `oid::regclass::text`). */
+  relationName?(oid: bigint): string | undefined
+  /** Functions that read the catalog itself (`pg_get_viewdef(oid)`), bound over these arguments. */
+  catalogFunction?(name: string, args: readonly BoundExpr[]): BoundExpr | undefined
 }
 
 export interface BindOptions {
@@ -35,6 +45,8 @@ export interface BindOptions {
   readonly paramTypes: (DataType | undefined)[]
   /** Sources may be read (views over them) — false for pull queries, which cannot read a stream. */
   readonly allowSources: boolean
+  /** Runs subqueries in expressions (pull queries only); without it they are refused (0A000). */
+  readonly subqueries?: SubqueryRunner
 }
 
 export interface BoundQuery {
@@ -71,6 +83,8 @@ interface Ctx {
 export class Binder {
   readonly reads = new Set<string>()
   private readonly ctes: Map<string, { plan: LogicalPlan }>[] = []
+  /** Subqueries being bound, innermost last: the enclosing context and the outer values read. */
+  private readonly frames: { ctx: Ctx; outer: BoundExpr[]; keys: string[] }[] = []
 
   constructor(private readonly options: BindOptions) {}
 
@@ -103,7 +117,7 @@ export class Binder {
         return this.finishOrder(plan, q.orderBy, q.limit, q.offset)
       }
       case 'set_op': {
-        if (q.op !== 'union' || !q.all) throw new SluiceError(SqlState.feature_not_supported, `${q.op.toUpperCase()}${q.all ? ' ALL' : ''} is not supported yet (UNION ALL is)`)
+        if (q.op !== 'union') throw new SluiceError(SqlState.feature_not_supported, `${q.op.toUpperCase()}${q.all ? ' ALL' : ''} is not supported yet (UNION and UNION ALL are)`)
         const left = this.bindQuery(q.left)
         const right = this.bindQuery(q.right)
         const l = visible(left)
@@ -114,7 +128,9 @@ export class Binder {
           p.columns.every((c, i) => sameType(c.type, types[i]))
             ? p
             : { kind: 'project', input: p, exprs: p.columns.map((c, i) => this.coerce(col(i, c.type), types[i], 0, true)), columns: p.columns.map((c, i) => ({ name: c.name, type: types[i] })) }
-        const plan: LogicalPlan = { kind: 'union', inputs: [cast(l), cast(r)], columns: l.columns.map((c, i) => ({ name: c.name, type: types[i] })) }
+        let plan: LogicalPlan = { kind: 'union', inputs: [cast(l), cast(r)], columns: l.columns.map((c, i) => ({ name: c.name, type: types[i] })) }
+        // UNION without ALL: the rows of both, each once (a grouping on every column).
+        if (!q.all) plan = { kind: 'aggregate', input: plan, keyCount: plan.columns.length, calls: [], windowKey: undefined, columns: plan.columns }
         return this.finishOrder(plan, q.orderBy, q.limit, q.offset)
       }
     }
@@ -459,7 +475,7 @@ export class Binder {
    * symmetric).
    */
   private bindJoin(r: Extract<Relation, { kind: 'join' }>): LogicalPlan {
-    if (r.using !== undefined) throw new SluiceError(SqlState.feature_not_supported, 'JOIN ... USING is not supported yet; write ON', { position: r.position })
+    if (r.using !== undefined && (r.type === 'right' || r.type === 'full')) throw new SluiceError(SqlState.feature_not_supported, 'RIGHT and FULL JOIN ... USING are not supported yet; write ON', { position: r.position })
     if (r.left.kind === 'table' && r.left.lookup === true) {
       throw new SluiceError(SqlState.feature_not_supported, 'FOR SYSTEM_TIME AS OF PROCTIME() goes on the table joined to the stream (the right side)', { position: r.left.position })
     }
@@ -480,6 +496,15 @@ export class Binder {
         else conjuncts.push(e)
       }
       split(on)
+    }
+    // USING (a, b): left.a = right.a AND ...; the right side's copies are then hidden, so `a`
+    // names the left one (the same value in an inner join, the one PostgreSQL keeps in a left join).
+    const usingRight = new Set<number>()
+    for (const name of r.using ?? []) {
+      const li = new Scope(left.columns).resolve(undefined, name, r.position)
+      const ri = new Scope(right.columns).resolve(undefined, name, r.position)
+      usingRight.add(lw + ri)
+      conjuncts.push(this.call('=', [col(li, left.columns[li].type), col(lw + ri, right.columns[ri].type)], r.position))
     }
     const leftKeyExprs: BoundExpr[] = []
     const rightKeyExprs: BoundExpr[] = []
@@ -534,6 +559,11 @@ export class Binder {
     const residualExpr = residual.length === 0 ? undefined : residual.length === 1 ? remapColumns(residual[0], remap) : remapColumns({ kind: 'and', args: residual, type: T.bool }, remap)
     const type = r.type === 'cross' ? 'inner' : r.type
     const nullable = (cols: readonly PlanColumn[]): PlanColumn[] => cols.map((c) => ({ ...c }))
+    if (usingRight.size > 0) {
+      const hide = (cols: readonly PlanColumn[], offset: number): PlanColumn[] => cols.map((c, i) => (usingRight.has(offset + i) ? { ...c, name: `?using:${c.name}?`, hidden: true } : c))
+      right = { ...right, columns: hide(right.columns, lw) }
+      all.splice(lw, all.length - lw, ...hide(all.slice(lw), lw))
+    }
     const joined: LogicalPlan = {
       kind: 'join',
       type,
@@ -594,7 +624,14 @@ export class Binder {
     }
     switch (e.kind) {
       case 'column': {
-        const index = ctx.scope.resolve(e.table, e.name, e.position)
+        let index: number
+        try {
+          index = ctx.scope.resolve(e.table, e.name, e.position)
+        } catch (err) {
+          const outer = this.outerReference(e, err)
+          if (outer === undefined) throw err
+          return outer
+        }
         if (ctx.agg === undefined) return col(index, ctx.scope.columns[index].type)
         const k = ctx.agg.keys.findIndex((key) => key.kind === 'column' && key.index === index)
         if (k >= 0) return col(k, ctx.agg.keys[k].type)
@@ -615,6 +652,9 @@ export class Binder {
         return { kind: 'param', index: e.index - 1, type: declared ?? T.unknown }
       }
       case 'cast': {
+        if (isRegType(e.type.name) || (e.expr.kind === 'cast' && isRegType(e.expr.type.name))) {
+          return bindRegCast(e, (x) => this.bindExpr(x, ctx), this.options.catalog, (x, t, p) => this.coerce(x, t, p, true), (n, a, p) => this.typeOf(n, a, p))
+        }
         const target = this.typeOf(e.type.name, e.type.array, e.type.position)
         if (e.type.intervalUnit !== undefined && e.expr.kind === 'string' && /^\s*[+-]?\d+(\.\d+)?\s*$/.test(e.expr.value)) {
           return this.coerce({ kind: 'literal', value: `${e.expr.value.trim()} ${e.type.intervalUnit}`, type: T.unknown }, target, e.position, true)
@@ -676,13 +716,62 @@ export class Binder {
       case 'func':
         return this.bindFunc(e, ctx)
       case 'subquery':
-        throw new SluiceError(SqlState.feature_not_supported, 'subqueries in expressions are not supported yet', { position: e.position })
+        return this.bindSubquery(e, ctx)
       case 'array': {
         const items = this.unify(e.items.map((x) => this.bindExpr(x, ctx)), 'ARRAY', e.position)
         const element = items[0]?.type ?? T.text
         if (items.every((i) => i.kind === 'literal')) return { kind: 'literal', value: items.map((i) => (i as { value: Value }).value), type: arrayOf(element) }
         throw new SluiceError(SqlState.feature_not_supported, 'ARRAY[...] with non-constant elements is not supported yet', { position: e.position })
       }
+    }
+  }
+
+  /** A subquery in an expression: bound with outer references as parameters, run per outer row. */
+  private bindSubquery(e: Extract<Expr, { kind: 'subquery' }>, ctx: Ctx): BoundExpr {
+    const runner = this.options.subqueries
+    if (runner === undefined) {
+      throw new SluiceError(SqlState.feature_not_supported, 'subqueries in expressions are not supported in views yet (only in queries); join instead', { position: e.position })
+    }
+    const frame = { ctx, outer: [] as BoundExpr[], keys: [] as string[] }
+    this.frames.push(frame)
+    let inner: BoundQuery
+    try {
+      inner = this.bindQuery(e.query)
+    } finally {
+      this.frames.pop()
+    }
+    if (e.mode !== 'in') return subqueryCall(e.mode, inner, frame.outer, runner, e.position)
+    const innerType = inner.plan.columns[0]?.type ?? T.unknown
+    const test = this.bindExpr(e.arg!, ctx)
+    const type = this.commonType([test.type, innerType], 'IN', e.position)
+    return subqueryCall('in', inner, frame.outer, runner, e.position, this.coerce(test, type, e.position), type)
+  }
+
+  /**
+   * A column the current scope lacks, looked up in the queries enclosing the subquery being bound
+   * (the innermost first); it becomes a parameter of that subquery. Undefined when not found.
+   */
+  private outerReference(e: Extract<Expr, { kind: 'column' }>, err: unknown): BoundExpr | undefined {
+    if (this.frames.length === 0 || !(err instanceof SluiceError)) return undefined
+    if (err.code !== SqlState.undefined_column && err.code !== SqlState.undefined_table) return undefined
+    const frame = this.frames.pop()!
+    try {
+      let outer: BoundExpr
+      try {
+        outer = this.bindExpr(e, frame.ctx)
+      } catch {
+        return undefined
+      }
+      const key = outer.kind === 'column' || outer.kind === 'param' ? `${outer.kind}:${outer.index}` : JSON.stringify(e)
+      let k = frame.keys.indexOf(key)
+      if (k < 0) {
+        frame.keys.push(key)
+        frame.outer.push(outer)
+        k = frame.outer.length - 1
+      }
+      return { kind: 'param', index: OUTER_PARAM_BASE + k, type: outer.type }
+    } finally {
+      this.frames.push(frame)
     }
   }
 
@@ -714,11 +803,26 @@ export class Binder {
     }
     if (e.star) throw new SluiceError(SqlState.syntax_error, `${e.name}(*) is only valid for aggregates`, { position: e.position })
     if (e.distinct) throw new SluiceError(SqlState.syntax_error, `DISTINCT specified, but ${e.name} is not an aggregate function`, { position: e.position })
-    return this.call(e.name, e.args.map((a) => this.bindExpr(a, ctx)), e.position)
+    const args = e.args.map((a) => this.bindExpr(a, ctx))
+    return this.options.catalog.catalogFunction?.(e.name, args) ?? this.call(e.name, args, e.position)
   }
 
   /** Resolves a function or operator and inserts the argument casts it asks for. */
   private call(name: string, args: BoundExpr[], position: number, _asts?: readonly Expr[]): BoundExpr {
+    if ((name === '=' || name === '<>') && args.length === 2 && args.some((a) => a.type.kind === 'array')) {
+      // Arrays compare element by element (`polroles = '{0}'`); no overload in the registry covers them.
+      const [left, right] = this.unify(args, `operator ${name}`, position)
+      const type = left.type
+      const negate = name === '<>'
+      return { kind: 'call', fn: { name, argTypes: [type, type], returnType: T.bool, strict: true, impl: (a: Value, b: Value) => valuesEqual(a, b, type) !== negate }, args: [left, right], type: T.bool }
+    }
+    if (name === '||' && args.length === 2 && args.every((a) => a.type.kind === 'array')) {
+      const [left, right] = this.unify(args, 'operator ||', position)
+      const type = left.type
+      // PostgreSQL's array_cat: a NULL array is taken as empty, both NULL give NULL.
+      const cat = (a: Value, b: Value): Value => (a === null ? b : b === null ? a : [...(a as Value[]), ...(b as Value[])])
+      return { kind: 'call', fn: { name, argTypes: [type, type], returnType: type, strict: false, impl: cat }, args: [left, right], type }
+    }
     let resolved = resolveFunction(name, args.map((a) => a.type))
     if (resolved === undefined && args.some((a) => a.type.kind === 'unknown')) {
       // Untyped literals default to text, as PostgreSQL does when nothing else decides.
@@ -953,7 +1057,7 @@ export function defaultName(e: Expr): string {
     case 'nullif':
       return e.kind
     case 'subquery':
-      return e.mode === 'exists' ? 'exists' : '?column?'
+      return e.mode === 'exists' || e.mode === 'array' ? e.mode : '?column?'
     case 'array':
       return 'array'
     default:

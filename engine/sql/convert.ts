@@ -156,11 +156,54 @@ export class Converter {
             position: this.pos(call.location),
           }
         }
+        if (call !== undefined && (name === 'generate_series' || name === 'unnest')) return this.series(call, name, r.alias as PgNode | undefined)
         return this.unsupported(`function "${name}" in FROM`, call?.location)
       }
       default:
         return this.unsupported(`${kind} in FROM`)
     }
+  }
+
+  /**
+   * `generate_series(start, stop [, step])` in FROM, for integers: the rows of
+   * sluice_catalog.series (the integers SERIES_MIN..SERIES_MAX) between the bounds, which may
+   * read outer columns as catalog queries do; bounds outside that range are refused (0A000).
+   * `unnest(array)` in FROM is the same walk over the subscripts of a one-dimensional array.
+   */
+  private series(call: PgNode, name: string, alias: PgNode | undefined): Relation {
+    const position = this.pos(call.location)
+    const args = list(call.args).map((a) => this.expr(a))
+    const fn = (name: string, fnArgs: Expr[]): Expr => ({ kind: 'func', name, schema: undefined, args: fnArgs, star: false, distinct: false, filter: undefined, over: undefined, position })
+    const n: Expr = { kind: 'column', table: undefined, name: 'n', position }
+    if (name === 'unnest') {
+      if (args.length !== 1) return this.unsupported('unnest in FROM with more than one array', call.location)
+      args.splice(0, 1, { kind: 'number', text: '1', position }, { kind: 'coalesce', args: [fn('cardinality', [args[0]]), { kind: 'number', text: '0', position }], position }, args[0])
+    } else if (args.length < 2 || args.length > 3) return this.unsupported('generate_series in FROM with other than two or three arguments', call.location)
+    const value = name === 'unnest' ? fn('array_element', [args.pop()!, n]) : n
+    const conds: Expr[] = [
+      { kind: 'op', op: '>=', args: [n, fn('generate_series_bound', [args[0]])], position },
+      { kind: 'op', op: '<=', args: [n, fn('generate_series_bound', [args[1]])], position },
+    ]
+    if (args.length === 3) {
+      const step: Expr = fn('generate_series_step', [args[2]])
+      conds.push({ kind: 'op', op: '=', args: [{ kind: 'op', op: '%', args: [{ kind: 'op', op: '-', args: [n, args[0]], position }, step], position }, { kind: 'number', text: '0', position }], position })
+    }
+    const aliasName = alias?.aliasname as string | undefined
+    const column = alias?.colnames === undefined ? (aliasName ?? name) : str(list(alias.colnames)[0])
+    const query: Query = {
+      kind: 'select',
+      with: [],
+      distinct: false,
+      targets: [{ expr: value, alias: column }],
+      from: [{ kind: 'table', schema: 'sluice_catalog', name: 'series', alias: undefined, position }],
+      where: { kind: 'and', args: conds, position },
+      groupBy: [],
+      having: undefined,
+      orderBy: [],
+      limit: undefined,
+      offset: undefined,
+    }
+    return { kind: 'subquery', query, alias: aliasName ?? name, position }
   }
 
   // ---- expressions ----
@@ -227,9 +270,19 @@ export class Converter {
         const query = this.query(e.subselect as PgNode)
         const position = this.pos(e.location)
         if (t === 'EXPR_SUBLINK') return { kind: 'subquery', mode: 'scalar', arg: undefined, query, position }
+        if (t === 'ARRAY_SUBLINK') return { kind: 'subquery', mode: 'array', arg: undefined, query, position }
         if (t === 'EXISTS_SUBLINK') return { kind: 'subquery', mode: 'exists', arg: undefined, query, position }
-        if (t === 'ANY_SUBLINK' && e.operName === undefined) return { kind: 'subquery', mode: 'in', arg: this.expr(e.testexpr as PgNode), query, position }
+        const operator = list(e.operName).map(str).pop()
+        if (t === 'ANY_SUBLINK' && (operator === undefined || operator === '=')) return { kind: 'subquery', mode: 'in', arg: this.expr(e.testexpr as PgNode), query, position }
         return this.unsupported('this kind of subquery', e.location)
+      }
+      case 'A_Indirection': {
+        // `(array)[i]`: one subscript, as catalog queries write `(current_schemas(true))[1]`.
+        const steps = list(e.indirection)
+        const [k, idx] = unwrap(steps[0] ?? {})
+        if (steps.length !== 1 || k !== 'A_Indices' || idx.is_slice === true || idx.uidx === undefined) return this.unsupported('this kind of subscript or field selection', e.location)
+        const position = this.pos(e.location)
+        return { kind: 'func', name: 'array_element', schema: undefined, args: [this.expr(e.arg as PgNode), this.expr(idx.uidx as PgNode)], star: false, distinct: false, filter: undefined, over: undefined, position }
       }
       case 'A_ArrayExpr':
         return { kind: 'array', items: list(e.elements).map((a) => this.expr(a)), position: this.pos(e.location) }
@@ -271,6 +324,10 @@ export class Converter {
       case 'AEXPR_DISTINCT':
       case 'AEXPR_NOT_DISTINCT':
         return { kind: 'is_distinct', left: left!, right: this.expr(rightNode!), negated: kind === 'AEXPR_NOT_DISTINCT', position }
+      case 'AEXPR_OP_ANY':
+      case 'AEXPR_OP_ALL':
+        // `x op ANY (array)`: a function named after the operator and the quantifier.
+        return { kind: 'op', op: `${op} ${kind === 'AEXPR_OP_ANY' ? 'any' : 'all'}`, args: [left!, this.expr(rightNode!)], position }
       case 'AEXPR_NULLIF':
         return { kind: 'nullif', left: left!, right: this.expr(rightNode!), position }
       default:

@@ -56,7 +56,7 @@ export type Expr =
       readonly over: WindowDef | undefined
       readonly position: number
     }
-  | { readonly kind: 'subquery'; readonly mode: 'scalar' | 'exists' | 'in'; readonly arg: Expr | undefined; readonly query: Query; readonly position: number }
+  | { readonly kind: 'subquery'; readonly mode: 'scalar' | 'exists' | 'in' | 'array'; readonly arg: Expr | undefined; readonly query: Query; readonly position: number }
   | { readonly kind: 'array'; readonly items: readonly Expr[]; readonly position: number }
 
 export interface WindowDef {

@@ -82,7 +82,15 @@ function allowedMethods(path: string): string | undefined {
 /** Builds the app; call `listen` or `inject` on it. */
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const log: LogFn = options.log ?? (() => {})
-  const app = Fastify({ bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, logger: false })
+  const app = Fastify({
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    logger: false,
+    // Errors the router raises before any route runs (a malformed URL, a path parameter over
+    // fastify's 100-character limit) get the same problem body as every other error.
+    frameworkErrors: (error, _req, reply) => {
+      void sendProblem(reply, { status: error.statusCode ?? 400, code: SqlState.protocol_violation, detail: error.message })
+    },
+  })
   const db = options.db
   const metrics = httpMetrics()
   const authorized = options.tokens === undefined ? undefined : bearerCheck(options.tokens)

@@ -23,7 +23,6 @@ import { MessageReader } from './reader.ts'
 import { describeColumns, sendRows } from './results.ts'
 import { ConnectionSubscriptions } from './subscribe.ts'
 import { startupSettings } from './startup.ts'
-import { typeOid } from '../../engine/types/oid.ts'
 import * as W from './writer.ts'
 
 /** What the server hands each connection. */
@@ -392,7 +391,7 @@ export class Connection {
       case 'describe':
         if (m.target === 'S') {
           const s = this.ext.statement(m.name)
-          this.out.send(W.parameterDescription(s.paramTypes.map(typeOid)))
+          this.out.send(W.parameterDescription(s.paramOids))
           this.out.send(s.columns === undefined ? W.noData() : describeColumns(s.columns, []))
         } else {
           const p = this.ext.portal(m.name)

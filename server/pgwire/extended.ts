@@ -7,7 +7,7 @@
 import type { PreparedDescription, ResultColumn, Session, StatementResult } from '../../engine/session-api.ts'
 import type { DataType, Value } from '../../engine/types/datatype.ts'
 import { T } from '../../engine/types/datatype.ts'
-import { typeFromOid } from '../../engine/types/oid.ts'
+import { typeFromOid, typeOid } from '../../engine/types/oid.ts'
 import { WireError } from './errors.ts'
 import type { FrontendMessage } from './frontend.ts'
 import { decodeParam, resultFormat } from './values.ts'
@@ -17,6 +17,12 @@ export interface PreparedStatement {
   /** False for an empty query string: Execute answers EmptyQueryResponse. */
   readonly hasQuery: boolean
   readonly paramTypes: readonly DataType[]
+  /**
+   * What ParameterDescription reports: the OID the client declared in Parse where it declared one
+   * (varchar stays 1043 though Sluice reads it as text: pgJDBC refuses a changed type), else the
+   * OID of the type the engine inferred.
+   */
+  readonly paramOids: readonly number[]
   readonly columns: readonly ResultColumn[] | undefined
 }
 
@@ -54,7 +60,8 @@ export class ExtendedState {
     const count = Math.max(described.paramTypes.length, hints.length)
     const paramTypes: DataType[] = []
     for (let i = 0; i < count; i++) paramTypes.push(hints[i] ?? described.paramTypes[i] ?? T.unknown)
-    this.statements.set(m.name, { sql: m.sql, hasQuery, paramTypes, columns: described.columns })
+    const paramOids = paramTypes.map((t, i) => (m.paramOids[i] ?? 0) || typeOid(t))
+    this.statements.set(m.name, { sql: m.sql, hasQuery, paramTypes, paramOids, columns: described.columns })
   }
 
   /** Bind: decodes parameters with the statement's types and resolves result formats. */

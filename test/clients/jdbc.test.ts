@@ -1,0 +1,67 @@
+/**
+ * pgJDBC (the driver DBeaver, Metabase and Tableau use) against a real Sluice server process:
+ * DatabaseMetaData getCatalogs/getSchemas/getTableTypes/getTables/getColumns/getImportedKeys/
+ * getTypeInfo, prepared statements with binary transfer from the first execution, typed
+ * parameters and results, a fetch size (Execute with a row limit, PortalSuspended) and SQLSTATEs.
+ * The client is test/clients/jdbc, built once with Maven (incremental: later runs reuse target/).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SluiceProcess } from '../sluice-process.ts'
+
+const clientDir = join(import.meta.dirname, 'jdbc')
+
+describe('pgJDBC against a Sluice server', () => {
+  let dir: string
+  let sluice: SluiceProcess
+  let classpath = ''
+
+  beforeAll(async () => {
+    const build = spawnSync('mvn', ['-q', 'compile', 'dependency:build-classpath', '-Dmdep.outputFile=target/cp.txt'], { cwd: clientDir, encoding: 'utf8' })
+    if (build.status !== 0) throw new Error(`building the pgJDBC client with Maven failed:\n${build.stdout}\n${build.stderr}`)
+    classpath = `${join(clientDir, 'target/classes')}:${readFileSync(join(clientDir, 'target/cp.txt'), 'utf8').trim()}`
+    dir = mkdtempSync(join(tmpdir(), 'sluice-jdbc-'))
+    sluice = await SluiceProcess.create(dir, ['--checkpoint-interval', '0'])
+    await sluice.start()
+    await sluice.query('CREATE TABLE users (id BIGINT PRIMARY KEY, name VARCHAR, ts TIMESTAMPTZ, price NUMERIC)')
+    await sluice.query("INSERT INTO users VALUES (1, 'ann', '2024-03-01 12:30:00+00', 19.99), (2, 'bob', '2024-03-02 08:00:00.5+00', 0.5)")
+    await sluice.query('CREATE MATERIALIZED VIEW mv AS SELECT id, name FROM users')
+    await sluice.query('CREATE VIEW v AS SELECT name FROM users')
+  }, 600_000)
+
+  afterAll(async () => {
+    await sluice?.stop()
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('introspects, queries with typed parameters in binary, fetches in pieces and reports SQLSTATEs', () => {
+    const out = execFileSync('java', ['-cp', classpath, 'sluice.JdbcProbe', `jdbc:postgresql://127.0.0.1:${sluice.pgPort}/sluice`], { encoding: 'utf8', timeout: 120_000 })
+    const lines = out.trim().split('\n')
+    expect(lines).toContain('product PostgreSQL 16.0')
+    expect(lines).toContain('catalog sluice')
+    expect(lines.filter((l) => l.startsWith('schema '))).toEqual(['schema information_schema', 'schema pg_catalog', 'schema public', 'schema sluice_catalog'])
+    expect(lines).toContain('tabletype MATERIALIZED VIEW')
+    expect(lines.filter((l) => l.startsWith('table '))).toEqual(['table public.mv MATERIALIZED VIEW', 'table public.users TABLE', 'table public.v VIEW'])
+    expect(lines.filter((l) => l.startsWith('table-typed '))).toEqual(['table-typed mv MATERIALIZED VIEW', 'table-typed users TABLE', 'table-typed v VIEW'])
+    // java.sql.Types: BIGINT -5, VARCHAR 12, TIMESTAMP 93, NUMERIC 2.
+    expect(lines.filter((l) => l.startsWith('column '))).toEqual([
+      'column mv.id -5 int8 1 YES',
+      'column mv.name 12 text 2 YES',
+      'column users.id -5 int8 1 NO',
+      'column users.name 12 text 2 YES',
+      'column users.ts 93 timestamptz 3 YES',
+      'column users.price 2 numeric 4 YES',
+      'column v.name 12 text 1 YES',
+    ])
+    expect(lines).toContain('typeinfo true')
+    expect(lines).toContain('row 1 ann 2024-03-01T12:30:00Z 19.99')
+    expect(lines).toContain('row 2 bob 2024-03-02T08:00:00.500Z 0.5')
+    expect(lines).toContain('params 42 héllo 2.5 true 2024-02-29')
+    expect(lines).toContain('fetched 10 55')
+    expect(lines).toContain('error 42P01')
+    expect(lines).toContain('count 2')
+  })
+})
