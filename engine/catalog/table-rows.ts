@@ -172,6 +172,24 @@ export class TableRows {
     }
   }
 
+  /**
+   * The rows whose `columns` equal `values` when those columns are the primary key (any order);
+   * undefined otherwise.
+   */
+  lookup(columns: readonly number[], values: readonly Value[]): Value[][] | undefined {
+    const pk = this.primaryKey
+    if (pk === undefined || this.byKey === undefined || pk.length !== columns.length) return undefined
+    const key: Value[] = []
+    for (const c of pk) {
+      const at = columns.indexOf(c)
+      if (at < 0) return undefined
+      key.push(values[at])
+    }
+    const seq = this.byKey.find(key)?.value
+    const row = seq === undefined ? undefined : this.rows.get(seq)
+    return row === undefined ? [] : [row]
+  }
+
   /** The sequence number of the row with this primary key, if present. */
   findByKey(key: readonly Value[]): number | undefined {
     return this.byKey?.find(key)?.value

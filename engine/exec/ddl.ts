@@ -213,6 +213,10 @@ export async function createTable(engine: Engine, def: TableDef): Promise<void> 
     watermark: resolveWatermark(def.columns, def.watermark),
     stream: new Stream(def.name),
     snapshot: () => rows.snapshot(),
+    lookup: (cols, values) => {
+      const found = rows.lookup(cols, values)
+      return found === undefined ? undefined : chunkFromRows(def.columns.length, found)
+    },
     feed,
   }
   // The table's high marks start from its stored rows, so views created after a restart judge
@@ -312,6 +316,10 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
     watermarkOverride: def.watermarkOverride,
     failure: undefined,
     snapshot: () => chunkFromRows(columns.length, materialize.snapshot()),
+    lookup: (cols, values) => {
+      const found = materialize.lookup(cols, values)
+      return found === undefined ? undefined : chunkFromRows(columns.length, found)
+    },
   }
   await attachDataflow(engine, id, dataflow, stream, () => {
     const rows = rebuildable ? upstream?.current() : undefined

@@ -30,6 +30,16 @@ interface Held {
   unsaved: boolean
 }
 
+/** Rows by the values of some columns, for point lookups of pull queries. */
+interface Index {
+  /** Column positions, ascending. */
+  readonly columns: readonly number[]
+  readonly map: RowMap<Set<RowEntry<Held>>>
+}
+
+/** Indexes a view keeps at most (each costs memory and a little work per changed row). */
+const MAX_INDEXES = 4
+
 export class Materialize implements Operator {
   readonly name = 'Materialize'
   private readonly rows: RowMap<Held>
@@ -40,6 +50,8 @@ export class Materialize implements Operator {
   inconsistencies = 0
   /** The latest watermark per output column, for views created later over this one. */
   readonly watermarks = new Map<number, number>()
+  /** Built on a pull query's first lookup by those columns, then maintained with every change. */
+  private readonly indexes: Index[] = []
 
   /** Whether changes are tracked for checkpoints (mode 'changes'). */
   private readonly checkpointed: boolean
@@ -63,6 +75,7 @@ export class Materialize implements Operator {
           const held: Held = { n: 1, retired: 0, stored: false, unsaved: this.checkpointed }
           const added = this.rows.insert(this.rows.keyAt(cols, this.allColumns, i), hash, held)
           if (this.checkpointed) this.unsaved.push(added)
+          if (this.indexes.length > 0) this.indexAdd(added)
         } else {
           const held = entry.value
           held.n++
@@ -77,7 +90,10 @@ export class Materialize implements Operator {
       } else {
         this.total--
         const held = entry.value
-        if (--held.n === 0) this.rows.delete(entry)
+        if (--held.n === 0) {
+          this.rows.delete(entry)
+          if (this.indexes.length > 0) this.indexRemove(entry)
+        }
         if (!held.unsaved && this.checkpointed) {
           held.unsaved = true
           this.unsaved.push(entry)
@@ -137,6 +153,48 @@ export class Materialize implements Operator {
       const n = readCount(v)
       this.rows.insert(row, this.rows.hashKey(row), { n, retired: this.mode === 'retired' ? n : 0, stored: true, unsaved: false })
       this.total += n
+    }
+  }
+
+  /**
+   * The rows whose `columns` equal `values` (a pull query's `WHERE a = 1 AND b = 'x'`), through
+   * an index on those columns, built on first use. Undefined when no index can be had (too many).
+   */
+  lookup(columns: readonly number[], values: readonly Value[]): Value[][] | undefined {
+    const order = columns.map((_c, i) => i).sort((a, b) => columns[a] - columns[b])
+    const cols = order.map((i) => columns[i])
+    const key = order.map((i) => values[i])
+    let index = this.indexes.find((x) => x.columns.length === cols.length && x.columns.every((c, i) => c === cols[i]))
+    if (index === undefined) {
+      if (this.indexes.length >= MAX_INDEXES) return undefined
+      index = { columns: cols, map: new RowMap(cols.map((c) => this.types[c])) }
+      this.indexes.push(index)
+      for (const entry of this.rows.entries()) this.indexInsert(index, entry)
+    }
+    const out: Value[][] = []
+    const bucket = index.map.find(key)
+    if (bucket !== undefined) for (const entry of bucket.value) for (let k = 0; k < entry.value.n; k++) out.push(entry.key)
+    return out
+  }
+
+  private indexAdd(entry: RowEntry<Held>): void {
+    for (const index of this.indexes) this.indexInsert(index, entry)
+  }
+
+  private indexInsert(index: Index, entry: RowEntry<Held>): void {
+    const key = index.columns.map((c) => entry.key[c])
+    const hash = index.map.hashKey(key)
+    const bucket = index.map.find(key, hash)
+    if (bucket === undefined) index.map.insert(key, hash, new Set([entry]))
+    else bucket.value.add(entry)
+  }
+
+  private indexRemove(entry: RowEntry<Held>): void {
+    for (const index of this.indexes) {
+      const bucket = index.map.find(index.columns.map((c) => entry.key[c]))
+      if (bucket === undefined) continue
+      bucket.value.delete(entry)
+      if (bucket.value.size === 0) index.map.delete(bucket)
     }
   }
 

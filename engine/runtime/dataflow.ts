@@ -8,7 +8,7 @@
  * separates snapshot and subscription, no change can fall between the two.
  */
 import type { Chunk, Watermark } from '../chunk.ts'
-import type { DataType } from '../types/datatype.ts'
+import type { DataType, Value } from '../types/datatype.ts'
 import type { Emitter, Operator } from '../ops/operator.ts'
 import type { Stream, Subscriber } from './stream.ts'
 
@@ -18,6 +18,11 @@ export interface RelationInput {
   readonly stream: Stream
   /** The relation's current rows as one insert chunk (empty for sources, which hold no rows). */
   snapshot(): Chunk
+  /**
+   * Pull queries: only the rows whose `columns` equal `values`, through an index; undefined when
+   * the relation has none for those columns (the query then reads the snapshot).
+   */
+  lookup?(columns: readonly number[], values: readonly Value[]): Chunk | undefined
 }
 
 export interface PhysicalNode {
