@@ -14,10 +14,11 @@ import { kafkaSourceFactory } from '../connectors/kafka/index.ts'
 import { deltaSinkFactory } from '../connectors/delta/sink.ts'
 import { redisSinkFactory } from '../connectors/redis/sink.ts'
 import { postgresSinkFactory, postgresqlSinkFactory } from '../connectors/postgres/sink.ts'
+import { kafkaSinkFactory } from '../connectors/kafka/sink.ts'
 import type { SinkFactory } from '../engine/index.ts'
 
 /** Every sink connector the server offers (CREATE SINK ... WITH (connector = '...')). */
-const SINKS: readonly SinkFactory[] = [deltaSinkFactory, redisSinkFactory, postgresSinkFactory, postgresqlSinkFactory]
+const SINKS: readonly SinkFactory[] = [kafkaSinkFactory, deltaSinkFactory, redisSinkFactory, postgresSinkFactory, postgresqlSinkFactory]
 import { startPgServer } from './pgwire/server.ts'
 import { buildHttpApp } from './http/app.ts'
 import { createLogger, engineLog } from './log.ts'

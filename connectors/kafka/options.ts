@@ -68,7 +68,8 @@ function parseStartup(raw: string): KafkaStartup {
   }
 }
 
-function parseBrokers(raw: string): string[] {
+/** A comma-separated `host:port` list (also used by the Kafka sink's options). */
+export function parseBrokers(raw: string): string[] {
   const brokers = raw
     .split(',')
     .map((b) => b.trim())
