@@ -78,10 +78,11 @@ export class TableRows {
 
   /** Loads the rows persisted for this table. */
   async load(store: StateStore): Promise<void> {
-    const seqTypes = [T.int8, T.int8]
+    const seqType = [T.int8]
+    const at = this.prefix.length
     for await (const batch of store.scanBatches(this.prefix)) {
       for (const [key, value] of batch) {
-        const seq = Number(decodeKey(key, seqTypes)[1])
+        const seq = Number(decodeKey(key, seqType, at)[0])
         const row = decodeRow(value, this.types)
         this.rows.set(seq, row)
         if (this.byKey !== undefined) {

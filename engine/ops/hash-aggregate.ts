@@ -275,8 +275,10 @@ export class HashAggregate implements Operator {
     if (this.spec.emitOnWindowClose) for (const slot of this.dirtyList) this.notePage(slot)
     for (const page of this.dirtyPages) {
       this.pageDirty[page] = 0
-      // One flat array per page, per live group: keys, rows, accumulator snapshots, emitted flag,
-      // emitted aggregates (fewer arrays to build and encode than one array per group).
+      // One flat array per page, per live group: keys, rows, accumulator snapshots, whether the
+      // group has emitted (fewer arrays to build and encode than one array per group). The
+      // emitted aggregates are not written: between pushes every group is flushed, so they equal
+      // the accumulators' results, which restore() recomputes.
       const groups: unknown[] = []
       const keys = this.groups.keys
       const end = (page + 1) << PAGE_BITS
@@ -285,9 +287,7 @@ export class HashAggregate implements Operator {
         for (let k = 0; k < keys.length; k++) groups.push(keys[k][slot])
         groups.push(this.rows[slot])
         for (let a = 0; a < this.accs.length; a++) groups.push(this.accs[a].snapshot(slot))
-        const emitted = this.hasEmitted[slot] === 1
-        groups.push(emitted ? 1 : 0)
-        for (let a = 0; a < this.emitted.length; a++) groups.push(emitted ? this.emitted[a][slot] : null)
+        groups.push(this.hasEmitted[slot])
       }
       if (groups.length > 0) {
         if (page >= this.storedPages.length) this.storedPages = grownUint8(this.storedPages, page)
@@ -316,14 +316,20 @@ export class HashAggregate implements Operator {
 
   restore(entries: readonly StateEntry[]): void {
     const k = this.spec.keyTypes.length
-    const a = this.accs.length
-    const width = k + 1 + a + 1 + a
+    const accs = this.accs
+    const width = k + 1 + accs.length + 1
+    const { windowKey } = this.spec
     for (const [, v] of entries) {
       const flat = decodeSnapshot(v) as unknown[]
       for (let at = 0; at + width <= flat.length; at += width) {
-        const key = flat.slice(at, at + k) as Value[]
-        const emitted = flat[at + k + 1 + a] === 1 ? (flat.slice(at + k + 2 + a, at + width) as Value[]) : undefined
-        this.restoreGroup({ key, rows: flat[at + k] as number, accs: flat.slice(at + k + 1, at + k + 1 + a), emitted: emitted === undefined ? undefined : key.concat(emitted) })
+        const slot = this.openGroup(this.groups.insert(flat.slice(at, at + k) as Value[]))
+        if (windowKey !== undefined) this.trackWindow(slot, windowKey)
+        this.rows[slot] = flat[at + k] as number
+        for (let a = 0; a < accs.length; a++) accs[a].restore(slot, flat[at + k + 1 + a])
+        if (flat[at + width - 1] === 1) {
+          for (let a = 0; a < accs.length; a++) this.emitted[a][slot] = accs[a].result(slot)
+          this.hasEmitted[slot] = 1
+        }
       }
     }
     this.rewriteAll = entries.length > 0
