@@ -12,6 +12,11 @@
  *   - text: strings as they are, any other JSON value as its JSON text; jsonb: any value.
  * A record that is not a JSON object is a `decode_error`; a field that does not fit its column a
  * `type_error` whose detail names the field. A failed record leaves the columns untouched.
+ *
+ * Records given as bytes (`decodeBytes`, what the Kafka source uses) are read straight from the
+ * bytes when they are flat objects (./json-scan.ts): no object, and no string for a field that is
+ * not a text column, is built per record. Every other record goes through JSON.parse as text, so
+ * both ways give the same rows and the same errors.
  */
 import type { Column } from '../../engine/chunk.ts'
 import type { ColumnSchema } from '../../engine/connector.ts'
@@ -21,6 +26,13 @@ import { Jsonb, type JsonValue } from '../../engine/types/jsonb.ts'
 import { formatTypeName } from '../../engine/types/oid.ts'
 import { parseText } from '../../engine/types/text.ts'
 import { parseTimestamp, parseTimestamptz } from '../../engine/types/time.ts'
+import { FlatJsonScanner, Slot } from './json-scan.ts'
+
+/** A Buffer with Node's unchecked slice decoders (what toString(encoding, start, end) calls after its checks). */
+type SliceBuffer = Buffer & {
+  latin1Slice(start: number, end: number): string
+  utf8Slice(start: number, end: number): string
+}
 
 /** Why a record could not become a row; the reader turns it into a dead letter. */
 export interface JsonDecodeFailure {
@@ -41,13 +53,20 @@ export interface JsonDecoder {
    * nothing and returns why the record was rejected.
    */
   decode(text: string, columns: readonly Column[]): JsonDecodeFailure | undefined
+  /** The same for a record in UTF-8 bytes [start, end) of `bytes`. */
+  decodeBytes(bytes: Buffer, start: number, end: number, columns: readonly Column[]): JsonDecodeFailure | undefined
 }
 
 /** A value that does not fit its column; the message is completed with the field name. */
 class FieldError extends Error {}
 
+/** Where a converter finds the current field's value exactly as written (big integers, numeric digits). */
+interface RawText {
+  rawValue(): string | undefined
+}
+
 /** Per-record state the converters share: the record text, for exact number text when needed. */
-class RecordText {
+class RecordText implements RawText {
   text = ''
   key = ''
   private raw: Map<string, string> | undefined
@@ -64,7 +83,18 @@ class RecordText {
   }
 }
 
-type Converter = (v: unknown, rec: RecordText) => Value
+/** The raw text of a number field read by the byte scanner: its bytes, sliced only when asked. */
+class ScannedNumber implements RawText {
+  bytes = Buffer.alloc(0) as SliceBuffer
+  from = 0
+  to = 0
+
+  rawValue(): string {
+    return this.bytes.latin1Slice(this.from, this.to)
+  }
+}
+
+type Converter = (v: unknown, rec: RawText) => Value
 
 const INT_LIMITS = { int2: 32767, int4: 2147483647 } as const
 const INT8_MIN = -9223372036854775808n
@@ -225,7 +255,61 @@ export interface JsonObjectDecoder {
 /** Builds a decoder for records of `columns`; converters are chosen once here. */
 export function createJsonDecoder(columns: readonly ColumnSchema[], options: JsonDecoderOptions = {}): JsonDecoder {
   const objects = createJsonObjectDecoder(columns, options)
+  const width = columns.length
+  const names = columns.map((c) => c.name)
+  const convert = columns.map((c) => converterFor(c.type, options.timeZone ?? 'UTC'))
+  const scanner = new FlatJsonScanner(names, options.caseInsensitive ?? true)
+  const { kind, from, to, int } = scanner
+  const raw = new ScannedNumber()
   return {
+    decodeBytes(buffer, start, end, out) {
+      const bytes = buffer as SliceBuffer
+      if (!scanner.usable || !scanner.scan(bytes, start, end)) return this.decode(bytes.utf8Slice(start, end), out)
+      raw.bytes = bytes
+      let c = 0
+      try {
+        for (; c < width; c++) {
+          let v: unknown
+          switch (kind[c]) {
+            case Slot.Absent:
+            case Slot.Null:
+              out[c].push(null)
+              continue
+            case Slot.SmallInt:
+              v = int[c]
+              raw.from = from[c]
+              raw.to = to[c]
+              break
+            case Slot.Number:
+              raw.from = from[c]
+              raw.to = to[c]
+              v = Number(bytes.latin1Slice(from[c], to[c]))
+              break
+            case Slot.Ascii:
+              v = bytes.latin1Slice(from[c], to[c])
+              break
+            case Slot.Utf8:
+              v = bytes.utf8Slice(from[c], to[c])
+              break
+            case Slot.Escaped:
+              v = JSON.parse(bytes.utf8Slice(from[c], to[c]))
+              break
+            case Slot.True:
+              v = true
+              break
+            case Slot.False:
+              v = false
+              break
+          }
+          out[c].push(convert[c](v, raw))
+        }
+      } catch (e) {
+        for (let undo = 0; undo < c; undo++) out[undo].pop()
+        const reason = e instanceof Error ? e.message : String(e)
+        return { reason: 'type_error', detail: `field "${names[c]}": ${reason}` }
+      }
+      return undefined
+    },
     decode(text, out) {
       let record: unknown
       try {

@@ -1,18 +1,23 @@
 /**
- * The Kafka source: reads every partition of one topic with kafkajs and decodes records into
- * chunks of the declared columns. Its position (per partition, the next offset to return) is
- * state the engine writes with each checkpoint; Kafka group commits are never used for
- * correctness, only mirrored to `group.id` for lag dashboards.
+ * The Kafka source: reads every partition of one topic and decodes records into chunks of the
+ * declared columns. Its position (per partition, the next offset to return) is state the engine
+ * writes with each checkpoint; Kafka group commits are never used for correctness, only mirrored
+ * to `group.id` for lag dashboards.
  *
  * Why it is shaped like this:
- * - A consumer group of one member under a unique group id, positioned by `seek` whenever it
- *   (re)joins: kafkajs has no group-less consumer, a unique group never waits for other members
- *   (first records arrive within about half a second), and re-seeking after any rejoin means a
- *   session timeout cannot rewind or skip the topic.
- * - A bounded queue of fetched batches between the consumer and `poll`: when it is full, the
- *   partitions that hold queued records are paused (kafkajs drops in-flight data of paused
- *   partitions without moving their position), and resumed once `poll` has drained half of it.
- *   Memory stays bounded; lag grows.
+ * - Fetching is a separate part (./fetcher.ts), by default in a worker thread (./fetch-thread.ts):
+ *   kafkajs's fetching and record parsing take about as long as Sluice's decoding, and on their
+ *   own core they overlap with it. Batches arrive packed (./fetched.ts): values in one buffer,
+ *   offsets and timestamps in typed arrays. Decoding, dead letters, INCLUDE columns, watermarks
+ *   and offsets all stay here, in the engine's thread. `SLUICE_KAFKA_FETCH_THREAD=main` (or the
+ *   `fetchThread` tuning) keeps the fetcher in this thread: one core, or many sources.
+ * - A bounded queue of fetched batches between the fetcher and `poll`: when it is full the fetcher
+ *   holds the batch in hand (fetching nothing more, dropping nothing) until `poll` has drained
+ *   half of it. Memory stays bounded; lag grows. Partitions count as paused meanwhile.
+ * - Broker restarts and network errors: the fetcher reconnects with backoff and replaces a
+ *   crashed consumer, seeking to what this reader has received; nothing is skipped or read
+ *   twice. While it is disconnected and the queue is empty, `poll` fails with a retryable error
+ *   naming the cause (shown as the source's last_error) and succeeds again once records flow.
  * - read_committed (kafkajs's default): aborted records never appear. Offsets taken by
  *   transaction markers are skipped by moving the position to the end of each fetched batch,
  *   so `reached` works on transactional topics too.
@@ -23,19 +28,7 @@
  * - Metadata columns (`INCLUDE key | partition | offset | timestamp | header 'h'`) are filled
  *   here; the format's decoder sees only the payload columns.
  */
-import {
-  Kafka,
-  logLevel,
-  type Admin,
-  type Consumer,
-  type EachBatchPayload,
-  type IHeaders,
-  type KafkaMessage,
-  type LogEntry,
-  type Message,
-  type Producer,
-} from 'kafkajs'
-import { randomBytes } from 'node:crypto'
+import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs'
 import type { Chunk, Column, Watermark } from '../../engine/chunk.ts'
 import type {
   ColumnSchema,
@@ -44,22 +37,25 @@ import type {
   DeadLetterReason,
   PartitionLag,
   SourceFactory,
-  SourceMetadata,
   SourceReader,
 } from '../../engine/connector.ts'
-import type { Value } from '../../engine/types/datatype.ts'
 import { emptyColumns } from '../../engine/chunk.ts'
 import { SluiceError, SqlState } from '../../engine/errors.ts'
+import { DeadLetterTopic } from './dead-letter-topic.ts'
 import { createRecordDecoder, type RecordDecoder } from './decoding.ts'
+import type { FetchedBatch } from './fetched.ts'
+import { kafkaHeaders, keyOf, layoutOf, metadataValue, utf8OrNull, type Layout } from './metadata.ts'
+import type { FetcherEvent, FetcherStart } from './fetcher.ts'
+import { createFetcher, prepareFetcherThread, type FetcherHandle, type FetcherPlacement } from './fetch-thread.ts'
 import { parseKafkaSourceOptions, type KafkaSourceConfig } from './options.ts'
 
 /** Knobs tests turn down; the defaults suit production. */
 export interface KafkaReaderTuning {
-  /** Records held between the consumer and poll before partitions pause. */
+  /** Records held between the fetcher and poll before fetching holds. */
   readonly queueMax: number
-  /** Bytes of record values held before partitions pause (whichever limit comes first). */
+  /** Bytes of record values held before fetching holds (whichever limit comes first). */
   readonly queueMaxBytes: number
-  /** Per-partition fetch size: bounds what arrives after a pause. */
+  /** Per-partition fetch size: bounds what one fetch adds to a full queue. */
   readonly maxBytesPerPartition: number
   /** How often (ms) the position is mirrored to `group.id`, when one is set. */
   readonly groupCommitIntervalMs: number
@@ -67,6 +63,12 @@ export interface KafkaReaderTuning {
   readonly lagRefreshMs: number
   /** Dead-letter records produced to the dead-letter topic at most in flight before poll waits. */
   readonly deadLetterBacklog: number
+  /** Where the fetcher runs: a worker thread (default) or this thread. */
+  readonly fetchThread: FetcherPlacement
+  /** Without a completed fetch for this long (ms), the reader counts as disconnected. */
+  readonly staleMs: number
+  /** A consumer without a fetch for this long (ms) is dropped and a new one built (with backoff). */
+  readonly stuckMs: number
 }
 
 const DEFAULT_TUNING: KafkaReaderTuning = {
@@ -76,12 +78,17 @@ const DEFAULT_TUNING: KafkaReaderTuning = {
   groupCommitIntervalMs: 5000,
   lagRefreshMs: 1000,
   deadLetterBacklog: 5000,
+  fetchThread: process.env.SLUICE_KAFKA_FETCH_THREAD === 'main' ? 'main' : 'worker',
+  staleMs: 5000,
+  stuckMs: 30_000,
 }
 
 /** A fetched batch of one partition, consumed by poll from `index` on. */
 interface Segment {
   readonly partition: PartitionState
-  readonly messages: readonly KafkaMessage[]
+  readonly batch: FetchedBatch
+  /** The batch's values as a Buffer (no copy), for decoders and dead-letter payloads. */
+  readonly values: Buffer
   index: number
   /** The offset after the batch, past any trailing transaction markers or aborted records. */
   readonly end: bigint
@@ -93,13 +100,12 @@ interface PartitionState {
   readonly id: number
   /** The offset after everything poll has returned: the checkpointed position. */
   next: bigint
-  /** The offset after everything queued: where a rejoined consumer resumes. */
+  /** The offset after everything queued: where a restarted fetcher resumes. */
   fetched: bigint
   /** The end of the partition as last seen (high watermark; the last stable offset under read_committed). */
   end: bigint
   low: bigint
   queued: number
-  paused: boolean
   /** ctx.now() when poll last took a record of this partition (or when the reader opened). */
   lastDataAt: number
   /** Max event time per time column (µs), -Infinity before the first row. */
@@ -113,63 +119,15 @@ export interface KafkaReaderStats {
   readonly pausedPartitions: readonly number[]
   /** Dead-letter records not yet acknowledged by the dead-letter topic. */
   readonly deadLettersInFlight: number
-}
-
-/** The layout of a chunk: which columns the decoder fills and which come from metadata. */
-interface Layout {
-  readonly width: number
-  readonly payload: readonly number[]
-  readonly meta: readonly { readonly index: number; readonly include: SourceMetadata }[]
-  readonly time: readonly number[]
-}
-
-function layoutOf(columns: readonly ColumnSchema[]): Layout {
-  const payload: number[] = []
-  const meta: { index: number; include: SourceMetadata }[] = []
-  const time: number[] = []
-  columns.forEach((c, i) => {
-    if (c.include === undefined) payload.push(i)
-    else meta.push({ index: i, include: c.include })
-    if (c.type.kind === 'timestamp' || c.type.kind === 'timestamptz') time.push(i)
-  })
-  return { width: columns.length, payload, meta, time }
-}
-
-function headerText(headers: IHeaders | undefined, name: string): string | null {
-  const h = headers?.[name]
-  const first = Array.isArray(h) ? h[0] : h
-  if (first === undefined) return null
-  return typeof first === 'string' ? first : first.toString('utf8')
-}
-
-function metadataValue(include: SourceMetadata, partition: number, m: KafkaMessage): Value {
-  switch (include.kind) {
-    case 'key':
-      return m.key === null || m.key === undefined ? null : m.key.toString('utf8')
-    case 'partition':
-      return partition
-    case 'offset':
-      return BigInt(m.offset)
-    case 'timestamp':
-      return Number(m.timestamp) * 1000
-    case 'header':
-      return headerText(m.headers, include.name)
-  }
-}
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
-
-function utf8OrNull(bytes: Buffer): string | null {
-  try {
-    return strictUtf8.decode(bytes)
-  } catch {
-    return null
-  }
+  /** Whether the fetcher reaches the brokers (false after `staleMs` without a fetch). */
+  readonly connected: boolean
+  /** Why not, while not connected. */
+  readonly connectionError: string | undefined
 }
 
 export class KafkaSourceReader implements SourceReader {
   private readonly kafka: Kafka
-  private consumer: Consumer | undefined
+  private fetcher: FetcherHandle | undefined
   private admin: Admin | undefined
   private readonly decoder: RecordDecoder
   private readonly tuning: KafkaReaderTuning
@@ -181,18 +139,26 @@ export class KafkaSourceReader implements SourceReader {
   private queued = 0
   private queuedBytes = 0
   private readonly partitions = new Map<number, PartitionState>()
-  private failure: SluiceError | undefined
+  /** Buffers of consumed batches, given back to the fetcher with the next credit. */
+  private finished: ArrayBuffer[] = []
+  /**
+   * Whether consumed batches' buffers may be reused: not for Avro, whose decoder may keep views
+   * of the record bytes (bytea fields) in the rows it returns.
+   */
+  private readonly recycle: boolean
+  /** The partition whose batch the fetcher holds back (queue full), if any. */
+  private held: number | undefined
+  private connected = true
+  private connectionError: string | undefined
+  private disconnectedSince = 0
   private closed = false
   private lastGroupCommit = 0
   private groupCommit: Promise<void> | undefined
   private lastLagRefresh = 0
   private lagRefresh: Promise<void> | undefined
 
-  /** The dead-letter topic's producer and what it still has to send. */
-  private dlqProducer: Producer | undefined
-  private dlqPending: Message[] = []
-  private dlqInFlight = 0
-  private dlqSending: Promise<void> = Promise.resolve()
+  /** The dead-letter topic, when `dead_letter` names one. */
+  private dlq: DeadLetterTopic | undefined
 
   constructor(
     columns: readonly ColumnSchema[],
@@ -204,18 +170,21 @@ export class KafkaSourceReader implements SourceReader {
     this.columns = [...columns]
     this.layout = layoutOf(this.columns)
     this.decoder = createRecordDecoder(config, this.payloadColumns())
+    this.recycle = config.format !== 'avro'
+    // A view usually follows CREATE SOURCE: its open should not wait for a thread to boot.
+    if (this.tuning.fetchThread === 'worker') prepareFetcherThread(this.tuning.queueMaxBytes)
     this.kafka = new Kafka({
       clientId: `sluice-${ctx.name}`,
       brokers: [...config.brokers],
       logLevel: logLevel.WARN,
       logCreator: () => (entry: LogEntry) => {
         const { message, ...fields } = entry.log
-        // Connection-level errors are responses kafkajs retries (e.g. a coordinator still loading):
-        // warnings. Failures that stop the reader surface as a crash or a rejected call.
-        const level = entry.level === logLevel.ERROR && entry.namespace !== 'Connection' ? 'error' : 'warn'
+        // Connection-level errors are responses kafkajs retries (e.g. a coordinator still loading,
+        // a broker restarting): warnings. Failures that matter surface as rejected calls.
+        const level = entry.level === logLevel.ERROR && entry.namespace !== 'Connection' && entry.namespace !== 'BrokerPool' ? 'error' : 'warn'
         ctx.log(level, `kafka ${entry.namespace}: ${message}`, fields)
       },
-      retry: { initialRetryTime: 200, retries: 10 },
+      retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 10 },
     })
   }
 
@@ -233,7 +202,6 @@ export class KafkaSourceReader implements SourceReader {
         end: at,
         low: at,
         queued: 0,
-        paused: false,
         lastDataAt: this.ctx.now(),
         maxTime: this.layout.time.map(() => -Infinity),
       }
@@ -244,11 +212,49 @@ export class KafkaSourceReader implements SourceReader {
 
   async open(restored?: Readonly<Record<string, string>>): Promise<void> {
     const { topic } = this.config
+    // Built first: a worker thread boots while the admin client asks where to start.
+    const fetcher = createFetcher(
+      this.tuning.fetchThread,
+      {
+        brokers: this.config.brokers,
+        topic,
+        clientId: `sluice-${this.ctx.name}`,
+        groupPrefix: `${this.config.groupId ?? 'sluice'}-${this.ctx.name}`,
+        maxBytesPerPartition: this.tuning.maxBytesPerPartition,
+        maxBytes: Math.max(this.tuning.maxBytesPerPartition, 8 << 20),
+        queueMax: this.tuning.queueMax,
+        queueMaxBytes: this.tuning.queueMaxBytes,
+        staleMs: this.tuning.staleMs,
+        stuckMs: this.tuning.stuckMs,
+        timestamps: this.config.deadLetterTopic !== undefined || this.layout.meta.some((m) => m.include.kind === 'timestamp'),
+      },
+      (event) => this.onFetcherEvent(event),
+      () => this.restartPoint(),
+    )
+    this.fetcher = fetcher
+    try {
+      await this.locate(restored)
+    } catch (e) {
+      // The engine may open this reader again later (a broker down at startup): start clean.
+      this.fetcher = undefined
+      await fetcher.close()
+      await this.dlq?.close(0)
+      this.dlq = undefined
+      await this.admin?.disconnect().catch(() => undefined)
+      this.admin = undefined
+      throw e
+    }
+    fetcher.start(this.restartPoint())
+  }
+
+  /** Asks the brokers for the partitions and where each starts: restored, or by `startup`. */
+  private async locate(restored: Readonly<Record<string, string>> | undefined): Promise<void> {
+    const { topic } = this.config
     const admin = this.kafka.admin()
     this.admin = admin
-    await admin.connect()
     let partitions: Awaited<ReturnType<Admin['fetchTopicOffsets']>>
     try {
+      await admin.connect()
       // Asked first because kafkajs retries an unknown topic for a minute before giving up.
       const topics = await admin.listTopics()
       if (!topics.includes(topic)) throw new Error('the topic does not exist')
@@ -279,55 +285,37 @@ export class KafkaSourceReader implements SourceReader {
       st.end = BigInt(p.high)
     }
     this.lastLagRefresh = this.ctx.now()
+  }
 
-    const consumer = this.kafka.consumer({
-      groupId: `${this.config.groupId ?? 'sluice'}-${this.ctx.name}-${randomBytes(6).toString('hex')}`,
-      allowAutoTopicCreation: false,
-      sessionTimeout: 10_000,
-      rebalanceTimeout: 5000,
-      heartbeatInterval: 1000,
-      maxWaitTimeInMs: 250,
-      maxBytesPerPartition: this.tuning.maxBytesPerPartition,
-      maxBytes: Math.max(this.tuning.maxBytesPerPartition, 8 << 20),
-    })
-    this.consumer = consumer
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      // Resume exactly after what is already queued, on the first join and on any rejoin.
-      for (const partition of payload.memberAssignment[topic] ?? []) {
-        const at = this.partitions.get(partition)?.fetched
-        if (at !== undefined) consumer.seek({ topic, partition, offset: at.toString() })
-      }
-    })
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      // A batch of only transaction markers or aborted records never reaches eachBatch, but the
-      // position must still move past it, or `reached` would wait for offsets that hold no data.
-      if (payload.batchSize === 0 && payload.topic === topic)
-        this.enqueue(payload.partition, [], BigInt(payload.lastOffset) + 1n, undefined)
-    })
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      this.ctx.log(
-        'error',
-        `kafka consumer of topic "${topic}" crashed${payload.restart ? '; restarting' : ''}: ${payload.error.message}`,
-      )
-      if (!payload.restart && !this.closed) {
-        this.failure = new SluiceError(
-          SqlState.io_error,
-          `Kafka source "${this.ctx.name}" stopped reading topic "${topic}": ${payload.error.message}`,
-          {
-            domain: 'external',
-            retryable: true,
-            cause: payload.error,
-          },
-        )
-      }
-    })
-    await consumer.connect()
-    await consumer.subscribe({ topic, fromBeginning: true }) // partitions added later start at their beginning
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: true,
-      eachBatch: async (payload) => this.onBatch(payload),
-    })
+  /** Where a (re)started fetcher begins: after everything queued, with the queue as it is. */
+  private restartPoint(): FetcherStart {
+    const positions: Record<string, number> = {}
+    for (const st of this.partitions.values()) positions[st.id] = Number(st.fetched)
+    return { positions, queuedRecords: this.queued, queuedBytes: this.queuedBytes }
+  }
+
+  private onFetcherEvent(event: FetcherEvent): void {
+    if (this.closed) return
+    switch (event.kind) {
+      case 'batch':
+        this.enqueue(event.batch)
+        return
+      case 'hold':
+        this.held = event.partition
+        return
+      case 'health':
+        if (event.connected && !this.connected) {
+          this.ctx.log('info', `Kafka source "${this.ctx.name}" reaches topic "${this.config.topic}" again`)
+        } else if (!event.connected && this.connected) {
+          this.disconnectedSince = event.since
+          this.ctx.log('warn', `Kafka source "${this.ctx.name}" lost its brokers (${event.error ?? 'no fetch'}); reconnecting with backoff`)
+        }
+        this.connected = event.connected
+        this.connectionError = event.error
+        return
+      case 'log':
+        this.ctx.log(event.level, event.message, event.fields)
+    }
   }
 
   /** Creates the dead-letter topic when it does not exist yet, and connects its producer. */
@@ -342,62 +330,41 @@ export class KafkaSourceReader implements SourceReader {
         if (!(await admin.listTopics()).includes(dlq)) throw e
       }
     }
-    const producer = this.kafka.producer({ allowAutoTopicCreation: false })
-    await producer.connect()
-    this.dlqProducer = producer
+    this.dlq = await DeadLetterTopic.open(this.kafka, dlq, this.ctx, this.tuning.deadLetterBacklog)
   }
 
-  private onBatch({ batch }: EachBatchPayload): void {
-    if (this.closed || batch.topic !== this.config.topic) return
-    this.enqueue(batch.partition, batch.messages, BigInt(batch.lastOffset()) + 1n, batch.highWatermark)
-  }
-
-  private enqueue(partition: number, messages: readonly KafkaMessage[], end: bigint, high: string | undefined): void {
-    const st = this.partition(partition, messages.length > 0 ? BigInt(messages[0].offset) : end)
-    if (high !== undefined && BigInt(high) > st.end) st.end = BigInt(high)
-    if (end <= st.fetched) return // already queued (a fetch that raced a seek)
-    let fresh = messages
-    if (fresh.length > 0 && BigInt(fresh[0].offset) < st.fetched) fresh = fresh.filter((m) => BigInt(m.offset) >= st.fetched)
-    this.segments.push({ partition: st, messages: fresh, index: 0, end, prepared: false })
-    this.queued += fresh.length
-    st.queued += fresh.length
-    for (let i = 0; i < fresh.length; i++) this.queuedBytes += fresh[i].value?.length ?? 0
+  private enqueue(batch: FetchedBatch): void {
+    const end = BigInt(batch.end)
+    const st = this.partition(batch.partition, batch.count > 0 ? BigInt(batch.offsets[0]) : end)
+    if (batch.high >= 0 && BigInt(batch.high) > st.end) st.end = BigInt(batch.high)
+    if (end <= st.fetched) return // already queued (the fetcher filters these; a restarted one may not know)
+    const values = Buffer.from(batch.values.buffer, batch.values.byteOffset, batch.values.byteLength)
+    let index = 0
+    while (index < batch.count && batch.offsets[index] < Number(st.fetched)) index++
+    if (index === 0) this.queuedBytes += batch.bytes
+    else {
+      for (let i = index; i < batch.count; i++) {
+        if (batch.valueStarts[i] >= 0) this.queuedBytes += batch.valueEnds[i] - batch.valueStarts[i]
+      }
+    }
+    this.segments.push({ partition: st, batch, values, index, end, prepared: false })
+    this.queued += batch.count - index
+    st.queued += batch.count - index
     st.fetched = end
-    if (this.queued >= this.tuning.queueMax || this.queuedBytes >= this.tuning.queueMaxBytes) this.pauseFull()
-  }
-
-  /** The queue is full: pause every partition that holds queued records (the ones poll cannot take yet). */
-  private pauseFull(): void {
-    if (this.consumer === undefined) return
-    const ids: number[] = []
-    for (const st of this.partitions.values()) {
-      if (!st.paused && st.queued > 0) {
-        st.paused = true
-        ids.push(st.id)
-      }
-    }
-    if (ids.length > 0) this.consumer.pause([{ topic: this.config.topic, partitions: ids }])
-  }
-
-  private resumeAll(): void {
-    if (this.consumer === undefined) return
-    const ids: number[] = []
-    for (const st of this.partitions.values()) {
-      if (st.paused) {
-        st.paused = false
-        ids.push(st.id)
-      }
-    }
-    if (ids.length > 0) this.consumer.resume([{ topic: this.config.topic, partitions: ids }])
   }
 
   async poll(maxRows: number): Promise<Chunk | undefined> {
-    if (this.failure !== undefined) throw this.failure
     // Dead letters on their way to the dead-letter topic are bounded: wait for the topic first.
-    if (this.dlqInFlight + this.dlqPending.length >= this.tuning.deadLetterBacklog) await this.dlqSending
+    if (this.dlq?.full() === true) {
+      this.dlq.send()
+      await this.dlq.settled()
+      if (this.dlq.full()) return undefined
+    }
     await this.prepare(Math.max(1, maxRows))
     const out: Column[] = emptyColumns(this.layout.width)
     const ops: number[] = []
+    const before = this.queued
+    const beforeBytes = this.queuedBytes
     // Records that fail to decode become dead letters; keep going until a row or an empty queue.
     while (ops.length === 0 && this.head < this.segments.length && this.segments[this.head].prepared) {
       this.drain(out, ops, Math.max(1, maxRows))
@@ -409,12 +376,29 @@ export class KafkaSourceReader implements SourceReader {
       this.segments = this.segments.slice(this.head)
       this.head = 0
     }
-    if (this.queued <= this.tuning.queueMax >> 1 && this.queuedBytes <= this.tuning.queueMaxBytes / 2) this.resumeAll()
-    this.sendDeadLetters()
+    if (before > this.queued || beforeBytes > this.queuedBytes || this.finished.length > 0) {
+      const buffers = this.finished
+      this.finished = []
+      this.fetcher?.credit(before - this.queued, beforeBytes - this.queuedBytes, buffers)
+    }
+    this.dlq?.send()
     this.mirrorToGroup()
     this.refreshEnds()
-    if (ops.length === 0) return undefined
+    if (ops.length === 0) {
+      if (!this.connected && this.queued === 0) throw this.unreachable()
+      return undefined
+    }
     return { columns: out, ops: Int8Array.from(ops), length: ops.length }
+  }
+
+  /** The error poll reports while the fetcher cannot reach the brokers (the source's last_error). */
+  private unreachable(): SluiceError {
+    const since = new Date(this.disconnectedSince).toISOString()
+    return new SluiceError(
+      SqlState.io_error,
+      `Kafka source "${this.ctx.name}" cannot read topic "${this.config.topic}" from ${this.config.brokers.join(',')} since ${since}: ${this.connectionError ?? 'no fetch completes'}; reconnecting with backoff`,
+      { domain: 'external', retryable: true },
+    )
   }
 
   /** Lets the decoder do its asynchronous lookups (schema ids) for the segments the next drain reads. */
@@ -423,9 +407,17 @@ export class KafkaSourceReader implements SourceReader {
     let ahead = 0
     for (let i = this.head; i < this.segments.length && ahead < limit; i++) {
       const seg = this.segments[i]
-      ahead += seg.messages.length - seg.index
+      const b = seg.batch
+      ahead += b.count - seg.index
       if (seg.prepared) continue
-      if (decoder.prepare !== undefined && seg.messages.length > 0) await decoder.prepare(seg.messages.map((m) => m.value))
+      if (decoder.prepare !== undefined && b.count > 0) {
+        const values: (Uint8Array | null)[] = []
+        for (let k = 0; k < b.count; k++) {
+          const s = b.valueStarts[k]
+          values.push(s < 0 ? null : seg.values.subarray(s, b.valueEnds[k]))
+        }
+        await decoder.prepare(values)
+      }
       seg.prepared = true
     }
   }
@@ -433,6 +425,7 @@ export class KafkaSourceReader implements SourceReader {
   /** Decodes up to `limit` queued records into `out`, appending each row's op to `ops`. */
   private drain(out: Column[], ops: number[], limit: number): void {
     const decoder = this.decoder
+    const range = decoder.decodeRange !== undefined
     const { payload, meta, time } = this.layout
     const payloadOut = payload.map((i) => out[i])
     const now = this.ctx.now()
@@ -440,20 +433,28 @@ export class KafkaSourceReader implements SourceReader {
     while (taken < limit && this.head < this.segments.length && this.segments[this.head].prepared) {
       const seg = this.segments[this.head]
       const st = seg.partition
-      const msgs = seg.messages
-      const stop = Math.min(msgs.length, seg.index + (limit - taken))
+      const b = seg.batch
+      const values = seg.values
+      const starts = b.valueStarts
+      const ends = b.valueEnds
+      const stop = Math.min(b.count, seg.index + (limit - taken))
       const maxTime = st.maxTime
+      let bytes = 0
       for (let i = seg.index; i < stop; i++) {
-        const m = msgs[i]
-        this.queuedBytes -= m.value?.length ?? 0
-        const result = decoder.decode(m.value, payloadOut)
+        const s = starts[i]
+        let result
+        if (s < 0) result = decoder.decode(null, payloadOut)
+        else {
+          bytes += ends[i] - s
+          result = range ? decoder.decodeRange!(values, s, ends[i], payloadOut) : decoder.decode(values.subarray(s, ends[i]), payloadOut)
+        }
         if (typeof result !== 'number') {
-          this.reject(st.id, m, result.reason, result.detail)
+          this.reject(st.id, seg, i, result.reason, result.detail)
           continue
         }
         if (result === 0) continue
         ops.push(result)
-        for (let k = 0; k < meta.length; k++) out[meta[k].index].push(metadataValue(meta[k].include, st.id, m))
+        for (let k = 0; k < meta.length; k++) out[meta[k].index].push(metadataValue(meta[k].include, st.id, b, i))
         for (let k = 0; k < time.length; k++) {
           const col = out[time[k]]
           const v = col[col.length - 1]
@@ -463,47 +464,55 @@ export class KafkaSourceReader implements SourceReader {
       const n = stop - seg.index
       taken += n
       this.queued -= n
+      this.queuedBytes -= bytes
       st.queued -= n
       if (n > 0) st.lastDataAt = now
-      if (stop === msgs.length) {
+      if (stop === b.count) {
         st.next = seg.end
         this.head++
+        if (this.recycle && b.buffer.byteLength > 0) this.finished.push(b.buffer)
       } else {
         seg.index = stop
-        st.next = BigInt(msgs[stop - 1].offset) + 1n
+        st.next = BigInt(b.offsets[stop - 1]) + 1n
       }
     }
   }
 
-  private reject(partition: number, m: KafkaMessage, reason: DeadLetterReason, detail: string): void {
-    const value = m.value
+  private reject(partition: number, seg: Segment, i: number, reason: DeadLetterReason, detail: string): void {
+    const b = seg.batch
+    const s = b.valueStarts[i]
+    const value = s < 0 ? null : seg.values.subarray(s, b.valueEnds[i])
+    const offset = String(b.offsets[i])
     const payload = value === null ? null : this.decoder.payloadText(value)
     this.ctx.deadLetter({
       object: this.ctx.name,
       reason,
       detail,
       payload,
-      origin: `topic=${this.config.topic} partition=${partition} offset=${m.offset}`,
+      origin: `topic=${this.config.topic} partition=${partition} offset=${offset}`,
     })
-    if (this.dlqProducer === undefined) return
+    if (this.dlq === undefined) return
+    // Copied: the batch's buffer goes back to the fetcher once consumed, the record is sent later.
+    const view = keyOf(b, i)
+    const key = view === null ? null : Buffer.from(view)
     const record = {
       source: this.ctx.name,
       reason,
       error: detail,
       topic: this.config.topic,
       partition,
-      offset: m.offset,
-      timestamp: m.timestamp,
-      key: m.key === null || m.key === undefined ? null : m.key.toString('base64'),
+      offset,
+      timestamp: b.timestamps.length > i ? String(b.timestamps[i]) : null,
+      key: key === null ? null : key.toString('base64'),
       payload: value === null ? null : utf8OrNull(value),
       payload_base64: value === null ? null : value.toString('base64'),
       received_at: new Date(this.ctx.now()).toISOString(),
     }
-    this.dlqPending.push({ key: m.key ?? null, value: JSON.stringify(record), headers: m.headers })
+    this.dlq.push({ key, value: JSON.stringify(record), headers: kafkaHeaders(b.headers?.[i]) })
   }
 
   forwardDeadLetter(letter: DeadLetter): void {
-    if (this.dlqProducer === undefined) return
+    if (this.dlq === undefined) return
     const record = {
       source: this.ctx.name,
       object: letter.object,
@@ -513,25 +522,7 @@ export class KafkaSourceReader implements SourceReader {
       origin: letter.origin ?? null,
       received_at: new Date(this.ctx.now()).toISOString(),
     }
-    this.dlqPending.push({ key: null, value: JSON.stringify(record) })
-  }
-
-  /** Sends what the last polls dead-lettered to the dead-letter topic, one produce call at a time. */
-  private sendDeadLetters(): void {
-    const producer = this.dlqProducer
-    const topic = this.config.deadLetterTopic
-    if (producer === undefined || topic === undefined || this.dlqPending.length === 0) return
-    const messages = this.dlqPending
-    this.dlqPending = []
-    this.dlqInFlight += messages.length
-    this.dlqSending = this.dlqSending
-      .then(async () => {
-        await producer.send({ topic, messages })
-      })
-      .catch((e: unknown) =>
-        this.ctx.log('error', `could not write ${messages.length} dead letters to topic "${topic}": ${(e as Error).message}`),
-      )
-      .finally(() => (this.dlqInFlight -= messages.length))
+    this.dlq.push({ key: null, value: JSON.stringify(record) })
   }
 
   offsets(): Record<string, string> {
@@ -569,6 +560,11 @@ export class KafkaSourceReader implements SourceReader {
     return out
   }
 
+  /** Whether fetching of partition `st` is held back by the full queue. */
+  private paused(st: PartitionState): boolean {
+    return this.held !== undefined && (st.queued > 0 || st.id === this.held)
+  }
+
   lag(): PartitionLag[] {
     return [...this.partitions.values()]
       .sort((a, b) => a.id - b.id)
@@ -577,7 +573,7 @@ export class KafkaSourceReader implements SourceReader {
         partition: st.id,
         offset: st.next,
         end: st.end > st.next ? st.end : st.next,
-        paused: st.paused,
+        paused: this.paused(st),
       }))
   }
 
@@ -612,7 +608,7 @@ export class KafkaSourceReader implements SourceReader {
 
   reached(end: Readonly<Record<string, string>>): boolean {
     // Dead letters still on their way to the dead-letter topic are part of "applied" for FLUSH.
-    if (this.dlqPending.length > 0 || this.dlqInFlight > 0) return false
+    if (this.dlq !== undefined && this.dlq.waiting > 0) return false
     const prefix = `${this.config.topic}/`
     for (const key in end) {
       if (!key.startsWith(prefix)) continue
@@ -624,16 +620,18 @@ export class KafkaSourceReader implements SourceReader {
   }
 
   stats(): KafkaReaderStats {
-    const pausedPartitions = [...this.partitions.values()].filter((s) => s.paused).map((s) => s.id)
+    const pausedPartitions = [...this.partitions.values()].filter((s) => this.paused(s)).map((s) => s.id)
     return {
       queued: this.queued,
       paused: pausedPartitions.length > 0,
       pausedPartitions,
-      deadLettersInFlight: this.dlqInFlight + this.dlqPending.length,
+      deadLettersInFlight: this.dlq?.waiting ?? 0,
+      connected: this.connected,
+      connectionError: this.connected ? undefined : this.connectionError,
     }
   }
 
-  /** Refreshes partition ends now and then: paused partitions fetch nothing, so batches stop telling. */
+  /** Refreshes partition ends now and then: a held fetcher fetches nothing, so batches stop telling. */
   private refreshEnds(): void {
     if (this.admin === undefined || this.lagRefresh !== undefined) return
     const now = this.ctx.now()
@@ -675,19 +673,14 @@ export class KafkaSourceReader implements SourceReader {
     this.head = 0
     this.queued = 0
     this.queuedBytes = 0
-    this.sendDeadLetters()
-    await this.dlqSending
+    // A broker that is away cannot hold the close up for long.
+    await this.dlq?.close(10_000)
     await this.groupCommit
     await this.lagRefresh
     try {
-      await this.consumer?.disconnect()
+      await this.fetcher?.close()
     } catch (e) {
       this.ctx.log('warn', `closing the Kafka consumer of "${this.config.topic}" failed: ${(e as Error).message}`)
-    }
-    try {
-      await this.dlqProducer?.disconnect()
-    } catch (e) {
-      this.ctx.log('warn', `closing the dead-letter producer failed: ${(e as Error).message}`)
     }
     try {
       await this.admin?.disconnect()
