@@ -24,6 +24,8 @@ export declare function fetchJars(): void
 export declare function start(options?: {
   foreground?: boolean
   port?: number
+  /** Keep the storage already formatted for the port (a restart keeps topics and records). */
+  keepData?: boolean
 }): Promise<{ started: boolean; pid: number | undefined }>
 
 export declare function stop(options?: { port?: number }): Promise<boolean>

@@ -8,7 +8,8 @@
 //   node scripts/kafka/kafka.mjs status [--port 19092]
 //
 // Files live in .cache/kafka/ (git-ignored; SLUICE_KAFKA_CACHE overrides the folder): lib/ holds the
-// jars (fetched once, again when pom.xml changes), data-<port>/ the broker's log dirs (fresh at every start),
+// jars (fetched once, again when pom.xml changes), data-<port>/ the broker's log dirs (fresh at every start
+// unless `start({ keepData: true })` finds them formatted: a restart that keeps topics and records),
 // server-<port>.properties, broker-<port>.pid and broker-<port>.log. The controller listens on
 // port + 1.
 import { spawn, spawnSync } from 'node:child_process'
@@ -249,11 +250,13 @@ async function waitReady(port, child, logFile) {
 
 /**
  * Starts a broker with fresh storage on 127.0.0.1:port and resolves once it serves metadata.
+ * With `keepData`, storage already formatted for the port is kept (a restart: topics, records
+ * and consumer groups survive); fresh storage is made only when there is none.
  * Detached by default (survives this process; `stop` ends it); with `foreground` it resolves only
  * after the broker exits, which Ctrl-C (SIGINT) or SIGTERM brings about.
  * Returns `{ started: false }` when a broker already answers on the port.
  */
-export async function start({ foreground = false, port = DEFAULT_PORT } = {}) {
+export async function start({ foreground = false, port = DEFAULT_PORT, keepData = false } = {}) {
   const p = paths(port)
   if (await brokerAnswers(port)) {
     log(`a broker already answers on 127.0.0.1:${port}; using it`)
@@ -274,12 +277,15 @@ export async function start({ foreground = false, port = DEFAULT_PORT } = {}) {
     throw new KafkaScriptError(`broker pid ${running} did not come up on port ${port}; log:\n${tail(p.log)}`)
   }
 
-  rmSync(p.data, { recursive: true, force: true })
-  mkdirSync(p.data, { recursive: true })
-  writeFileSync(p.properties, serverProperties(port, p.data))
   const classpath = `${lib}/*`
+  const formatted = keepData && existsSync(join(p.data, 'meta.properties')) && existsSync(p.properties)
+  if (!formatted) {
+    rmSync(p.data, { recursive: true, force: true })
+    mkdirSync(p.data, { recursive: true })
+    writeFileSync(p.properties, serverProperties(port, p.data))
+  }
   // A short-lived tool JVM: small heap, quick JIT.
-  const format = spawnSync(
+  const format = formatted ? { status: 0 } : spawnSync(
     java(),
     [
       '-Xmx256m',
