@@ -37,16 +37,20 @@ export class Sluice {
     const { engine, stored } = await Engine.open(options)
     const t0 = Date.now()
     const restore = new EngineSession(engine, { user: 'sluice' })
+    const failed: string[] = []
     for (const obj of stored) {
       engine.restoringId = obj.id
       try {
         await restore.execute(obj.sql)
       } catch (e) {
+        failed.push(`${obj.kind} "${obj.name}": ${e instanceof Error ? e.message : String(e)}`)
         engine.log('error', `could not restore ${obj.kind} "${obj.name}"`, { error: e instanceof Error ? e.message : String(e) })
       } finally {
         engine.restoringId = undefined
       }
     }
+    // A later checkpoint would record source offsets past input the missing object never saw.
+    if (failed.length > 0 && engine.recovery !== undefined) engine.checkpoints.halt(`could not restore ${failed.join('; ')}`)
     const recovered = engine.recovery
     engine.recovery = undefined
     // Table writes made after the checkpoint, replayed into the restored views in the order

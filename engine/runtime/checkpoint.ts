@@ -153,6 +153,19 @@ export class CheckpointCoordinator {
     c.pending.sort((a, b) => a.epoch - b.epoch)
   }
 
+  /**
+   * Stops taking checkpoints, so the last durable one stays the recovery point (e.g. an object
+   * could not be restored from it: a later checkpoint without its state would lose what it had).
+   * Shown in sluice_catalog.checkpoints as a failed entry with the reason.
+   */
+  halt(reason: string): void {
+    if (this.broken !== undefined) return
+    this.broken = reason
+    const now = Date.now()
+    this.remember({ epoch: this.epoch + 1, startedAt: now, durationMs: 0, sizeBytes: 0, status: 'failed', error: reason })
+    this.engine.log('error', 'checkpoints stopped until restart (recovery uses the last durable one)', { reason })
+  }
+
   /** Takes a checkpoint now (after any running one); resolves once it is durable or failed. */
   checkpoint(): Promise<CheckpointRecord | undefined> {
     const next = this.running.then(() => this.take())

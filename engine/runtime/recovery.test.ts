@@ -10,6 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Sluice } from '../index.ts'
+import { encodeKey } from '../state/codec.ts'
+import { T } from '../types/datatype.ts'
+import type { StateWrite } from '../state/store.ts'
 
 const dirs: string[] = []
 afterAll(() => {
@@ -158,4 +161,35 @@ describe('recovery: straight, checkpointing and restored runs agree', () => {
       await db.close()
     }, 120_000)
   }
+})
+
+describe('recovery: an object that cannot be restored', () => {
+  it('stops checkpoints, so the last durable checkpoint stays the recovery point', async () => {
+    const dir = tempDir()
+    let db = await open(dir)
+    await db.sql('CREATE TABLE t (k INT, v BIGINT) APPEND ONLY')
+    await db.sql('CREATE MATERIALIZED VIEW per_k AS SELECT k, count(*) AS n FROM t GROUP BY k')
+    await db.sql('INSERT INTO t VALUES (1, 1), (2, 2)')
+    await db.engine.checkpoints.checkpoint()
+    // Damage the view's checkpointed state (keys (-4, view id, operator, ...)).
+    const view = db.engine.get('per_k')
+    const prefix = encodeKey([-4n, BigInt(view?.id ?? -1)], [T.int8, T.int8])
+    const damaged: StateWrite[] = []
+    for await (const [key] of db.engine.store.scan(prefix)) damaged.push({ type: 'put', key, value: new Uint8Array([99]) })
+    expect(damaged.length).toBeGreaterThan(0)
+    await db.engine.store.write(damaged)
+    await db.close({ lastCheckpoint: false })
+
+    db = await open(dir)
+    try {
+      const [cps] = await db.sql("SELECT status, error FROM sluice_catalog.checkpoints WHERE status = 'failed'")
+      expect(String(cps.rows?.[0]?.[1])).toMatch(/could not restore materialized_view "per_k".*cannot decode/)
+      expect(await db.engine.checkpoints.checkpoint()).toBeUndefined()
+      await db.sql('INSERT INTO t VALUES (3, 3)')
+      const [t] = await db.sql('SELECT count(*) FROM t')
+      expect(t.rows).toEqual([[3n]])
+    } finally {
+      await db.close()
+    }
+  })
 })

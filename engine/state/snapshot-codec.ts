@@ -1,106 +1,237 @@
 /**
  * Encoding of operator snapshots for checkpoints: the plain data an accumulator's `snapshot()`
- * returns (numbers, strings, arrays, null, bigint, Uint8Array) plus the engine's value classes
- * (Decimal, Interval, Jsonb).
+ * and the operators' checkpoint entries hold (numbers, strings, booleans, null, bigint,
+ * Uint8Array, nested arrays) plus the engine's value classes (Decimal, Interval, Jsonb).
  *
- * Why JSON: a checkpoint encodes one snapshot per changed group, so the per-call cost is what
- * counts. For the small arrays accumulators return, JSON.stringify into a Buffer measured about
- * 0.5 µs a snapshot against 3 µs for V8's structured serializer (200k snapshots, Node 20). What
- * JSON cannot hold (bigint, bytes, the value classes) is mapped to tagged arrays first (a string
- * tag no snapshot produces on its own as the first element), and back after decoding.
+ * Why a tagged binary format: a checkpoint encodes one entry per changed page of groups, join row
+ * or partition, so the per-call cost is what counts, and recovery decodes every entry. JSON needed
+ * a pass mapping bigints and the value classes to tagged strings first and `BigInt(text)` per
+ * value back; here each value is one tag byte and its bytes (int64 for bigints in range), written
+ * into one reused buffer. On the high-churn checkpoint benchmark this halved the encoding time.
  */
 import { Decimal } from '../types/decimal.ts'
 import { Interval } from '../types/interval.ts'
-import { Jsonb } from '../types/jsonb.ts'
-import { corrupt } from './bytes.ts'
+import { Jsonb, type JsonValue } from '../types/jsonb.ts'
+import { ByteWriter, corrupt, utf8Slice } from './bytes.ts'
 
-/**
- * Tagged values are strings starting with NUL and a kind letter (a string cheaper to build and
- * parse than a wrapper array); a user string that itself starts with NUL is tagged 's'.
- */
-const NUL = '\u0000'
+const NULL = 0
+const FALSE = 1
+const TRUE = 2
+const INT32 = 3
+const FLOAT64 = 4
+const INT64 = 5
+const BIGINT_TEXT = 6
+const STRING = 7
+const ARRAY = 8
+const BYTES = 9
+const DECIMAL = 10
+const INTERVAL = 11
+const JSONB = 12
+
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
+
+const w = new ByteWriter()
 
 /** Encodes snapshot data; see the module comment for what it may contain. */
 export function encodeSnapshot(value: unknown): Uint8Array {
-  return Buffer.from(JSON.stringify(tag(value)))
+  w.reset()
+  write(value)
+  return w.finish()
 }
 
 export function decodeSnapshot(bytes: Uint8Array): unknown {
-  let raw: unknown
+  const r: Reader = { b: bytes, v: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), p: 0 }
   try {
-    raw = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString())
+    const value = read(r)
+    if (r.p !== bytes.length) throw new Error(`${bytes.length - r.p} trailing bytes`)
+    return value
   } catch (e) {
     throw corrupt(`operator snapshot (${e instanceof Error ? e.message : String(e)})`)
   }
-  return untag(raw)
 }
 
-function tag(v: unknown): unknown {
+function write(v: unknown): void {
   switch (typeof v) {
     case 'number':
-      return Number.isFinite(v) && !Object.is(v, -0) ? v : `${NUL}n${Object.is(v, -0) ? '-0' : String(v)}`
-    case 'bigint':
-      return `${NUL}b${v.toString()}`
+      if ((v | 0) === v && !Object.is(v, -0)) {
+        w.ensure(5)
+        w.buf[w.pos++] = INT32
+        w.view.setInt32(w.pos, v, true)
+        w.pos += 4
+      } else {
+        w.ensure(9)
+        w.buf[w.pos++] = FLOAT64
+        w.view.setFloat64(w.pos, v, true)
+        w.pos += 8
+      }
+      return
     case 'string':
-      return v.charCodeAt(0) === 0 ? `${NUL}s${v}` : v
+      w.byte(STRING)
+      writeString(v)
+      return
+    case 'boolean':
+      w.byte(v ? TRUE : FALSE)
+      return
+    case 'bigint':
+      writeBigint(v)
+      return
     case 'object':
       break
     default:
+      // undefined (and anything else JSON would have turned into null).
+      w.byte(NULL)
+      return
+  }
+  if (v === null) {
+    w.byte(NULL)
+  } else if (Array.isArray(v)) {
+    w.byte(ARRAY)
+    w.varuint(v.length)
+    for (let i = 0; i < v.length; i++) write(v[i])
+  } else if (v instanceof Uint8Array) {
+    w.byte(BYTES)
+    w.varuint(v.length)
+    w.bytes(v)
+  } else if (v instanceof Decimal) {
+    w.byte(DECIMAL)
+    w.varuint(v.scale)
+    writeBigint(v.unscaled)
+  } else if (v instanceof Interval) {
+    w.ensure(17)
+    w.buf[w.pos++] = INTERVAL
+    w.view.setInt32(w.pos, v.months, true)
+    w.view.setInt32(w.pos + 4, v.days, true)
+    w.view.setFloat64(w.pos + 8, v.micros, true)
+    w.pos += 16
+  } else if (v instanceof Jsonb) {
+    w.byte(JSONB)
+    writeString(JSON.stringify(v.value))
+  } else {
+    throw new Error(`cannot checkpoint a value of type ${Object.prototype.toString.call(v)}`)
+  }
+}
+
+function writeBigint(v: bigint): void {
+  if (v >= INT64_MIN && v <= INT64_MAX) {
+    w.ensure(9)
+    w.buf[w.pos++] = INT64
+    w.view.setBigInt64(w.pos, v, true)
+    w.pos += 8
+  } else {
+    w.byte(BIGINT_TEXT)
+    writeString(v.toString())
+  }
+}
+
+/** A string as its UTF-8 byte length and bytes (the length is patched in after encoding). */
+function writeString(s: string): void {
+  if (s.length < 128 / 3) {
+    // At most 127 bytes: a one-byte length.
+    const at = w.pos
+    w.byte(0)
+    // Not `w.buf[at] = w.utf8(s)`: that reads w.buf before utf8() may grow (replace) it.
+    const n = w.utf8(s)
+    w.buf[at] = n
+    return
+  }
+  const bytes = Buffer.byteLength(s)
+  w.varuint(bytes)
+  w.utf8(s)
+}
+
+interface Reader {
+  readonly b: Uint8Array
+  readonly v: DataView
+  p: number
+}
+
+function readVaruint(r: Reader): number {
+  let n = 0
+  let scale = 1
+  for (;;) {
+    if (r.p >= r.b.length) throw new Error('truncated')
+    const byte = r.b[r.p++]
+    n += (byte & 0x7f) * scale
+    if (byte < 0x80) return n
+    scale *= 128
+  }
+}
+
+function readString(r: Reader): string {
+  const len = readVaruint(r)
+  const end = r.p + len
+  if (end > r.b.length) throw new Error('truncated string')
+  const s = utf8Slice(r.b, r.p, end)
+  r.p = end
+  return s
+}
+
+function read(r: Reader): unknown {
+  if (r.p >= r.b.length) throw new Error('truncated')
+  const tag = r.b[r.p++]
+  switch (tag) {
+    case NULL:
+      return null
+    case FALSE:
+      return false
+    case TRUE:
+      return true
+    case INT32: {
+      const v = r.v.getInt32(r.p, true)
+      r.p += 4
       return v
-  }
-  if (v === null) return v
-  if (Array.isArray(v)) {
-    let out: unknown[] | undefined
-    for (let i = 0; i < v.length; i++) {
-      const t = tag(v[i])
-      if (out === undefined && t !== v[i]) out = v.slice(0, i)
-      if (out !== undefined) out.push(t)
     }
-    return out ?? v
-  }
-  if (v instanceof Uint8Array) return `${NUL}y${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')}`
-  if (v instanceof Decimal) return `${NUL}d${v.scale}:${v.unscaled.toString()}`
-  if (v instanceof Interval) return `${NUL}i${v.months}:${v.days}:${v.micros}`
-  if (v instanceof Jsonb) return `${NUL}j${JSON.stringify(v.value)}`
-  return v
-}
-
-function untagString(s: string): unknown {
-  const rest = s.slice(2)
-  switch (s.charCodeAt(1)) {
-    case 0x6e: // n
-      return Number(rest)
-    case 0x62: // b
-      return BigInt(rest)
-    case 0x73: // s
-      return rest
-    case 0x79: // y
-      return new Uint8Array(Buffer.from(rest, 'base64'))
-    case 0x64: {
-      // d
-      const colon = rest.indexOf(':')
-      return new Decimal(BigInt(rest.slice(colon + 1)), Number(rest.slice(0, colon)))
+    case FLOAT64: {
+      const v = r.v.getFloat64(r.p, true)
+      r.p += 8
+      return v
     }
-    case 0x69: {
-      // i
-      const [m, d, us] = rest.split(':').map(Number)
-      return new Interval(m, d, us)
+    case INT64:
+    case BIGINT_TEXT:
+      r.p--
+      return readBigint(r)
+    case STRING:
+      return readString(r)
+    case ARRAY: {
+      const n = readVaruint(r)
+      if (n > r.b.length - r.p) throw new Error('bad array length')
+      const out = new Array<unknown>(n)
+      for (let i = 0; i < n; i++) out[i] = read(r)
+      return out
     }
-    case 0x6a: // j
-      return new Jsonb(JSON.parse(rest) as never)
+    case BYTES: {
+      const len = readVaruint(r)
+      if (r.p + len > r.b.length) throw new Error('truncated bytes')
+      const out = r.b.slice(r.p, r.p + len)
+      r.p += len
+      return out
+    }
+    case DECIMAL: {
+      const scale = readVaruint(r)
+      return new Decimal(readBigint(r), scale)
+    }
+    case INTERVAL: {
+      const months = r.v.getInt32(r.p, true)
+      const days = r.v.getInt32(r.p + 4, true)
+      const micros = r.v.getFloat64(r.p + 8, true)
+      r.p += 16
+      return new Interval(months, days, micros)
+    }
+    case JSONB:
+      return new Jsonb(JSON.parse(readString(r)) as JsonValue)
     default:
-      throw corrupt(`operator snapshot (unknown tag ${JSON.stringify(s.slice(0, 2))})`)
+      throw new Error(`unknown tag ${tag}`)
   }
 }
 
-function untag(v: unknown): unknown {
-  if (typeof v === 'string') return v.charCodeAt(0) === 0 ? untagString(v) : v
-  if (!Array.isArray(v)) return v
-  for (let i = 0; i < v.length; i++) {
-    const e: unknown = v[i]
-    if (typeof e === 'string') {
-      if (e.charCodeAt(0) === 0) v[i] = untagString(e)
-    } else if (Array.isArray(e)) untag(e)
+function readBigint(r: Reader): bigint {
+  const tag = r.b[r.p++]
+  if (tag === INT64) {
+    const v = r.v.getBigInt64(r.p, true)
+    r.p += 8
+    return v
   }
-  return v
+  if (tag === BIGINT_TEXT) return BigInt(readString(r))
+  throw new Error(`expected a bigint, found tag ${tag}`)
 }
