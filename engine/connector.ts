@@ -167,6 +167,11 @@ export interface SinkSpec {
 
 export interface SinkFactory {
   readonly connector: string
+  /**
+   * Loads what the connector needs before its first writer is built (e.g. a client library it
+   * imports on first use, so a server that never creates such a sink does not pay for it).
+   */
+  prepare?(): Promise<void>
   /** Validates options (throw SluiceError 22023 for unknown or invalid ones) and builds a writer. */
   create(spec: SinkSpec, options: ConnectorOptions, ctx: ConnectorContext): SinkWriter
 }

@@ -62,6 +62,10 @@ function options(entries: Record<string, string>): Map<string, string> {
   return new Map(Object.entries(entries))
 }
 
+beforeAll(async () => {
+  await deltaSinkFactory.prepare?.()
+})
+
 describe('delta sink', () => {
   it('commits one Delta version per epoch, partitioned, and a repeated commit after a crash lands once', async () => {
     const path = tableDir()

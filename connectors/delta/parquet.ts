@@ -5,10 +5,10 @@
  * Sluice's NUMERIC has none), and interval, time, jsonb and arrays travel as their text form.
  */
 import type { SchemaElement } from 'hyparquet-writer'
+import type * as HyparquetWriter from 'hyparquet-writer'
 import type { ColumnSchema } from '../../engine/connector.ts'
 import type { DataType, Value } from '../../engine/types/datatype.ts'
 import type { DeltaField } from './log.ts'
-import { parquetWriteBuffer } from 'hyparquet-writer'
 import { formatText } from '../../engine/types/text.ts'
 import { scalar } from '../../engine/types/datatype.ts'
 
@@ -91,8 +91,19 @@ export function partitionValue(value: Value, type: DataType): string | null {
  * Encodes rows (given column-wise) as one Parquet file. `columns` are the data columns only:
  * Delta keeps partition columns out of the data files.
  */
+/**
+ * The Parquet writer, imported by `loadParquetWriter` (the sink's open) rather than at module
+ * load: hyparquet-writer takes some 60 ms to import, on every server start otherwise.
+ */
+let writer: typeof HyparquetWriter | undefined
+
+export async function loadParquetWriter(): Promise<void> {
+  writer ??= await import('hyparquet-writer')
+}
+
 export function encodeParquet(fields: readonly DeltaField[], types: readonly DataType[], columns: readonly (readonly Value[])[]): Uint8Array {
-  const buffer = parquetWriteBuffer({
+  if (writer === undefined) throw new Error('encodeParquet before loadParquetWriter')
+  const buffer = writer.parquetWriteBuffer({
     columnData: fields.map((f, i) => ({ name: f.name, data: parquetValues(columns[i], types[i], f.type) })),
     schema: [{ name: 'root', num_children: fields.length }, ...fields.map((f) => schemaElement(f.name, f.type))],
     createdBy: 'sluice',

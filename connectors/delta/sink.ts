@@ -24,7 +24,7 @@ import { join } from 'node:path'
 import { SluiceError, SqlState } from '../../engine/errors.ts'
 import { scalar } from '../../engine/types/datatype.ts'
 import { initialActions, readLog, tryCommit } from './log.ts'
-import { deltaFields, encodeParquet, partitionValue } from './parquet.ts'
+import { deltaFields, encodeParquet, loadParquetWriter, partitionValue } from './parquet.ts'
 
 export const DELTA_SINK_OPTIONS: readonly string[] = ['path', 'partition_by', 'mode']
 
@@ -225,6 +225,7 @@ function decodeEpoch(bytes: Uint8Array): EpochFile[] {
 
 export const deltaSinkFactory: SinkFactory = {
   connector: 'delta',
+  prepare: loadParquetWriter,
   create(spec: SinkSpec, options: ConnectorOptions, ctx: ConnectorContext): SinkWriter {
     return new DeltaSinkWriter(spec.columns, parseOptions(spec, options), ctx)
   },

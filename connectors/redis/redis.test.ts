@@ -35,6 +35,7 @@ const dbs: Sluice[] = []
 const proxies: TcpProxy[] = []
 
 beforeAll(async () => {
+  await redisSinkFactory.prepare?.()
   await redis.connect()
 })
 

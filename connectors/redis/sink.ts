@@ -17,11 +17,22 @@
 import type { Chunk } from '../../engine/chunk.ts'
 import type { ColumnSchema, ConnectorContext, ConnectorOptions, SinkFactory, SinkSpec, SinkWriter } from '../../engine/connector.ts'
 import type { RedisSinkConfig } from './options.ts'
-import { createClient, ErrorReply, MultiErrorReply, WatchError } from 'redis'
+import type * as RedisModule from 'redis'
 import { SluiceError, SqlState } from '../../engine/errors.ts'
 import { netChanges } from '../upsert/net-changes.ts'
 import { decodeEpoch, encodeEpoch, hashFields, isEmptyEpoch, planEpoch, type RedisEpoch } from './epoch.ts'
 import { parseRedisOptions } from './options.ts'
+
+/**
+ * node-redis, imported by the factory's prepare() (before the first writer) rather than at module
+ * load: it takes some 150 ms to import, on every server start otherwise.
+ */
+let redis: typeof RedisModule | undefined
+
+function redisModule(): typeof RedisModule {
+  if (redis === undefined) throw new Error('the redis sink used before its factory was prepared')
+  return redis
+}
 
 type RedisClient = ReturnType<typeof newClient>
 type Multi = ReturnType<RedisClient['multi']>
@@ -70,7 +81,7 @@ export class RedisSinkWriter implements SinkWriter {
           await this.commitOnce(client, epoch, changes)
           return
         } catch (e) {
-          if (!(e instanceof WatchError)) throw e
+          if (!(e instanceof redisModule().WatchError)) throw e
           if (attempt >= 3) {
             throw new SluiceError(SqlState.io_error, `the progress key ${this.config.progressKey} keeps changing under this sink's commits: is another writer using it?`, { domain: 'external', retryable: true })
           }
@@ -112,7 +123,7 @@ export class RedisSinkWriter implements SinkWriter {
     try {
       await multi.exec()
     } catch (e) {
-      if (!(e instanceof MultiErrorReply)) throw e
+      if (!(e instanceof redisModule().MultiErrorReply)) throw e
       // Part of the epoch failed inside EXEC and the rest (with the progress) applied: put the
       // progress back so the epoch is retried, and report what Redis said.
       await (before === 0 ? client.del(progressKey) : client.set(progressKey, String(before)))
@@ -180,7 +191,7 @@ export class RedisSinkWriter implements SinkWriter {
 }
 
 function newClient(url: string) {
-  return createClient({
+  return redisModule().createClient({
     url,
     // No reconnecting in the background and no offline queue: a lost connection fails the
     // commit at once, and the coordinator retries it at the next checkpoint over a new connection.
@@ -219,12 +230,15 @@ function unreachable(url: string, e: unknown): SluiceError {
     // keep as given
   }
   const message = e instanceof Error ? e.message || e.name : String(e)
-  if (e instanceof ErrorReply) return new SluiceError(SqlState.io_error, `redis at ${where} refused: ${message}`, { domain: 'external', retryable: true, cause: e })
+  if (redis !== undefined && e instanceof redis.ErrorReply) return new SluiceError(SqlState.io_error, `redis at ${where} refused: ${message}`, { domain: 'external', retryable: true, cause: e })
   return new SluiceError(SqlState.io_error, `redis at ${where} is unreachable: ${message}`, { domain: 'external', retryable: true, cause: e })
 }
 
 export const redisSinkFactory: SinkFactory = {
   connector: 'redis',
+  async prepare(): Promise<void> {
+    redis ??= await import('redis')
+  },
   create(spec: SinkSpec, options: ConnectorOptions, ctx: ConnectorContext): SinkWriter {
     return new RedisSinkWriter(spec.columns, parseRedisOptions(ctx.name, spec, options), ctx)
   },

@@ -50,6 +50,7 @@ export async function createSink(engine: Engine, def: SinkDef): Promise<void> {
   if (factory === undefined) {
     throw new SluiceError(SqlState.undefined_object, `sink connector "${connector}" does not exist`, { hint: `known sink connectors: ${[...engine.sinkFactories.keys()].join(', ')}` })
   }
+  await factory.prepare?.()
   const options = new Map([...def.options].filter(([k]) => k !== 'connector'))
   const columns: ColumnSchema[] = def.plan.columns.filter((c) => c.hidden !== true).map((c) => ({ name: c.name, type: c.type }))
   const spec: SinkSpec = { columns, key: streamKeyOf(engine, def.plan), appendOnly: def.emitOnWindowClose || isAppendOnly(def.plan) }

@@ -209,7 +209,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     if (typeof format !== 'string') return sendProblem(reply, format)
     const result = await readView(db, req.params.name, l === undefined ? undefined : Number(l))
     if (isProblem(result)) return sendProblem(reply, result)
-    return reply.type(VIEW_CONTENT_TYPES[format]).header('vary', 'accept').send(encodeView(result, format, 'UTC'))
+    return reply.type(VIEW_CONTENT_TYPES[format]).header('vary', 'accept').send(await encodeView(result, format, 'UTC'))
   })
 
   app.addContentTypeParser([...NDJSON_TYPES], { parseAs: 'string' }, (_req, body, done) => done(null, body))
