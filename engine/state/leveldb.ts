@@ -62,13 +62,19 @@ class LevelStore implements StateStore {
     if (options.limit !== undefined) range.limit = options.limit
     if (options.reverse !== undefined) range.reverse = options.reverse
     const it = this.db.iterator(range)
+    // The next batch is read (on LevelDB's thread) while the caller decodes this one.
+    let next: Promise<[Uint8Array, Uint8Array][]> | undefined
     try {
-      for (;;) {
-        const entries = await it.nextv(SCAN_BATCH)
-        if (entries.length === 0) break
+      let entries = await it.nextv(SCAN_BATCH)
+      while (entries.length > 0) {
+        next = it.nextv(SCAN_BATCH)
         yield entries
+        entries = await next
+        next = undefined
       }
     } finally {
+      // A caller that stopped early leaves a read in flight: let it finish before closing.
+      await next?.catch(() => undefined)
       await it.close()
     }
   }
