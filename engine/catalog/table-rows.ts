@@ -50,7 +50,8 @@ export class WriteClock {
 
 export class TableRows {
   private readonly rows = new Map<number, Value[]>()
-  private readonly byKey: RowMap<number> | undefined
+  /** Primary key → row seq, built on first use (see `byKey`). */
+  private keyIndex: RowMap<number> | undefined
   private nextSeq = 1
   private readonly prefix: Uint8Array
   /** The last change-log entry written. */
@@ -68,7 +69,6 @@ export class TableRows {
     readonly primaryKey: readonly number[] | undefined,
     private readonly clock: WriteClock = new WriteClock(),
   ) {
-    this.byKey = primaryKey === undefined ? undefined : new RowMap<number>(primaryKey.map((c) => types[c]))
     this.prefix = encodeKey([BigInt(id)], [T.int8])
   }
 
@@ -76,22 +76,36 @@ export class TableRows {
     return this.rows.size
   }
 
+  /**
+   * The primary-key index, built from the rows on first use. A restart loads a table's rows
+   * without it, so a recovering server answers reads sooner; the first write or key lookup pays
+   * for building it (one pass over the rows).
+   */
+  private get byKey(): RowMap<number> | undefined {
+    const pk = this.primaryKey
+    if (pk === undefined) return undefined
+    if (this.keyIndex === undefined) {
+      const index = new RowMap<number>(pk.map((c) => this.types[c]))
+      for (const [seq, row] of this.rows) {
+        const k = this.keyOf(row)
+        index.insert(k, index.hashKey(k), seq)
+      }
+      this.keyIndex = index
+    }
+    return this.keyIndex
+  }
+
   /** Loads the rows persisted for this table. */
   async load(store: StateStore): Promise<void> {
-    const seqType = [T.int8]
     const at = this.prefix.length
     for await (const batch of store.scanBatches(this.prefix)) {
       for (const [key, value] of batch) {
-        const seq = Number(decodeKey(key, seqType, at)[0])
-        const row = decodeRow(value, this.types)
-        this.rows.set(seq, row)
-        if (this.byKey !== undefined) {
-          const k = this.keyOf(row)
-          this.byKey.insert(k, this.byKey.hashKey(k), seq)
-        }
+        const seq = decodeSeq(key, at)
+        this.rows.set(seq, decodeRow(value, this.types))
         if (seq >= this.nextSeq) this.nextSeq = seq + 1
       }
     }
+    this.keyIndex = undefined
   }
 
   /**
@@ -265,4 +279,15 @@ export class TableRows {
   private storageKey(seq: number): Uint8Array {
     return encodeKey([BigInt(this.id), BigInt(seq)], [T.int8, T.int8])
   }
+}
+
+/**
+ * The row seq of a storage key: the int8 at `at` as codec.ts writes it (a tag byte, then 8 bytes
+ * big-endian with the sign bit flipped), read without building a bigint. Seqs are positive and
+ * below 2^53.
+ */
+function decodeSeq(key: Uint8Array, at: number): number {
+  const hi = ((key[at + 1] << 24) | (key[at + 2] << 16) | (key[at + 3] << 8) | key[at + 4]) ^ 0x80000000
+  const lo = ((key[at + 5] << 24) | (key[at + 6] << 16) | (key[at + 7] << 8) | key[at + 8]) >>> 0
+  return hi * 2 ** 32 + lo
 }

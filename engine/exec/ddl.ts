@@ -221,7 +221,8 @@ export async function createTable(engine: Engine, def: TableDef): Promise<void> 
   }
   // The table's high marks start from its stored rows, so views created after a restart judge
   // lateness as they did before it.
-  if (rows.size > 0) obj.stream.pushBatchWatermarks(rows.snapshot(), timeColumns(def.columns))
+  const times = timeColumns(def.columns)
+  if (rows.size > 0 && times.length > 0) obj.stream.pushBatchWatermarks(rows.snapshot(), times)
   if (feed !== undefined) {
     // On a restart the feed replays from `startup` (its keyed changes are idempotent); an
     // unreachable broker then must not keep the engine from opening.

@@ -17,6 +17,11 @@ import { grownFloat64 } from '../util/key-slots.ts'
 const SAFE = 2 ** 52
 const SAFE_BIG = BigInt(SAFE)
 
+/** An exact integer sum for a snapshot: a number while it is safe (the common case), else a bigint. */
+function sumSnapshot(big: bigint, small: number): number | bigint {
+  return big === 0n ? small : big + BigInt(small)
+}
+
 /** count results below this come from a table instead of allocating a new bigint per result. */
 const SMALL_COUNTS: readonly bigint[] = Array.from({ length: 4096 }, (_v, i) => BigInt(i))
 
@@ -98,12 +103,17 @@ class IntSum {
     return this.big + BigInt(this.small)
   }
   snapshot(): unknown {
-    return [this.total().toString(), this.n]
+    return [sumSnapshot(this.big, this.small), this.n]
   }
   restore(s: unknown): void {
-    const [t, n] = s as [string, number]
-    this.big = BigInt(t)
-    this.small = 0
+    const [t, n] = s as [number | bigint | string, number]
+    if (typeof t === 'number') {
+      this.small = t
+      this.big = 0n
+    } else {
+      this.small = 0
+      this.big = BigInt(t)
+    }
     this.n = n
   }
 }
@@ -176,13 +186,18 @@ class IntSumColumns implements AccumulatorColumns {
   }
   free(): void {}
   snapshot(slot: number): unknown {
-    return [this.count[slot], [this.total(slot).toString(), this.n[slot]]]
+    return [this.count[slot], [sumSnapshot(this.big[slot], this.small[slot]), this.n[slot]]]
   }
   restore(slot: number, s: unknown): void {
-    const [count, [total, n]] = s as [number, [string, number]]
+    const [count, [total, n]] = s as [number, [number | bigint | string, number]]
     this.count[slot] = count
-    this.small[slot] = 0
-    this.big[slot] = BigInt(total)
+    if (typeof total === 'number') {
+      this.small[slot] = total
+      this.big[slot] = 0n
+    } else {
+      this.small[slot] = 0
+      this.big[slot] = BigInt(total)
+    }
     this.n[slot] = n
   }
   private total(slot: number): bigint {

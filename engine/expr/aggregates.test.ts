@@ -1,6 +1,7 @@
 // Retractable aggregates: random insert/retract sequences must always equal a recomputation over
 // the rows still present, survive snapshot/restore, and give PostgreSQL's results and types.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
 import type { DataType, Value } from '../types/datatype.ts'
 import type { Accumulator } from './aggregates.ts'
 import { Oracle } from './testing.ts'
@@ -122,7 +123,7 @@ describe('aggregates under insert/retract sequences', () => {
         if (step % 50 === 49) {
           // Through a checkpoint: JSON round trip, then keep going on the restored accumulator.
           const restored = spec.create()
-          restored.restore(JSON.parse(JSON.stringify(acc.snapshot())))
+          restored.restore(decodeSnapshot(encodeSnapshot(acc.snapshot())))
           expect(show(c, restored.result(), spec.returnType)).toBe(show(c, acc.result(), spec.returnType))
           expect(restored.count).toBe(acc.count)
           acc = restored
@@ -192,10 +193,10 @@ describe('aggregates under insert/retract sequences', () => {
         if (step % 40 === 39) {
           // Snapshots are interchangeable: the object form restores the columns' and back.
           const fromColumns = create()
-          fromColumns.restore(JSON.parse(JSON.stringify(columns.snapshot(slot))))
+          fromColumns.restore(decodeSnapshot(encodeSnapshot(columns.snapshot(slot))))
           expect(show(c, fromColumns.result(), rt)).toBe(show(c, objects[slot].result(), rt))
           columns.init(slot)
-          columns.restore(slot, JSON.parse(JSON.stringify(objects[slot].snapshot())))
+          columns.restore(slot, decodeSnapshot(encodeSnapshot(objects[slot].snapshot())))
           expect(show(c, columns.result(slot), rt)).toBe(show(c, objects[slot].result(), rt))
         }
       }

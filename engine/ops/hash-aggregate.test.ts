@@ -2,6 +2,7 @@
 // later windows, a group retracted to nothing is forgotten, and a checkpoint's group states
 // rebuild an operator that goes on exactly like the original.
 import { describe, expect, it } from 'vitest'
+import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
 import type { Chunk, Watermark } from '../chunk.ts'
 import type { Value } from '../types/datatype.ts'
 import type { Emitter } from './operator.ts'
@@ -83,7 +84,7 @@ describe('HashAggregate', () => {
     expect(states).toHaveLength(3)
     const copy = new HashAggregate(SPEC)
     // Accumulator snapshots are JSON; keys and emitted rows are SQL values (a row codec's job).
-    for (const s of states) copy.restoreGroup({ ...s, accs: JSON.parse(JSON.stringify(s.accs)) as unknown[] })
+    for (const s of states) copy.restoreGroup({ ...s, accs: decodeSnapshot(encodeSnapshot(s.accs)) as unknown[] })
     expect(copy.stateSize()).toBe(3)
     const outCopy = new Collector()
     outCopy.rows.push(...out.rows)
