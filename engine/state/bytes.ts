@@ -87,9 +87,70 @@ export class ByteWriter {
     return written
   }
 
+  /**
+   * `s` as its UTF-8 byte length (LEB128) and bytes. The length slot is sized for the worst case
+   * (3 bytes per UTF-16 unit) and padded, so the string is encoded once, in place.
+   */
+  string(s: string): void {
+    const max = s.length * 3
+    const slot = max < 0x80 ? 1 : max < 0x4000 ? 2 : max < 0x200000 ? 3 : 5
+    this.ensure(slot)
+    const at = this.pos
+    this.pos += slot
+    let n = this.utf8(s)
+    // A padded LEB128: continuation bits on every slot byte but the last.
+    const buf = this.buf
+    for (let i = 0; i < slot - 1; i++) {
+      buf[at + i] = (n & 0x7f) | 0x80
+      n = Math.floor(n / 128)
+    }
+    buf[at + slot - 1] = n
+  }
+
   /** A copy of the bytes written since the last reset. */
   finish(): Uint8Array {
     return this.buf.slice(0, this.pos)
+  }
+}
+
+/** A position in bytes being decoded; reads past the end throw corrupt(`what`). */
+export class ByteReader {
+  readonly v: DataView
+  p = 0
+
+  constructor(
+    readonly b: Uint8Array,
+    private readonly what: string,
+  ) {
+    this.v = new DataView(b.buffer, b.byteOffset, b.byteLength)
+  }
+
+  /** The error for bytes that do not decode. */
+  corrupt(): SluiceError {
+    return corrupt(this.what)
+  }
+
+  /** Unsigned LEB128. */
+  varuint(): number {
+    let n = 0
+    let mul = 1
+    for (;;) {
+      if (this.p >= this.b.length) throw this.corrupt()
+      const x = this.b[this.p++]
+      n += (x & 0x7f) * mul
+      if (x < 0x80) return n
+      mul *= 128
+    }
+  }
+
+  /** A string written by ByteWriter.string. */
+  string(): string {
+    const len = this.varuint()
+    const end = this.p + len
+    if (end > this.b.length) throw this.corrupt()
+    const s = utf8Slice(this.b, this.p, end)
+    this.p = end
+    return s
   }
 }
 

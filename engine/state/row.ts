@@ -13,7 +13,7 @@ import type { Jsonb as JsonbValue, JsonValue } from '../types/jsonb.ts'
 import { Decimal } from '../types/decimal.ts'
 import { Interval } from '../types/interval.ts'
 import { Jsonb } from '../types/jsonb.ts'
-import { ByteWriter, corrupt, utf8Slice } from './bytes.ts'
+import { ByteReader, ByteWriter, corrupt } from './bytes.ts'
 
 const w = new ByteWriter()
 const INT64_MIN = -(2n ** 63n)
@@ -72,10 +72,10 @@ function writeValue(v: Value, t: DataType): void {
       break
     case 'text':
     case 'unknown':
-      writeString(v as string)
+      w.string(v as string)
       break
     case 'jsonb':
-      writeString(JSON.stringify((v as JsonbValue).value))
+      w.string(JSON.stringify((v as JsonbValue).value))
       break
     case 'bytea':
       w.varuint((v as Uint8Array).length)
@@ -92,7 +92,7 @@ function writeValue(v: Value, t: DataType): void {
         w.pos += 8
       } else {
         w.buf[w.pos++] = 1
-        writeString(d.unscaled.toString())
+        w.string(d.unscaled.toString())
       }
       break
     }
@@ -111,39 +111,16 @@ function writeValue(v: Value, t: DataType): void {
   }
 }
 
-/** Length-prefixed UTF-8. The length slot is sized for the worst case (3 bytes per UTF-16 unit). */
-function writeString(s: string): void {
-  const max = s.length * 3
-  const slot = max < 0x80 ? 1 : max < 0x4000 ? 2 : max < 0x200000 ? 3 : 5
-  w.ensure(slot)
-  const at = w.pos
-  w.pos += slot
-  let n = w.utf8(s)
-  // A padded LEB128: continuation bits on every slot byte but the last.
-  const buf = w.buf
-  for (let i = 0; i < slot - 1; i++) {
-    buf[at + i] = (n & 0x7f) | 0x80
-    n = Math.floor(n / 128)
-  }
-  buf[at + slot - 1] = n
-}
-
-interface Reader {
-  readonly b: Uint8Array
-  readonly v: DataView
-  p: number
-}
-
 /** Decodes a row written by encodeRow with the same types. */
 export function decodeRow(bytes: Uint8Array, types: readonly DataType[]): Value[] {
-  const r: Reader = { b: bytes, v: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), p: 0 }
+  const r = new ByteReader(bytes, 'row')
   const out = readValues(r, types, undefined)
   if (out.length !== types.length || r.p !== bytes.length) throw corrupt('row')
   return out
 }
 
-function readValues(r: Reader, types: readonly DataType[], element: DataType | undefined): Value[] {
-  const n = readVaruint(r)
+function readValues(r: ByteReader, types: readonly DataType[], element: DataType | undefined): Value[] {
+  const n = r.varuint()
   if (element === undefined && n !== types.length) throw corrupt('row')
   const map = r.p
   r.p += (n + 7) >> 3
@@ -154,28 +131,7 @@ function readValues(r: Reader, types: readonly DataType[], element: DataType | u
   return out
 }
 
-function readVaruint(r: Reader): number {
-  let n = 0
-  let mul = 1
-  for (;;) {
-    if (r.p >= r.b.length) throw corrupt('row')
-    const x = r.b[r.p++]
-    n += (x & 0x7f) * mul
-    if (x < 0x80) return n
-    mul *= 128
-  }
-}
-
-function readString(r: Reader): string {
-  const len = readVaruint(r)
-  const end = r.p + len
-  if (end > r.b.length) throw corrupt('row')
-  const s = utf8Slice(r.b, r.p, end)
-  r.p = end
-  return s
-}
-
-function readValue(r: Reader, t: DataType): Value {
+function readValue(r: ByteReader, t: DataType): Value {
   if (r.p >= r.b.length) throw corrupt('row')
   switch (t.kind) {
     case 'bool':
@@ -203,11 +159,11 @@ function readValue(r: Reader, t: DataType): Value {
     }
     case 'text':
     case 'unknown':
-      return readString(r)
+      return r.string()
     case 'jsonb':
-      return new Jsonb(JSON.parse(readString(r)) as JsonValue)
+      return new Jsonb(JSON.parse(r.string()) as JsonValue)
     case 'bytea': {
-      const len = readVaruint(r)
+      const len = r.varuint()
       const out = r.b.slice(r.p, r.p + len)
       r.p += len
       return out
@@ -216,7 +172,7 @@ function readValue(r: Reader, t: DataType): Value {
       const scale = r.v.getInt16(r.p, true)
       const big = r.b[r.p + 2] === 1
       r.p += 3
-      if (big) return new Decimal(BigInt(readString(r)), scale)
+      if (big) return new Decimal(BigInt(r.string()), scale)
       const u = r.v.getBigInt64(r.p, true)
       r.p += 8
       return new Decimal(u, scale)

@@ -12,7 +12,8 @@
 import { Decimal } from '../types/decimal.ts'
 import { Interval } from '../types/interval.ts'
 import { Jsonb, type JsonValue } from '../types/jsonb.ts'
-import { ByteWriter, corrupt, utf8Slice } from './bytes.ts'
+import { ByteReader, ByteWriter, corrupt } from './bytes.ts'
+import { SluiceError } from '../errors.ts'
 
 const NULL = 0
 const FALSE = 1
@@ -41,12 +42,13 @@ export function encodeSnapshot(value: unknown): Uint8Array {
 }
 
 export function decodeSnapshot(bytes: Uint8Array): unknown {
-  const r: Reader = { b: bytes, v: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), p: 0 }
+  const r = new ByteReader(bytes, 'operator snapshot')
   try {
     const value = read(r)
     if (r.p !== bytes.length) throw new Error(`${bytes.length - r.p} trailing bytes`)
     return value
   } catch (e) {
+    if (e instanceof SluiceError) throw e
     throw corrupt(`operator snapshot (${e instanceof Error ? e.message : String(e)})`)
   }
 }
@@ -68,7 +70,7 @@ function write(v: unknown): void {
       return
     case 'string':
       w.byte(STRING)
-      writeString(v)
+      w.string(v)
       return
     case 'boolean':
       w.byte(v ? TRUE : FALSE)
@@ -106,7 +108,7 @@ function write(v: unknown): void {
     w.pos += 16
   } else if (v instanceof Jsonb) {
     w.byte(JSONB)
-    writeString(JSON.stringify(v.value))
+    w.string(JSON.stringify(v.value))
   } else {
     throw new Error(`cannot checkpoint a value of type ${Object.prototype.toString.call(v)}`)
   }
@@ -120,54 +122,11 @@ function writeBigint(v: bigint): void {
     w.pos += 8
   } else {
     w.byte(BIGINT_TEXT)
-    writeString(v.toString())
+    w.string(v.toString())
   }
 }
 
-/** A string as its UTF-8 byte length and bytes (the length is patched in after encoding). */
-function writeString(s: string): void {
-  if (s.length < 128 / 3) {
-    // At most 127 bytes: a one-byte length.
-    const at = w.pos
-    w.byte(0)
-    // Not `w.buf[at] = w.utf8(s)`: that reads w.buf before utf8() may grow (replace) it.
-    const n = w.utf8(s)
-    w.buf[at] = n
-    return
-  }
-  const bytes = Buffer.byteLength(s)
-  w.varuint(bytes)
-  w.utf8(s)
-}
-
-interface Reader {
-  readonly b: Uint8Array
-  readonly v: DataView
-  p: number
-}
-
-function readVaruint(r: Reader): number {
-  let n = 0
-  let scale = 1
-  for (;;) {
-    if (r.p >= r.b.length) throw new Error('truncated')
-    const byte = r.b[r.p++]
-    n += (byte & 0x7f) * scale
-    if (byte < 0x80) return n
-    scale *= 128
-  }
-}
-
-function readString(r: Reader): string {
-  const len = readVaruint(r)
-  const end = r.p + len
-  if (end > r.b.length) throw new Error('truncated string')
-  const s = utf8Slice(r.b, r.p, end)
-  r.p = end
-  return s
-}
-
-function read(r: Reader): unknown {
+function read(r: ByteReader): unknown {
   if (r.p >= r.b.length) throw new Error('truncated')
   const tag = r.b[r.p++]
   switch (tag) {
@@ -192,23 +151,23 @@ function read(r: Reader): unknown {
       r.p--
       return readBigint(r)
     case STRING:
-      return readString(r)
+      return r.string()
     case ARRAY: {
-      const n = readVaruint(r)
+      const n = r.varuint()
       if (n > r.b.length - r.p) throw new Error('bad array length')
       const out = new Array<unknown>(n)
       for (let i = 0; i < n; i++) out[i] = read(r)
       return out
     }
     case BYTES: {
-      const len = readVaruint(r)
+      const len = r.varuint()
       if (r.p + len > r.b.length) throw new Error('truncated bytes')
       const out = r.b.slice(r.p, r.p + len)
       r.p += len
       return out
     }
     case DECIMAL: {
-      const scale = readVaruint(r)
+      const scale = r.varuint()
       return new Decimal(readBigint(r), scale)
     }
     case INTERVAL: {
@@ -219,19 +178,19 @@ function read(r: Reader): unknown {
       return new Interval(months, days, micros)
     }
     case JSONB:
-      return new Jsonb(JSON.parse(readString(r)) as JsonValue)
+      return new Jsonb(JSON.parse(r.string()) as JsonValue)
     default:
       throw new Error(`unknown tag ${tag}`)
   }
 }
 
-function readBigint(r: Reader): bigint {
+function readBigint(r: ByteReader): bigint {
   const tag = r.b[r.p++]
   if (tag === INT64) {
     const v = r.v.getBigInt64(r.p, true)
     r.p += 8
     return v
   }
-  if (tag === BIGINT_TEXT) return BigInt(readString(r))
+  if (tag === BIGINT_TEXT) return BigInt(r.string())
   throw new Error(`expected a bigint, found tag ${tag}`)
 }
