@@ -16,24 +16,15 @@ import { Kafka, logLevel } from 'kafkajs'
 import { createClient } from 'redis'
 import { createTopic, ensureTestKafka, produceJson, uniqueTopic } from './kafka.ts'
 import { SluiceProcess } from './sluice-process.ts'
+import { rng, sleep } from './support.ts'
 
 const dirs: string[] = []
 const procs: SluiceProcess[] = []
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 afterAll(async () => {
   for (const p of procs) await p.kill()
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
-
-/** A seeded generator, so a failing run can be repeated. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return s / 2 ** 32
-  }
-}
 
 interface Expected {
   n: number

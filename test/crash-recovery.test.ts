@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createTopic, ensureTestKafka, produceJson, uniqueTopic } from './kafka.ts'
 import { SluiceProcess } from './sluice-process.ts'
+import { rng, sleep } from './support.ts'
 
 const dirs: string[] = []
 const procs: SluiceProcess[] = []
@@ -25,17 +26,6 @@ afterAll(async () => {
   for (const p of procs) await p.kill()
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-/** A seeded generator, so a failing run can be repeated. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return s / 2 ** 32
-  }
-}
 
 function sorted(rows: readonly Record<string, unknown>[]): string[] {
   return rows.map((r) => JSON.stringify(r)).sort()

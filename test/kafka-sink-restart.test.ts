@@ -17,6 +17,7 @@ import { Kafka, logLevel, type Producer } from 'kafkajs'
 import { ensureTestKafka, uniqueTopic } from './kafka.ts'
 import { compacted, readTopic } from './kafka-read.ts'
 import { SluiceProcess } from './sluice-process.ts'
+import { rng, sleep } from './support.ts'
 
 const dirs: string[] = []
 const procs: SluiceProcess[] = []
@@ -33,17 +34,6 @@ afterAll(async () => {
   for (const p of producers) await p.disconnect().catch(() => {})
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-/** A seeded generator, so a failing run can be repeated. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return s / 2 ** 32
-  }
-}
 
 async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

@@ -13,6 +13,7 @@ import { Sluice } from '../index.ts'
 import { encodeKey } from '../state/codec.ts'
 import { T } from '../types/datatype.ts'
 import type { StateWrite } from '../state/store.ts'
+import { rng } from '../../test/support.ts'
 
 const dirs: string[] = []
 afterAll(() => {
@@ -46,15 +47,6 @@ const VIEWS: Record<string, string> = {
   interval_join: "SELECT a.k, a.ts AS at, b.ts AS bt FROM ev a JOIN ev2 b ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '4 minutes'",
   unioned: 'SELECT k, v FROM t WHERE v < 100 UNION ALL SELECT k, v FROM ev WHERE v > 900',
   over_view: 'SELECT name, count(*) AS n, sum(v) AS total FROM inner_join GROUP BY name',
-}
-
-/** A seeded generator, so a failing run can be repeated. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0
-    return s / 2 ** 32
-  }
 }
 
 /** The seeded statements: writes to all four tables, event time mostly rising with some late rows. */
