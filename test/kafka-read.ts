@@ -31,8 +31,18 @@ export async function readTopic(
   let ends: Map<number, bigint>
   try {
     // The last stable offset (kafkajs lists offsets read_committed): for a read_uncommitted read
-    // this is the end only once no transaction is open on the topic.
-    ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]))
+    // this is the end only once no transaction is open on the topic. A commit that just returned
+    // has its markers written by the broker a moment later, moving the offset: read it until it
+    // holds still for 100 ms.
+    const fetchEnds = async (): Promise<Map<number, bigint>> => new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]))
+    ends = await fetchEnds()
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      const again = await fetchEnds()
+      const same = again.size === ends.size && [...again].every(([p, end]) => ends.get(p) === end)
+      ends = again
+      if (same) break
+    }
   } finally {
     await admin.disconnect()
   }

@@ -55,9 +55,17 @@ describe('kafka sink, broker outage', () => {
     const obj = sluice.engine.get(sink) as SinkObject
     const pending = (): number => sluice.engine.checkpoints.pendingEpochs(obj.id)
     await waitFor('the first epoch', () => pending() === 0 && obj.lastError === undefined)
-    const ids = async (): Promise<number[]> =>
-      (await readTopic(BROKERS, topic)).map((r) => (JSON.parse(r.value!.toString()) as { id: number }).id)
-    expect(await ids()).toEqual([1, 2])
+    // The broker writes a transaction's commit markers after the commit returns, and a
+    // read_committed read ends at the last stable offset: poll until the records are readable.
+    const ids = async (expected: number): Promise<number[]> => {
+      let read: number[] = []
+      await waitFor(`${expected} committed records`, async () => {
+        read = (await readTopic(BROKERS, topic)).map((r) => (JSON.parse(r.value!.toString()) as { id: number }).id)
+        return read.length >= expected
+      })
+      return read
+    }
+    expect(await ids(2)).toEqual([1, 2])
 
     await stop({ port: PORT })
     await sluice.sql("INSERT INTO t VALUES (3, 'c'), (4, 'd')")
@@ -76,7 +84,7 @@ describe('kafka sink, broker outage', () => {
     await start({ port: PORT })
     await sluice.engine.checkpoints.checkpoint() // an empty epoch; the pending ones are retried
     await waitFor('the pending epochs to commit', () => pending() === 0 && obj.lastError === undefined)
-    expect(await ids()).toEqual([3, 4, 5])
+    expect(await ids(3)).toEqual([3, 4, 5])
     expect(obj.committedEpoch).toBeGreaterThan(0)
   }, 300_000)
 })
