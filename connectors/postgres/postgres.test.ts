@@ -19,6 +19,7 @@ import { scalar } from '../../engine/types/datatype.ts'
 import { Decimal } from '../../engine/types/decimal.ts'
 import { formatText } from '../../engine/types/text.ts'
 import { TcpProxy } from '../upsert/tcp-proxy.ts'
+import { codeOf, commitsObserved } from '../upsert/test-support.ts'
 import { postgresSinkFactory, postgresqlSinkFactory } from './sink.ts'
 
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -102,20 +103,6 @@ function sortRows(rows: (string | null)[][]): (string | null)[][] {
 }
 
 /** How many epoch commits `sluice_sink_commit_seconds{sink}` has observed for a sink. */
-async function commitsObserved(db: Sluice, sink: string): Promise<number | undefined> {
-  const metric = await db.engine.metrics.registry.getSingleMetric('sluice_sink_commit_seconds')?.get()
-  return metric?.values.find((v) => 'metricName' in v && v.metricName === 'sluice_sink_commit_seconds_count' && v.labels.sink === sink)?.value
-}
-
-const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => {
-  try {
-    await p
-  } catch (e) {
-    return (e as { code?: string }).code
-  }
-  return undefined
-}
-
 describe('postgres sink', () => {
   it('keeps a GROUP BY view with updates and deletes as a table equal to SELECT * FROM view', async () => {
     const db = await openDb()

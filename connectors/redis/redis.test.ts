@@ -20,6 +20,7 @@ import { scalar } from '../../engine/types/datatype.ts'
 import { formatText } from '../../engine/types/text.ts'
 import { SluiceProcess } from '../../test/sluice-process.ts'
 import { TcpProxy } from '../upsert/tcp-proxy.ts'
+import { codeOf, commitsObserved } from '../upsert/test-support.ts'
 import { redisSinkFactory } from './sink.ts'
 
 const REDIS_URL = 'redis://127.0.0.1:6379'
@@ -121,20 +122,6 @@ async function expectedHashes(db: Sluice, view: string, key: readonly string[], 
 }
 
 /** How many epoch commits `sluice_sink_commit_seconds{sink}` has observed for a sink. */
-async function commitsObserved(db: Sluice, sink: string): Promise<number | undefined> {
-  const metric = await db.engine.metrics.registry.getSingleMetric('sluice_sink_commit_seconds')?.get()
-  return metric?.values.find((v) => 'metricName' in v && v.metricName === 'sluice_sink_commit_seconds_count' && v.labels.sink === sink)?.value
-}
-
-const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => {
-  try {
-    await p
-  } catch (e) {
-    return (e as { code?: string }).code
-  }
-  return undefined
-}
-
 describe('redis sink', () => {
   it('keeps a GROUP BY view with updates and deletes as hashes equal to SELECT * FROM view', async () => {
     const db = await openDb()
