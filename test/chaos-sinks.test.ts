@@ -8,22 +8,19 @@
  * each equal what the produced events define, computed here independently: nothing missing,
  * nothing doubled.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
 import { Kafka, logLevel } from 'kafkajs'
 import { createClient } from 'redis'
 import { createTopic, ensureTestKafka, produceJson, uniqueTopic } from './kafka.ts'
 import { SluiceProcess } from './sluice-process.ts'
-import { rng, sleep } from './support.ts'
+import { TempDirs, rng, sleep } from './support.ts'
 
-const dirs: string[] = []
+const dirs = new TempDirs('sluice-chaos-')
 const procs: SluiceProcess[] = []
 
 afterAll(async () => {
   for (const p of procs) await p.kill()
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  dirs.removeAll()
 })
 
 interface Expected {
@@ -67,10 +64,11 @@ describe('exactly once through kill -9, with Kafka and Redis sinks', () => {
     const appendTopic = uniqueTopic('chaos_rows')
     await createTopic(input, 3)
     const prefix = `chaos_${process.pid}_${Date.now().toString(36)}:`
-    const dataDir = mkdtempSync(join(tmpdir(), 'sluice-chaos-'))
-    dirs.push(dataDir)
+    const dataDir = dirs.make()
     const sluice = await SluiceProcess.create(dataDir, ['--checkpoint-interval', '250'])
     procs.push(sluice)
+    // What the server logged is what tells a failure here apart (a lost epoch, a crash loop).
+    onTestFailed(() => console.error(`sluice output (last 80 lines):\n${sluice.output.split('\n').slice(-80).join('\n')}`))
     await sluice.start()
     await sluice.query(`CREATE SOURCE ev (id BIGINT, k INT, v BIGINT) WITH (connector = 'kafka', topic = '${input}', brokers = '${brokers}', format = 'json', startup = 'earliest')`)
     await sluice.query('CREATE MATERIALIZED VIEW per_k AS SELECT k, count(*) AS n, sum(v)::bigint AS s FROM ev GROUP BY k')
@@ -104,7 +102,8 @@ describe('exactly once through kill -9, with Kafka and Redis sinks', () => {
     }
     producing = false
     await producer
-    expect(id).toBeGreaterThan(3000)
+    // Enough input to span the crashes (a loaded machine produces fewer batches meanwhile).
+    expect(id).toBeGreaterThan(1000)
 
     // Everything produced is in the view; then wait until each sink committed a checkpoint taken after that.
     await sluice.query('FLUSH')

@@ -6,25 +6,16 @@
  * checkpoints (the log says which epoch), not from a replay of everything.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { createTopic, ensureTestKafka, produceJson, uniqueTopic } from './kafka.ts'
 import { SluiceProcess } from './sluice-process.ts'
-import { rng, sleep } from './support.ts'
+import { TempDirs, rng, sleep } from './support.ts'
 
-const dirs: string[] = []
+const dirs = new TempDirs('sluice-crash-')
 const procs: SluiceProcess[] = []
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'sluice-crash-'))
-  dirs.push(d)
-  return d
-}
 
 afterAll(async () => {
   for (const p of procs) await p.kill()
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  dirs.removeAll()
 })
 
 function sorted(rows: readonly Record<string, unknown>[]): string[] {
@@ -38,7 +29,7 @@ describe('crash recovery', () => {
   }, 300_000)
 
   it('keeps views over tables exact through kill -9 during writes', async () => {
-    const sluice = await SluiceProcess.create(tempDir(), ['--checkpoint-interval', '200'])
+    const sluice = await SluiceProcess.create(dirs.make(), ['--checkpoint-interval', '200'])
     procs.push(sluice)
     await sluice.start()
     await sluice.query('CREATE TABLE t (id BIGINT PRIMARY KEY, k INT, v BIGINT)')
@@ -94,7 +85,7 @@ describe('crash recovery', () => {
   it('counts every Kafka record once through kill -9 while consuming', async () => {
     const topic = uniqueTopic('crash')
     await createTopic(topic, 3)
-    const sluice = await SluiceProcess.create(tempDir(), ['--checkpoint-interval', '200'])
+    const sluice = await SluiceProcess.create(dirs.make(), ['--checkpoint-interval', '200'])
     procs.push(sluice)
     await sluice.start()
     await sluice.query(

@@ -10,29 +10,20 @@
  *    upsert sink over a retracting view end equal to their queries over the tables.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import { ensureTestKafka, uniqueTopic } from './kafka.ts'
 import { compacted, readTopic } from './kafka-read.ts'
 import { SluiceProcess } from './sluice-process.ts'
-import { rng, sleep } from './support.ts'
+import { TempDirs, rng, sleep } from './support.ts'
 
-const dirs: string[] = []
+const dirs = new TempDirs('sluice-ksink-')
 const procs: SluiceProcess[] = []
 const producers: Producer[] = []
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'sluice-ksink-'))
-  dirs.push(d)
-  return d
-}
 
 afterAll(async () => {
   for (const p of procs) await p.kill()
   for (const p of producers) await p.disconnect().catch(() => {})
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  dirs.removeAll()
 })
 
 async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
@@ -69,7 +60,7 @@ describe('kafka sink across server restarts', () => {
   it('commits an epoch logged before a stop whose commit failed, once, after the restart', async () => {
     const topic = uniqueTopic('ksink_proc')
     const sink = uniqueTopic('proc')
-    const sluice = await SluiceProcess.create(tempDir(), ['--checkpoint-interval', '3600000'])
+    const sluice = await SluiceProcess.create(dirs.make(), ['--checkpoint-interval', '3600000'])
     procs.push(sluice)
     await sluice.start()
     await sluice.query('CREATE TABLE t (id BIGINT, label TEXT) APPEND ONLY')
@@ -115,7 +106,7 @@ describe('kafka sink across server restarts', () => {
   it('ends equal to the tables after kill -9 at random moments, for an append and an upsert sink', async () => {
     const appendTopic = uniqueTopic('ksink_kill_app')
     const upsertTopic = uniqueTopic('ksink_kill_ups')
-    const sluice = await SluiceProcess.create(tempDir(), ['--checkpoint-interval', '200'])
+    const sluice = await SluiceProcess.create(dirs.make(), ['--checkpoint-interval', '200'])
     procs.push(sluice)
     await sluice.start()
     await sluice.query('CREATE TABLE e (id BIGINT, v BIGINT) APPEND ONLY')

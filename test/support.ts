@@ -1,4 +1,7 @@
-/** Small helpers the integration tests share: a seeded random generator and a sleep. */
+/** Small helpers the integration tests share: a seeded random generator, a sleep, temporary directories. */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 /** A seeded generator of numbers in [0, 1) (a 32-bit LCG), so a failing run can be repeated. */
 export function rng(seed: number): () => number {
@@ -10,3 +13,19 @@ export function rng(seed: number): () => number {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/** Temporary directories a test file makes; `removeAll()` (in its afterAll) deletes them. */
+export class TempDirs {
+  private readonly dirs: string[] = []
+  constructor(private readonly prefix: string) {}
+
+  make(): string {
+    const d = mkdtempSync(join(tmpdir(), this.prefix))
+    this.dirs.push(d)
+    return d
+  }
+
+  removeAll(): void {
+    for (const d of this.dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+  }
+}

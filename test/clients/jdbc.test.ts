@@ -7,15 +7,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { SluiceProcess } from '../sluice-process.ts'
+import type { SluiceProcess } from '../sluice-process.ts'
+import { startUsersServer, type UsersServer } from './users-server.ts'
 
 const clientDir = join(import.meta.dirname, 'jdbc')
 
 describe('pgJDBC against a Sluice server', () => {
-  let dir: string
+  let server: UsersServer | undefined
   let sluice: SluiceProcess
   let classpath = ''
 
@@ -23,18 +23,12 @@ describe('pgJDBC against a Sluice server', () => {
     const build = spawnSync('mvn', ['-q', 'compile', 'dependency:build-classpath', '-Dmdep.outputFile=target/cp.txt'], { cwd: clientDir, encoding: 'utf8' })
     if (build.status !== 0) throw new Error(`building the pgJDBC client with Maven failed:\n${build.stdout}\n${build.stderr}`)
     classpath = `${join(clientDir, 'target/classes')}:${readFileSync(join(clientDir, 'target/cp.txt'), 'utf8').trim()}`
-    dir = mkdtempSync(join(tmpdir(), 'sluice-jdbc-'))
-    sluice = await SluiceProcess.create(dir, ['--checkpoint-interval', '0'])
-    await sluice.start()
-    await sluice.query('CREATE TABLE users (id BIGINT PRIMARY KEY, name VARCHAR, ts TIMESTAMPTZ, price NUMERIC)')
-    await sluice.query("INSERT INTO users VALUES (1, 'ann', '2024-03-01 12:30:00+00', 19.99), (2, 'bob', '2024-03-02 08:00:00.5+00', 0.5)")
-    await sluice.query('CREATE MATERIALIZED VIEW mv AS SELECT id, name FROM users')
-    await sluice.query('CREATE VIEW v AS SELECT name FROM users')
+    server = await startUsersServer('sluice-jdbc-', "(1, 'ann', '2024-03-01 12:30:00+00', 19.99), (2, 'bob', '2024-03-02 08:00:00.5+00', 0.5)")
+    sluice = server.sluice
   }, 600_000)
 
   afterAll(async () => {
-    await sluice?.stop()
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+    await server?.stop()
   })
 
   it('introspects, queries with typed parameters in binary, fetches in pieces and reports SQLSTATEs', () => {

@@ -8,10 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SluiceProcess } from '../sluice-process.ts'
+import type { SluiceProcess } from '../sluice-process.ts'
+import { startUsersServer, type UsersServer } from './users-server.ts'
 
 const PYTHON = '/usr/bin/python3'
 const PACKAGES = ['python3-psycopg2', 'python3-sqlalchemy']
@@ -49,23 +48,17 @@ interface Seen {
 }
 
 describe('psycopg2 and SQLAlchemy against a Sluice server', () => {
-  let dir: string
+  let server: UsersServer | undefined
   let sluice: SluiceProcess
 
   beforeAll(async () => {
     ensurePackages()
-    dir = mkdtempSync(join(tmpdir(), 'sluice-python-'))
-    sluice = await SluiceProcess.create(dir, ['--checkpoint-interval', '0'])
-    await sluice.start()
-    await sluice.query('CREATE TABLE users (id BIGINT PRIMARY KEY, name VARCHAR, ts TIMESTAMPTZ, price NUMERIC)')
-    await sluice.query("INSERT INTO users VALUES (1, 'ann', '2024-03-01 12:30:00+00', 19.99), (2, 'bob', NULL, NULL)")
-    await sluice.query('CREATE MATERIALIZED VIEW mv AS SELECT id, name FROM users')
-    await sluice.query('CREATE VIEW v AS SELECT name FROM users')
+    server = await startUsersServer('sluice-python-', "(1, 'ann', '2024-03-01 12:30:00+00', 19.99), (2, 'bob', NULL, NULL)")
+    sluice = server.sluice
   }, 600_000)
 
   afterAll(async () => {
-    await sluice?.stop()
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+    await server?.stop()
   })
 
   it('queries and introspects', () => {
