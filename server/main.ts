@@ -8,9 +8,10 @@ import type { Logger } from 'pino'
 import type { LogFn, StatementResult } from '../engine/index.ts'
 import type { AuthConfig, PgServer, PgTlsOptions } from './pgwire/server.ts'
 import type { FastifyInstance } from 'fastify'
-import { Sluice } from '../engine/index.ts'
+import { Sluice, setServerQueryMemory } from '../engine/index.ts'
 import { datagenSourceFactory } from '../connectors/datagen/index.ts'
 import { kafkaSourceFactory } from '../connectors/kafka/index.ts'
+import { blackholeSinkFactory } from '../connectors/blackhole/sink.ts'
 import { deltaSinkFactory } from '../connectors/delta/sink.ts'
 import { redisSinkFactory } from '../connectors/redis/sink.ts'
 import { postgresSinkFactory, postgresqlSinkFactory } from '../connectors/postgres/sink.ts'
@@ -18,7 +19,7 @@ import { kafkaSinkFactory } from '../connectors/kafka/sink.ts'
 import type { SinkFactory } from '../engine/index.ts'
 
 /** Every sink connector the server offers (CREATE SINK ... WITH (connector = '...')). */
-const SINKS: readonly SinkFactory[] = [kafkaSinkFactory, deltaSinkFactory, redisSinkFactory, postgresSinkFactory, postgresqlSinkFactory]
+const SINKS: readonly SinkFactory[] = [kafkaSinkFactory, deltaSinkFactory, blackholeSinkFactory, redisSinkFactory, postgresSinkFactory, postgresqlSinkFactory]
 import { startPgServer } from './pgwire/server.ts'
 import { buildHttpApp } from './http/app.ts'
 import { createLogger, engineLog } from './log.ts'
@@ -39,6 +40,10 @@ export interface ServerOptions {
   readonly maxConnections?: number
   /** Largest result one statement may build, estimated bytes (default 256 MiB): beyond it 54000. */
   readonly maxResultBytes?: number
+  /** Pull queries computing at once; more wait their turn (default twice the cores). */
+  readonly maxConcurrentQueries?: number
+  /** Memory all running queries may hold together, bytes (default half the heap): beyond it 53200. */
+  readonly queryMemoryBytes?: number
   readonly logLevel: string
   /** Human-readable log lines instead of JSON. */
   readonly prettyLogs?: boolean
@@ -85,7 +90,15 @@ function processRegistry(): Registry {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: options.logLevel, pretty: options.prettyLogs })
   const log = engineLog(logger)
-  const db = await Sluice.open({ dataDir: options.dataDir, sources: [datagenSourceFactory, kafkaSourceFactory], sinks: SINKS, log, checkpointIntervalMs: options.checkpointIntervalMs })
+  if (options.queryMemoryBytes !== undefined) setServerQueryMemory(options.queryMemoryBytes)
+  const db = await Sluice.open({
+    dataDir: options.dataDir,
+    sources: [datagenSourceFactory, kafkaSourceFactory],
+    sinks: SINKS,
+    log,
+    checkpointIntervalMs: options.checkpointIntervalMs,
+    maxConcurrentQueries: options.maxConcurrentQueries,
+  })
   log('info', 'engine opened', { dataDir: options.dataDir })
   let ready = false
   let pg: PgServer | undefined
