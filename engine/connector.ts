@@ -4,15 +4,17 @@
  */
 import type { Chunk, Watermark } from './chunk.ts'
 import type { DataType } from './types/datatype.ts'
+import type { TypeMod } from './types/typmod.ts'
 
 export interface ColumnSchema {
   readonly name: string
   readonly type: DataType
   /**
-   * The type as declared, when the catalog should show it differently from the engine type
-   * (VARCHAR columns hold text values but describe as `character varying`, as in PostgreSQL).
+   * The declared type's modifier and PostgreSQL spelling (types/typmod.ts): VARCHAR(5) columns
+   * hold text values but describe as `character varying(5)` and check lengths, NUMERIC(12,2)
+   * columns round to 2 digits.
    */
-  readonly display?: string
+  readonly typmod?: TypeMod
   /**
    * Set on a source column filled from the record's metadata instead of its payload
    * (`INCLUDE key AS k`, `INCLUDE header 'trace' AS t`, ...); decoders never see these columns.
@@ -62,12 +64,54 @@ export interface ConnectorContext {
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void
 }
 
+/**
+ * A dead-letter destination that takes part in the checkpoint protocol like a transactional sink
+ * (docs/design/checkpoints.md, "Dead-letter destinations"): the letters of epoch n are logged with
+ * checkpoint n and made visible by `commit(n)` once it is durable, together with a progress marker,
+ * so a commit at or below the progress is a no-op.
+ */
+export interface DeadLetterOutlet {
+  /**
+   * The letters received since the last call belong to the records of the position the source
+   * driver has just recorded (called in the same synchronous step): they join the current epoch.
+   * A reader's own rejects arrive during `poll`, before that position covers their records.
+   */
+  settle(): void
+  /** Letters received and not yet handed to a checkpoint (FLUSH takes one when there are any). */
+  readonly waiting: number
+  /** Ends epoch `epoch`: its letters, encoded for the write-ahead log (undefined if none). */
+  preCommit(epoch: number): Uint8Array | undefined
+  /** Makes epoch `epoch`'s letters visible with its progress marker; idempotent per epoch. */
+  commit(epoch: number, logged: Uint8Array): Promise<void>
+  /** The highest epoch known committed (0 if none). */
+  committedEpoch(): Promise<number>
+  /** After the last commit (shutdown, DROP SOURCE): releases connections. */
+  close?(): Promise<void>
+}
+
 /** Options from the WITH clause, keys lower-cased. A factory must reject keys it does not know. */
 export type ConnectorOptions = ReadonlyMap<string, string>
 
+/**
+ * One input partition's event-time progress, checkpointed with its offset: what decides which
+ * windows a restart may close (docs/design/watermarks.md, "What a restart keeps").
+ */
+export interface PartitionClock {
+  /** Max event time (µs) returned so far, by the time column's index among the source's columns. */
+  readonly marks: Readonly<Record<string, number>>
+  /** How long (ms, on the connector's clock) the partition had been without data at the checkpoint. */
+  readonly quietMs: number
+}
+
+/** A reader's clocks by the same partition keys as its offsets (e.g. `topic/partition`); JSON-safe. */
+export type SourceClocks = Readonly<Record<string, PartitionClock>>
+
 export interface SourceReader {
-  /** Connects; resumes from `restoredOffsets` when given (written with each checkpoint). */
-  open(restoredOffsets?: Readonly<Record<string, string>>): Promise<void>
+  /**
+   * Connects; resumes from `restoredOffsets` when given (written with each checkpoint), and from
+   * `restoredClocks` (from `clocks()` at the same checkpoint) for per-partition event time.
+   */
+  open(restoredOffsets?: Readonly<Record<string, string>>, restoredClocks?: SourceClocks): Promise<void>
   /**
    * The next batch of at most `maxRows` rows in the declared column order, or undefined when no
    * data is ready right now (the runtime then waits a little before polling again).
@@ -75,6 +119,12 @@ export interface SourceReader {
   poll(maxRows: number): Promise<Chunk | undefined>
   /** Current positions (e.g. per Kafka partition `topic/partition` → next offset). */
   offsets(): Record<string, string>
+  /**
+   * Per-partition event-time progress as of the same point as `offsets()`, for readers whose
+   * `watermarks()` combine partitions: without it a restart would forget a lagging partition that
+   * has nothing new to read and let the others' event time close its windows.
+   */
+  clocks?(): SourceClocks
   /**
    * For FLUSH: the end of the input as of now. Undefined for endless generators, which FLUSH
    * does not wait for.
@@ -98,6 +148,13 @@ export interface SourceReader {
    */
   forwardDeadLetter?(letter: DeadLetter): void
   /**
+   * Checkpoints are on: the reader's own dead-letter destination (e.g. its Kafka topic), if it
+   * has one, as an outlet the checkpoint coordinator commits per epoch, so a replay after a crash
+   * never writes a reject twice. Asked once, before `open`; from then on the reader hands its
+   * letters to the outlet instead of sending them as they come.
+   */
+  deadLetterOutlet?(): DeadLetterOutlet | undefined
+  /**
    * ALTER SOURCE, before addColumn: rejects a column list the input cannot be read as (e.g. an
    * Avro column whose type contradicts the registry's latest schema), with a SluiceError.
    */
@@ -118,7 +175,12 @@ export interface SourceTarget {
 export interface SourceFactory {
   readonly connector: string
   /** Validates options (throw SluiceError 22023 for unknown or invalid ones) and builds a reader. */
-  create(columns: readonly ColumnSchema[], options: ConnectorOptions, ctx: ConnectorContext, target?: SourceTarget): SourceReader
+  create(
+    columns: readonly ColumnSchema[],
+    options: ConnectorOptions,
+    ctx: ConnectorContext,
+    target?: SourceTarget,
+  ): SourceReader
   /**
    * Columns a source gets when its CREATE SOURCE lists none (e.g. the Nexmark generator).
    * Undefined when columns are required.

@@ -6,11 +6,20 @@
 import type { Chunk } from './chunk.ts'
 import type { ColumnSchema, ConnectorContext, SinkFactory, SourceFactory } from './connector.ts'
 import type { StateStore, StateWrite } from './state/store.ts'
-import type { CatalogObject, MaterializedViewObject, ObjectKind, RelationObject, SourceObject, TableObject } from './catalog/objects.ts'
+import type {
+  CatalogObject,
+  MaterializedViewObject,
+  ObjectKind,
+  RelationObject,
+  SourceObject,
+  TableObject,
+} from './catalog/objects.ts'
 import type { StoredObject } from './catalog/catalog-store.ts'
+import type { IndexObject } from './catalog/indexes.ts'
 import type { TableLogEntry } from './catalog/table-rows.ts'
 import { WriteClock } from './catalog/table-rows.ts'
 import { DeadLetters } from './runtime/dead-letters.ts'
+import { DeadLetterOutlets } from './runtime/dead-letter-outlets.ts'
 import { EngineMetrics } from './runtime/metrics.ts'
 import { Mutex } from './util/mutex.ts'
 import { SluiceError, SqlState } from './errors.ts'
@@ -21,8 +30,13 @@ import { MemoryStore } from './state/memory.ts'
 import { CheckpointCoordinator, Recovery } from './runtime/checkpoint.ts'
 import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
+import { QueryGate } from './exec/admission.ts'
 
-export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void
+export type LogFn = (
+  level: 'debug' | 'info' | 'warn' | 'error',
+  message: string,
+  fields?: Record<string, unknown>,
+) => void
 
 export interface EngineOptions {
   /** Where state and the catalog live; ':memory:' keeps everything in memory (tests). */
@@ -44,12 +58,20 @@ export interface EngineOptions {
    * 1000 with a data directory, 0 for ':memory:'.
    */
   readonly checkpointIntervalMs?: number
+  /** Pull queries running at once; later ones wait their turn (default twice the cores). */
+  readonly maxConcurrentQueries?: number
 }
 
 export class Engine {
   readonly objects = new Map<string, CatalogObject>()
+  /** Declared (CREATE INDEX) indexes by name; they share the relations' namespace, as in PostgreSQL. */
+  readonly indexes = new Map<string, IndexObject>()
   readonly writeLock = new Mutex()
+  /** Admission of pull queries (exec/admission.ts). */
+  readonly queryGate: QueryGate
   readonly deadLetters: DeadLetters
+  /** Sources' dead-letter tables and topics, committed per checkpoint epoch (when checkpoints are on). */
+  readonly deadLetterOutlets: DeadLetterOutlets
   readonly metrics: EngineMetrics
   readonly sourceFactories = new Map<string, SourceFactory>()
   readonly sinkFactories = new Map<string, SinkFactory>()
@@ -73,10 +95,17 @@ export class Engine {
     recovery: Recovery | undefined,
   ) {
     this.recovery = recovery
-    this.checkpoints = new CheckpointCoordinator(this, options.checkpointIntervalMs ?? (options.dataDir === ':memory:' ? 0 : 1000), recovery?.meta)
+    this.queryGate = new QueryGate(options.maxConcurrentQueries)
+    this.checkpoints = new CheckpointCoordinator(
+      this,
+      options.checkpointIntervalMs ?? (options.dataDir === ':memory:' ? 0 : 1000),
+      recovery?.meta,
+    )
     this.log = options.log ?? (() => {})
     this.now = options.now ?? Date.now
+    if (recovery?.meta.clock !== undefined) this.clockShift = recovery.meta.clock - this.now()
     this.deadLetters = new DeadLetters(10_000, this.now)
+    this.deadLetterOutlets = new DeadLetterOutlets(this)
     this.metrics = new EngineMetrics(() => this.collectMetrics())
     this.deadLetters.onLetter((l) => this.metrics.deadLetters.inc({ object: l.object, reason: l.reason }))
     for (const f of options.sources ?? []) this.sourceFactories.set(f.connector, f)
@@ -125,6 +154,8 @@ export class Engine {
 
   /** Fails with the contract's duplicate-object codes when `name` is taken. */
   checkNameFree(name: string, kind: ObjectKind): void {
+    if (this.indexes.has(name) && kind !== 'sink')
+      throw new SluiceError(SqlState.duplicate_table, `relation "${name}" already exists`)
     const existing = this.objects.get(name)
     if (existing === undefined) return
     const code = kind === 'source' || kind === 'sink' ? SqlState.duplicate_object : SqlState.duplicate_table
@@ -154,17 +185,25 @@ export class Engine {
 
   /**
    * Applies one batch of table changes: persisted atomically first, then pushed to every view
-   * reading the table, then the batch's event-time high marks (SQL.md "Batches").
+   * reading the table, then the batch's event-time high marks (SQL.md "Batches"). `extra` writes
+   * go in the same atomic batch (a dead-letter outlet's progress marker).
    */
-  async applyTableChange(table: TableObject, inserts: readonly (readonly unknown[])[], deletes: readonly number[]): Promise<Chunk | undefined> {
+  async applyTableChange(
+    table: TableObject,
+    inserts: readonly (readonly unknown[])[],
+    deletes: readonly number[],
+    extra: readonly StateWrite[] = [],
+  ): Promise<Chunk | undefined> {
     const { writes, chunk, logSeq } = table.rows.apply(inserts as never, deletes)
+    for (const w of extra) writes.push(w)
     if (writes.length > 0) await this.store.write(writes)
     // From here to the end of the pushes nothing awaits: a checkpoint sees all of it or none.
     table.rows.pushedSeq = logSeq
     if (chunk !== undefined) {
       // One batch may travel as several chunks; the watermark moves once, after all of them.
       const size = this.options.maxBatchRows ?? 4096
-      for (let start = 0; start < chunk.length; start += size) table.stream.push(sliceChunk(chunk, start, Math.min(chunk.length, start + size)))
+      for (let start = 0; start < chunk.length; start += size)
+        table.stream.push(sliceChunk(chunk, start, Math.min(chunk.length, start + size)))
       table.stream.pushBatchWatermarks(chunk, timeColumns(table.columns))
       this.metrics.sourceRows.inc({ source: table.name }, chunk.length)
       this.metrics.sourceBatches.inc({ source: table.name })
@@ -185,7 +224,23 @@ export class Engine {
     }
     const results = await Promise.all(waits)
     if (results.some((ok) => !ok)) {
-      throw new SluiceError(SqlState.query_canceled, 'FLUSH timed out waiting for sources to catch up', { domain: 'external', retryable: true })
+      throw new SluiceError(SqlState.query_canceled, 'FLUSH timed out waiting for sources to catch up', {
+        domain: 'external',
+        retryable: true,
+      })
+    }
+    // With checkpoints, dead letters reach their table or topic with a checkpoint: take one.
+    if (!(await this.deadLetterOutlets.flush(timeout))) {
+      const errors = this.deadLetterOutlets.errors()
+      throw new SluiceError(
+        SqlState.query_canceled,
+        'FLUSH timed out waiting for dead letters to reach their destination',
+        {
+          domain: 'external',
+          retryable: true,
+          detail: errors.length > 0 ? errors.join('\n') : undefined,
+        },
+      )
     }
   }
 
@@ -198,6 +253,8 @@ export class Engine {
   }
 
   private closing: Promise<void> | undefined
+  /** processingTime() − now(): set at recovery. */
+  private clockShift = 0
   private ticker: NodeJS.Timeout | undefined
 
   /** Starts the once-a-second clock tick of every dataflow (processing-time state: ttl). */
@@ -205,8 +262,17 @@ export class Engine {
     this.ticker ??= setInterval(() => this.tick(), 1000).unref()
   }
 
+  /**
+   * Processing time for ttl (ms): the clock, shifted at recovery so that it continues from the
+   * checkpoint's reading. A key's ttl therefore counts only time the engine was running: after a
+   * long outage keys do not all expire at once, and each keeps what it had left.
+   */
+  processingTime(): number {
+    return this.now() + this.clockShift
+  }
+
   /** Hands the clock to every view's and sink's operators now (tests pass their own time). */
-  tick(now = this.now()): void {
+  tick(now = this.processingTime()): void {
     for (const obj of this.objects.values()) {
       if (obj.kind === 'materialized_view' || obj.kind === 'sink') obj.dataflow.tick(now)
     }
@@ -229,11 +295,16 @@ export class Engine {
     this.closed = true
     if (this.ticker !== undefined) clearInterval(this.ticker)
     await this.checkpoints.stop()
+    await this.deadLetterOutlets.close()
     for (const v of this.materializedViews()) v.dataflow.detach()
     for (const obj of this.objects.values()) {
       if (obj.kind !== 'sink') continue
       obj.dataflow.detach()
-      await obj.writer.close().catch((e: unknown) => this.log('warn', `closing sink ${obj.name} failed: ${e instanceof Error ? e.message : String(e)}`))
+      await obj.writer
+        .close()
+        .catch((e: unknown) =>
+          this.log('warn', `closing sink ${obj.name} failed: ${e instanceof Error ? e.message : String(e)}`),
+        )
     }
     await this.store.close()
   }
@@ -269,7 +340,11 @@ export class Engine {
 
 function sliceChunk(chunk: Chunk, start: number, end: number): Chunk {
   if (start === 0 && end === chunk.length) return chunk
-  return { columns: chunk.columns.map((c) => c.slice(start, end)), ops: chunk.ops.slice(start, end), length: end - start }
+  return {
+    columns: chunk.columns.map((c) => c.slice(start, end)),
+    ops: chunk.ops.slice(start, end),
+    length: end - start,
+  }
 }
 
 export function timeColumns(columns: readonly ColumnSchema[]): number[] {

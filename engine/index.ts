@@ -13,17 +13,29 @@ import type { Session, SessionOptions, StatementResult } from './session-api.ts'
 import type { EngineOptions } from './engine.ts'
 import { Engine, timeColumns } from './engine.ts'
 import { EngineSession } from './exec/session.ts'
+import { waitForSource } from './exec/ddl.ts'
 import type { ChangeSubscription, SubscribeOptions } from './session-api.ts'
 import { subscribeToRelation } from './exec/subscribe.ts'
 import type { IngestTarget } from './exec/ingest.ts'
 import { ingestTarget } from './exec/ingest.ts'
+import type { DataflowInfo } from './runtime/dataflow-info.ts'
+import { dataflowInfos } from './runtime/dataflow-info.ts'
 
 export type { Session, SessionOptions, StatementResult, PreparedDescription, ResultColumn } from './session-api.ts'
 export type { Change, ChangeBatch, ChangeSubscription, SubscribeOptions } from './session-api.ts'
 export type { IngestTarget } from './exec/ingest.ts'
+export type { DataflowInfo, OperatorInfo } from './runtime/dataflow-info.ts'
 export type { EngineOptions, LogFn } from './engine.ts'
-export type { SourceFactory, SinkFactory, SourceReader, SinkWriter, ColumnSchema, ConnectorContext } from './connector.ts'
+export type {
+  SourceFactory,
+  SinkFactory,
+  SourceReader,
+  SinkWriter,
+  ColumnSchema,
+  ConnectorContext,
+} from './connector.ts'
 export { SluiceError, SqlState } from './errors.ts'
+export { parseMemorySetting, setServerQueryMemory } from './batch/budget.ts'
 
 export class Sluice {
   private readonly defaultSession: EngineSession
@@ -44,13 +56,16 @@ export class Sluice {
         await restore.execute(obj.sql)
       } catch (e) {
         failed.push(`${obj.kind} "${obj.name}": ${e instanceof Error ? e.message : String(e)}`)
-        engine.log('error', `could not restore ${obj.kind} "${obj.name}"`, { error: e instanceof Error ? e.message : String(e) })
+        engine.log('error', `could not restore ${obj.kind} "${obj.name}"`, {
+          error: e instanceof Error ? e.message : String(e),
+        })
       } finally {
         engine.restoringId = undefined
       }
     }
     // A later checkpoint would record source offsets past input the missing object never saw.
-    if (failed.length > 0 && engine.recovery !== undefined) engine.checkpoints.halt(`could not restore ${failed.join('; ')}`)
+    if (failed.length > 0 && engine.recovery !== undefined)
+      engine.checkpoints.halt(`could not restore ${failed.join('; ')}`)
     const recovered = engine.recovery
     engine.recovery = undefined
     // Table writes made after the checkpoint, replayed into the restored views in the order
@@ -71,12 +86,13 @@ export class Sluice {
       try {
         await src.driver.release()
       } catch (e) {
-        engine.log('error', `source ${src.name} could not start; retrying in the background`, { error: e instanceof Error ? e.message : String(e) })
-        src.driver.lastError = e instanceof Error ? e.message : String(e)
-        void retryStart(engine, src.name)
+        waitForSource(engine, src.name, e)
       }
     }
-    if (recovered !== undefined) engine.log('info', `restored checkpoint ${recovered.meta.epoch} in ${Date.now() - t0} ms`)
+    if (recovered !== undefined)
+      engine.log('info', `restored checkpoint ${recovered.meta.epoch} in ${Date.now() - t0} ms`)
+    // Dead letters logged before a crash are committed now that tables are as the views saw them.
+    engine.deadLetterOutlets.start()
     engine.checkpoints.start()
     engine.startTicker()
     return new Sluice(engine)
@@ -113,29 +129,16 @@ export class Sluice {
     return this.engine.metrics.registry
   }
 
+  /** Every materialized view's and sink's operator graph with its row counters (the console). */
+  dataflows(): DataflowInfo[] {
+    return dataflowInfos(this.engine)
+  }
+
   /**
    * Stops sources, takes a last checkpoint and closes the data directory. With
    * `{ lastCheckpoint: false }` the data directory is left as a crash (kill -9) would leave it.
    */
   async close(options: { readonly lastCheckpoint?: boolean } = {}): Promise<void> {
     await this.engine.close(options.lastCheckpoint ?? true)
-  }
-}
-
-/** Starts a source that failed to start at open (e.g. Kafka down), with backoff, while it exists. */
-async function retryStart(engine: Engine, name: string): Promise<void> {
-  let backoff = 500
-  for (;;) {
-    await new Promise((r) => setTimeout(r, backoff).unref())
-    const src = engine.get(name)
-    if (engine.closed || src?.kind !== 'source') return
-    try {
-      await src.driver.start()
-      src.driver.lastError = undefined
-      return
-    } catch (e) {
-      src.driver.lastError = e instanceof Error ? e.message : String(e)
-      backoff = Math.min(backoff * 2, 10_000)
-    }
   }
 }

@@ -5,7 +5,7 @@
  * never after a quiet period.
  */
 import { randomBytes } from 'node:crypto'
-import { Kafka, logLevel } from 'kafkajs'
+import { Kafka, logLevel, type IHeaders } from 'kafkajs'
 
 /** One record as read back. */
 export interface ReadRecord {
@@ -13,6 +13,7 @@ export interface ReadRecord {
   readonly offset: bigint
   readonly key: Buffer | null
   readonly value: Buffer | null
+  readonly headers: IHeaders
 }
 
 /**
@@ -34,7 +35,8 @@ export async function readTopic(
     // this is the end only once no transaction is open on the topic. A commit that just returned
     // has its markers written by the broker a moment later, moving the offset: read it until it
     // holds still for 100 ms.
-    const fetchEnds = async (): Promise<Map<number, bigint>> => new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]))
+    const fetchEnds = async (): Promise<Map<number, bigint>> =>
+      new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]))
     ends = await fetchEnds()
     for (let i = 0; i < 20; i++) {
       await new Promise((r) => setTimeout(r, 100))
@@ -84,6 +86,7 @@ export async function readTopic(
                   offset,
                   key: m.key ?? null,
                   value: m.value ?? null,
+                  headers: m.headers ?? {},
                 })
             }
           },

@@ -235,6 +235,24 @@ describe('one epoch of records', () => {
     ]
     expect(decodeRecords(encodeRecords(recs))).toEqual(recs)
   })
+
+  it('round-trips headers (dead-letter records keep the original record headers)', () => {
+    const recs = [
+      {
+        key: null,
+        value: Buffer.from('{}'),
+        headers: [
+          ['trace', Buffer.from('t1')] as const,
+          ['trace', Buffer.from('')] as const,
+          ['é', Buffer.from([0, 255])] as const,
+        ],
+      },
+      { key: Buffer.from('k'), value: null },
+    ]
+    const bytes = encodeRecords(recs)
+    expect(bytes[0]).toBe(2)
+    expect(decodeRecords(bytes)).toEqual(recs)
+  })
 })
 
 describe('Kafka sink options', () => {

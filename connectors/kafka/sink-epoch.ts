@@ -13,7 +13,10 @@
  *   new value, +1 then -1 of that same row a tombstone, +new then -old the new value.
  *
  * Log layout: byte 0 = version (1), uint32 count, then per record int32 key length, key bytes,
- * int32 value length, value bytes (length -1 = null: no key, or a tombstone); big-endian.
+ * int32 value length, value bytes (length -1 = null: no key, or a tombstone); big-endian. Version
+ * 2 (written only when some record has headers: dead-letter records keep the original's) adds,
+ * after each record's value, uint16 header count, then per header int32 name length, name (UTF-8),
+ * int32 value length, value bytes.
  */
 import type { Chunk } from '../../engine/chunk.ts'
 import type { KafkaSinkMode } from './sink-options.ts'
@@ -23,9 +26,12 @@ import type { RowEncoder } from './sink-json.ts'
 export interface SinkRecord {
   readonly key: Buffer | null
   readonly value: Buffer | null
+  /** Record headers in order, a name repeated for several values. */
+  readonly headers?: readonly (readonly [name: string, value: Buffer])[]
 }
 
 const VERSION = 1
+const VERSION_HEADERS = 2
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.compare(a, b) === 0
@@ -103,22 +109,39 @@ export class EpochBuffer {
 }
 
 export function encodeRecords(records: readonly SinkRecord[]): Uint8Array {
+  const headers = records.some((r) => r.headers !== undefined && r.headers.length > 0)
   let size = 5
-  for (const r of records) size += 8 + (r.key?.length ?? 0) + (r.value?.length ?? 0)
+  for (const r of records) {
+    size += 8 + (r.key?.length ?? 0) + (r.value?.length ?? 0)
+    if (headers) {
+      size += 2
+      for (const [name, value] of r.headers ?? []) size += 8 + Buffer.byteLength(name) + value.length
+    }
+  }
   const out = Buffer.allocUnsafe(size)
-  out.writeUInt8(VERSION, 0)
+  out.writeUInt8(headers ? VERSION_HEADERS : VERSION, 0)
   out.writeUInt32BE(records.length, 1)
   let at = 5
+  const put = (part: Buffer | null): void => {
+    if (part === null) {
+      out.writeInt32BE(-1, at)
+      at += 4
+    } else {
+      out.writeInt32BE(part.length, at)
+      part.copy(out, at + 4)
+      at += 4 + part.length
+    }
+  }
   for (const r of records) {
-    for (const part of [r.key, r.value]) {
-      if (part === null) {
-        out.writeInt32BE(-1, at)
-        at += 4
-      } else {
-        out.writeInt32BE(part.length, at)
-        part.copy(out, at + 4)
-        at += 4 + part.length
-      }
+    put(r.key)
+    put(r.value)
+    if (!headers) continue
+    const hs = r.headers ?? []
+    out.writeUInt16BE(hs.length, at)
+    at += 2
+    for (const [name, value] of hs) {
+      put(Buffer.from(name, 'utf8'))
+      put(value)
     }
   }
   return out
@@ -127,7 +150,8 @@ export function encodeRecords(records: readonly SinkRecord[]): Uint8Array {
 /** The records of a logged epoch; keys and values are views into `bytes` (no copies). */
 export function decodeRecords(bytes: Uint8Array): SinkRecord[] {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  if (buf.length < 5 || buf.readUInt8(0) !== VERSION)
+  const version = buf.length < 5 ? -1 : buf.readUInt8(0)
+  if (version !== VERSION && version !== VERSION_HEADERS)
     throw new Error(`unknown Kafka sink log layout (version byte ${buf[0]})`)
   const count = buf.readUInt32BE(1)
   const out: SinkRecord[] = []
@@ -143,7 +167,19 @@ export function decodeRecords(bytes: Uint8Array): SinkRecord[] {
   for (let i = 0; i < count; i++) {
     const key = part()
     const value = part()
-    out.push({ key, value })
+    if (version === VERSION) {
+      out.push({ key, value })
+      continue
+    }
+    const n = buf.readUInt16BE(at)
+    at += 2
+    const headers: [string, Buffer][] = []
+    for (let h = 0; h < n; h++) {
+      const name = part()
+      const v = part()
+      headers.push([name?.toString('utf8') ?? '', v ?? Buffer.alloc(0)])
+    }
+    out.push(headers.length > 0 ? { key, value, headers } : { key, value })
   }
   if (at !== buf.length) throw new Error('Kafka sink log entry has trailing bytes')
   return out

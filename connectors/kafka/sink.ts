@@ -26,7 +26,7 @@
  * producer (kafkajs may leave a failed one in an unusable state), which fences the old one and so
  * learns whether the failed commit landed. Calls are serialized: one operation at a time.
  */
-import { Kafka, Partitioners, logLevel, type LogEntry, type Message, type Producer } from 'kafkajs'
+import { Kafka, Partitioners, logLevel, type IHeaders, type LogEntry, type Message, type Producer } from 'kafkajs'
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry'
 import type { Chunk } from '../../engine/chunk.ts'
 import type { ConnectorContext, ConnectorOptions, SinkFactory, SinkSpec, SinkWriter } from '../../engine/connector.ts'
@@ -324,13 +324,18 @@ export class KafkaSinkWriter implements SinkWriter {
     let batch: Message[] = []
     let bytes = 0
     for (const r of records) {
-      const size = (r.key?.length ?? 0) + (r.value?.length ?? 0) + 64
+      let size = (r.key?.length ?? 0) + (r.value?.length ?? 0) + 64
+      for (const [name, value] of r.headers ?? []) size += name.length + value.length + 8
       if (batch.length > 0 && bytes + size > this.tuning.sendBytes) {
         yield batch
         batch = []
         bytes = 0
       }
-      batch.push({ key: r.key, value: r.value })
+      batch.push(
+        r.headers === undefined
+          ? { key: r.key, value: r.value }
+          : { key: r.key, value: r.value, headers: kafkaHeaderMap(r.headers) },
+      )
       bytes += size
     }
     if (batch.length > 0) yield batch
@@ -361,6 +366,16 @@ export class KafkaSinkWriter implements SinkWriter {
     this.producer = undefined
     await p?.disconnect().catch(() => {})
   }
+}
+
+/** Header pairs as kafkajs takes them (a name given several values gets an array). */
+function kafkaHeaderMap(headers: readonly (readonly [string, Buffer])[]): IHeaders {
+  const out: IHeaders = {}
+  for (const [name, value] of headers) {
+    const had = out[name]
+    out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value]
+  }
+  return out
 }
 
 /**

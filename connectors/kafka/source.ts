@@ -35,19 +35,23 @@ import type {
   ConnectorContext,
   DeadLetter,
   DeadLetterReason,
+  PartitionClock,
   PartitionLag,
+  SourceClocks,
   SourceFactory,
   SourceReader,
 } from '../../engine/connector.ts'
 import { emptyColumns } from '../../engine/chunk.ts'
 import { SluiceError, SqlState } from '../../engine/errors.ts'
 import { DeadLetterTopic } from './dead-letter-topic.ts'
+import { DeadLetterEpochs } from './dead-letter-epochs.ts'
 import { createRecordDecoder, type RecordDecoder } from './decoding.ts'
 import type { FetchedBatch } from './fetched.ts'
 import { kafkaHeaders, keyOf, layoutOf, metadataValue, utf8OrNull, type Layout } from './metadata.ts'
 import type { FetcherEvent, FetcherStart } from './fetcher.ts'
 import { createFetcher, prepareFetcherThread, type FetcherHandle, type FetcherPlacement } from './fetch-thread.ts'
 import { parseKafkaSourceOptions, type KafkaSourceConfig } from './options.ts'
+import { clockOf, minimumWatermarks, observeTime, restoreClock, type PartitionTime } from '../partition-time.ts'
 
 /** Knobs tests turn down; the defaults suit production. */
 export interface KafkaReaderTuning {
@@ -96,7 +100,7 @@ interface Segment {
 }
 
 /** Everything the reader tracks per partition. */
-interface PartitionState {
+interface PartitionState extends PartitionTime {
   readonly id: number
   /** The offset after everything poll has returned: the checkpointed position. */
   next: bigint
@@ -106,10 +110,6 @@ interface PartitionState {
   end: bigint
   low: bigint
   queued: number
-  /** ctx.now() when poll last took a record of this partition (or when the reader opened). */
-  lastDataAt: number
-  /** Max event time per time column (µs), -Infinity before the first row. */
-  maxTime: number[]
 }
 
 /** What a reader reports for metrics and tests. */
@@ -117,7 +117,7 @@ export interface KafkaReaderStats {
   readonly queued: number
   readonly paused: boolean
   readonly pausedPartitions: readonly number[]
-  /** Dead-letter records not yet acknowledged by the dead-letter topic. */
+  /** Dead-letter records not yet acknowledged by the dead-letter topic (per epoch: not yet handed to a checkpoint). */
   readonly deadLettersInFlight: number
   /** Whether the fetcher reaches the brokers (false after `staleMs` without a fetch). */
   readonly connected: boolean
@@ -157,8 +157,10 @@ export class KafkaSourceReader implements SourceReader {
   private lastLagRefresh = 0
   private lagRefresh: Promise<void> | undefined
 
-  /** The dead-letter topic, when `dead_letter` names one. */
+  /** The dead-letter topic, when `dead_letter` names one (letters sent as they come). */
   private dlq: DeadLetterTopic | undefined
+  /** The dead-letter topic committed per checkpoint epoch instead (checkpoints on: `deadLetterOutlet`). */
+  private epochs: DeadLetterEpochs | undefined
 
   constructor(
     columns: readonly ColumnSchema[],
@@ -181,7 +183,10 @@ export class KafkaSourceReader implements SourceReader {
         const { message, ...fields } = entry.log
         // Connection-level errors are responses kafkajs retries (e.g. a coordinator still loading,
         // a broker restarting): warnings. Failures that matter surface as rejected calls.
-        const level = entry.level === logLevel.ERROR && entry.namespace !== 'Connection' && entry.namespace !== 'BrokerPool' ? 'error' : 'warn'
+        const level =
+          entry.level === logLevel.ERROR && entry.namespace !== 'Connection' && entry.namespace !== 'BrokerPool'
+            ? 'error'
+            : 'warn'
         ctx.log(level, `kafka ${entry.namespace}: ${message}`, fields)
       },
       retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 10 },
@@ -210,7 +215,7 @@ export class KafkaSourceReader implements SourceReader {
     return st
   }
 
-  async open(restored?: Readonly<Record<string, string>>): Promise<void> {
+  async open(restored?: Readonly<Record<string, string>>, clocks?: SourceClocks): Promise<void> {
     const { topic } = this.config
     // Built first: a worker thread boots while the admin client asks where to start.
     const fetcher = createFetcher(
@@ -226,14 +231,15 @@ export class KafkaSourceReader implements SourceReader {
         queueMaxBytes: this.tuning.queueMaxBytes,
         staleMs: this.tuning.staleMs,
         stuckMs: this.tuning.stuckMs,
-        timestamps: this.config.deadLetterTopic !== undefined || this.layout.meta.some((m) => m.include.kind === 'timestamp'),
+        timestamps:
+          this.config.deadLetterTopic !== undefined || this.layout.meta.some((m) => m.include.kind === 'timestamp'),
       },
       (event) => this.onFetcherEvent(event),
       () => this.restartPoint(),
     )
     this.fetcher = fetcher
     try {
-      await this.locate(restored)
+      await this.locate(restored, clocks)
     } catch (e) {
       // The engine may open this reader again later (a broker down at startup): start clean.
       this.fetcher = undefined
@@ -248,7 +254,10 @@ export class KafkaSourceReader implements SourceReader {
   }
 
   /** Asks the brokers for the partitions and where each starts: restored, or by `startup`. */
-  private async locate(restored: Readonly<Record<string, string>> | undefined): Promise<void> {
+  private async locate(
+    restored: Readonly<Record<string, string>> | undefined,
+    clocks: SourceClocks | undefined,
+  ): Promise<void> {
     const { topic } = this.config
     const admin = this.kafka.admin()
     this.admin = admin
@@ -283,6 +292,8 @@ export class KafkaSourceReader implements SourceReader {
       const st = this.partition(p.partition, BigInt(at))
       st.low = BigInt(p.low)
       st.end = BigInt(p.high)
+      const clock = clocks?.[`${topic}/${p.partition}`]
+      if (clock !== undefined) restoreClock(st, clock, this.layout.time, this.ctx.now())
     }
     this.lastLagRefresh = this.ctx.now()
   }
@@ -308,7 +319,10 @@ export class KafkaSourceReader implements SourceReader {
           this.ctx.log('info', `Kafka source "${this.ctx.name}" reaches topic "${this.config.topic}" again`)
         } else if (!event.connected && this.connected) {
           this.disconnectedSince = event.since
-          this.ctx.log('warn', `Kafka source "${this.ctx.name}" lost its brokers (${event.error ?? 'no fetch'}); reconnecting with backoff`)
+          this.ctx.log(
+            'warn',
+            `Kafka source "${this.ctx.name}" lost its brokers (${event.error ?? 'no fetch'}); reconnecting with backoff`,
+          )
         }
         this.connected = event.connected
         this.connectionError = event.error
@@ -330,7 +344,9 @@ export class KafkaSourceReader implements SourceReader {
         if (!(await admin.listTopics()).includes(dlq)) throw e
       }
     }
-    this.dlq = await DeadLetterTopic.open(this.kafka, dlq, this.ctx, this.tuning.deadLetterBacklog)
+    // Per epoch, the outlet's own transactional producer writes the topic.
+    if (this.epochs === undefined)
+      this.dlq = await DeadLetterTopic.open(this.kafka, dlq, this.ctx, this.tuning.deadLetterBacklog)
   }
 
   private enqueue(batch: FetchedBatch): void {
@@ -438,7 +454,6 @@ export class KafkaSourceReader implements SourceReader {
       const starts = b.valueStarts
       const ends = b.valueEnds
       const stop = Math.min(b.count, seg.index + (limit - taken))
-      const maxTime = st.maxTime
       let bytes = 0
       for (let i = seg.index; i < stop; i++) {
         const s = starts[i]
@@ -446,7 +461,9 @@ export class KafkaSourceReader implements SourceReader {
         if (s < 0) result = decoder.decode(null, payloadOut)
         else {
           bytes += ends[i] - s
-          result = range ? decoder.decodeRange!(values, s, ends[i], payloadOut) : decoder.decode(values.subarray(s, ends[i]), payloadOut)
+          result = range
+            ? decoder.decodeRange!(values, s, ends[i], payloadOut)
+            : decoder.decode(values.subarray(s, ends[i]), payloadOut)
         }
         if (typeof result !== 'number') {
           this.reject(st.id, seg, i, result.reason, result.detail)
@@ -457,8 +474,7 @@ export class KafkaSourceReader implements SourceReader {
         for (let k = 0; k < meta.length; k++) out[meta[k].index].push(metadataValue(meta[k].include, st.id, b, i))
         for (let k = 0; k < time.length; k++) {
           const col = out[time[k]]
-          const v = col[col.length - 1]
-          if (typeof v === 'number' && v > maxTime[k]) maxTime[k] = v
+          observeTime(st, k, col[col.length - 1])
         }
       }
       const n = stop - seg.index
@@ -491,7 +507,7 @@ export class KafkaSourceReader implements SourceReader {
       payload,
       origin: `topic=${this.config.topic} partition=${partition} offset=${offset}`,
     })
-    if (this.dlq === undefined) return
+    if (this.dlq === undefined && this.epochs === undefined) return
     // Copied: the batch's buffer goes back to the fetcher once consumed, the record is sent later.
     const view = keyOf(b, i)
     const key = view === null ? null : Buffer.from(view)
@@ -508,11 +524,20 @@ export class KafkaSourceReader implements SourceReader {
       payload_base64: value === null ? null : value.toString('base64'),
       received_at: new Date(this.ctx.now()).toISOString(),
     }
-    this.dlq.push({ key, value: JSON.stringify(record), headers: kafkaHeaders(b.headers?.[i]) })
+    if (this.epochs !== undefined) this.epochs.stage(key, JSON.stringify(record), kafkaHeaders(b.headers?.[i]))
+    else this.dlq?.push({ key, value: JSON.stringify(record), headers: kafkaHeaders(b.headers?.[i]) })
+  }
+
+  /** Checkpoints are on: the dead-letter topic (if any) is committed per epoch from now on. */
+  deadLetterOutlet(): DeadLetterEpochs | undefined {
+    const topic = this.config.deadLetterTopic
+    if (topic === undefined) return undefined
+    this.epochs ??= new DeadLetterEpochs(topic, this.config.brokers, this.ctx)
+    return this.epochs
   }
 
   forwardDeadLetter(letter: DeadLetter): void {
-    if (this.dlq === undefined) return
+    if (this.dlq === undefined && this.epochs === undefined) return
     const record = {
       source: this.ctx.name,
       object: letter.object,
@@ -522,7 +547,8 @@ export class KafkaSourceReader implements SourceReader {
       origin: letter.origin ?? null,
       received_at: new Date(this.ctx.now()).toISOString(),
     }
-    this.dlq.push({ key: null, value: JSON.stringify(record) })
+    if (this.epochs !== undefined) this.epochs.add(JSON.stringify(record))
+    else this.dlq?.push({ key: null, value: JSON.stringify(record) })
   }
 
   offsets(): Record<string, string> {
@@ -532,32 +558,28 @@ export class KafkaSourceReader implements SourceReader {
   }
 
   /**
-   * Per time column, the minimum over partitions of their max event time. Partitions that do not
-   * count: idle ones (idle_timeout), and ones that never returned a row with nothing to read.
-   * When no partition counts, the maximum over all of them (every partition is idle).
+   * Each partition's max event time and how long it has been quiet, at the same point as
+   * `offsets()`: restored, a lagging partition keeps holding the watermark back after a restart
+   * even though it has nothing new to read.
    */
-  watermarks(): Watermark[] {
-    const time = this.layout.time
-    if (time.length === 0 || this.partitions.size === 0) return []
+  clocks(): SourceClocks {
     const now = this.ctx.now()
-    const idleMs = this.config.idleTimeoutMicros === undefined ? undefined : this.config.idleTimeoutMicros / 1000
-    const out: Watermark[] = []
-    for (let k = 0; k < time.length; k++) {
-      let min = Infinity
-      let max = -Infinity
-      let counted = 0
-      for (const st of this.partitions.values()) {
-        const v = st.maxTime[k]
-        if (v > max) max = v
-        if (idleMs !== undefined && st.queued === 0 && now - st.lastDataAt >= idleMs) continue
-        if (v === -Infinity && st.queued === 0 && st.next >= st.end) continue
-        counted++
-        if (v < min) min = v
-      }
-      const value = counted > 0 ? min : max
-      if (value > -Infinity && value < Infinity) out.push({ kind: 'watermark', column: time[k], value })
-    }
+    const out: Record<string, PartitionClock> = {}
+    for (const st of this.partitions.values()) out[`${this.config.topic}/${st.id}`] = clockOf(st, this.layout.time, now)
     return out
+  }
+
+  /** The minimum over partitions of their max event time (connectors/partition-time.ts). */
+  watermarks(): Watermark[] {
+    if (this.layout.time.length === 0 || this.partitions.size === 0) return []
+    const idleMs = this.config.idleTimeoutMicros === undefined ? undefined : this.config.idleTimeoutMicros / 1000
+    return minimumWatermarks(
+      this.partitions.values(),
+      this.layout.time,
+      this.ctx.now(),
+      idleMs,
+      (st) => st.queued > 0 || st.next < st.end,
+    )
   }
 
   /** Whether fetching of partition `st` is held back by the full queue. */
@@ -625,7 +647,7 @@ export class KafkaSourceReader implements SourceReader {
       queued: this.queued,
       paused: pausedPartitions.length > 0,
       pausedPartitions,
-      deadLettersInFlight: this.dlq?.waiting ?? 0,
+      deadLettersInFlight: this.dlq?.waiting ?? this.epochs?.waiting ?? 0,
       connected: this.connected,
       connectionError: this.connected ? undefined : this.connectionError,
     }
@@ -652,7 +674,12 @@ export class KafkaSourceReader implements SourceReader {
   /** Mirrors the position to `group.id` now and then, so lag tools see how far behind Sluice is. */
   private mirrorToGroup(): void {
     const groupId = this.config.groupId
-    if (groupId === undefined || this.admin === undefined || this.groupCommit !== undefined || this.partitions.size === 0)
+    if (
+      groupId === undefined ||
+      this.admin === undefined ||
+      this.groupCommit !== undefined ||
+      this.partitions.size === 0
+    )
       return
     const now = this.ctx.now()
     if (now - this.lastGroupCommit < this.tuning.groupCommitIntervalMs) return

@@ -5,7 +5,14 @@
  */
 import type { ColumnSchema, ConnectorOptions } from '../connector.ts'
 import type { Engine } from '../engine.ts'
-import type { CatalogObject, MaterializedViewObject, ObjectKind, SourceObject, TableObject, WatermarkDecl } from '../catalog/objects.ts'
+import type {
+  CatalogObject,
+  MaterializedViewObject,
+  ObjectKind,
+  SourceObject,
+  TableObject,
+  WatermarkDecl,
+} from '../catalog/objects.ts'
 import type { LogicalPlan } from '../plan/logical.ts'
 import type { IncludeClause } from '../sql/tree.ts'
 import type { CompileContext } from '../expr/compile.ts'
@@ -16,6 +23,7 @@ import { Stream } from '../runtime/stream.ts'
 import { SourceDriver } from '../runtime/source-driver.ts'
 import { TableFeed } from '../runtime/table-feed.ts'
 import { DeadLetterTableRoute, checkDeadLetterTable } from '../runtime/dead-letters.ts'
+import { tableOutlet } from '../runtime/dead-letter-outlets.ts'
 import { TableRows } from '../catalog/table-rows.ts'
 import { Dataflow, isRelationInput, type PhysicalNode } from '../runtime/dataflow.ts'
 import { FilterProject } from '../ops/filter-project.ts'
@@ -26,6 +34,8 @@ import { lower } from '../plan/physical.ts'
 import { emptyChunk, kindLabel } from '../catalog/objects.ts'
 import { chunkFromRows } from '../chunk.ts'
 import { T } from '../types/datatype.ts'
+import { declaredScale } from '../types/typmod.ts'
+import { dropIndexesOf } from './index-ddl.ts'
 
 export interface SourceDef {
   readonly name: string
@@ -42,7 +52,7 @@ export interface SourceDef {
 function includeColumn(c: IncludeClause): ColumnSchema {
   switch (c.what) {
     case 'key':
-      return { name: c.alias, type: T.text, display: 'character varying', include: { kind: 'key' } }
+      return { name: c.alias, type: T.text, typmod: { spelling: 'varchar', typmod: -1 }, include: { kind: 'key' } }
     case 'partition':
       return { name: c.alias, type: T.int4, include: { kind: 'partition' } }
     case 'offset':
@@ -50,34 +60,53 @@ function includeColumn(c: IncludeClause): ColumnSchema {
     case 'timestamp':
       return { name: c.alias, type: T.timestamptz, include: { kind: 'timestamp' } }
     case 'header':
-      return { name: c.alias, type: T.text, display: 'character varying', include: { kind: 'header', name: c.header ?? '' } }
+      return {
+        name: c.alias,
+        type: T.text,
+        typmod: { spelling: 'varchar', typmod: -1 },
+        include: { kind: 'header', name: c.header ?? '' },
+      }
   }
 }
 
 export async function createSource(engine: Engine, def: SourceDef): Promise<void> {
   engine.checkNameFree(def.name, 'source')
   const connector = def.options.get('connector')
-  if (connector === undefined) throw new SluiceError(SqlState.invalid_parameter_value, `CREATE SOURCE ${def.name} needs a "connector" option`)
+  if (connector === undefined)
+    throw new SluiceError(SqlState.invalid_parameter_value, `CREATE SOURCE ${def.name} needs a "connector" option`)
   const factory = engine.sourceFactories.get(connector.toLowerCase())
-  if (factory === undefined) throw new SluiceError(SqlState.undefined_object, `connector "${connector}" does not exist`, { hint: `known connectors: ${[...engine.sourceFactories.keys()].join(', ')}` })
+  if (factory === undefined)
+    throw new SluiceError(SqlState.undefined_object, `connector "${connector}" does not exist`, {
+      hint: `known connectors: ${[...engine.sourceFactories.keys()].join(', ')}`,
+    })
   const options = new Map([...def.options].filter(([k]) => k !== 'connector'))
   const declared = def.columns ?? factory.defaultColumns?.(options)
   const columns = declared === undefined ? undefined : [...declared, ...(def.includes ?? []).map(includeColumn)]
   if (columns === undefined || columns.length === 0 || columns.every((c) => c.include !== undefined)) {
-    throw new SluiceError(SqlState.invalid_parameter_value, `connector "${connector}" needs a column list in CREATE SOURCE ${def.name}`)
+    throw new SluiceError(
+      SqlState.invalid_parameter_value,
+      `connector "${connector}" needs a column list in CREATE SOURCE ${def.name}`,
+    )
   }
   const watermark = resolveWatermark(columns, def.watermark)
   const seen = new Set<string>()
   for (const c of columns) {
-    if (seen.has(c.name)) throw new SluiceError(SqlState.duplicate_column, `column "${c.name}" specified more than once`)
+    if (seen.has(c.name))
+      throw new SluiceError(SqlState.duplicate_column, `column "${c.name}" specified more than once`)
     seen.add(c.name)
     if (c.include !== undefined && factory.connector !== 'kafka') {
-      throw new SluiceError(SqlState.feature_not_supported, `connector "${connector}" has no record metadata for INCLUDE ${c.include.kind}`)
+      throw new SluiceError(
+        SqlState.feature_not_supported,
+        `connector "${connector}" has no record metadata for INCLUDE ${c.include.kind}`,
+      )
     }
   }
   const route = deadLetterTable(engine, def.name, options)
   const baseCtx = engine.connectorContext(def.name)
-  const ctx: typeof baseCtx = route === undefined ? baseCtx : {
+  const ctx: typeof baseCtx =
+    route === undefined
+      ? baseCtx
+      : {
           ...baseCtx,
           deadLetter: (l) => {
             baseCtx.deadLetter(l)
@@ -85,6 +114,13 @@ export async function createSource(engine: Engine, def: SourceDef): Promise<void
           },
         }
   const reader = factory.create(columns, options, ctx)
+  // With checkpoints, a dead-letter table or topic is committed per epoch, exactly once
+  // (engine/runtime/dead-letter-outlets.ts); without, letters are written as they come.
+  const outlet = !engine.checkpointing
+    ? undefined
+    : route !== undefined
+      ? tableOutlet(engine, () => id, route)
+      : reader.deadLetterOutlet?.()
   const stream = new Stream(def.name)
   const driver = new SourceDriver(reader, stream, {
     maxRows: engine.options.maxBatchRows ?? 4096,
@@ -95,14 +131,26 @@ export async function createSource(engine: Engine, def: SourceDef): Promise<void
       engine.metrics.sourceBatches.inc({ source: def.name })
     },
     onError: (e) => engine.log('warn', `source ${def.name}: ${e instanceof Error ? e.message : String(e)}`),
-    afterPoll: route === undefined ? undefined : () => writeDeadLetters(engine, route),
+    afterPush: outlet === undefined ? undefined : () => outlet.settle(),
+    afterPoll: route === undefined || outlet !== undefined ? undefined : () => writeDeadLetters(engine, route),
   })
   const id = engine.allocateId()
+  if (outlet !== undefined && engine.restoringId === undefined) {
+    // A new source must not reuse epochs its destination already has progress for (a Kafka
+    // topic's transactional progress survives DROP SOURCE and a wiped data directory).
+    try {
+      engine.checkpoints.skipTo(await outlet.committedEpoch())
+    } catch (e) {
+      await reader.close().catch(() => {})
+      throw e
+    }
+  }
   if (engine.restoringId !== undefined) {
     // Recovery: no data flows until every view is restored (Sluice.open releases the hold); the
     // reader resumes at the checkpoint's offsets, the stream at its event-time high marks.
     driver.hold()
     driver.resumeFrom = engine.recovery?.meta.sources[id]
+    driver.resumeClocks = engine.recovery?.meta.clocks?.[id]
     for (const [c, v] of engine.recovery?.marks(id) ?? []) stream.maxEventTime.set(c, v)
   }
   const obj: SourceObject = {
@@ -120,6 +168,8 @@ export async function createSource(engine: Engine, def: SourceDef): Promise<void
     snapshot: () => emptyChunk(columns.length),
   }
   await engine.register(obj)
+  if (outlet !== undefined)
+    await engine.deadLetterOutlets.add(id, def.name, outlet, engine.store, engine.restoringId !== undefined)
   if (route !== undefined) engine.get(route.table)?.dependents.add(def.name)
   if (route !== undefined || reader.forwardDeadLetter !== undefined) {
     // Rows of this source that its views reject (late, eval_error) go to its destination too.
@@ -127,7 +177,7 @@ export async function createSource(engine: Engine, def: SourceDef): Promise<void
       if (l.object === def.name || engine.get(def.name) !== obj) return
       const view = engine.get(l.object)
       if (view?.kind !== 'materialized_view' || !view.dependsOn.includes(def.name)) return
-      route?.add(l)
+      route?.add(l, true) // made during a push: part of the epoch now
       reader.forwardDeadLetter?.(l)
     })
   }
@@ -137,13 +187,20 @@ export async function createSource(engine: Engine, def: SourceDef): Promise<void
  * `dead_letter = 'name'` naming an existing table: the engine appends the source's rejects to it
  * (the option is taken out of what the connector sees). Any other name is the connector's (Kafka: a topic).
  */
-function deadLetterTable(engine: Engine, source: string, options: Map<string, string>): DeadLetterTableRoute | undefined {
+function deadLetterTable(
+  engine: Engine,
+  source: string,
+  options: Map<string, string>,
+): DeadLetterTableRoute | undefined {
   const name = options.get('dead_letter')?.trim()
   if (name === undefined) return undefined
   const target = engine.get(name)
   if (target === undefined) return undefined
   if (target.kind !== 'table') {
-    throw new SluiceError(SqlState.invalid_parameter_value, `option "dead_letter" of source ${source} names ${kindLabel(target.kind)} "${name}"; name a table or a Kafka topic`)
+    throw new SluiceError(
+      SqlState.invalid_parameter_value,
+      `option "dead_letter" of source ${source} names ${kindLabel(target.kind)} "${name}"; name a table or a Kafka topic`,
+    )
   }
   checkDeadLetterTable(name, target.columns, target.primaryKey)
   options.delete('dead_letter')
@@ -173,7 +230,8 @@ export async function createTable(engine: Engine, def: TableDef): Promise<void> 
   engine.checkNameFree(def.name, 'table')
   const seen = new Set<string>()
   for (const c of def.columns) {
-    if (seen.has(c.name)) throw new SluiceError(SqlState.duplicate_column, `column "${c.name}" specified more than once`)
+    if (seen.has(c.name))
+      throw new SluiceError(SqlState.duplicate_column, `column "${c.name}" specified more than once`)
     seen.add(c.name)
   }
   const primaryKey = def.primaryKey?.map((name) => {
@@ -185,7 +243,12 @@ export async function createTable(engine: Engine, def: TableDef): Promise<void> 
     throw new SluiceError(SqlState.feature_not_supported, `an APPEND ONLY table cannot have a PRIMARY KEY`)
   }
   const id = engine.allocateId()
-  const rows = new TableRows(id, def.columns.map((c) => c.type), primaryKey, engine.writeClock)
+  const rows = new TableRows(
+    id,
+    def.columns.map((c) => c.type),
+    primaryKey,
+    engine.writeClock,
+  )
   rows.logChanges = engine.checkpointing
   const feed = connectorFeed(engine, def, primaryKey, rows, () => obj)
   if (engine.restoringId !== undefined) {
@@ -213,6 +276,8 @@ export async function createTable(engine: Engine, def: TableDef): Promise<void> 
     watermark: resolveWatermark(def.columns, def.watermark),
     stream: new Stream(def.name),
     snapshot: () => rows.snapshot(),
+    rowCount: () => rows.size,
+    snapshotRows: () => Array.from(rows.entries(), (e) => e[1]),
     lookup: (cols, values) => {
       const found = rows.lookup(cols, values)
       return found === undefined ? undefined : chunkFromRows(def.columns.length, found)
@@ -226,7 +291,10 @@ export async function createTable(engine: Engine, def: TableDef): Promise<void> 
   if (feed !== undefined) {
     // On a restart the feed replays from `startup` (its keyed changes are idempotent); an
     // unreachable broker then must not keep the engine from opening.
-    if (engine.restoringId !== undefined) feed.start().catch((e: unknown) => engine.log('warn', `table ${def.name}: ${e instanceof Error ? e.message : String(e)}`))
+    if (engine.restoringId !== undefined)
+      feed
+        .start()
+        .catch((e: unknown) => engine.log('warn', `table ${def.name}: ${e instanceof Error ? e.message : String(e)}`))
     else await feed.start()
   }
   try {
@@ -238,18 +306,33 @@ export async function createTable(engine: Engine, def: TableDef): Promise<void> 
 }
 
 /** The reader feeding a table with a `connector` option, or undefined for a plain table. */
-function connectorFeed(engine: Engine, def: TableDef, primaryKey: readonly number[] | undefined, rows: TableRows, table: () => TableObject): TableFeed | undefined {
+function connectorFeed(
+  engine: Engine,
+  def: TableDef,
+  primaryKey: readonly number[] | undefined,
+  rows: TableRows,
+  table: () => TableObject,
+): TableFeed | undefined {
   const options = def.options
   if (options === undefined || options.size === 0) return undefined
   const connector = options.get('connector')
   if (connector === undefined) {
     const key = [...options.keys()][0]
-    throw new SluiceError(SqlState.invalid_parameter_value, `unknown option "${key}" for a table`, { hint: "a table fed by a connector names it: WITH (connector = 'kafka', ...)" })
+    throw new SluiceError(SqlState.invalid_parameter_value, `unknown option "${key}" for a table`, {
+      hint: "a table fed by a connector names it: WITH (connector = 'kafka', ...)",
+    })
   }
   const factory = engine.sourceFactories.get(connector.toLowerCase())
-  if (factory === undefined) throw new SluiceError(SqlState.undefined_object, `connector "${connector}" does not exist`, { hint: `known connectors: ${[...engine.sourceFactories.keys()].join(', ')}` })
+  if (factory === undefined)
+    throw new SluiceError(SqlState.undefined_object, `connector "${connector}" does not exist`, {
+      hint: `known connectors: ${[...engine.sourceFactories.keys()].join(', ')}`,
+    })
   if (primaryKey === undefined || primaryKey.length === 0) {
-    throw new SluiceError(SqlState.feature_not_supported, `a table with a connector needs a PRIMARY KEY: its changes are applied by key`, { hint: 'use CREATE SOURCE for an append-only stream' })
+    throw new SluiceError(
+      SqlState.feature_not_supported,
+      `a table with a connector needs a PRIMARY KEY: its changes are applied by key`,
+      { hint: 'use CREATE SOURCE for an append-only stream' },
+    )
   }
   const rest = new Map([...options].filter(([k]) => k !== 'connector'))
   const reader = factory.create(def.columns, rest, engine.connectorContext(def.name), { kind: 'table', primaryKey })
@@ -274,20 +357,36 @@ export interface MaterializedViewDef {
   readonly ttlMs?: number
   readonly compile: CompileContext
   readonly notices: string[]
+  /** The CREATE statement's cancel / statement_timeout check: the backfill stops at it (57014). */
+  readonly interrupt?: { check(): void }
 }
 
 export async function createMaterializedView(engine: Engine, def: MaterializedViewDef): Promise<void> {
   engine.checkNameFree(def.name, 'materialized_view')
   const ops = operatorContext(engine, def.name)
-  const physical = lower(def.plan, { compile: def.compile, ops, watermarkOverride: def.watermarkOverride, emitOnWindowClose: def.emitOnWindowClose, ttlMs: def.ttlMs })
-  const columns = def.plan.columns.map((c) => ({ name: c.name, type: c.type }))
+  const physical = lower(def.plan, {
+    compile: def.compile,
+    ops,
+    watermarkOverride: def.watermarkOverride,
+    emitOnWindowClose: def.emitOnWindowClose,
+    ttlMs: def.ttlMs,
+  })
+  const columns = def.plan.columns.map((c) => ({ name: c.name, type: c.type, typmod: c.typmod }))
   // After an aggregate the view's rows are the aggregate's emitted rows: rebuilt from its
   // restored state instead of checkpointed twice (a third of the writes per changed group); the
   // view checkpoints only the rows the aggregate retires (closed windows).
   let materialize: Materialize | undefined = undefined
   const upstream = engine.checkpointing ? outputOf(physical, (rows) => materialize?.retire(rows)) : undefined
   const rebuildable = upstream?.current() !== undefined
-  materialize = new Materialize(columns.map((c) => c.type), !engine.checkpointing ? 'none' : rebuildable ? 'retired' : 'changes')
+  const scales = columns.flatMap((c, i) => {
+    const s = declaredScale(c.type, c.typmod)
+    return s === undefined ? [] : [[i, s] as const]
+  })
+  materialize = new Materialize(
+    columns.map((c) => c.type),
+    !engine.checkpointing ? 'none' : rebuildable ? 'retired' : 'changes',
+    scales,
+  )
   const stream = new Stream(def.name)
   let obj: MaterializedViewObject | undefined = undefined
   const dataflow = new Dataflow(
@@ -296,7 +395,10 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
     (error) => {
       const message = error instanceof Error ? error.message : String(error)
       if (obj !== undefined) obj.failure = message
-      engine.log('error', `materialized view ${def.name} failed and stopped updating`, { error: message, stack: error instanceof Error ? error.stack : undefined })
+      engine.log('error', `materialized view ${def.name} failed and stopped updating`, {
+        error: message,
+        stack: error instanceof Error ? error.stack : undefined,
+      })
     },
   )
   const id = engine.allocateId()
@@ -317,18 +419,33 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
     watermarkOverride: def.watermarkOverride,
     failure: undefined,
     snapshot: () => chunkFromRows(columns.length, materialize.snapshot()),
+    rowCount: () => materialize.rowCount,
+    snapshotRows: () => materialize.snapshot(),
     lookup: (cols, values) => {
       const found = materialize.lookup(cols, values)
       return found === undefined ? undefined : chunkFromRows(columns.length, found)
     },
   }
-  await attachDataflow(engine, id, dataflow, stream, () => {
-    const rows = rebuildable ? upstream?.current() : undefined
-    if (rows !== undefined && rows.length > 0) materialize.onChunk(rows, 0, { chunk: () => {}, watermark: () => {} })
-  })
+  await attachDataflow(
+    engine,
+    id,
+    dataflow,
+    stream,
+    () => {
+      const rows = rebuildable ? upstream?.current() : undefined
+      if (rows !== undefined && rows.length > 0) materialize.onChunk(rows, 0, { chunk: () => {}, watermark: () => {} })
+    },
+    def.interrupt,
+  )
   for (const dep of def.dependsOn) engine.get(dep)?.dependents.add(def.name)
   await engine.register(obj)
-  await startSources(engine, def.dependsOn)
+  try {
+    await startSources(engine, def.dependsOn)
+  } catch (e) {
+    // All or nothing: a view whose input cannot be read is not left behind.
+    await removeObject(engine, obj)
+    throw e
+  }
 }
 
 /**
@@ -337,7 +454,10 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
  * filters and projections (replayed over it). `retired` receives the rows downstream keeps that
  * the operator forgets (closed windows), projected the same way. Undefined when unknown.
  */
-function outputOf(node: PhysicalNode, retired: (rows: Chunk) => void): { current: () => Chunk | undefined } | undefined {
+function outputOf(
+  node: PhysicalNode,
+  retired: (rows: Chunk) => void,
+): { current: () => Chunk | undefined } | undefined {
   const op = node.op
   if (op.currentOutput !== undefined) {
     op.onRetired?.(retired)
@@ -347,7 +467,8 @@ function outputOf(node: PhysicalNode, retired: (rows: Chunk) => void): { current
   if (!(op instanceof FilterProject) || node.inputs.length !== 1 || isRelationInput(input)) return undefined
   const through = (rows: Chunk): Chunk => {
     const out: Chunk[] = []
-    op.onChunk(rows, 0, { chunk: (c) => out.push(c), watermark: () => {} })
+    // Rows the filter saw before (restored or retired): their eval errors were dead-lettered then.
+    op.replay(rows, { chunk: (c) => out.push(c), watermark: () => {} })
     // A filter/projection emits at most one chunk per input chunk.
     return out[0] ?? { columns: node.types.map(() => []), ops: new Int8Array(0), length: 0 }
   }
@@ -365,15 +486,47 @@ function outputOf(node: PhysicalNode, retired: (rows: Chunk) => void): { current
  * Attaches a view's or sink's dataflow: from the checkpoint's operator state when recovering one
  * it holds, else fresh over the inputs' current rows.
  */
-export async function attachDataflow(engine: Engine, id: number, dataflow: Dataflow, stream: Stream | undefined, afterRestore?: () => void): Promise<void> {
+export async function attachDataflow(
+  engine: Engine,
+  id: number,
+  dataflow: Dataflow,
+  stream: Stream | undefined,
+  afterRestore?: () => void,
+  interrupt?: { check(): void },
+): Promise<void> {
   const recovery = engine.restoringId !== undefined ? engine.recovery : undefined
   if (recovery?.has(id) === true) {
     await recovery.restoreOperators(id, dataflow.operators())
     afterRestore?.()
     if (stream !== undefined) for (const [c, v] of recovery.marks(id)) stream.maxEventTime.set(c, v)
+    // The processing clock before any row: ttl times are never 0 ("unknown") and, restored,
+    // continue from the checkpoint's reading.
+    dataflow.tick(engine.processingTime())
     dataflow.attach(true)
+  } else if (interrupt !== undefined) {
+    dataflow.tick(engine.processingTime())
+    await dataflow.attachInSlices(BACKFILL_SLICE_ROWS, yieldFor(interrupt))
   } else {
+    dataflow.tick(engine.processingTime())
     dataflow.attach()
+  }
+}
+
+/** Rows a new view's backfill pushes through its operators between two yields to the event loop. */
+const BACKFILL_SLICE_ROWS = 4096
+
+/**
+ * Between two backfill slices: back to the event loop once the last slice ran ~10 ms (so the
+ * other sessions and the dataflows go on, and a cancel request can arrive), then the check.
+ */
+function yieldFor(interrupt: { check(): void }): () => Promise<void> {
+  let since = performance.now()
+  return async () => {
+    if (performance.now() - since >= 10) {
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      since = performance.now()
+    }
+    interrupt.check()
   }
 }
 
@@ -385,9 +538,50 @@ export async function attachDataflow(engine: Engine, id: number, dataflow: Dataf
 export async function startSources(engine: Engine, dependsOn: readonly string[]): Promise<void> {
   for (const dep of dependsOn) {
     const src = engine.get(dep)
-    if (src?.kind === 'source' && !src.driver.started) await src.driver.start()
+    if (src?.kind !== 'source' || src.driver.started || src.driver.waiting) continue
+    try {
+      await src.driver.start()
+    } catch (e) {
+      // A Kafka topic not created yet, brokers down: the view exists and waits for its input,
+      // with the reason as the source's last_error (docs/sql.md, "Sources are shared").
+      if (!(e instanceof SluiceError && e.retryable)) throw e
+      waitForSource(engine, src.name, e)
+    }
   }
   if (engine.restoringId === undefined && engine.checkpointing) await engine.checkpoints.checkpoint()
+}
+
+/**
+ * Starts a source that could not start (a topic that does not exist yet, brokers down) with
+ * backoff, while it exists; meanwhile its last_error says why and its views show `waiting`.
+ */
+export function waitForSource(engine: Engine, name: string, error: unknown): void {
+  const first = engine.get(name)
+  if (first?.kind !== 'source' || first.driver.waiting) return
+  const driver = first.driver
+  driver.waiting = true
+  driver.lastError = error instanceof Error ? error.message : String(error)
+  engine.log('warn', `source ${name} waits for its input, retrying in the background`, { error: driver.lastError })
+  void (async () => {
+    let backoff = 500
+    try {
+      for (;;) {
+        await new Promise((r) => setTimeout(r, backoff).unref())
+        if (engine.closed || engine.get(name) !== first) return
+        try {
+          await driver.start()
+          driver.lastError = undefined
+          engine.log('info', `source ${name} started`)
+          return
+        } catch (e) {
+          driver.lastError = e instanceof Error ? e.message : String(e)
+          backoff = Math.min(backoff * 2, 10_000)
+        }
+      }
+    } finally {
+      driver.waiting = false
+    }
+  })()
 }
 
 export function operatorContext(engine: Engine, owner: string): OperatorContext {
@@ -408,7 +602,14 @@ const DROP_KIND_WORD: Record<ObjectKind, string> = {
 }
 
 /** DROP kind name [CASCADE]; returns the names dropped (dependents first). */
-export async function dropObject(engine: Engine, kind: ObjectKind, name: string, ifExists: boolean, cascade: boolean, notices: string[]): Promise<void> {
+export async function dropObject(
+  engine: Engine,
+  kind: ObjectKind,
+  name: string,
+  ifExists: boolean,
+  cascade: boolean,
+  notices: string[],
+): Promise<void> {
   const obj = engine.get(name)
   if (obj === undefined) {
     if (ifExists) {
@@ -420,15 +621,23 @@ export async function dropObject(engine: Engine, kind: ObjectKind, name: string,
     throw new SluiceError(code, `${kindLabel(kind)} "${name}" does not exist`)
   }
   if (obj.kind !== kind) {
-    throw new SluiceError(SqlState.invalid_parameter_value, `"${name}" is a ${kindLabel(obj.kind)}, not a ${kindLabel(kind)}`, {
-      hint: `Use DROP ${DROP_KIND_WORD[obj.kind]} to remove a ${kindLabel(obj.kind)}.`,
-    })
+    throw new SluiceError(
+      SqlState.invalid_parameter_value,
+      `"${name}" is a ${kindLabel(obj.kind)}, not a ${kindLabel(kind)}`,
+      {
+        hint: `Use DROP ${DROP_KIND_WORD[obj.kind]} to remove a ${kindLabel(obj.kind)}.`,
+      },
+    )
   }
   if (obj.dependents.size > 0 && !cascade) {
-    throw new SluiceError(SqlState.dependent_objects_still_exist, `cannot drop ${kindLabel(obj.kind)} ${name} because other objects depend on it`, {
-      detail: [...obj.dependents].map((d) => `${d} depends on ${name}`).join('\n'),
-      hint: 'Use DROP ... CASCADE to drop the dependent objects too.',
-    })
+    throw new SluiceError(
+      SqlState.dependent_objects_still_exist,
+      `cannot drop ${kindLabel(obj.kind)} ${name} because other objects depend on it`,
+      {
+        detail: [...obj.dependents].map((d) => `${d} depends on ${name}`).join('\n'),
+        hint: 'Use DROP ... CASCADE to drop the dependent objects too.',
+      },
+    )
   }
   for (const dep of [...obj.dependents]) {
     const d = engine.get(dep)
@@ -440,7 +649,9 @@ export async function dropObject(engine: Engine, kind: ObjectKind, name: string,
   await removeObject(engine, obj)
 }
 
-async function removeObject(engine: Engine, obj: CatalogObject): Promise<void> {
+/** Takes an object out of the engine and the catalog (DROP, or a CREATE undone). */
+export async function removeObject(engine: Engine, obj: CatalogObject): Promise<void> {
+  await dropIndexesOf(engine, obj.name)
   switch (obj.kind) {
     case 'materialized_view':
       obj.dataflow.detach()
@@ -462,8 +673,18 @@ async function removeObject(engine: Engine, obj: CatalogObject): Promise<void> {
     for (const dep of obj.dependsOn) engine.get(dep)?.dependents.delete(obj.name)
   }
   // A source writing dead letters to a table is one of the table's dependents.
-  if (obj.kind === 'source') for (const o of engine.objects.values()) if (o.kind === 'table') o.dependents.delete(obj.name)
-  await engine.unregister(obj, obj.kind === 'table' ? obj.rows.dropWrites() : obj.kind === 'materialized_view' || obj.kind === 'sink' ? dropStateWrites(obj.id) : [])
+  if (obj.kind === 'source')
+    for (const o of engine.objects.values()) if (o.kind === 'table') o.dependents.delete(obj.name)
+  await engine.unregister(
+    obj,
+    obj.kind === 'table'
+      ? obj.rows.dropWrites()
+      : obj.kind === 'materialized_view' || obj.kind === 'sink'
+        ? dropStateWrites(obj.id)
+        : obj.kind === 'source'
+          ? engine.deadLetterOutlets.remove(obj.id)
+          : [],
+  )
 }
 
 function resolveWatermark(
@@ -472,11 +693,17 @@ function resolveWatermark(
 ): WatermarkDecl | undefined {
   if (decl === undefined) return undefined
   const column = columns.findIndex((c) => c.name === decl.column)
-  if (column < 0) throw new SluiceError(SqlState.undefined_column, `column "${decl.column}" named in WATERMARK FOR does not exist`, { position: decl.position })
+  if (column < 0)
+    throw new SluiceError(SqlState.undefined_column, `column "${decl.column}" named in WATERMARK FOR does not exist`, {
+      position: decl.position,
+    })
   const t = columns[column].type.kind
   if (t !== 'timestamp' && t !== 'timestamptz') {
-    throw new SluiceError(SqlState.datatype_mismatch, `WATERMARK FOR needs a timestamp column; "${decl.column}" is ${t}`, { position: decl.position })
+    throw new SluiceError(
+      SqlState.datatype_mismatch,
+      `WATERMARK FOR needs a timestamp column; "${decl.column}" is ${t}`,
+      { position: decl.position },
+    )
   }
   return { column, delay: decl.delay }
 }
-

@@ -119,6 +119,14 @@ describe('CREATE SINK', () => {
     } finally {
       await db.close()
     }
+    // After a restart with nothing pending the committed epoch is known as soon as the writer is open.
+    db = await open(dataDir, ext)
+    try {
+      const external = Math.max(...ext.committed.keys())
+      await waitFor(async () => (await db.sql("SELECT committed_epoch FROM sluice_catalog.sinks WHERE name = 'out'"))[0].rows?.[0]?.[0] === BigInt(external))
+    } finally {
+      await db.close()
+    }
   })
 
   it('writes a query sink, refuses unknown connectors, and drops cleanly', async () => {

@@ -19,7 +19,7 @@ import { Dataflow } from '../runtime/dataflow.ts'
 import { lower } from '../plan/physical.ts'
 import { isAppendOnly } from '../plan/logical.ts'
 import { streamKey, type RelationKey } from '../plan/properties.ts'
-import { attachDataflow, operatorContext, startSources } from './ddl.ts'
+import { attachDataflow, operatorContext, removeObject, startSources } from './ddl.ts'
 
 /** The dataflow's last operator: hands every chunk to the writer (which only buffers). */
 class SinkOutput implements Operator {
@@ -101,7 +101,13 @@ export async function createSink(engine: Engine, def: SinkDef): Promise<void> {
   for (const dep of def.dependsOn) engine.get(dep)?.dependents.add(def.name)
   await engine.register(obj)
   if (restoring) engine.checkpoints.drain(obj)
-  await startSources(engine, def.dependsOn)
+  try {
+    await startSources(engine, def.dependsOn)
+  } catch (e) {
+    // All or nothing: a sink whose input cannot be read is not left behind.
+    await removeObject(engine, obj)
+    throw e
+  }
 }
 
 /** Opens the writer, retrying with backoff while the sink exists; a new sink (CREATE) fails on the first error instead. */
@@ -114,7 +120,12 @@ function openWithRetries(engine: Engine, name: string, writer: SinkWriter, sink:
       try {
         await writer.open()
         const s = sink()
-        if (s !== undefined) s.lastError = undefined
+        if (s !== undefined) {
+          s.lastError = undefined
+          // Shown in sluice_catalog.sinks right away, not only after the next commit.
+          const committed = await writer.committedEpoch().catch(() => 0)
+          if (committed > s.committedEpoch) s.committedEpoch = committed
+        }
         return
       } catch (e) {
         const s = sink()

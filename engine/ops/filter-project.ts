@@ -26,6 +26,8 @@ export class FilterProject implements Operator {
   readonly name = 'FilterProject'
   /** Input column → output column, for forwarding watermarks through the projection. */
   private readonly watermarkMap = new Map<number, number>()
+  /** While replaying rows already seen (`replay`): failing rows are dropped without a dead letter. */
+  private quiet = false
 
   constructor(
     private readonly ctx: OperatorContext,
@@ -70,6 +72,20 @@ export class FilterProject implements Operator {
     if (result.length > 0) out.chunk(result)
   }
 
+  /**
+   * The output for rows this operator already saw: a view's rows rebuilt from an aggregate's
+   * restored state, or rows the aggregate retired. A row that fails here failed when it was
+   * first seen and was dead-lettered then; telling again would record the reject twice.
+   */
+  replay(chunk: Chunk, out: Emitter): void {
+    this.quiet = true
+    try {
+      this.onChunk(chunk, 0, out)
+    } finally {
+      this.quiet = false
+    }
+  }
+
   onWatermark(w: Watermark, _input: number, out: Emitter): void {
     if (this.projections === undefined) {
       out.watermark(w)
@@ -84,12 +100,17 @@ export class FilterProject implements Operator {
   }
 
   private reject(chunk: Chunk, errors: { rows: number[]; errors: SluiceError[] }): void {
+    if (this.quiet) return
     const seen = new Set<number>()
     for (let k = 0; k < errors.rows.length; k++) {
       const r = errors.rows[k]
       if (seen.has(r)) continue
       seen.add(r)
-      this.ctx.deadLetter({ reason: 'eval_error', detail: errors.errors[k].message, payload: describeRow(rowAt(chunk, r)) })
+      this.ctx.deadLetter({
+        reason: 'eval_error',
+        detail: errors.errors[k].message,
+        payload: describeRow(rowAt(chunk, r)),
+      })
     }
     this.ctx.countEvalErrors(seen.size)
   }

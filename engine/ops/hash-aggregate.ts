@@ -20,6 +20,7 @@
  * accumulator snapshots (the JSON of Accumulator.snapshot) and emitted row, and `restoreGroup()`
  * rebuilds a group from exactly that.
  */
+import { expiryBoundary } from './ttl.ts'
 import type { Chunk, Column, Watermark } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
 import type { Accumulator, AccumulatorColumns } from '../expr/aggregates.ts'
@@ -103,7 +104,8 @@ export class HashAggregate implements Operator {
   // by that clock (0: before any tick, read as "now" by the next expiry scan).
   private clock = 0
   private touched = new Float64Array(0)
-  private nextExpiry = 0
+  /** The ttl quarter boundary of the last expiry scan (engine/ops/ttl.ts). */
+  private scannedAt = -Infinity
   /** Where rows of groups freed at window close (kept downstream) are handed (see onRetired). */
   private retired: ((rows: Chunk) => void) | undefined
 
@@ -168,7 +170,8 @@ export class HashAggregate implements Operator {
           for (let a = 0; a < this.accs.length; a++) this.next[a] = this.accs[a].result(slot)
           output.push(1, this.groups, slot, this.next)
         }
-        if (retired !== undefined && this.hasEmitted[slot] === 1) retired.pushEmitted(1, this.groups, slot, this.emitted)
+        if (retired !== undefined && this.hasEmitted[slot] === 1)
+          retired.pushEmitted(1, this.groups, slot, this.emitted)
         this.dirty[slot] = 0
         this.freeGroup(slot)
       }
@@ -202,15 +205,17 @@ export class HashAggregate implements Operator {
     const ttl = this.spec.ttlMs
     if (ttl === undefined || this.spec.windowKey !== undefined || this.spec.keyTypes.length === 0) return
     this.clock = now
-    if (now < this.nextExpiry) return
-    this.nextExpiry = now + ttl / 4
+    const at = expiryBoundary(now, ttl)
+    if (at <= this.scannedAt) return
+    this.scannedAt = at
     const output = new Output(this.width, 0)
     for (const slot of [...this.groups.slots()]) {
       if (this.touched[slot] === 0) {
         this.touched[slot] = now
+        this.notePage(slot)
         continue
       }
-      if (now - this.touched[slot] < ttl || this.dirty[slot] === 1) continue
+      if (at - this.touched[slot] < ttl || this.dirty[slot] === 1) continue
       if (this.hasEmitted[slot] === 1) output.pushEmitted(-1, this.groups, slot, this.emitted)
       this.freeGroup(slot)
     }
@@ -225,7 +230,8 @@ export class HashAggregate implements Operator {
   explain(): string {
     const keys = this.spec.keyTypes.map((_t, i) => `#${i}`).join(', ')
     const emit = this.spec.emitOnWindowClose ? ' emit=on_window_close' : ''
-    const ttl = this.spec.ttlMs === undefined || this.spec.windowKey !== undefined ? '' : ` ttl=${this.spec.ttlMs / 1000}s`
+    const ttl =
+      this.spec.ttlMs === undefined || this.spec.windowKey !== undefined ? '' : ` ttl=${this.spec.ttlMs / 1000}s`
     return `keys=[${keys}] aggs=[${this.spec.calls.map((c) => c.label).join(', ')}]${emit}${ttl}`
   }
 
@@ -273,12 +279,14 @@ export class HashAggregate implements Operator {
     }
     // EMIT ON WINDOW CLOSE groups change without a flush: their dirty list holds them.
     if (this.spec.emitOnWindowClose) for (const slot of this.dirtyList) this.notePage(slot)
+    const ttl = this.spec.ttlMs !== undefined
     for (const page of this.dirtyPages) {
       this.pageDirty[page] = 0
       // One flat array per page, per live group: keys, rows, accumulator snapshots, whether the
       // group has emitted (fewer arrays to build and encode than one array per group). The
       // emitted aggregates are not written: between pushes every group is flushed, so they equal
-      // the accumulators' results, which restore() recomputes.
+      // the accumulators' results, which restore() recomputes. With a ttl, each group also
+      // carries when it last changed on the processing clock, which a restart continues.
       const groups: unknown[] = []
       const keys = this.groups.keys
       const end = (page + 1) << PAGE_BITS
@@ -288,6 +296,7 @@ export class HashAggregate implements Operator {
         groups.push(this.rows[slot])
         for (let a = 0; a < this.accs.length; a++) groups.push(this.accs[a].snapshot(slot))
         groups.push(this.hasEmitted[slot])
+        if (ttl) groups.push(this.touched[slot])
       }
       if (groups.length > 0) {
         if (page >= this.storedPages.length) this.storedPages = grownUint8(this.storedPages, page)
@@ -310,14 +319,17 @@ export class HashAggregate implements Operator {
   currentOutput(): Chunk | undefined {
     if (this.spec.windowKey !== undefined && this.retired === undefined) return undefined
     const output = new Output(this.width, this.groups.size)
-    for (const slot of this.groups.slots()) if (this.hasEmitted[slot] === 1) output.pushEmitted(1, this.groups, slot, this.emitted)
+    for (const slot of this.groups.slots())
+      if (this.hasEmitted[slot] === 1) output.pushEmitted(1, this.groups, slot, this.emitted)
     return output.take() ?? { columns: Array.from({ length: this.width }, () => []), ops: new Int8Array(0), length: 0 }
   }
 
   restore(entries: readonly StateEntry[]): void {
     const k = this.spec.keyTypes.length
     const accs = this.accs
-    const width = k + 1 + accs.length + 1
+    const ttl = this.spec.ttlMs !== undefined
+    const width = k + 1 + accs.length + 1 + (ttl ? 1 : 0)
+    const emittedAt = k + 1 + accs.length
     const { windowKey } = this.spec
     for (const [, v] of entries) {
       const flat = decodeSnapshot(v) as unknown[]
@@ -326,10 +338,11 @@ export class HashAggregate implements Operator {
         if (windowKey !== undefined) this.trackWindow(slot, windowKey)
         this.rows[slot] = flat[at + k] as number
         for (let a = 0; a < accs.length; a++) accs[a].restore(slot, flat[at + k + 1 + a])
-        if (flat[at + width - 1] === 1) {
+        if (flat[at + emittedAt] === 1) {
           for (let a = 0; a < accs.length; a++) this.emitted[a][slot] = accs[a].result(slot)
           this.hasEmitted[slot] = 1
         }
+        if (ttl) this.touched[slot] = flat[at + emittedAt + 1] as number
       }
     }
     this.rewriteAll = entries.length > 0

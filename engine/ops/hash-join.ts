@@ -9,6 +9,7 @@
  * (the non-equality part of ON) decides matches, so it applies before NULL extension, as SQL says.
  * NULL keys never match.
  */
+import { expiryBoundary } from './ttl.ts'
 import type { Chunk, Watermark } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
 import type { CheckpointWriter, Emitter, Operator, OperatorContext, StateEntry } from './operator.ts'
@@ -91,7 +92,12 @@ export interface HashJoinSpec {
    * Interval join bound (inner joins): right.t − left.t ∈ [lo, hi]. A row behind its own input's
    * watermark is late; a stored row that no future row of the other side can match is freed.
    */
-  readonly interval?: { readonly leftTime: number; readonly rightTime: number; readonly lo: number; readonly hi: number }
+  readonly interval?: {
+    readonly leftTime: number
+    readonly rightTime: number
+    readonly lo: number
+    readonly hi: number
+  }
   /**
    * The view's `ttl` (ms): a stored row unchanged for that long (processing time) is evicted
    * without retracting what it produced (later rows of the other side no longer match it).
@@ -112,7 +118,10 @@ export class HashJoin implements Operator {
   private nextId = 0
   /** The runtime's clock as of the last tick (ttl). */
   private clock = 0
-  private nextExpiry = 0
+  /** The ttl quarter boundary of the last expiry scan (engine/ops/ttl.ts). */
+  private scannedAt = -Infinity
+  /** Whether rows expire (ttl), so checkpoints keep when each last changed. */
+  private readonly ttlOn: boolean
   /** Stored rows changed since the last checkpoint. */
   private readonly rowChanges = new ChangeTracker<StoredRow>()
   /** Lookup results changed since the last checkpoint. */
@@ -124,10 +133,29 @@ export class HashJoin implements Operator {
   ) {
     const keyTypes = spec.leftKeys.map((k) => spec.leftTypes[k])
     this.sides = [
-      { index: 0, keys: spec.leftKeys, types: spec.leftTypes, all: spec.leftTypes.map((_t, i) => i), table: new RowMap(keyTypes), outer: spec.type === 'left' || spec.type === 'full', width: spec.leftTypes.length, appendOnly: spec.leftAppendOnly === true },
-      { index: 1, keys: spec.rightKeys, types: spec.rightTypes, all: spec.rightTypes.map((_t, i) => i), table: new RowMap(keyTypes), outer: spec.type === 'right' || spec.type === 'full', width: spec.rightTypes.length, appendOnly: spec.rightAppendOnly === true },
+      {
+        index: 0,
+        keys: spec.leftKeys,
+        types: spec.leftTypes,
+        all: spec.leftTypes.map((_t, i) => i),
+        table: new RowMap(keyTypes),
+        outer: spec.type === 'left' || spec.type === 'full',
+        width: spec.leftTypes.length,
+        appendOnly: spec.leftAppendOnly === true,
+      },
+      {
+        index: 1,
+        keys: spec.rightKeys,
+        types: spec.rightTypes,
+        all: spec.rightTypes.map((_t, i) => i),
+        table: new RowMap(keyTypes),
+        outer: spec.type === 'right' || spec.type === 'full',
+        width: spec.rightTypes.length,
+        appendOnly: spec.rightAppendOnly === true,
+      },
     ]
     this.width = spec.leftTypes.length + spec.rightTypes.length
+    this.ttlOn = spec.ttlMs !== undefined && spec.interval === undefined
     this.produced = new RowMap(spec.leftTypes)
   }
 
@@ -138,7 +166,8 @@ export class HashJoin implements Operator {
   checkpoint(out: CheckpointWriter): void {
     if (!this.rowChanges.tracking) {
       out.clear()
-      for (const side of this.sides) for (const e of side.table.entries()) for (const s of this.candidates(e.value)) this.writeRow(out, s)
+      for (const side of this.sides)
+        for (const e of side.table.entries()) for (const s of this.candidates(e.value)) this.writeRow(out, s)
       for (const e of this.produced.entries()) this.writeProduced(out, e.value)
       this.rowChanges.start()
       this.producedChanges.start()
@@ -151,14 +180,20 @@ export class HashJoin implements Operator {
   restore(entries: readonly StateEntry[]): void {
     for (const [key, value] of entries) {
       if (key[0] === ROW_ENTRY) {
-        const [side, count, matches, row] = decodeSnapshot(value) as [0 | 1, number, number, Value[]]
+        const [side, count, matches, row, touched] = decodeSnapshot(value) as [
+          0 | 1,
+          number,
+          number,
+          Value[],
+          number | undefined,
+        ]
         const id = Number(new DataView(key.buffer, key.byteOffset + 1, 8).getBigUint64(0))
-        this.restoreRow({ row, count, matches, side, id, touched: 0 })
+        this.restoreRow({ row, count, matches, side, id, touched: touched ?? 0 })
         if (id >= this.nextId) this.nextId = id + 1
       } else {
         const row = decodeKey(key, this.spec.leftTypes, 1)
-        const [count, rows] = decodeSnapshot(value) as [number, Value[][]]
-        this.produced.insert(row, this.produced.hashKey(row), { row, count, rows, touched: 0 })
+        const [count, rows, touched] = decodeSnapshot(value) as [number, Value[][], number | undefined]
+        this.produced.insert(row, this.produced.hashKey(row), { row, count, rows, touched: touched ?? 0 })
       }
     }
     this.rowChanges.start()
@@ -169,13 +204,20 @@ export class HashJoin implements Operator {
     const key = new Uint8Array(9)
     key[0] = ROW_ENTRY
     new DataView(key.buffer).setBigUint64(1, BigInt(s.id))
-    if (s.count > 0) out.put(key, encodeSnapshot([s.side, s.count, s.matches, s.row]))
+    // With a ttl, when the row last changed on the processing clock (a restart continues it).
+    if (s.count > 0)
+      out.put(
+        key,
+        encodeSnapshot(
+          this.ttlOn ? [s.side, s.count, s.matches, s.row, s.touched] : [s.side, s.count, s.matches, s.row],
+        ),
+      )
     else out.del(key)
   }
 
   private writeProduced(out: CheckpointWriter, p: Produced): void {
     const key = encodeKey(p.row, this.spec.leftTypes, PRODUCED_PREFIX)
-    if (p.count > 0) out.put(key, encodeSnapshot([p.count, p.rows]))
+    if (p.count > 0) out.put(key, encodeSnapshot(this.ttlOn ? [p.count, p.rows, p.touched] : [p.count, p.rows]))
     else out.del(key)
   }
 
@@ -186,7 +228,8 @@ export class HashJoin implements Operator {
     const nullKey = keyTuple.some((v) => v === null)
     const hash = nullKey ? 0 : side.table.hashKey(keyTuple)
     let entry = side.table.find(keyTuple, hash)
-    if (entry === undefined) entry = side.table.insert(keyTuple, hash, side.appendOnly ? [] : new RowMap<StoredRow>(side.types))
+    if (entry === undefined)
+      entry = side.table.insert(keyTuple, hash, side.appendOnly ? [] : new RowMap<StoredRow>(side.types))
     const bucket = entry.value
     if (Array.isArray(bucket)) bucket.push(s)
     else bucket.insert(s.row, bucket.hashKey(s.row), s)
@@ -238,7 +281,10 @@ export class HashJoin implements Operator {
       if (this.spec.leftAppendOnly !== true) {
         const hash = this.produced.hashAt(cols, all, i)
         const entry = this.produced.findAt(cols, all, i, hash)
-        const produced = entry === undefined ? this.produced.insert(row, hash, { row, count: 1, rows: outputs, touched: this.clock }).value : entry.value
+        const produced =
+          entry === undefined
+            ? this.produced.insert(row, hash, { row, count: 1, rows: outputs, touched: this.clock }).value
+            : entry.value
         if (entry !== undefined) produced.count++
         produced.touched = this.clock
         this.producedChanges.note(produced)
@@ -270,7 +316,11 @@ export class HashJoin implements Operator {
         if (t !== null && t < this.wm[input]) {
           if (op > 0) {
             late++
-            this.ctx?.deadLetter({ reason: 'late', detail: 'event time is behind the watermark of this interval join input', payload: describeRow(rowAt(chunk, i)) })
+            this.ctx?.deadLetter({
+              reason: 'late',
+              detail: 'event time is behind the watermark of this interval join input',
+              payload: describeRow(rowAt(chunk, i)),
+            })
           }
           continue
         }
@@ -316,11 +366,18 @@ export class HashJoin implements Operator {
   onWatermark(w: Watermark, input: number, out: Emitter): void {
     out.watermark(input === 0 ? w : { kind: 'watermark', column: w.column + this.sides[0].width, value: w.value })
     const interval = this.spec.interval
-    if (interval === undefined || w.column !== (input === 0 ? interval.leftTime : interval.rightTime) || w.value <= this.wm[input]) return
+    if (
+      interval === undefined ||
+      w.column !== (input === 0 ? interval.leftTime : interval.rightTime) ||
+      w.value <= this.wm[input]
+    )
+      return
     this.wm[input] = w.value
     // Free the other side's rows that no future row of this side can match.
-    if (input === 1 && interval.hi !== Infinity) this.free(this.sides[0], interval.leftTime, (t) => t + interval.hi < w.value)
-    if (input === 0 && interval.lo !== -Infinity) this.free(this.sides[1], interval.rightTime, (t) => t - interval.lo < w.value)
+    if (input === 1 && interval.hi !== Infinity)
+      this.free(this.sides[0], interval.leftTime, (t) => t + interval.hi < w.value)
+    if (input === 0 && interval.lo !== -Infinity)
+      this.free(this.sides[1], interval.rightTime, (t) => t - interval.lo < w.value)
   }
 
   private free(side: Side, timeCol: number, dead: (t: number) => boolean): void {
@@ -338,11 +395,12 @@ export class HashJoin implements Operator {
     const ttl = this.spec.ttlMs
     if (ttl === undefined || this.spec.interval !== undefined) return
     this.clock = now
-    if (now < this.nextExpiry) return
-    this.nextExpiry = now + ttl / 4
+    const at = expiryBoundary(now, ttl)
+    if (at <= this.scannedAt) return
+    this.scannedAt = at
     const expired = (s: { touched: number }): boolean => {
       if (s.touched === 0) s.touched = now
-      return now - s.touched >= ttl
+      return at - s.touched >= ttl
     }
     for (const side of this.sides) this.evict(side, expired)
     for (const entry of [...this.produced.entries()]) {
@@ -397,7 +455,9 @@ export class HashJoin implements Operator {
   }
 
   explain(): string {
-    return this.spec.ttlMs === undefined || this.spec.interval !== undefined ? this.spec.detail : `${this.spec.detail} ttl=${this.spec.ttlMs / 1000}s`
+    return this.spec.ttlMs === undefined || this.spec.interval !== undefined
+      ? this.spec.detail
+      : `${this.spec.detail} ttl=${this.spec.ttlMs / 1000}s`
   }
 
   /** The rows of a bucket as an array (the bucket may change while its matches are emitted). */
@@ -418,19 +478,38 @@ export class HashJoin implements Operator {
     return pairs === undefined ? new Uint8Array(0) : this.spec.residual(pairs)
   }
 
-  private pushNullExtended(builder: ChunkBuilder, op: 1 | -1, side: number, row: readonly Value[], times: number): void {
+  private pushNullExtended(
+    builder: ChunkBuilder,
+    op: 1 | -1,
+    side: number,
+    row: readonly Value[],
+    times: number,
+  ): void {
     const nulls = new Array<Value>(this.sides[1 - side].width).fill(null)
     const joined = side === 0 ? [...row, ...nulls] : [...nulls, ...row]
     for (let n = 0; n < times; n++) builder.push(op, joined)
   }
 
-  private store(side: Side, cols: Chunk['columns'], i: number, hash: number, row: Value[], op: 1 | -1, matches: number, nullKey: boolean): void {
+  private store(
+    side: Side,
+    cols: Chunk['columns'],
+    i: number,
+    hash: number,
+    row: Value[],
+    op: 1 | -1,
+    matches: number,
+    nullKey: boolean,
+  ): void {
     // Rows with NULL keys never match; outer sides still keep them so a delete finds its row.
     const nullTuple = nullKey ? side.keys.map(() => null) : undefined
     let entry = nullTuple !== undefined ? side.table.find(nullTuple, 0) : side.table.findAt(cols, side.keys, i, hash)
     if (entry === undefined) {
       if (op < 0) return
-      entry = side.table.insert(nullTuple ?? side.table.keyAt(cols, side.keys, i), nullTuple !== undefined ? 0 : hash, side.appendOnly ? [] : new RowMap<StoredRow>(side.types))
+      entry = side.table.insert(
+        nullTuple ?? side.table.keyAt(cols, side.keys, i),
+        nullTuple !== undefined ? 0 : hash,
+        side.appendOnly ? [] : new RowMap<StoredRow>(side.types),
+      )
     }
     const bucket = entry.value
     if (Array.isArray(bucket)) {
@@ -440,7 +519,11 @@ export class HashJoin implements Operator {
         this.rowChanges.note(s)
       } else {
         // Not expected (the input is append-only); handled for safety.
-        const at = bucket.findIndex((s) => s.row.every((v, c) => v === row[c] || (v !== null && row[c] !== null && valuesEqual(v, row[c], side.types[c]))))
+        const at = bucket.findIndex((s) =>
+          s.row.every(
+            (v, c) => v === row[c] || (v !== null && row[c] !== null && valuesEqual(v, row[c], side.types[c])),
+          ),
+        )
         if (at >= 0) this.forget(bucket.splice(at, 1)[0])
         if (bucket.length === 0) side.table.delete(entry)
       }
@@ -453,7 +536,17 @@ export class HashJoin implements Operator {
         stored.value.count++
         stored.value.touched = this.clock
         this.rowChanges.note(stored.value)
-      } else this.rowChanges.note(bucket.insert(row, rowHash, { row, count: 1, matches, side: side.index, id: this.nextId++, touched: this.clock }).value)
+      } else
+        this.rowChanges.note(
+          bucket.insert(row, rowHash, {
+            row,
+            count: 1,
+            matches,
+            side: side.index,
+            id: this.nextId++,
+            touched: this.clock,
+          }).value,
+        )
       return
     }
     if (stored === undefined) return

@@ -8,6 +8,7 @@
  * Ties in ORDER BY are broken by the whole row, so numbering is deterministic (PostgreSQL leaves
  * the order of ties unspecified).
  */
+import { expiryBoundary } from './ttl.ts'
 import type { Chunk } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
 import type { CheckpointWriter, Emitter, Operator, StateEntry } from './operator.ts'
@@ -62,7 +63,8 @@ export class TopN implements Operator {
   private readonly changes = new ChangeTracker<RowEntry<Partition>>()
   /** The runtime's clock as of the last tick (ttl). */
   private clock = 0
-  private nextExpiry = 0
+  /** The ttl quarter boundary of the last expiry scan (engine/ops/ttl.ts). */
+  private scannedAt = -Infinity
 
   constructor(private readonly spec: TopNSpec) {
     this.partitionTypes = spec.partition.map((c) => spec.types[c])
@@ -76,7 +78,12 @@ export class TopN implements Operator {
     for (let i = 0; i < chunk.length; i++) {
       const hash = this.partitions.hashAt(cols, partition, i)
       let entry = this.partitions.findAt(cols, partition, i, hash)
-      if (entry === undefined) entry = this.partitions.insert(this.partitions.keyAt(cols, partition, i), hash, { rows: [], before: undefined, touched: 0 })
+      if (entry === undefined)
+        entry = this.partitions.insert(this.partitions.keyAt(cols, partition, i), hash, {
+          rows: [],
+          before: undefined,
+          touched: 0,
+        })
       const p = entry.value
       if (p.before === undefined) {
         p.before = p.rows.slice(0, this.spec.limit)
@@ -119,13 +126,14 @@ export class TopN implements Operator {
     const ttl = this.spec.ttlMs
     if (ttl === undefined) return
     this.clock = now
-    if (now < this.nextExpiry) return
-    this.nextExpiry = now + ttl / 4
+    const at = expiryBoundary(now, ttl)
+    if (at <= this.scannedAt) return
+    this.scannedAt = at
     const builder = new ChunkBuilder(this.width)
     for (const entry of [...this.partitions.entries()]) {
       const p = entry.value
       if (p.touched === 0) p.touched = now
-      if (now - p.touched < ttl) continue
+      if (at - p.touched < ttl) continue
       const shown = p.rows.slice(0, this.spec.limit)
       for (let j = 0; j < shown.length; j++) builder.push(-1, [...shown[j], BigInt(j + 1)])
       p.rows.length = 0
@@ -150,14 +158,23 @@ export class TopN implements Operator {
   restore(entries: readonly StateEntry[]): void {
     for (const [k, v] of entries) {
       const key = decodeKey(k, this.partitionTypes)
-      this.partitions.insert(key, this.partitions.hashKey(key), { rows: decodeSnapshot(v) as Value[][], before: undefined, touched: 0 })
+      const value = decodeSnapshot(v) as Value[][] | [Value[][], number]
+      // With a ttl: [rows, when last changed on the processing clock]; rows are never numbers.
+      const timed = value.length === 2 && typeof value[1] === 'number'
+      const rows = timed ? (value[0] as Value[][]) : (value as Value[][])
+      this.partitions.insert(key, this.partitions.hashKey(key), {
+        rows,
+        before: undefined,
+        touched: timed ? (value[1] as number) : 0,
+      })
     }
     this.changes.start()
   }
 
   private write(out: CheckpointWriter, entry: RowEntry<Partition>): void {
     const key = encodeKey(entry.key, this.partitionTypes)
-    if (entry.value.rows.length > 0) out.put(key, encodeSnapshot(entry.value.rows))
+    const p = entry.value
+    if (p.rows.length > 0) out.put(key, encodeSnapshot(this.spec.ttlMs === undefined ? p.rows : [p.rows, p.touched]))
     else out.del(key)
   }
 

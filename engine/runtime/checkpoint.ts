@@ -20,6 +20,7 @@ import type { Engine } from '../engine.ts'
 import type { CheckpointWriter, Operator, StateEntry } from '../ops/operator.ts'
 import type { StateStore, StateWrite } from '../state/store.ts'
 import type { SinkObject } from '../catalog/objects.ts'
+import type { SourceClocks } from '../connector.ts'
 import { decodeKey, encodeKey } from '../state/codec.ts'
 import { prefixEnd } from '../state/store.ts'
 import { T } from '../types/datatype.ts'
@@ -36,10 +37,14 @@ export interface CheckpointMeta {
   readonly at: number
   /** Source id → reader offsets. */
   readonly sources: Readonly<Record<string, Readonly<Record<string, string>>>>
+  /** Source id → the reader's per-partition clocks at those offsets (absent before 2026-12-07). */
+  readonly clocks?: Readonly<Record<string, SourceClocks>>
   /** Table id → the last change-log entry its views had applied. */
   readonly tables: Readonly<Record<string, number>>
   /** Ids of the views and sinks whose operator state the checkpoint holds. */
   readonly dataflows: readonly number[]
+  /** The engine's processing time (ms) at the checkpoint: a restart continues the ttl clock from it. */
+  readonly clock?: number
   /** Relation id → [column, max event time] of its stream (rebuilds watermarks). */
   readonly marks: Readonly<Record<string, readonly (readonly [number, number])[]>>
 }
@@ -162,7 +167,14 @@ export class CheckpointCoordinator {
     if (this.broken !== undefined) return
     this.broken = reason
     const now = Date.now()
-    this.remember({ epoch: this.epoch + 1, startedAt: now, durationMs: 0, sizeBytes: 0, status: 'failed', error: reason })
+    this.remember({
+      epoch: this.epoch + 1,
+      startedAt: now,
+      durationMs: 0,
+      sizeBytes: 0,
+      status: 'failed',
+      error: reason,
+    })
     this.engine.log('error', 'checkpoints stopped until restart (recovery uses the last durable one)', { reason })
   }
 
@@ -181,6 +193,7 @@ export class CheckpointCoordinator {
     const writes: StateWrite[] = []
     let size = 0
     const sources: Record<string, Record<string, string>> = {}
+    const clocks: Record<string, SourceClocks> = {}
     const tables: Record<string, number> = {}
     const dataflows: number[] = []
     const marks: Record<string, (readonly [number, number])[]> = {}
@@ -190,6 +203,8 @@ export class CheckpointCoordinator {
         case 'source': {
           const at = obj.driver.position ?? obj.driver.resumeFrom
           if (at !== undefined) sources[obj.id] = { ...at }
+          const clock = obj.driver.position !== undefined ? obj.driver.clocks : obj.driver.resumeClocks
+          if (clock !== undefined) clocks[obj.id] = clock
           marks[obj.id] = [...obj.stream.maxEventTime]
           break
         }
@@ -221,7 +236,18 @@ export class CheckpointCoordinator {
       }
     }
     for (const w of this.engine.deadLetters.checkpointWrites()) writes.push(w)
-    const meta: CheckpointMeta = { epoch, at: this.engine.now(), sources, tables, dataflows, marks }
+    // Letters bound for a dead-letter table or topic: logged here, committed once n is durable.
+    this.engine.deadLetterOutlets.preCommit(epoch, writes)
+    const meta: CheckpointMeta = {
+      epoch,
+      at: this.engine.now(),
+      clock: this.engine.processingTime(),
+      sources,
+      clocks,
+      tables,
+      dataflows,
+      marks,
+    }
     const metaBytes = new TextEncoder().encode(JSON.stringify(meta))
     writes.push({ type: 'put', key: META_KEY, value: metaBytes })
     size += metaBytes.length
@@ -229,16 +255,42 @@ export class CheckpointCoordinator {
     const syncMs = Date.now() - startedAt
     try {
       await this.engine.store.write(writes)
-      this.engine.log('debug', 'checkpoint written', { epoch, writes: writes.length, bytes: size, collectMs: syncMs, writeMs: Date.now() - startedAt - syncMs })
+      this.engine.log('debug', 'checkpoint written', {
+        epoch,
+        writes: writes.length,
+        bytes: size,
+        collectMs: syncMs,
+        writeMs: Date.now() - startedAt - syncMs,
+      })
       this.epoch = epoch
-      record = { epoch, startedAt, durationMs: Date.now() - startedAt, sizeBytes: size, status: 'completed', error: undefined }
+      record = {
+        epoch,
+        startedAt,
+        durationMs: Date.now() - startedAt,
+        sizeBytes: size,
+        status: 'completed',
+        error: undefined,
+      }
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e)
       this.broken = message
-      record = { epoch, startedAt, durationMs: Date.now() - startedAt, sizeBytes: size, status: 'failed', error: message }
-      this.engine.log('error', 'checkpoint failed; no further checkpoints until restart (recovery uses the last durable one)', { epoch, error: message })
+      record = {
+        epoch,
+        startedAt,
+        durationMs: Date.now() - startedAt,
+        sizeBytes: size,
+        status: 'failed',
+        error: message,
+      }
+      this.engine.log(
+        'error',
+        'checkpoint failed; no further checkpoints until restart (recovery uses the last durable one)',
+        { epoch, error: message },
+      )
     }
     this.remember(record)
+    if (record.status === 'completed') this.engine.deadLetterOutlets.durable()
+    else this.engine.deadLetterOutlets.failed()
     if (record.status === 'completed') {
       for (const [sink, bytes] of logged) {
         this.sinkCommits(sink.id).pending.push({ epoch, bytes })
@@ -293,7 +345,11 @@ export class CheckpointCoordinator {
           } catch (e) {
             sink.lastError = e instanceof Error ? e.message : String(e)
             this.engine.metrics.sinkErrors.inc({ sink: sink.name })
-            this.engine.log('warn', `sink ${sink.name}: commit of epoch ${next.epoch} failed, retrying at the next checkpoint`, { error: sink.lastError })
+            this.engine.log(
+              'warn',
+              `sink ${sink.name}: commit of epoch ${next.epoch} failed, retrying at the next checkpoint`,
+              { error: sink.lastError },
+            )
             break
           }
           this.engine.metrics.sinkCommitSeconds.observe({ sink: sink.name }, (performance.now() - t0) / 1000)
@@ -329,7 +385,8 @@ export function upstreamSources(engine: Engine, names: readonly string[]): Set<s
     const obj = engine.get(name)
     if (obj === undefined) return
     if (obj.kind === 'source') out.add(name)
-    else if (obj.kind === 'materialized_view' || obj.kind === 'view' || obj.kind === 'sink') for (const d of obj.dependsOn) visit(d)
+    else if (obj.kind === 'materialized_view' || obj.kind === 'view' || obj.kind === 'sink')
+      for (const d of obj.dependsOn) visit(d)
   }
   for (const n of names) visit(n)
   return out
@@ -370,7 +427,8 @@ export class Recovery {
       if (op.restore === undefined) continue
       const prefix = operatorPrefix(objectId, i)
       const entries: StateEntry[] = []
-      for await (const batch of this.store.scanBatches(prefix)) for (const [key, value] of batch) entries.push([key.subarray(prefix.length), value])
+      for await (const batch of this.store.scanBatches(prefix))
+        for (const [key, value] of batch) entries.push([key.subarray(prefix.length), value])
       op.restore(entries)
     }
   }

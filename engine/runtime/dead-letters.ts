@@ -3,9 +3,10 @@
  * records are kept in a bounded in-memory ring, readable as `sluice_catalog.dead_letters`, and
  * counted by object and reason in metrics. The ring is durable through checkpoints: letters
  * received in an epoch are written with its checkpoint (key (-6, seq), the newest `capacity`
- * kept), so after a crash the letters of the replayed input are received again, not twice. A `dead_letter` option on a source adds a route: to a
- * Sluice table (below; the engine writes it after each poll) or to a Kafka topic (the Kafka
- * connector produces there).
+ * kept), so after a crash the letters of the replayed input are received again, not twice. A
+ * `dead_letter` option on a source adds a route: to a Sluice table (below) or to a Kafka topic
+ * (the Kafka connector produces there). With checkpoints on, both are committed per epoch like
+ * transactional sinks (dead-letter-outlets.ts); without, they are written as they come.
  */
 import type { ColumnSchema, DeadLetter, DeadLetterReason } from '../connector.ts'
 import type { Value } from '../types/datatype.ts'
@@ -58,10 +59,13 @@ export class DeadLetters {
   checkpointWrites(): StateWrite[] {
     const writes: StateWrite[] = []
     for (const l of this.unsaved) {
-      const value = new TextEncoder().encode(JSON.stringify([l.object, l.reason, l.detail, l.payload, l.origin ?? null, l.receivedAt]))
+      const value = new TextEncoder().encode(
+        JSON.stringify([l.object, l.reason, l.detail, l.payload, l.origin ?? null, l.receivedAt]),
+      )
       writes.push({ type: 'put', key: logKey(this.nextSeq++), value })
     }
-    if (this.unsaved.length > 0 && this.nextSeq > this.capacity) writes.push({ type: 'delRange', gte: logKey(0), lt: logKey(this.nextSeq - this.capacity) })
+    if (this.unsaved.length > 0 && this.nextSeq > this.capacity)
+      writes.push({ type: 'delRange', gte: logKey(0), lt: logKey(this.nextSeq - this.capacity) })
     this.unsaved = []
     return writes
   }
@@ -69,8 +73,18 @@ export class DeadLetters {
   /** Recovery: the letters of the last checkpoint, oldest first (before anything is replayed). */
   async load(store: StateStore): Promise<void> {
     for await (const [key, value] of store.scan(encodeKey([DEAD_LETTER_LOG], [T.int8]))) {
-      const [object, reason, detail, payload, origin, receivedAt] = JSON.parse(new TextDecoder().decode(value)) as [string, DeadLetterReason, string, string | null, string | null, number]
-      const letter: StoredDeadLetter = origin === null ? { object, reason, detail, payload, receivedAt } : { object, reason, detail, payload, origin, receivedAt }
+      const [object, reason, detail, payload, origin, receivedAt] = JSON.parse(new TextDecoder().decode(value)) as [
+        string,
+        DeadLetterReason,
+        string,
+        string | null,
+        string | null,
+        number,
+      ]
+      const letter: StoredDeadLetter =
+        origin === null
+          ? { object, reason, detail, payload, receivedAt }
+          : { object, reason, detail, payload, origin, receivedAt }
       if (this.ring.length < this.capacity) this.ring.push(letter)
       else {
         this.ring[this.start] = letter
@@ -109,7 +123,11 @@ const DEAD_LETTER_COLUMN_KINDS: Readonly<Record<string, readonly string[]>> = {
 const REQUIRED = ['object', 'reason', 'detail', 'payload', 'received_at']
 
 /** Checks that `columns` (of table `table`) can receive dead letters; SluiceError otherwise. */
-export function checkDeadLetterTable(table: string, columns: readonly ColumnSchema[], primaryKey: readonly number[] | undefined): void {
+export function checkDeadLetterTable(
+  table: string,
+  columns: readonly ColumnSchema[],
+  primaryKey: readonly number[] | undefined,
+): void {
   const hint = `e.g. CREATE TABLE ${table} (object VARCHAR, reason VARCHAR, detail VARCHAR, payload VARCHAR, received_at TIMESTAMPTZ, origin VARCHAR) APPEND ONLY`
   for (const name of REQUIRED) {
     if (!columns.some((c) => c.name === name)) {
@@ -119,17 +137,34 @@ export function checkDeadLetterTable(table: string, columns: readonly ColumnSche
   for (const c of columns) {
     const kinds = DEAD_LETTER_COLUMN_KINDS[c.name]
     if (kinds !== undefined && !kinds.includes(c.type.kind)) {
-      throw new SluiceError(SqlState.datatype_mismatch, `column "${c.name}" of dead-letter table "${table}" is ${c.type.kind}; it needs ${kinds.join(' or ')}`, { hint })
+      throw new SluiceError(
+        SqlState.datatype_mismatch,
+        `column "${c.name}" of dead-letter table "${table}" is ${c.type.kind}; it needs ${kinds.join(' or ')}`,
+        { hint },
+      )
     }
   }
   if (primaryKey !== undefined && primaryKey.length > 0) {
-    throw new SluiceError(SqlState.feature_not_supported, `dead-letter table "${table}" has a primary key; dead letters are appended`, { hint })
+    throw new SluiceError(
+      SqlState.feature_not_supported,
+      `dead-letter table "${table}" has a primary key; dead letters are appended`,
+      { hint },
+    )
   }
 }
 
-/** Dead letters waiting to be written to a table, taken in one batch after each poll. */
+/**
+ * Dead letters bound for a table (`dead_letter = '<table>'`). Without checkpoints they are taken
+ * in one batch after each poll (`take`) and appended at once. With checkpoints the table is an
+ * outlet of the checkpoint protocol (engine/runtime/dead-letter-outlets.ts): a reader's rejects
+ * wait until the driver records the position that covers their records (`settle`), then join the
+ * epoch, whose letters the checkpoint logs (`preCommit`) and the outlet appends once it is durable.
+ */
 export class DeadLetterTableRoute {
+  /** Received, not yet part of an epoch (a reader's rejects, until `settle`). */
   private pending: StoredDeadLetter[] = []
+  /** The current epoch's letters (checkpoints on). */
+  private epoch: StoredDeadLetter[] = []
 
   constructor(
     readonly table: string,
@@ -137,37 +172,83 @@ export class DeadLetterTableRoute {
     private readonly now: () => number,
   ) {}
 
-  add(letter: DeadLetter): void {
-    this.pending.push({ ...letter, receivedAt: this.now() * 1000 })
+  /** A letter; `settled` = it already belongs to the current epoch (a view's reject, made during a push). */
+  add(letter: DeadLetter, settled = false): void {
+    const stored: StoredDeadLetter = { ...letter, receivedAt: this.now() * 1000 }
+    if (settled) this.epoch.push(stored)
+    else this.pending.push(stored)
   }
 
   get size(): number {
-    return this.pending.length
+    return this.pending.length + this.epoch.length
+  }
+
+  /** Letters not yet handed to a checkpoint. */
+  get waiting(): number {
+    return this.pending.length + this.epoch.length
+  }
+
+  settle(): void {
+    if (this.pending.length === 0) return
+    for (const l of this.pending) this.epoch.push(l)
+    this.pending = []
+  }
+
+  /** The epoch's letters for the write-ahead log (JSON, as the built-in log stores them); undefined if none. */
+  preCommit(): Uint8Array | undefined {
+    if (this.epoch.length === 0) return undefined
+    const letters = this.epoch
+    this.epoch = []
+    return new TextEncoder().encode(
+      JSON.stringify(letters.map((l) => [l.object, l.reason, l.detail, l.payload, l.origin ?? null, l.receivedAt])),
+    )
+  }
+
+  /** A logged epoch's letters as rows of the table. */
+  rowsOf(logged: Uint8Array): Value[][] {
+    const letters = JSON.parse(new TextDecoder().decode(logged)) as [
+      string,
+      DeadLetterReason,
+      string,
+      string | null,
+      string | null,
+      number,
+    ][]
+    return letters.map(([object, reason, detail, payload, origin, receivedAt]) =>
+      this.row(
+        origin === null
+          ? { object, reason, detail, payload, receivedAt }
+          : { object, reason, detail, payload, origin, receivedAt },
+      ),
+    )
   }
 
   /** The buffered letters as rows of the table (columns by name), and empties the buffer. */
   take(): Value[][] {
-    const letters = this.pending
+    const letters = this.epoch.length === 0 ? this.pending : this.epoch.concat(this.pending)
     this.pending = []
-    return letters.map((l) =>
-      this.columns.map((c): Value => {
-        switch (c.name) {
-          case 'object':
-            return l.object
-          case 'reason':
-            return l.reason
-          case 'detail':
-            return l.detail
-          case 'payload':
-            return l.payload
-          case 'received_at':
-            return l.receivedAt
-          case 'origin':
-            return l.origin ?? null
-          default:
-            return null
-        }
-      }),
-    )
+    this.epoch = []
+    return letters.map((l) => this.row(l))
+  }
+
+  private row(l: StoredDeadLetter): Value[] {
+    return this.columns.map((c): Value => {
+      switch (c.name) {
+        case 'object':
+          return l.object
+        case 'reason':
+          return l.reason
+        case 'detail':
+          return l.detail
+        case 'payload':
+          return l.payload
+        case 'received_at':
+          return l.receivedAt
+        case 'origin':
+          return l.origin ?? null
+        default:
+          return null
+      }
+    })
   }
 }

@@ -7,7 +7,7 @@
  * instead of growing a buffer (the reader pauses its Kafka partitions when its own bounded queue
  * is full).
  */
-import type { SourceReader } from '../connector.ts'
+import type { SourceClocks, SourceReader } from '../connector.ts'
 import type { Stream } from './stream.ts'
 
 export interface SourceDriverOptions {
@@ -19,6 +19,11 @@ export interface SourceDriverOptions {
   onError(error: unknown): void
   /** Runs after every poll, before the next (e.g. writes buffered dead letters to their table). */
   afterPoll?(): Promise<void>
+  /**
+   * Runs in the same synchronous step as the position is taken after a poll: the poll's dead
+   * letters join the checkpoint epoch whose position covers their records.
+   */
+  afterPush?(): void
 }
 
 export class SourceDriver {
@@ -33,11 +38,17 @@ export class SourceDriver {
    * push, so a checkpoint between two pushes records exactly what the views have applied).
    */
   position: Record<string, string> | undefined
+  /** The reader's per-partition clocks, taken with `position`. */
+  clocks: SourceClocks | undefined
   /** Offsets to resume from when started without explicit ones (the restored checkpoint's). */
   resumeFrom: Readonly<Record<string, string>> | undefined
+  /** Clocks to resume from with `resumeFrom`. */
+  resumeClocks: SourceClocks | undefined
   /** While held (recovery), start() only notes that the source is wanted; release() starts it. */
   private held = false
   private wanted = false
+  /** Could not start (e.g. its topic does not exist yet): retried in the background (ddl.ts waitForSource). */
+  waiting = false
   /** Paused by backpressure (sinks behind on commits): no polls until resumed. */
   paused = false
 
@@ -60,13 +71,21 @@ export class SourceDriver {
     if (this.running || this.stopped) return
     this.running = true
     try {
-      await this.reader.open(restoredOffsets ?? this.resumeFrom)
+      await this.reader.open(
+        restoredOffsets ?? this.resumeFrom,
+        restoredOffsets === undefined ? this.resumeClocks : undefined,
+      )
     } catch (e) {
       this.running = false
       throw e
     }
-    this.position = this.reader.offsets()
+    this.takePosition()
     this.loop = this.run()
+  }
+
+  private takePosition(): void {
+    this.position = this.reader.offsets()
+    this.clocks = this.reader.clocks?.()
   }
 
   /** Holds starts until release() (recovery: every view must be restored before data flows). */
@@ -130,7 +149,8 @@ export class SourceDriver {
           this.stream.pushBatchWatermarks(chunk, this.options.timeColumns)
         }
         if (chunk !== undefined && !empty) this.options.onBatch(chunk.length)
-        this.position = this.reader.offsets()
+        this.takePosition()
+        this.options.afterPush?.()
         if (this.options.afterPoll !== undefined) {
           try {
             await this.options.afterPoll()
