@@ -8,12 +8,26 @@ import { relative, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { readFileSync } from 'node:fs'
 import { DEMO_QUERY, installSignalHandlers, startServer } from './main.ts'
+import { parseMemorySetting } from '../engine/index.ts'
 import { LOG_LEVELS, createLogger, engineLog } from './log.ts'
 import { formatProblem, formatResult, postSql } from './http/client.ts'
 
 function millis(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('a number of milliseconds (0 turns checkpoints off).')
   return Number(value)
+}
+
+function positive(value: string): number {
+  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('a whole number, at least 1.')
+  return Number(value)
+}
+
+function memory(value: string): number {
+  try {
+    return parseMemorySetting('--query-memory', value)
+  } catch (e) {
+    throw new InvalidArgumentError(e instanceof Error ? e.message : String(e))
+  }
 }
 
 function port(value: string): number {
@@ -49,6 +63,8 @@ export interface BannerInfo {
   readonly demo: boolean
   readonly password: boolean
   readonly token?: string
+  /** Whether --tls-cert was given (HTTPS, and sslmode=require for psql). */
+  readonly tls?: boolean
   /** How this CLI was invoked, for the `sql` example (e.g. `node bin/sluice.js`). */
   readonly self: string
 }
@@ -56,7 +72,7 @@ export interface BannerInfo {
 /** What `sluice start` prints once both servers listen: exactly how to connect. */
 export function startBanner(b: BannerInfo): string {
   const host = dialHost(b.host)
-  const base = `http://${urlHost(host)}:${b.httpPort}`
+  const base = `${b.tls === true ? 'https' : 'http'}://${urlHost(host)}:${b.httpPort}`
   const query = b.demo ? DEMO_QUERY : 'SHOW SOURCES'
   const auth = b.token === undefined ? '' : ` -H ${shellQuote(`authorization: Bearer ${b.token}`)}`
   return [
@@ -64,12 +80,14 @@ export function startBanner(b: BannerInfo): string {
     `Sluice is running. Data directory: ${b.dataDir}`,
     '',
     'Connect with psql:',
-    `  psql -h ${host} -p ${b.pgPort} -U sluice -d sluice${b.password ? '    (password: the one given with --password)' : ''}`,
+    b.tls === true
+      ? `  psql "host=${host} port=${b.pgPort} user=sluice dbname=sluice sslmode=require"${b.password ? '    (password: the one given with --password)' : ''}`
+      : `  psql -h ${host} -p ${b.pgPort} -U sluice -d sluice${b.password ? '    (password: the one given with --password)' : ''}`,
     'and try:',
     `  ${query};`,
     '',
     'Or over HTTP:',
-    `  curl -s ${base}/v1/sql${auth} -H 'content-type: application/json' -d ${shellQuote(JSON.stringify({ sql: query }))}`,
+    `  curl -s${b.tls === true ? ' -k' : ''} ${base}/v1/sql${auth} -H 'content-type: application/json' -d ${shellQuote(JSON.stringify({ sql: query }))}`,
     `  ${b.self} sql ${shellQuote(query)} --url ${base}${b.token === undefined ? '' : ' --token <token>'}`,
     '',
     `Metrics: ${base}/metrics   API description: ${base}/v1/openapi.json`,
@@ -89,6 +107,28 @@ interface StartOptions {
   logLevel: string
   logFormat?: 'json' | 'pretty'
   checkpointInterval: number
+  tlsCert?: string
+  tlsKey?: string
+  tlsRequired?: boolean
+  maxConcurrentQueries?: number
+  queryMemory?: number
+}
+
+/** The --tls-cert / --tls-key pair, read once at start; both or neither. */
+function readTls(opts: StartOptions): { cert: Buffer; key: Buffer } | undefined {
+  if (opts.tlsCert === undefined && opts.tlsKey === undefined) {
+    if (opts.tlsRequired === true) throw new Error('--tls-required needs --tls-cert and --tls-key')
+    return undefined
+  }
+  if (opts.tlsCert === undefined || opts.tlsKey === undefined) throw new Error('--tls-cert and --tls-key go together')
+  const read = (file: string, what: string): Buffer => {
+    try {
+      return readFileSync(file)
+    } catch (e) {
+      throw new Error(`cannot read the TLS ${what} ${file}: ${(e as Error).message}`)
+    }
+  }
+  return { cert: read(opts.tlsCert, 'certificate'), key: read(opts.tlsKey, 'key') }
 }
 
 async function start(opts: StartOptions): Promise<void> {
@@ -99,8 +139,18 @@ async function start(opts: StartOptions): Promise<void> {
   })
   const log = engineLog(logger)
   let server: Awaited<ReturnType<typeof startServer>>
+  let tls: { cert: Buffer; key: Buffer } | undefined
+  try {
+    tls = readTls(opts)
+  } catch (e) {
+    process.stderr.write(`sluice: could not start: ${(e as Error).message}\n`)
+    process.exitCode = 1
+    return
+  }
   try {
     server = await startServer({
+      pgTls: tls === undefined ? undefined : { ...tls, required: opts.tlsRequired === true },
+      httpTls: tls,
       dataDir,
       host: opts.host,
       pgPort: opts.pgPort,
@@ -114,6 +164,8 @@ async function start(opts: StartOptions): Promise<void> {
       logger,
       tokens: opts.httpToken,
       checkpointIntervalMs: opts.checkpointInterval,
+      maxConcurrentQueries: opts.maxConcurrentQueries,
+      queryMemoryBytes: opts.queryMemory,
     })
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { port?: number }
@@ -135,6 +187,7 @@ async function start(opts: StartOptions): Promise<void> {
       demo: opts.demo,
       password: opts.password !== undefined,
       token: opts.httpToken?.[0],
+      tls: tls !== undefined,
       self: selfCommand(),
     }),
   )
@@ -190,7 +243,25 @@ export function buildCli(): Command {
     .option('--no-demo', 'do not create the demo source and view')
     .option('--password <password>', "require this password for the pgwire user 'sluice' (default: no password)")
     .option('--http-token <token>', 'require this bearer token on the HTTP API (repeatable)', collect)
-    .option('--checkpoint-interval <ms>', 'checkpoint every this many ms (0: no checkpoints; a restart then replays sources)', millis, 1000)
+    .option('--tls-cert <file>', 'PEM certificate: pgwire offers TLS (sslmode=require works) and HTTP becomes HTTPS')
+    .option('--tls-key <file>', 'PEM private key of --tls-cert')
+    .option('--tls-required', 'refuse pgwire clients that do not use TLS (needs --tls-cert)')
+    .option(
+      '--checkpoint-interval <ms>',
+      'checkpoint every this many ms (0: no checkpoints; a restart then replays sources)',
+      millis,
+      1000,
+    )
+    .option(
+      '--max-concurrent-queries <n>',
+      'pull queries computing at once; more wait their turn (default: twice the cores)',
+      positive,
+    )
+    .option(
+      '--query-memory <size>',
+      'memory all running queries may hold together, e.g. 512MB (default: half the heap)',
+      memory,
+    )
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .addOption(
       new Option('--log-format <format>', 'log lines as JSON or for people (default: pretty on a terminal)').choices([

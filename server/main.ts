@@ -19,7 +19,14 @@ import { kafkaSinkFactory } from '../connectors/kafka/sink.ts'
 import type { SinkFactory } from '../engine/index.ts'
 
 /** Every sink connector the server offers (CREATE SINK ... WITH (connector = '...')). */
-const SINKS: readonly SinkFactory[] = [kafkaSinkFactory, deltaSinkFactory, blackholeSinkFactory, redisSinkFactory, postgresSinkFactory, postgresqlSinkFactory]
+const SINKS: readonly SinkFactory[] = [
+  kafkaSinkFactory,
+  deltaSinkFactory,
+  blackholeSinkFactory,
+  redisSinkFactory,
+  postgresSinkFactory,
+  postgresqlSinkFactory,
+]
 import { startPgServer } from './pgwire/server.ts'
 import { buildHttpApp } from './http/app.ts'
 import { createLogger, engineLog } from './log.ts'
@@ -36,6 +43,8 @@ export interface ServerOptions {
   readonly auth: AuthConfig
   /** TLS for pgwire (SSLRequest answered 'S'); none: plain text only. */
   readonly pgTls?: PgTlsOptions
+  /** HTTPS (and WSS) for the HTTP API with this pair; none: plain HTTP. */
+  readonly httpTls?: { readonly cert: string | Buffer; readonly key: string | Buffer }
   /** pgwire connections beyond this are refused with 53300 (default 1000). */
   readonly maxConnections?: number
   /** Largest result one statement may build, estimated bytes (default 256 MiB): beyond it 54000. */
@@ -121,7 +130,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }),
       log,
     })
-    app = buildHttpApp({ db, tokens: options.tokens, ready: () => ready, extraMetrics: [processRegistry()], log })
+    app = buildHttpApp({
+      db,
+      tokens: options.tokens,
+      ready: () => ready,
+      extraMetrics: [processRegistry()],
+      log,
+      https: options.httpTls,
+    })
     await app.listen({ host: options.host, port: options.httpPort })
     const address = app.server.address()
     const httpPort = typeof address === 'object' && address !== null ? address.port : options.httpPort

@@ -31,15 +31,45 @@ export class SluiceProcess {
     readonly pgPort: number,
     readonly httpPort: number,
     private readonly extraArgs: readonly string[],
+    private readonly nodeArgs: readonly string[],
+    private readonly ssl: pg.ClientConfig['ssl'],
   ) {}
 
-  static async create(dataDir: string, extraArgs: readonly string[] = []): Promise<SluiceProcess> {
-    return new SluiceProcess(dataDir, await freePort(), await freePort(), extraArgs)
+  /**
+   * `nodeArgs` go to node itself (e.g. `--max-old-space-size=1024`), before the CLI; `ssl` is how
+   * this helper's own clients connect (e.g. to a server started with --tls-required).
+   */
+  static async create(
+    dataDir: string,
+    extraArgs: readonly string[] = [],
+    nodeArgs: readonly string[] = [],
+    ssl?: pg.ClientConfig['ssl'],
+  ): Promise<SluiceProcess> {
+    return new SluiceProcess(dataDir, await freePort(), await freePort(), extraArgs, nodeArgs, ssl)
+  }
+
+  /** The running server's process id (undefined when stopped). */
+  get pid(): number | undefined {
+    return this.child?.pid
   }
 
   /** Starts the server and waits until it answers over pgwire. */
   async start(): Promise<void> {
-    const args = [BIN, 'start', '--no-demo', '--data-dir', this.dataDir, '--pg-port', String(this.pgPort), '--http-port', String(this.httpPort), '--log-format', 'json', ...this.extraArgs]
+    const args = [
+      ...this.nodeArgs,
+      BIN,
+      'start',
+      '--no-demo',
+      '--data-dir',
+      this.dataDir,
+      '--pg-port',
+      String(this.pgPort),
+      '--http-port',
+      String(this.httpPort),
+      '--log-format',
+      'json',
+      ...this.extraArgs,
+    ]
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     const onData = (d: Buffer): void => {
@@ -63,7 +93,7 @@ export class SluiceProcess {
   }
 
   async client(): Promise<pg.Client> {
-    const c = new pg.Client({ host: '127.0.0.1', port: this.pgPort, user: 'sluice', database: 'sluice' })
+    const c = new pg.Client({ host: '127.0.0.1', port: this.pgPort, user: 'sluice', database: 'sluice', ssl: this.ssl })
     c.on('error', () => {})
     await c.connect()
     return c

@@ -24,6 +24,7 @@ import { checkSqlRequest, isProblem, runSqlRequest } from './sql.ts'
 import { registerSubscribeRoutes } from './subscribe.ts'
 import { DEFAULT_MAX_IN_FLIGHT, NDJSON_TYPES, ingestHandler } from './ingest.ts'
 import { VIEW_CONTENT_TYPES, chooseFormat, encodeView, readView } from './views.ts'
+import { isPublicConsolePath, registerConsole } from './console/routes.ts'
 
 /** 1 MiB: the default request body limit. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024
@@ -52,6 +53,8 @@ export interface HttpAppOptions {
   readonly maxIngestInFlight?: number
   /** SSE keep-alive comment interval, ms (default 15 s). */
   readonly heartbeatMs?: number
+  /** Serve HTTPS (and WSS) with this certificate and key instead of plain HTTP. */
+  readonly https?: { readonly cert: string | Buffer; readonly key: string | Buffer }
 }
 
 /** Routes and their methods, for 405 answers; the OpenAPI test keeps this list honest. */
@@ -82,7 +85,10 @@ function allowedMethods(path: string): string | undefined {
 /** Builds the app; call `listen` or `inject` on it. */
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const log: LogFn = options.log ?? (() => {})
+  // HTTPS when asked: the same routes and inject() over an https.Server (typed as the HTTP one).
+  const tls: object = options.https === undefined ? {} : { https: { cert: options.https.cert, key: options.https.key, minVersion: 'TLSv1.2' } }
   const app = Fastify({
+    ...tls,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     logger: false,
     // Errors the router raises before any route runs (a malformed URL, a path parameter over
@@ -96,7 +102,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const authorized = options.tokens === undefined ? undefined : bearerCheck(options.tokens)
 
   app.addHook('onRequest', async (req, reply) => {
-    if (authorized === undefined || pathOf(req.url) === '/healthz') return
+    // The console's page and assets hold no data; its login form must load without a token.
+    if (authorized === undefined || pathOf(req.url) === '/healthz' || isPublicConsolePath(pathOf(req.url))) return
     if (!authorized(req.headers.authorization)) {
       return sendProblem(reply.header('www-authenticate', 'Bearer realm="sluice"'), {
         status: 401,
@@ -245,6 +252,7 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
       onStream: (transport, delta) => metrics.subscribers.inc({ transport }, delta),
     })
   })
+  registerConsole(app, { db, log })
   return app
 }
 
