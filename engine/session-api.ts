@@ -4,10 +4,13 @@
  */
 import type { DataType, Value } from './types/datatype.ts'
 import type { Chunk } from './chunk.ts'
+import type { TypeMod } from './types/typmod.ts'
 
 export interface ResultColumn {
   readonly name: string
   readonly type: DataType
+  /** The column's type modifier and PostgreSQL spelling (RowDescription's type OID and modifier). */
+  readonly typmod?: TypeMod
 }
 
 /** The outcome of one statement. */

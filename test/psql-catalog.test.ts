@@ -18,10 +18,20 @@ describe('psql meta-commands', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'sluice-psql-'))
-    server = await startServer({ dataDir, host: '127.0.0.1', pgPort: 0, httpPort: 0, demo: false, auth: { mode: 'trust' }, logLevel: 'warn' })
+    server = await startServer({
+      dataDir,
+      host: '127.0.0.1',
+      pgPort: 0,
+      httpPort: 0,
+      demo: false,
+      auth: { mode: 'trust' },
+      logLevel: 'warn',
+    })
     await server.db.sql(`CREATE SOURCE bid WITH (connector = 'datagen', generator = 'nexmark', rate = '10')`)
     await server.db.sql(`CREATE TABLE users (id BIGINT PRIMARY KEY, name VARCHAR)`)
-    await server.db.sql(`CREATE MATERIALIZED VIEW per_auction AS SELECT auction, count(*) AS n FROM bid GROUP BY auction`)
+    await server.db.sql(
+      `CREATE MATERIALIZED VIEW per_auction AS SELECT auction, count(*) AS n FROM bid GROUP BY auction`,
+    )
     await server.db.sql(`CREATE VIEW named AS SELECT name FROM users`)
   })
 
@@ -31,7 +41,23 @@ describe('psql meta-commands', () => {
   })
 
   const psql = async (command: string): Promise<string> =>
-    (await run('psql', ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(server.pgPort), '-U', 'sluice', '-d', 'sluice', '-c', command])).stdout.trim()
+    (
+      await run('psql', [
+        '-X',
+        '-A',
+        '-t',
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(server.pgPort),
+        '-U',
+        'sluice',
+        '-d',
+        'sluice',
+        '-c',
+        command,
+      ])
+    ).stdout.trim()
 
   it('lists relations by kind', async () => {
     expect(await psql('\\dt')).toBe('public|bid|table|sluice\npublic|users|table|sluice')
@@ -49,7 +75,15 @@ describe('psql meta-commands', () => {
   it('answers the functions BI tools call', async () => {
     expect(await psql('SELECT current_database(), current_schema(), current_user')).toBe('sluice|public|sluice')
     expect(await psql('SELECT version()')).toMatch(/^PostgreSQL 16\.0 \(Sluice/)
-    expect(await psql("SELECT c.relname, c.relkind FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' ORDER BY 1")).toBe('bid|r\nnamed|v\nper_auction|m\nusers|r')
-    expect(await psql("SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relname = 'users' ORDER BY a.attnum")).toBe('id|bigint\nname|text')
+    expect(
+      await psql(
+        "SELECT c.relname, c.relkind FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' ORDER BY 1",
+      ),
+    ).toBe('bid|r\nnamed|v\nper_auction|m\nusers|r\nusers_pkey|i')
+    expect(
+      await psql(
+        "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.relname = 'users' ORDER BY a.attnum",
+      ),
+    ).toBe('id|bigint\nname|character varying')
   })
 })

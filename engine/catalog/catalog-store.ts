@@ -10,7 +10,8 @@ import { T } from '../types/datatype.ts'
 
 export interface StoredObject {
   readonly id: number
-  readonly kind: ObjectKind
+  /** 'index': a CREATE INDEX, replayed like the others (catalog/indexes.ts); roles, grants, secrets and tokens: catalog/access.ts. */
+  readonly kind: ObjectKind | 'index' | 'role' | 'grant' | 'secret' | 'token'
   readonly name: string
   readonly sql: string
 }

@@ -10,6 +10,8 @@ import { pgTypeName, typeLength, typeOid } from '../types/oid.ts'
 import { columnTypeInfo, pgTypeOid, pgTypmod } from '../types/typmod.ts'
 import type { CatalogObject } from './objects.ts'
 import { indexDefinition, indexEntries, pkConstraintOid } from './indexes.ts'
+import { pgRolesRows, pgUserRows, secretRows } from './access-rows.ts'
+import { redactSql, redactText } from './redact.ts'
 
 export interface SystemTable {
   readonly schema: string
@@ -263,9 +265,10 @@ const PG_CATALOG: readonly SystemTable[] = [
           relispopulated: true,
           relreplident: 'n',
         })),
-      ),
+      )
+      .concat(catalogTables().map(catalogClassRow)),
   ),
-  table('pg_attribute', PG_ATTRIBUTE, (engine) =>
+  table('pg_attribute', PG_ATTRIBUTE, (engine): Record<string, Value>[] =>
     [...engine.objects.values()]
       .filter((o) => o.kind !== 'sink')
       .map(
@@ -281,7 +284,7 @@ const PG_CATALOG: readonly SystemTable[] = [
       .flatMap(({ oid, o, columns }) =>
         columns
           .map((i, k) => ({ c: o.columns[i], i, k, o, oid }))
-          .map(({ c, i, k, o, oid }) => ({
+          .map(({ c, i, k, o, oid }): Record<string, Value> => ({
             attrelid: oid,
             attname: c.name,
             atttypid: BigInt(pgTypeOid(c.type, c.typmod)),
@@ -300,7 +303,8 @@ const PG_CATALOG: readonly SystemTable[] = [
             attgenerated: '',
             attislocal: true,
           })),
-      ),
+      )
+      .concat(catalogTables().flatMap(catalogAttributeRows)),
   ),
   table('pg_type', PG_TYPE, () => [
     ...SQL_KINDS.flatMap((k) => {
@@ -376,7 +380,7 @@ const PG_CATALOG: readonly SystemTable[] = [
   table(
     'pg_roles',
     'oid int8, rolname text, rolsuper bool, rolinherit bool, rolcreaterole bool, rolcreatedb bool, rolcanlogin bool, rolreplication bool, rolconnlimit int4, rolpassword text, rolvaliduntil timestamptz, rolbypassrls bool, rolconfig text[]',
-    () => [
+    (engine) => [
       {
         oid: 10n,
         rolname: 'sluice',
@@ -388,12 +392,16 @@ const PG_CATALOG: readonly SystemTable[] = [
         rolconnlimit: -1,
         rolpassword: '********',
       },
+      ...pgRolesRows(engine),
     ],
   ),
   table(
     'pg_user',
     'usename text, usesysid int8, usecreatedb bool, usesuper bool, userepl bool, usebypassrls bool, passwd text, valuntil timestamptz, useconfig text[]',
-    () => [{ usename: 'sluice', usesysid: 10n, usecreatedb: true, usesuper: true, passwd: '********' }],
+    (engine) => [
+      { usename: 'sluice', usesysid: 10n, usecreatedb: true, usesuper: true, passwd: '********' },
+      ...pgUserRows(engine),
+    ],
   ),
   table(
     'pg_settings',
@@ -624,7 +632,10 @@ export const SYSTEM_TABLES: readonly SystemTable[] = [
       col('table_name', T.text),
       col('table_type', T.text),
     ],
-    rows: (engine) => relations(engine).map((r) => ['sluice', 'public', r.name, r.type]),
+    rows: (engine) => [
+      ...relations(engine).map((r) => ['sluice', 'public', r.name, r.type]),
+      ...catalogTables().map((t) => ['sluice', t.schema, t.name, 'BASE TABLE']),
+    ],
   },
   {
     schema: 'information_schema',
@@ -650,13 +661,16 @@ export const SYSTEM_TABLES: readonly SystemTable[] = [
       col('is_updatable', T.text),
     ],
     rows: (engine) =>
-      relations(engine).flatMap((r) =>
+      [
+        ...relations(engine).map((r) => ({ ...r, schema: 'public' })),
+        ...catalogTables().map((t) => ({ ...t, type: 'SYSTEM', primaryKey: [] as readonly number[] })),
+      ].flatMap((r) =>
         r.columns.map((c, i) => {
           const t = columnTypeInfo(c.type, c.typmod)
           const nullable = r.primaryKey.includes(i) ? 'NO' : 'YES'
           return [
             'sluice',
-            'public',
+            r.schema,
             r.name,
             c.name,
             i + 1,
@@ -720,7 +734,15 @@ export const SYSTEM_TABLES: readonly SystemTable[] = [
       col('definition', T.text),
     ],
     rows: (engine) =>
-      engine.sources().map((s) => [s.name, s.connector, s.driver.started, s.driver.lastError ?? null, s.sql]),
+      engine
+        .sources()
+        .map((s) => [
+          s.name,
+          s.connector,
+          s.driver.started,
+          s.driver.lastError === undefined ? null : redactText(s.driver.lastError),
+          redactSql(s.sql),
+        ]),
   },
   {
     schema: 'sluice_catalog',
@@ -748,7 +770,7 @@ export const SYSTEM_TABLES: readonly SystemTable[] = [
     columns: [col('name', T.text), col('rows', T.int8), col('append_only', T.bool), col('definition', T.text)],
     rows: (engine) =>
       [...engine.objects.values()].flatMap((o) =>
-        o.kind === 'table' ? [[o.name, BigInt(o.rows.size), o.appendOnly, o.sql]] : [],
+        o.kind === 'table' ? [[o.name, BigInt(o.rows.size), o.appendOnly, redactSql(o.sql)]] : [],
       ),
   },
   {
@@ -803,14 +825,21 @@ export const SYSTEM_TABLES: readonly SystemTable[] = [
                 o.name,
                 o.connector,
                 o.lastError === undefined ? 'running' : 'unhealthy',
-                o.lastError ?? null,
+                o.lastError === undefined ? null : redactText(o.lastError),
                 BigInt(o.committedEpoch),
                 engine.checkpoints.pendingEpochs(o.id),
-                o.sql,
+                redactSql(o.sql),
               ],
             ]
           : [],
       ),
+  },
+  {
+    schema: 'sluice_catalog',
+    name: 'secrets',
+    // Names only, and only for superusers (engine/exec/privileges.ts): values never leave the catalog.
+    columns: [col('name', T.text)],
+    rows: secretRows,
   },
   {
     schema: 'sluice_catalog',
@@ -835,6 +864,64 @@ export const SYSTEM_TABLES: readonly SystemTable[] = [
       ]),
   },
 ]
+
+/**
+ * The sluice_catalog relations clients list (`\dt sluice_catalog.*`, information_schema): all but
+ * the helpers that rewritten driver queries read (engine/sql/driver-queries.ts) and generate_series.
+ */
+const INTERNAL_CATALOG_TABLES: ReadonlySet<string> = new Set(['series', 'pg_index_keys', 'pg_constraint_keys'])
+function catalogTables(): readonly SystemTable[] {
+  return SYSTEM_TABLES.filter((t) => t.schema === 'sluice_catalog' && !INTERNAL_CATALOG_TABLES.has(t.name))
+}
+
+/**
+ * pg_table_is_visible: a sluice_catalog relation is not on the search path (an unqualified name
+ * never finds it), so plain `\dt` lists only the user's relations, as in PostgreSQL.
+ */
+export function onSearchPath(oid: bigint): boolean {
+  return !catalogTables().some((t) => systemTableOid(t) === oid)
+}
+
+/** A sluice_catalog relation in pg_class: a read-only table of the sluice_catalog namespace. */
+function catalogClassRow(t: SystemTable): Record<string, Value> {
+  return {
+    oid: systemTableOid(t),
+    relname: t.name,
+    relnamespace: NAMESPACE.sluice_catalog,
+    relowner: 10n,
+    relam: 2n,
+    reltuples: -1,
+    relpersistence: 'p',
+    relkind: 'r',
+    relnatts: t.columns.length,
+    relhasindex: false,
+    relhasrules: false,
+    relispopulated: true,
+    relreplident: 'n',
+  }
+}
+
+function catalogAttributeRows(t: SystemTable): Record<string, Value>[] {
+  return t.columns.map((c, k) => ({
+    attrelid: systemTableOid(t),
+    attname: c.name,
+    atttypid: BigInt(pgTypeOid(c.type, c.typmod)),
+    attstattarget: -1,
+    attlen: typeLength(c.type),
+    attnum: k + 1,
+    attndims: c.type.kind === 'array' ? 1 : 0,
+    attcacheoff: -1,
+    atttypmod: pgTypmod(c.typmod),
+    attbyval: typeLength(c.type) > 0 && typeLength(c.type) <= 8,
+    attalign: 'd',
+    attstorage: 'x',
+    attcompression: '',
+    attnotnull: false,
+    attidentity: '',
+    attgenerated: '',
+    attislocal: true,
+  }))
+}
 
 /** A system table by schema and name; unqualified names find pg_catalog's, as PostgreSQL's search path does. */
 export function findSystemTable(schema: string | undefined, name: string): SystemTable | undefined {

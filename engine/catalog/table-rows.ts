@@ -48,10 +48,19 @@ export class WriteClock {
   }
 }
 
+/** A declared (CREATE INDEX) index of a table: the indexed columns' values → row seqs. */
+interface SecondaryIndex {
+  readonly name: string
+  readonly columns: readonly number[]
+  readonly map: RowMap<Set<number>>
+}
+
 export class TableRows {
   private readonly rows = new Map<number, Value[]>()
   /** Primary key → row seq, built on first use (see `byKey`). */
   private keyIndex: RowMap<number> | undefined
+  /** Declared indexes: built at CREATE INDEX, then kept with every change. */
+  private readonly secondary: SecondaryIndex[] = []
   private nextSeq = 1
   private readonly prefix: Uint8Array
   /** The last change-log entry written. */
@@ -170,8 +179,31 @@ export class TableRows {
     }
   }
 
+  /** Builds the declared index `name` on `columns` from the current rows (CREATE INDEX). */
+  addIndex(name: string, columns: readonly number[]): void {
+    const index: SecondaryIndex = { name, columns, map: new RowMap(columns.map((c) => this.types[c])) }
+    for (const [seq, row] of this.rows) indexInsert(index, seq, row)
+    this.secondary.push(index)
+  }
+
+  dropIndex(name: string): void {
+    const at = this.secondary.findIndex((x) => x.name === name)
+    if (at >= 0) this.secondary.splice(at, 1)
+  }
+
+  /** The declared index a lookup on `columns` reads: the one with the most columns, all among `columns`. */
+  indexFor(columns: readonly number[]): { readonly name: string; readonly columns: readonly number[] } | undefined {
+    let best: SecondaryIndex | undefined
+    for (const x of this.secondary) {
+      if (x.columns.every((c) => columns.includes(c)) && (best === undefined || x.columns.length > best.columns.length))
+        best = x
+    }
+    return best
+  }
+
   private add(seq: number, row: Value[]): void {
     this.rows.set(seq, row)
+    for (const x of this.secondary) indexInsert(x, seq, row)
     if (this.byKey !== undefined) {
       const key = this.keyOf(row)
       this.byKey.insert(key, this.byKey.hashKey(key), seq)
@@ -181,6 +213,7 @@ export class TableRows {
 
   private remove(seq: number, row: readonly Value[]): void {
     if (!this.rows.delete(seq)) return
+    for (const x of this.secondary) indexDelete(x, seq, row)
     if (this.byKey !== undefined) {
       const entry = this.byKey.find(this.keyOf(row))
       if (entry !== undefined && entry.value === seq) this.byKey.delete(entry)
@@ -189,11 +222,14 @@ export class TableRows {
 
   /**
    * The rows whose `columns` equal `values` when those columns are the primary key (any order);
-   * undefined otherwise.
+   * otherwise the rows a declared index on some of those columns finds (the caller still applies
+   * the whole filter); undefined when neither serves.
    */
   lookup(columns: readonly number[], values: readonly Value[]): Value[][] | undefined {
     const pk = this.primaryKey
-    if (pk === undefined || this.byKey === undefined || pk.length !== columns.length) return undefined
+    if (pk === undefined || pk.length !== columns.length || !pk.every((c) => columns.includes(c)))
+      return this.secondaryLookup(columns, values)
+    if (this.byKey === undefined) return undefined
     const key: Value[] = []
     for (const c of pk) {
       const at = columns.indexOf(c)
@@ -203,6 +239,16 @@ export class TableRows {
     const seq = this.byKey.find(key)?.value
     const row = seq === undefined ? undefined : this.rows.get(seq)
     return row === undefined ? [] : [row]
+  }
+
+  private secondaryLookup(columns: readonly number[], values: readonly Value[]): Value[][] | undefined {
+    const found = this.indexFor(columns)
+    if (found === undefined) return undefined
+    const index = found as SecondaryIndex
+    const bucket = index.map.find(index.columns.map((c) => values[columns.indexOf(c)]))
+    const out: Value[][] = []
+    if (bucket !== undefined) for (const seq of bucket.value) out.push(this.rows.get(seq)!)
+    return out
   }
 
   /** The sequence number of the row with this primary key, if present. */
@@ -223,7 +269,10 @@ export class TableRows {
   }
 
   /** Applies inserts and deletes; returns the storage writes and the change chunk. */
-  apply(inserts: readonly Value[][], deletes: readonly number[]): { writes: StateWrite[]; chunk: Chunk | undefined; logSeq: number } {
+  apply(
+    inserts: readonly Value[][],
+    deletes: readonly number[],
+  ): { writes: StateWrite[]; chunk: Chunk | undefined; logSeq: number } {
     const writes: StateWrite[] = []
     const builder = new ChunkBuilder(this.types.length)
     const logDeletes: [number, Uint8Array][] = []
@@ -236,6 +285,7 @@ export class TableRows {
         const entry = this.byKey.find(this.keyOf(row))
         if (entry !== undefined) this.byKey.delete(entry)
       }
+      for (const x of this.secondary) indexDelete(x, seq, row)
       writes.push({ type: 'del', key: this.storageKey(seq) })
       logDeletes.push([seq, encodeRow(row, this.types)])
       builder.push(-1, row)
@@ -243,6 +293,7 @@ export class TableRows {
     for (const row of inserts) {
       const seq = this.nextSeq++
       this.rows.set(seq, row)
+      for (const x of this.secondary) indexInsert(x, seq, row)
       if (this.byKey !== undefined) {
         const key = this.keyOf(row)
         this.byKey.insert(key, this.byKey.hashKey(key), seq)
@@ -271,7 +322,10 @@ export class TableRows {
 
   /** Storage writes that remove every row (DROP TABLE). */
   dropWrites(): StateWrite[] {
-    const writes: StateWrite[] = [...this.rows.keys()].map((seq) => ({ type: 'del' as const, key: this.storageKey(seq) }))
+    const writes: StateWrite[] = [...this.rows.keys()].map((seq) => ({
+      type: 'del' as const,
+      key: this.storageKey(seq),
+    }))
     writes.push(this.dropLogWrite())
     return writes
   }
@@ -290,4 +344,19 @@ function decodeSeq(key: Uint8Array, at: number): number {
   const hi = ((key[at + 1] << 24) | (key[at + 2] << 16) | (key[at + 3] << 8) | key[at + 4]) ^ 0x80000000
   const lo = ((key[at + 5] << 24) | (key[at + 6] << 16) | (key[at + 7] << 8) | key[at + 8]) >>> 0
   return hi * 2 ** 32 + lo
+}
+
+function indexInsert(index: SecondaryIndex, seq: number, row: readonly Value[]): void {
+  const key = index.columns.map((c) => row[c])
+  const hash = index.map.hashKey(key)
+  const bucket = index.map.find(key, hash)
+  if (bucket === undefined) index.map.insert(key, hash, new Set([seq]))
+  else bucket.value.add(seq)
+}
+
+function indexDelete(index: SecondaryIndex, seq: number, row: readonly Value[]): void {
+  const bucket = index.map.find(index.columns.map((c) => row[c]))
+  if (bucket === undefined) return
+  bucket.value.delete(seq)
+  if (bucket.value.size === 0) index.map.delete(bucket)
 }

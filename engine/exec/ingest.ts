@@ -10,6 +10,7 @@ import type { Value } from '../types/datatype.ts'
 import { SluiceError, SqlState } from '../errors.ts'
 import { kindLabel } from '../catalog/objects.ts'
 import { RowMap } from '../util/row-map.ts'
+import { applyColumnMods } from '../types/typmod.ts'
 
 /** A table rows can be appended to. */
 export interface IngestTarget {
@@ -26,9 +27,14 @@ export interface IngestTarget {
 export function ingestTarget(engine: Engine, name: string): IngestTarget {
   const obj = engine.get(name)
   if (obj === undefined) throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`)
-  if (obj.kind !== 'table') throw new SluiceError(SqlState.wrong_object_type, `"${name}" is a ${kindLabel(obj.kind)}, not a table`, { hint: 'Rows can be ingested into APPEND ONLY tables.' })
+  if (obj.kind !== 'table')
+    throw new SluiceError(SqlState.wrong_object_type, `"${name}" is a ${kindLabel(obj.kind)}, not a table`, {
+      hint: 'Rows can be ingested into APPEND ONLY tables.',
+    })
   if (!obj.appendOnly) {
-    throw new SluiceError(SqlState.feature_not_supported, `table "${name}" is not APPEND ONLY`, { hint: 'Ingest writes to tables created with APPEND ONLY; use INSERT for other tables.' })
+    throw new SluiceError(SqlState.feature_not_supported, `table "${name}" is not APPEND ONLY`, {
+      hint: 'Ingest writes to tables created with APPEND ONLY; use INSERT for other tables.',
+    })
   }
   const table = obj
   return {
@@ -36,7 +42,8 @@ export function ingestTarget(engine: Engine, name: string): IngestTarget {
     columns: table.columns,
     append: (columns, length) =>
       engine.writeLock.run(async () => {
-        if (engine.get(name) !== table) throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`)
+        if (engine.get(name) !== table)
+          throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`)
         if (engine.closed) throw new SluiceError(SqlState.admin_shutdown, 'the server is shutting down')
         const rows: Value[][] = new Array<Value[]>(length)
         const width = table.columns.length
@@ -45,6 +52,7 @@ export function ingestTarget(engine: Engine, name: string): IngestTarget {
           for (let c = 0; c < width; c++) row[c] = columns[c][i]
           rows[i] = row
         }
+        applyColumnMods(table.columns, rows)
         const pk = table.primaryKey
         if (pk !== undefined) {
           const batch = new RowMap<number>(pk.map((c) => table.columns[c].type))
@@ -52,11 +60,19 @@ export function ingestTarget(engine: Engine, name: string): IngestTarget {
             const key = table.rows.keyOf(rows[i])
             const nullAt = key.indexOf(null)
             if (nullAt >= 0) {
-              throw new SluiceError(SqlState.not_null_violation, `null value in column "${table.columns[pk[nullAt]].name}" of relation "${name}" violates not-null constraint`, { detail: `in row ${i + 1}` })
+              throw new SluiceError(
+                SqlState.not_null_violation,
+                `null value in column "${table.columns[pk[nullAt]].name}" of relation "${name}" violates not-null constraint`,
+                { detail: `in row ${i + 1}` },
+              )
             }
             const hash = batch.hashKey(key)
             if (batch.find(key, hash) !== undefined || table.rows.findByKey(key) !== undefined) {
-              throw new SluiceError(SqlState.unique_violation, `duplicate key value violates unique constraint "${name}_pkey"`, { detail: `in row ${i + 1}` })
+              throw new SluiceError(
+                SqlState.unique_violation,
+                `duplicate key value violates unique constraint "${name}_pkey"`,
+                { detail: `in row ${i + 1}` },
+              )
             }
             batch.insert(key, hash, i)
           }

@@ -209,3 +209,17 @@ function expFloat(x: number): number {
     throw new SluiceError(SqlState.numeric_value_out_of_range, 'value out of range: underflow')
   return r
 }
+
+// Bitwise AND, OR and XOR of integers (pgJDBC's getIndexInfo reads `indoption[k] & 1::smallint`).
+for (const [op, int, big] of [
+  ['&', (a: number, b: number) => a & b, (a: bigint, b: bigint) => a & b],
+  ['|', (a: number, b: number) => a | b, (a: bigint, b: bigint) => a | b],
+  ['#', (a: number, b: number) => a ^ b, (a: bigint, b: bigint) => a ^ b],
+] as const) {
+  def(
+    op,
+    { args: ['int2', 'int2'], ret: 'int2', impl: (a, b) => int(a as number, b as number) },
+    { args: ['int4', 'int4'], ret: 'int4', impl: (a, b) => int(a as number, b as number) },
+    { args: ['int8', 'int8'], ret: 'int8', impl: (a, b) => big(a as bigint, b as bigint) },
+  )
+}

@@ -6,11 +6,12 @@
  * A delete of a row the view does not hold means an upstream operator emitted an unbalanced
  * retraction, which is a bug: it is counted (`inconsistencies`) rather than crashing the view.
  */
-import type { Chunk, Watermark } from '../chunk.ts'
+import type { Chunk, Column, Watermark } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
 import type { CheckpointWriter, Emitter, Operator, StateEntry } from './operator.ts'
 import { RowMap, type RowEntry } from '../util/row-map.ts'
 import { decodeKey, encodeKey } from '../state/codec.ts'
+import { Decimal } from '../types/decimal.ts'
 
 /**
  * What a view's checkpoint holds of its rows: every change ('changes'), only the rows its
@@ -35,6 +36,8 @@ interface Index {
   /** Column positions, ascending. */
   readonly columns: readonly number[]
   readonly map: RowMap<Set<RowEntry<Held>>>
+  /** Names of the CREATE INDEX declarations this index serves (empty: built by a lookup). */
+  readonly declared: string[]
 }
 
 /** Indexes a view keeps at most (each costs memory and a little work per changed row). */
@@ -59,13 +62,20 @@ export class Materialize implements Operator {
   constructor(
     readonly types: readonly DataType[],
     private readonly mode: MaterializeCheckpoint = 'none',
+    /**
+     * numeric(p,s) columns as [column, s]. A key decoded from a checkpoint loses a numeric's
+     * display scale (12.50 reads back as 12.5), so restored rows, and rows an upstream operator
+     * rebuilt from its own restored keys, get the declared scale back here.
+     */
+    private readonly scales: readonly (readonly [number, number])[] = [],
   ) {
     this.checkpointed = mode === 'changes'
     this.rows = new RowMap<Held>(types)
     this.allColumns = types.map((_t, i) => i)
   }
 
-  onChunk(chunk: Chunk, _input: number, out: Emitter): void {
+  onChunk(input: Chunk, _input: number, out: Emitter): void {
+    const chunk = this.scales.length > 0 ? withScales(input, this.scales) : input
     const cols = chunk.columns
     for (let i = 0; i < chunk.length; i++) {
       const hash = this.rows.hashAt(cols, this.allColumns, i)
@@ -150,8 +160,14 @@ export class Materialize implements Operator {
   restore(entries: readonly StateEntry[]): void {
     for (const [k, v] of entries) {
       const row = decodeKey(k, this.types)
+      for (const [c, s] of this.scales) row[c] = rescaled(row[c], s)
       const n = readCount(v)
-      this.rows.insert(row, this.rows.hashKey(row), { n, retired: this.mode === 'retired' ? n : 0, stored: true, unsaved: false })
+      this.rows.insert(row, this.rows.hashKey(row), {
+        n,
+        retired: this.mode === 'retired' ? n : 0,
+        stored: true,
+        unsaved: false,
+      })
       this.total += n
     }
   }
@@ -164,17 +180,67 @@ export class Materialize implements Operator {
     const order = columns.map((_c, i) => i).sort((a, b) => columns[a] - columns[b])
     const cols = order.map((i) => columns[i])
     const key = order.map((i) => values[i])
-    let index = this.indexes.find((x) => x.columns.length === cols.length && x.columns.every((c, i) => c === cols[i]))
+    let index = this.findIndex(cols) ?? this.declaredIndexFor(cols)
     if (index === undefined) {
-      if (this.indexes.length >= MAX_INDEXES) return undefined
-      index = { columns: cols, map: new RowMap(cols.map((c) => this.types[c])) }
-      this.indexes.push(index)
-      for (const entry of this.rows.entries()) this.indexInsert(index, entry)
+      if (this.indexes.filter((x) => x.declared.length === 0).length >= MAX_INDEXES) return undefined
+      index = this.buildIndex(cols)
     }
     const out: Value[][] = []
-    const bucket = index.map.find(key)
-    if (bucket !== undefined) for (const entry of bucket.value) for (let k = 0; k < entry.value.n; k++) out.push(entry.key)
+    // A declared index on some of the columns finds a superset; the caller applies the whole filter.
+    const bucket = index.map.find(
+      index.columns.length === cols.length ? key : index.columns.map((c) => key[cols.indexOf(c)]),
+    )
+    if (bucket !== undefined)
+      for (const entry of bucket.value) for (let k = 0; k < entry.value.n; k++) out.push(entry.key)
     return out
+  }
+
+  /** CREATE INDEX on the view: the index on `columns` is built now (if no lookup built it yet) and kept until undeclared. */
+  declareIndex(name: string, columns: readonly number[]): void {
+    const cols = [...columns].sort((a, b) => a - b)
+    const index = this.findIndex(cols) ?? this.buildIndex(cols)
+    index.declared.push(name)
+  }
+
+  /** DROP INDEX: the index goes when no declaration and no lookup needs it any more. */
+  undeclareIndex(name: string): void {
+    const at = this.indexes.findIndex((x) => x.declared.includes(name))
+    if (at < 0) return
+    const index = this.indexes[at]
+    index.declared.splice(index.declared.indexOf(name), 1)
+    if (index.declared.length === 0) this.indexes.splice(at, 1)
+  }
+
+  /** The name of the declared index a lookup on `columns` reads, if any. */
+  declaredIndexName(columns: readonly number[]): string | undefined {
+    const cols = [...columns].sort((a, b) => a - b)
+    const exact = this.findIndex(cols)
+    return (exact !== undefined && exact.declared.length > 0 ? exact : this.declaredIndexFor(cols))?.declared[0]
+  }
+
+  private findIndex(cols: readonly number[]): Index | undefined {
+    return this.indexes.find((x) => x.columns.length === cols.length && x.columns.every((c, i) => c === cols[i]))
+  }
+
+  /** The declared index with the most columns, all among `cols`. */
+  private declaredIndexFor(cols: readonly number[]): Index | undefined {
+    let best: Index | undefined
+    for (const x of this.indexes) {
+      if (
+        x.declared.length > 0 &&
+        x.columns.every((c) => cols.includes(c)) &&
+        (best === undefined || x.columns.length > best.columns.length)
+      )
+        best = x
+    }
+    return best
+  }
+
+  private buildIndex(cols: readonly number[]): Index {
+    const index: Index = { columns: cols, map: new RowMap(cols.map((c) => this.types[c])), declared: [] }
+    this.indexes.push(index)
+    for (const entry of this.rows.entries()) this.indexInsert(index, entry)
+    return index
   }
 
   private indexAdd(entry: RowEntry<Held>): void {
@@ -232,4 +298,24 @@ function encodeCount(n: number): Uint8Array {
 
 function readCount(b: Uint8Array): number {
   return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true)
+}
+
+function rescaled(v: Value, scale: number): Value {
+  return v instanceof Decimal && v.scale !== scale ? v.round(scale) : v
+}
+
+/** The chunk with its numeric columns at their declared scales (the same chunk when they are). */
+function withScales(chunk: Chunk, scales: readonly (readonly [number, number])[]): Chunk {
+  let columns: Column[] | undefined
+  for (const [c, s] of scales) {
+    const col = chunk.columns[c]
+    let i = 0
+    while (i < chunk.length && rescaled(col[i], s) === col[i]) i++
+    if (i === chunk.length) continue
+    const fixed = col.slice()
+    for (; i < chunk.length; i++) fixed[i] = rescaled(col[i], s)
+    columns ??= chunk.columns.slice()
+    columns[c] = fixed
+  }
+  return columns === undefined ? chunk : { ...chunk, columns }
 }

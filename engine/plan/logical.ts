@@ -7,10 +7,13 @@ import type { BoundExpr } from '../expr/bound.ts'
 import type { AggregateSpec } from '../expr/aggregates.ts'
 import type { RelationInput } from '../runtime/dataflow.ts'
 import type { DataType, Value } from '../types/datatype.ts'
+import type { TypeMod } from '../types/typmod.ts'
 
 export interface PlanColumn {
   readonly name: string
   readonly type: DataType
+  /** The declared type modifier (varchar(5), numeric(12,2)); kept by plain column references only. */
+  readonly typmod?: TypeMod
   /** The relation alias the column can be qualified with, if any. */
   readonly table?: string
   /** Hidden columns (e.g. window_start of the short TUMBLE form) resolve by name but `*` skips them. */
@@ -60,9 +63,24 @@ export interface WindowPlan {
 export type LogicalPlan =
   | { readonly kind: 'scan'; readonly relation: RelationRef; readonly columns: readonly PlanColumn[] }
   | { readonly kind: 'values'; readonly rows: readonly (readonly Value[])[]; readonly columns: readonly PlanColumn[] }
-  | { readonly kind: 'filter'; readonly input: LogicalPlan; readonly predicate: BoundExpr; readonly columns: readonly PlanColumn[] }
-  | { readonly kind: 'project'; readonly input: LogicalPlan; readonly exprs: readonly BoundExpr[]; readonly columns: readonly PlanColumn[] }
-  | { readonly kind: 'window'; readonly input: LogicalPlan; readonly window: WindowPlan; readonly columns: readonly PlanColumn[] }
+  | {
+      readonly kind: 'filter'
+      readonly input: LogicalPlan
+      readonly predicate: BoundExpr
+      readonly columns: readonly PlanColumn[]
+    }
+  | {
+      readonly kind: 'project'
+      readonly input: LogicalPlan
+      readonly exprs: readonly BoundExpr[]
+      readonly columns: readonly PlanColumn[]
+    }
+  | {
+      readonly kind: 'window'
+      readonly input: LogicalPlan
+      readonly window: WindowPlan
+      readonly columns: readonly PlanColumn[]
+    }
   | {
       readonly kind: 'aggregate'
       readonly input: LogicalPlan
@@ -93,6 +111,18 @@ export type LogicalPlan =
       readonly columns: readonly PlanColumn[]
     }
   | { readonly kind: 'union'; readonly inputs: readonly LogicalPlan[]; readonly columns: readonly PlanColumn[] }
+  /**
+   * EXCEPT / INTERSECT [ALL] over rows compared whole (NULLs equal, as DISTINCT does): each distinct
+   * row appears as often as its counts in the two inputs say (see ops/set-op.ts).
+   */
+  | {
+      readonly kind: 'set_op'
+      readonly op: 'except' | 'intersect'
+      readonly all: boolean
+      readonly left: LogicalPlan
+      readonly right: LogicalPlan
+      readonly columns: readonly PlanColumn[]
+    }
   /** Session windows with aggregation; input [partition keys..., ts, args...], output [window_start, window_end, keys..., aggs...]. */
   | {
       readonly kind: 'session_aggregate'
@@ -127,6 +157,7 @@ export function inputsOf(plan: LogicalPlan): readonly LogicalPlan[] {
     case 'session_aggregate':
       return [plan.input]
     case 'join':
+    case 'set_op':
       return [plan.left, plan.right]
     case 'union':
       return plan.inputs
@@ -151,6 +182,7 @@ export function isAppendOnly(plan: LogicalPlan): boolean {
     case 'aggregate':
     case 'rank':
     case 'session_aggregate':
+    case 'set_op':
       return false
   }
 }

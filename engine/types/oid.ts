@@ -1,7 +1,7 @@
 /**
  * PostgreSQL's names and OIDs for Sluice's types: what pgwire puts in RowDescription, what
  * `format_type` prints, and every SQL spelling a user may write. VARCHAR(n) and CHAR(n) map to
- * text: length modifiers are accepted and not enforced.
+ * text; their modifiers, and NUMERIC(p,s)'s and TIMESTAMP(p)'s, live beside the type (typmod.ts).
  */
 import type { DataType, ScalarKind } from './datatype.ts'
 import { T, arrayOf } from './datatype.ts'
@@ -131,9 +131,9 @@ export function formatTypeName(t: DataType): string {
 /**
  * The type a user wrote, in any SQL spelling, case-insensitive, optionally `pg_catalog.`-qualified:
  * 'int', 'double precision', 'timestamp(3) with time zone', 'varchar(20)', 'numeric(10,2)',
- * 'int[]', 'text[3]', '_int4'. Type modifiers are accepted and ignored: VARCHAR(n)/CHAR(n) are
- * text without a length check, NUMERIC(p,s) is unconstrained numeric. FLOAT(p) is real for
- * p <= 24, as in PostgreSQL. Undefined for names Sluice has no type for.
+ * 'int[]', 'text[3]', '_int4'. The engine type only: VARCHAR(n)/CHAR(n) are text, NUMERIC(p,s)
+ * numeric (the modifier is typmod.ts's typeModOf). FLOAT(p) is real for p <= 24, as in
+ * PostgreSQL. Undefined for names Sluice has no type for.
  */
 export function typeFromName(name: string): DataType | undefined {
   let n = name.trim().toLowerCase().replace(/\s+/g, ' ')

@@ -4,7 +4,8 @@
  */
 import type { ResultColumn } from '../../engine/session-api.ts'
 import type { DataType, Value } from '../../engine/types/datatype.ts'
-import { typeLength, typeOid } from '../../engine/types/oid.ts'
+import { typeLength } from '../../engine/types/oid.ts'
+import { pgTypeOid, pgTypmod } from '../../engine/types/typmod.ts'
 import type { Output } from './output.ts'
 import { encodeValue } from './values.ts'
 import { dataRow, rowDescription } from './writer.ts'
@@ -14,8 +15,9 @@ export function describeColumns(columns: readonly ResultColumn[], formats: reado
   return rowDescription(
     columns.map((c, i) => ({
       name: c.name,
-      typeOid: typeOid(c.type),
+      typeOid: pgTypeOid(c.type, c.typmod),
       typeLength: typeLength(c.type),
+      typeModifier: pgTypmod(c.typmod),
       format: formats[i] ?? 0,
     })),
   )

@@ -11,6 +11,8 @@ export interface FieldDescription {
   readonly name: string
   readonly typeOid: number
   readonly typeLength: number
+  /** The type modifier (varchar(5) → 9, numeric(12,2) → 786438); -1 for none. */
+  readonly typeModifier?: number
   /** 0 = text, 1 = binary. */
   readonly format: number
 }
@@ -77,7 +79,7 @@ export function parameterDescription(oids: readonly number[]): Buffer {
   return message('t', body)
 }
 
-/** RowDescription; table OID and attribute number are 0, type modifier -1 (Sluice has none). */
+/** RowDescription; table OID and attribute number are 0. */
 export function rowDescription(fields: readonly FieldDescription[]): Buffer {
   const parts: Buffer[] = [int16(fields.length)]
   for (const f of fields) {
@@ -86,7 +88,7 @@ export function rowDescription(fields: readonly FieldDescription[]): Buffer {
     meta.writeInt16BE(0, 4)
     meta.writeInt32BE(f.typeOid, 6)
     meta.writeInt16BE(f.typeLength, 10)
-    meta.writeInt32BE(-1, 12)
+    meta.writeInt32BE(f.typeModifier ?? -1, 12)
     meta.writeInt16BE(f.format, 16)
     parts.push(cstr(f.name), meta)
   }

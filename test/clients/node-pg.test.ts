@@ -27,7 +27,12 @@ const TYPED = `SELECT 1::int2 AS a, 2::int4 AS b, 3::int8 AS c, 1.5::float4 AS d
 
 /** A pg client that hands binary cells back as raw bytes (hex), whatever their type. */
 function rawClient(config: pg.ClientConfig): pg.Client {
-  return new pg.Client({ ...config, types: { getTypeParser: () => (v: string | Buffer) => (Buffer.isBuffer(v) ? v.toString('hex') : v) } as unknown as pg.CustomTypesConfig })
+  return new pg.Client({
+    ...config,
+    types: {
+      getTypeParser: () => (v: string | Buffer) => (Buffer.isBuffer(v) ? v.toString('hex') : v),
+    } as unknown as pg.CustomTypesConfig,
+  })
 }
 
 describe('node-postgres against a Sluice server', () => {
@@ -45,7 +50,12 @@ describe('node-postgres against a Sluice server', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sluice-node-pg-'))
     sluice = await SluiceProcess.create(join(dir, 'open'), ['--checkpoint-interval', '0'])
-    secured = await SluiceProcess.create(join(dir, 'secured'), ['--checkpoint-interval', '0', '--password', 'pa55 word'])
+    secured = await SluiceProcess.create(join(dir, 'secured'), [
+      '--checkpoint-interval',
+      '0',
+      '--password',
+      'pa55 word',
+    ])
     // SluiceProcess's readiness probe connects without a password; pg takes it from PGPASSWORD
     // (the trust-mode server never asks for it).
     process.env.PGPASSWORD = 'pa55 word'
@@ -65,13 +75,18 @@ describe('node-postgres against a Sluice server', () => {
   it('runs simple queries, several statements in one, and prepared statements', async () => {
     const c = await client()
     expect((await c.query('SELECT v FROM t WHERE k = 3')).rows).toEqual([{ v: 'v3' }])
-    const multi = (await c.query('SELECT 1 AS a; SELECT count(*) AS n FROM t; SET timezone = \'UTC\'')) as unknown as pg.QueryResult[]
+    const multi = (await c.query(
+      "SELECT 1 AS a; SELECT count(*) AS n FROM t; SET timezone = 'UTC'",
+    )) as unknown as pg.QueryResult[]
     expect(multi.map((r) => r.command)).toEqual(['SELECT', 'SELECT', 'SET'])
     expect(multi[1].rows).toEqual([{ n: '25' }])
     const named = { name: 'by-key', text: 'SELECT v FROM t WHERE k = $1' }
     expect((await c.query({ ...named, values: [4] })).rows).toEqual([{ v: 'v4' }])
     expect((await c.query({ ...named, values: [5] })).rows).toEqual([{ v: 'v5' }])
-    expect((await c.query('SELECT k FROM t WHERE k < $1 AND v <> $2 ORDER BY k', [3, 'v1'])).rows).toEqual([{ k: '0' }, { k: '2' }])
+    expect((await c.query('SELECT k FROM t WHERE k < $1 AND v <> $2 ORDER BY k', [3, 'v1'])).rows).toEqual([
+      { k: '0' },
+      { k: '2' },
+    ])
     await expect(c.query('SELECT nope FROM t')).rejects.toMatchObject({ code: '42703' })
     expect((await c.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }])
   })
@@ -94,6 +109,39 @@ describe('node-postgres against a Sluice server', () => {
     const postgres = await read({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' })
     expect(ours.oids).toEqual(postgres.oids)
     expect(ours.rows).toEqual(postgres.rows)
+  })
+
+  it('describes columns with type modifiers and stores values by them, as PostgreSQL does', async () => {
+    const ddl = 'CREATE TABLE typed_mods (name VARCHAR(5), code CHAR(3), price NUMERIC(12,2), ts TIMESTAMPTZ(3))'
+    const insert =
+      "INSERT INTO typed_mods VALUES ('ab', 'x', 0.1, '2024-01-01 00:00:00.1239+00'), ('abc  ', 'yz', 12.345, NULL)"
+    const select = 'SELECT name, code, price, ts FROM typed_mods ORDER BY price'
+    const read = async (c: pg.Client): Promise<{ rows: unknown[]; fields: [number, number][] }> => {
+      const r = await c.query(select)
+      return { rows: r.rows, fields: r.fields.map((f) => [f.dataTypeID, f.dataTypeModifier]) }
+    }
+    const c = rawClient({ host: '127.0.0.1', port: sluice.pgPort, user: 'sluice', database: 'sluice' })
+    const postgres = rawClient({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' })
+    await c.connect()
+    await postgres.connect()
+    try {
+      await c.query(ddl)
+      await c.query(insert)
+      const ours = await read(c)
+      await postgres.query(`${ddl.replace('CREATE TABLE', 'CREATE TEMP TABLE')}`)
+      await postgres.query(insert)
+      const theirs = await read(postgres)
+      expect(ours.fields).toEqual([
+        [1043, 9],
+        [1042, 7],
+        [1700, 786438],
+        [1184, 3],
+      ])
+      expect(ours).toEqual(theirs)
+    } finally {
+      await c.end()
+      await postgres.end()
+    }
   })
 
   it('reads a portal in pieces with a row limit', async () => {
@@ -134,16 +182,40 @@ describe('node-postgres against a Sluice server', () => {
   })
 
   it('copies a query out with COPY ... TO STDOUT', async () => {
-    const { stdout } = await run('psql', ['-X', '-h', '127.0.0.1', '-p', String(sluice.pgPort), '-U', 'sluice', '-d', 'sluice', '-c', "COPY (SELECT k, v FROM t WHERE k < 3 ORDER BY k) TO STDOUT WITH (FORMAT csv, HEADER)"])
+    const { stdout } = await run('psql', [
+      '-X',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(sluice.pgPort),
+      '-U',
+      'sluice',
+      '-d',
+      'sluice',
+      '-c',
+      'COPY (SELECT k, v FROM t WHERE k < 3 ORDER BY k) TO STDOUT WITH (FORMAT csv, HEADER)',
+    ])
     expect(stdout).toBe('k,v\n0,v0\n1,v1\n2,v2\n')
   })
 
   it('logs in with SCRAM-SHA-256 and refuses a wrong password with 28P01', async () => {
-    const ok = new pg.Client({ host: '127.0.0.1', port: secured.pgPort, user: 'sluice', database: 'sluice', password: 'pa55 word' })
+    const ok = new pg.Client({
+      host: '127.0.0.1',
+      port: secured.pgPort,
+      user: 'sluice',
+      database: 'sluice',
+      password: 'pa55 word',
+    })
     await ok.connect()
     expect((await ok.query('SELECT current_user AS u')).rows).toEqual([{ u: 'sluice' }])
     await ok.end()
-    const bad = new pg.Client({ host: '127.0.0.1', port: secured.pgPort, user: 'sluice', database: 'sluice', password: 'nope' })
+    const bad = new pg.Client({
+      host: '127.0.0.1',
+      port: secured.pgPort,
+      user: 'sluice',
+      database: 'sluice',
+      password: 'nope',
+    })
     bad.on('error', () => {})
     await expect(bad.connect()).rejects.toMatchObject({ code: '28P01' })
   })

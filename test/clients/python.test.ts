@@ -2,7 +2,9 @@
  * psycopg2 and SQLAlchemy (Debian's python3-psycopg2 and python3-sqlalchemy, run with Debian's
  * /usr/bin/python3) against a real Sluice server process: queries with parameters, several
  * statements in one query, SQLSTATEs, and SQLAlchemy's inspector (table, view and materialized
- * view names, columns, view definitions), which is what Superset and pandas introspect with.
+ * view names, columns with their type modifiers, view definitions, the primary key and indexes),
+ * which is what Superset and pandas introspect with; NUMERIC(12,2) values keep their scale
+ * across a server restart.
  * The packages are installed with apt-get when missing; a machine that cannot install them fails
  * the test with the reason.
  */
@@ -22,13 +24,23 @@ function havePackages(): boolean {
 /** Installs the Debian packages when the modules are missing; throws with apt's words when it cannot. */
 function ensurePackages(): void {
   if (havePackages()) return
-  if (process.getuid?.() !== 0) throw new Error(`psycopg2 and SQLAlchemy are missing for ${PYTHON}; install them with: apt-get install -y ${PACKAGES.join(' ')}`)
-  let r = spawnSync('apt-get', ['install', '-y', ...PACKAGES], { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      `psycopg2 and SQLAlchemy are missing for ${PYTHON}; install them with: apt-get install -y ${PACKAGES.join(' ')}`,
+    )
+  let r = spawnSync('apt-get', ['install', '-y', ...PACKAGES], {
+    encoding: 'utf8',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  })
   if (r.status !== 0) {
     spawnSync('apt-get', ['update'], { encoding: 'utf8' })
-    r = spawnSync('apt-get', ['install', '-y', ...PACKAGES], { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+    r = spawnSync('apt-get', ['install', '-y', ...PACKAGES], {
+      encoding: 'utf8',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    })
   }
-  if (r.status !== 0 || !havePackages()) throw new Error(`could not install ${PACKAGES.join(' ')} with apt-get:\n${r.stdout}\n${r.stderr}`)
+  if (r.status !== 0 || !havePackages())
+    throw new Error(`could not install ${PACKAGES.join(' ')} with apt-get:\n${r.stdout}\n${r.stderr}`)
 }
 
 interface Seen {
@@ -44,6 +56,8 @@ interface Seen {
   schemas: string[]
   columns: Record<string, [string, string, boolean][]>
   view_definition: string
+  pk: { constrained_columns: string[]; name: string }
+  indexes: [string, string[], boolean][]
   sa_rows: [number, string][]
 }
 
@@ -53,7 +67,10 @@ describe('psycopg2 and SQLAlchemy against a Sluice server', () => {
 
   beforeAll(async () => {
     ensurePackages()
-    server = await startUsersServer('sluice-python-', "(1, 'ann', '2024-03-01 12:30:00+00', 19.99), (2, 'bob', NULL, NULL)")
+    server = await startUsersServer(
+      'sluice-python-',
+      "(1, 'ann', '2024-03-01 12:30:00+00', 19.99), (2, 'bob', NULL, 0.5)",
+    )
     sluice = server.sluice
   }, 600_000)
 
@@ -62,10 +79,17 @@ describe('psycopg2 and SQLAlchemy against a Sluice server', () => {
   })
 
   it('queries and introspects', () => {
-    const out = execFileSync(PYTHON, [join(import.meta.dirname, 'python/introspect.py'), String(sluice.pgPort)], { encoding: 'utf8', timeout: 120_000 })
+    const out = execFileSync(PYTHON, [join(import.meta.dirname, 'python/introspect.py'), String(sluice.pgPort)], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    })
     const seen = JSON.parse(out) as Seen
     expect(seen.row).toEqual([1, 'ann', '19.99'])
-    expect(seen.description).toEqual([['id', 20], ['name', 25], ['price', 1700]])
+    expect(seen.description).toEqual([
+      ['id', 20],
+      ['name', 1043],
+      ['price', 1700],
+    ])
     expect(seen.multi).toEqual([[2]])
     expect(seen.error).toBe('42P01')
     expect(seen.any).toBe(1)
@@ -79,11 +103,38 @@ describe('psycopg2 and SQLAlchemy against a Sluice server', () => {
     }
     expect(seen.schemas).toContain('public')
     expect(seen.columns).toEqual({
-      users: [['id', 'BIGINT', false], ['name', 'TEXT', true], ['ts', 'TIMESTAMP', true], ['price', 'NUMERIC', true]],
-      mv: [['id', 'BIGINT', true], ['name', 'TEXT', true]],
-      v: [['name', 'TEXT', true]],
+      users: [
+        ['id', 'BIGINT', false],
+        ['name', 'VARCHAR(40)', true],
+        ['ts', 'TIMESTAMP', true],
+        ['price', 'NUMERIC(12, 2)', true],
+      ],
+      mv: [
+        ['id', 'BIGINT', true],
+        ['name', 'VARCHAR(40)', true],
+      ],
+      v: [['name', 'VARCHAR(40)', true]],
     })
+    expect(seen.pk).toEqual({ constrained_columns: ['id'], name: 'users_pkey' })
+    expect(seen.indexes).toEqual([['users_name_idx', ['name'], false]])
     expect(seen.view_definition).toBe('SELECT name FROM users;')
-    expect(seen.sa_rows).toEqual([[1, 'ann'], [2, 'bob']])
+    expect(seen.sa_rows).toEqual([
+      [1, 'ann'],
+      [2, 'bob'],
+    ])
   })
+
+  it('reads NUMERIC(12,2) values with their scale after a restart', async () => {
+    await sluice.stop()
+    await sluice.start()
+    const out = execFileSync(
+      PYTHON,
+      [join(import.meta.dirname, 'python/introspect.py'), String(sluice.pgPort), 'prices'],
+      { encoding: 'utf8', timeout: 120_000 },
+    )
+    expect(JSON.parse(out)).toEqual([
+      [1, '19.99'],
+      [2, '0.50'],
+    ])
+  }, 120_000)
 })

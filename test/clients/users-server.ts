@@ -1,6 +1,7 @@
 /**
  * The server the driver tests (pgJDBC, psycopg2/SQLAlchemy) introspect: a real Sluice process
- * holding a table `users` with the given rows, a materialized view `mv` and a plain view `v`.
+ * holding a table `users` with the given rows (a primary key, a VARCHAR(40) and a NUMERIC(12,2)
+ * column, and a secondary index on name), a materialized view `mv` and a plain view `v`.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -17,8 +18,11 @@ export async function startUsersServer(prefix: string, rows: string): Promise<Us
   const dir = mkdtempSync(join(tmpdir(), prefix))
   const sluice = await SluiceProcess.create(dir, ['--checkpoint-interval', '0'])
   await sluice.start()
-  await sluice.query('CREATE TABLE users (id BIGINT PRIMARY KEY, name VARCHAR, ts TIMESTAMPTZ, price NUMERIC)')
+  await sluice.query(
+    'CREATE TABLE users (id BIGINT PRIMARY KEY, name VARCHAR(40), ts TIMESTAMPTZ, price NUMERIC(12,2))',
+  )
   await sluice.query(`INSERT INTO users VALUES ${rows}`)
+  await sluice.query('CREATE INDEX users_name_idx ON users (name)')
   await sluice.query('CREATE MATERIALIZED VIEW mv AS SELECT id, name FROM users')
   await sluice.query('CREATE VIEW v AS SELECT name FROM users')
   return {

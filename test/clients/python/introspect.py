@@ -12,6 +12,15 @@ import sqlalchemy as sa
 port = int(sys.argv[1])
 out = {}
 
+if sys.argv[2:] == ['prices']:
+    # After a restart: NUMERIC(12,2) values as psycopg2 reads them (Decimal, with their scale).
+    conn = psycopg2.connect(host='127.0.0.1', port=port, user='sluice', dbname='sluice')
+    with conn.cursor() as cur:
+        cur.execute('SELECT id, price FROM users ORDER BY id')
+        print(json.dumps([[r[0], None if r[1] is None else str(r[1])] for r in cur.fetchall()]))
+    conn.close()
+    sys.exit(0)
+
 conn = psycopg2.connect(host='127.0.0.1', port=port, user='sluice', dbname='sluice')
 conn.autocommit = True
 with conn.cursor() as cur:
@@ -40,6 +49,8 @@ if hasattr(insp, 'get_materialized_view_names'):
 out['schemas'] = sorted(insp.get_schema_names())
 out['columns'] = {t: [[c['name'], str(c['type']), c['nullable']] for c in insp.get_columns(t)] for t in ['users', 'mv', 'v']}
 out['view_definition'] = insp.get_view_definition('v').strip()
+out['pk'] = insp.get_pk_constraint('users')
+out['indexes'] = sorted([[i['name'], i['column_names'], bool(i['unique'])] for i in insp.get_indexes('users')])
 with engine.connect() as c:
     out['sa_rows'] = [list(r) for r in c.execute(sa.text('SELECT id, name FROM users WHERE id >= :lo ORDER BY id'), {'lo': 1})]
 engine.dispose()

@@ -19,6 +19,13 @@ public class JdbcProbe {
     // Binary transfer from the first execution of a prepared statement.
     props.setProperty("prepareThreshold", "-1");
     try (Connection c = DriverManager.getConnection(url, props)) {
+      if ("rows".equals(System.getProperty("probe"))) {
+        // After a restart: only the rows, to see NUMERIC(12,2) values keep their scale.
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT id, price FROM users ORDER BY id")) {
+          while (rs.next()) System.out.println("price " + rs.getLong(1) + " " + rs.getBigDecimal(2).toPlainString());
+        }
+        return;
+      }
       DatabaseMetaData md = c.getMetaData();
       System.out.println("product " + md.getDatabaseProductName() + " " + md.getDatabaseProductVersion());
       try (ResultSet rs = md.getCatalogs()) { while (rs.next()) System.out.println("catalog " + rs.getString("TABLE_CAT")); }
@@ -33,6 +40,19 @@ public class JdbcProbe {
       try (ResultSet rs = md.getColumns(null, "public", "%", "%")) {
         while (rs.next())
           System.out.println("column " + rs.getString("TABLE_NAME") + "." + rs.getString("COLUMN_NAME") + " " + rs.getInt("DATA_TYPE") + " " + rs.getString("TYPE_NAME") + " " + rs.getInt("ORDINAL_POSITION") + " " + rs.getString("IS_NULLABLE"));
+      }
+      try (ResultSet rs = md.getColumns(null, "public", "users", "%")) {
+        while (rs.next()) System.out.println("colsize " + rs.getString("COLUMN_NAME") + " " + rs.getString("TYPE_NAME") + " " + rs.getInt("COLUMN_SIZE") + " " + rs.getInt("DECIMAL_DIGITS"));
+      }
+      try (ResultSet rs = md.getPrimaryKeys(null, "public", "users")) {
+        while (rs.next()) System.out.println("pk " + rs.getString("COLUMN_NAME") + " " + rs.getInt("KEY_SEQ") + " " + rs.getString("PK_NAME"));
+      }
+      try (ResultSet rs = md.getIndexInfo(null, "public", "users", false, false)) {
+        while (rs.next()) System.out.println("index " + rs.getString("INDEX_NAME") + " " + rs.getString("COLUMN_NAME") + " " + rs.getShort("ORDINAL_POSITION") + " " + (rs.getBoolean("NON_UNIQUE") ? "non-unique" : "unique"));
+      }
+      try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT name, price FROM users")) {
+        ResultSetMetaData m = rs.getMetaData();
+        for (int i = 1; i <= m.getColumnCount(); i++) System.out.println("rsmeta " + m.getColumnName(i) + " " + m.getColumnTypeName(i) + " " + m.getPrecision(i) + " " + m.getScale(i));
       }
       try (ResultSet rs = md.getImportedKeys(null, "public", "users")) { while (rs.next()) System.out.println("fk " + rs.getString("FK_NAME")); }
       try (ResultSet rs = md.getTypeInfo()) { int n = 0; while (rs.next()) n++; System.out.println("typeinfo " + (n > 0)); }
