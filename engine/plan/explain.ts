@@ -70,6 +70,8 @@ function describe(p: LogicalPlan): string {
       return `Join ${p.lookup ? 'lookup ' : ''}${p.type} on ${joinCondition(p.leftKeys, p.rightKeys, p.left.columns.length)}${p.residual === undefined ? '' : ` and ${exprText(p.residual)}`}`
     case 'union':
       return `Union all (${p.inputs.length} inputs)`
+    case 'set_op':
+      return `${p.op === 'except' ? 'Except' : 'Intersect'}${p.all ? ' all' : ''}`
     case 'session_aggregate':
       return `SessionAggregate gap=${p.gap / 1e6}s keys=[${Array.from({ length: p.partitionCount }, (_x, i) => `#${i}`).join(', ')}] time=#${p.partitionCount} aggs=[${p.calls.map((c) => c.label).join(', ')}]`
     case 'rank':

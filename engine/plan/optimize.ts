@@ -1,11 +1,23 @@
 /** The optimizer: rewrite rules applied to a bound logical plan, in order. */
 import type { LogicalPlan } from './logical.ts'
+import { estimateRows } from './estimate.ts'
+import { planJoins } from './rules/join-order.ts'
 import { pruneJoinInputs } from './rules/prune-join-inputs.ts'
 import { pushFilters } from './rules/push-filters.ts'
 import { pushTopNLimit } from './rules/top-n-limit.ts'
 
-export function optimize(plan: LogicalPlan): LogicalPlan {
-  // Top-N limits are read off `rn <= N` filters, so they run before the filters move; pruning
+export interface OptimizeOptions {
+  /**
+   * A pull query: join order follows cardinality estimates of the relations as they are now.
+   * A view keeps its written join order (its inputs have no size yet when it is created).
+   */
+  readonly batch?: boolean
+}
+
+export function optimize(plan: LogicalPlan, options: OptimizeOptions = {}): LogicalPlan {
+  // Top-N limits are read off `rn <= N` filters, so they run before the filters move; joins are
+  // planned before filters are pushed (the planner places WHERE's conditions itself); pruning
   // comes last, once the filters sit where they will run.
-  return pruneJoinInputs(pushFilters(pushTopNLimit(plan)))
+  const joins = planJoins(pushTopNLimit(plan), options.batch === true ? { estimate: estimateRows } : {})
+  return pruneJoinInputs(pushFilters(joins))
 }

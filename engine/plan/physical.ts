@@ -18,6 +18,7 @@ import { WindowAssign } from '../ops/window-assign.ts'
 import { exprText, joinCondition } from './explain.ts'
 import { HashJoin } from '../ops/hash-join.ts'
 import { UnionAll } from '../ops/union.ts'
+import { SetOp } from '../ops/set-op.ts'
 import { TopN } from '../ops/top-n.ts'
 import { SessionAggregate } from '../ops/session-aggregate.ts'
 import { SluiceError, SqlState } from '../errors.ts'
@@ -57,7 +58,14 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
     case 'filter': {
       const predicate = compilePredicate(plan.predicate, options.compile)
       return {
-        op: new FilterProject(options.ops, predicate, undefined, `where ${exprText(plan.predicate)}`, options.throwOnEvalError),
+        op: new FilterProject(
+          options.ops,
+          predicate,
+          undefined,
+          `where ${exprText(plan.predicate)}`,
+          options.throwOnEvalError,
+          plan.input.columns.map((c) => c.type),
+        ),
         inputs: [lower(plan.input, options)],
         types,
       }
@@ -75,7 +83,12 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
         e.kind === 'column' ? { input: e.index } : { fn: compileExpr(e, options.compile) },
       )
       detail += `[${plan.exprs.map(exprText).join(', ')}]`
-      return { op: new FilterProject(options.ops, predicate, projections, detail, options.throwOnEvalError), inputs: [lower(input, options)], types }
+      const inputTypes = input.columns.map((c) => c.type)
+      return {
+        op: new FilterProject(options.ops, predicate, projections, detail, options.throwOnEvalError, inputTypes),
+        inputs: [lower(input, options)],
+        types,
+      }
     }
     case 'window': {
       const w = plan.window
@@ -86,6 +99,7 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
         options.ops,
         { kind: w.kind, timeColumn: w.timeColumn, size: w.size, slide: w.slide, offset: w.offset },
         plan.input.columns.length,
+        plan.input.columns.map((c) => c.type),
       )
       return { op, inputs: [lower(plan.input, options)], types }
     }
@@ -126,6 +140,8 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
       }
     case 'union':
       return { op: new UnionAll(plan.inputs.length), inputs: plan.inputs.map((p) => lower(p, options)), types }
+    case 'set_op':
+      return { op: new SetOp(plan.op, !plan.all, types), inputs: [lower(plan.left, options), lower(plan.right, options)], types }
     case 'aggregate': {
       const appendOnly = isAppendOnly(plan.input)
       const op = new HashAggregate({

@@ -51,6 +51,9 @@ export function streamKey(plan: LogicalPlan, relationKey: RelationKey): number[]
     case 'union':
     case 'values':
       return undefined
+    case 'set_op':
+      // Each distinct row is its own key unless ALL repeats it.
+      return plan.all ? undefined : plan.columns.map((_c, i) => i)
   }
 }
 
@@ -91,6 +94,8 @@ export function watermarkColumns(plan: LogicalPlan): number[] {
       const [first, ...rest] = plan.inputs.map(watermarkColumns)
       return first.filter((c) => rest.every((r) => r.includes(c)))
     }
+    case 'set_op':
+      return []
   }
 }
 

@@ -12,6 +12,10 @@ import type { DataType, Value } from '../types/datatype.ts'
 import type { Emitter, Operator } from '../ops/operator.ts'
 import type { Stream, Subscriber } from './stream.ts'
 
+/** What one backfill slice aims to cost (ms), and its largest size in rows (attachInSlices). */
+const SLICE_MS = 4
+const MAX_SLICE_ROWS = 16_384
+
 /** A relation as a dataflow leaf sees it. */
 export interface RelationInput {
   readonly name: string
@@ -23,6 +27,21 @@ export interface RelationInput {
    * the relation has none for those columns (the query then reads the snapshot).
    */
   lookup?(columns: readonly number[], values: readonly Value[]): Chunk | undefined
+  /** The number of rows the relation holds now, without copying them (the batch planner's estimates). */
+  rowCount?(): number
+  /** Columns whose values identify at most one row (a table's primary key), for estimates. */
+  readonly uniqueKey?: readonly number[]
+  /**
+   * The current rows by reference, cheaper than `snapshot()` (no columns are built): stored rows
+   * are never changed in place, so a pull query takes this consistent copy at once and builds
+   * its chunks from it a piece at a time.
+   */
+  snapshotRows?(): readonly (readonly Value[])[]
+  /**
+   * Rows made on demand rather than stored (generate_series): produced `maxRows` at a time as a
+   * pull query asks, so a large series never exists as a whole.
+   */
+  pieces?(maxRows: number): Iterator<Chunk>
 }
 
 export interface PhysicalNode {
@@ -37,13 +56,24 @@ export function isRelationInput(x: PhysicalNode | RelationInput): x is RelationI
 
 class Runner {
   readonly emitter: Emitter
+  /** Rows received and sent since the graph was built (the console's per-operator rates). */
+  rowsIn = 0
+  rowsOut = 0
   constructor(
     readonly op: Operator,
     downstream: Emitter,
   ) {
-    this.emitter = downstream
+    // One counter add per chunk, not per row: the hot path stays as it was.
+    this.emitter = {
+      chunk: (c) => {
+        this.rowsOut += c.length
+        downstream.chunk(c)
+      },
+      watermark: (w) => downstream.watermark(w),
+    }
   }
   chunk(chunk: Chunk, input: number): void {
+    this.rowsIn += chunk.length
     this.op.onChunk(chunk, input, this.emitter)
   }
   watermark(w: Watermark, input: number): void {
@@ -77,6 +107,11 @@ export class Dataflow {
     return this.runners.map((r) => r.op)
   }
 
+  /** Rows each operator received and sent so far, in the order of operators(). */
+  rowCounts(): { readonly rowsIn: number; readonly rowsOut: number }[] {
+    return this.runners.map((r) => ({ rowsIn: r.rowsIn, rowsOut: r.rowsOut }))
+  }
+
   /**
    * Starts the operators, feeds each leaf its relation's current rows and subscribes it.
    * `restored`: the operators' state came from a checkpoint (restore()), which already holds the
@@ -106,6 +141,64 @@ export class Dataflow {
   }
 
   /**
+   * `attach()` for a new view over big relations, in slices with `between` awaited after each
+   * (it yields to the event loop and throws when the statement is cancelled or timed out), so a
+   * long backfill neither holds up every other session nor outlives its statement. A slice's rows
+   * adapt to its cost (a join can turn one input row into thousands): each aims at SLICE_MS.
+   * The leaves subscribe when their snapshots are taken; what the relations receive meanwhile is
+   * held and fed, in order, after the snapshot: the same sequence `attach()` would have seen. If
+   * `between` throws, the leaves are unsubscribed and the graph is to be discarded.
+   */
+  async attachInSlices(between: () => Promise<void>): Promise<void> {
+    let sliceRows = 256
+    this.start()
+    const held: (() => void)[] = []
+    let holding = true
+    const work = this.leaves.map((leaf) => {
+      const snapshot = leaf.relation.snapshot()
+      const marks = [...leaf.relation.stream.maxEventTime]
+      const subscriber: Subscriber = {
+        chunk: (c) => (holding ? held.push(() => leaf.runner.chunk(c, leaf.input)) : leaf.runner.chunk(c, leaf.input)),
+        watermark: (w) =>
+          holding ? held.push(() => leaf.runner.watermark(w, leaf.input)) : leaf.runner.watermark(w, leaf.input),
+        failed: (e) => this.fail(e),
+      }
+      leaf.subscriber = subscriber
+      leaf.relation.stream.subscribe(subscriber)
+      return { leaf, snapshot, marks }
+    })
+    try {
+      for (const { leaf, snapshot, marks } of work) {
+        for (let start = 0; start < snapshot.length;) {
+          const end = Math.min(snapshot.length, start + sliceRows)
+          const piece: Chunk =
+            start === 0 && end === snapshot.length
+              ? snapshot
+              : {
+                  columns: snapshot.columns.map((c) => c.slice(start, end)),
+                  ops: snapshot.ops.slice(start, end),
+                  length: end - start,
+                }
+          const t0 = performance.now()
+          leaf.runner.chunk(piece, leaf.input)
+          const took = performance.now() - t0
+          if (took < SLICE_MS / 2) sliceRows = Math.min(MAX_SLICE_ROWS, sliceRows * 2)
+          else if (took > SLICE_MS * 2) sliceRows = Math.max(1, sliceRows >> 1)
+          start = end
+          await between()
+        }
+        for (const [column, value] of marks) leaf.runner.watermark({ kind: 'watermark', column, value }, leaf.input)
+      }
+      // Held changes are fed in one synchronous run, so nothing new can slip in before the switch.
+      for (const feed of held) feed()
+      holding = false
+    } catch (e) {
+      this.detach()
+      throw e
+    }
+  }
+
+  /**
    * Runs the graph once over the relations' current rows (a pull query); no subscription. With
    * `sliceRows`, each snapshot goes in pieces of at most that many rows and `between` runs after
    * each piece (a statement timeout check: the only place a synchronous query can be stopped).
@@ -122,7 +215,11 @@ export class Dataflow {
       }
       for (let start = 0; start < snapshot.length; start += sliceRows) {
         const end = Math.min(snapshot.length, start + sliceRows)
-        const piece: Chunk = { columns: snapshot.columns.map((c) => c.slice(start, end)), ops: snapshot.ops.slice(start, end), length: end - start }
+        const piece: Chunk = {
+          columns: snapshot.columns.map((c) => c.slice(start, end)),
+          ops: snapshot.ops.slice(start, end),
+          length: end - start,
+        }
         leaf.runner.chunk(piece, leaf.input)
         between?.()
       }

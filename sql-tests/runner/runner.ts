@@ -25,8 +25,11 @@ import {
 import { lineDiff } from './diff.ts'
 
 export interface RunOptions {
-  /** The engine name `skipif` / `onlyif` compare with. */
-  readonly engine: 'sluice' | 'postgres'
+  /**
+   * The engine name `skipif` / `onlyif` compare with: `sluice` and `postgres` for this project's
+   * files, `postgresql` for the classic corpus (its name for PostgreSQL-compatible engines).
+   */
+  readonly engine: 'sluice' | 'postgres' | 'postgresql'
   /** Rewrite the file's expected outputs from the actual results instead of checking them. */
   readonly complete?: boolean
   /** 1-based line: check only the record at (or after) it; earlier records run as unchecked setup. */

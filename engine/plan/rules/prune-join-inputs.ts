@@ -27,6 +27,8 @@ export function pruneJoinInputs(plan: LogicalPlan): LogicalPlan {
       return { ...plan, left: pruneJoinInputs(plan.left), right: pruneJoinInputs(plan.right) }
     case 'union':
       return { ...plan, inputs: plan.inputs.map(pruneJoinInputs) }
+    case 'set_op':
+      return { ...plan, left: pruneJoinInputs(plan.left), right: pruneJoinInputs(plan.right) }
   }
 }
 

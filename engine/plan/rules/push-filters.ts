@@ -1,6 +1,6 @@
 /**
  * Rule: predicate pushdown. A filter moves below a projection (its columns rewritten through the
- * projection's plain column references), into both inputs of a UNION ALL, and — conjunct by
+ * projection's plain column references), into both inputs of a UNION ALL, EXCEPT or INTERSECT, and — conjunct by
  * conjunct — into the side of an inner join whose columns it reads (for a left join, only into
  * the left side). Filters then run before the state that joins and aggregates keep.
  */
@@ -25,6 +25,8 @@ export function pushFilters(plan: LogicalPlan): LogicalPlan {
       return { ...plan, left: pushFilters(plan.left), right: pushFilters(plan.right) }
     case 'union':
       return { ...plan, inputs: plan.inputs.map(pushFilters) }
+    case 'set_op':
+      return { ...plan, left: pushFilters(plan.left), right: pushFilters(plan.right) }
   }
 }
 
@@ -56,6 +58,9 @@ function pushInto(plan: LogicalPlan, predicate: BoundExpr): LogicalPlan {
       return pushInto(plan.input, and([...conjuncts(plan.predicate), ...conjuncts(predicate)]))
     case 'union':
       return { ...plan, inputs: plan.inputs.map((input) => pushInto(input, predicate)) }
+    case 'set_op':
+      // A row-wise predicate commutes with EXCEPT and INTERSECT (with or without ALL).
+      return { ...plan, left: pushInto(plan.left, predicate), right: pushInto(plan.right, predicate) }
     case 'join': {
       if (plan.type !== 'inner' && plan.type !== 'left') return filter(plan, conjuncts(predicate))
       const lw = plan.left.columns.length

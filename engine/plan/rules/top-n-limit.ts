@@ -26,6 +26,8 @@ export function pushTopNLimit(plan: LogicalPlan): LogicalPlan {
       return { ...plan, left: pushTopNLimit(plan.left), right: pushTopNLimit(plan.right) }
     case 'union':
       return { ...plan, inputs: plan.inputs.map(pushTopNLimit) }
+    case 'set_op':
+      return { ...plan, left: pushTopNLimit(plan.left), right: pushTopNLimit(plan.right) }
   }
 }
 
