@@ -1,6 +1,6 @@
 // The pino logger factory, its engine adapter and the readable line format.
 import { describe, it, expect } from 'vitest'
-import { createLogger, engineLog, prettyLine } from './log.ts'
+import { createLogger, engineLog, logProcessWarnings, prettyLine } from './log.ts'
 
 function capture(level: string, pretty = false) {
   const lines: string[] = []
@@ -35,5 +35,25 @@ describe('createLogger and engineLog', () => {
 describe('prettyLine', () => {
   it('passes lines that are not JSON through', () => {
     expect(prettyLine('plain\n')).toBe('plain\n')
+  })
+})
+
+describe('logProcessWarnings', () => {
+  it("logs Node's process warnings as warn lines instead of printing them to stderr", async () => {
+    const saved = process.listeners('warning')
+    const { lines, log } = capture('info')
+    try {
+      logProcessWarnings(log)
+      const seen = new Promise((resolve) => process.once('warning', resolve))
+      process.emitWarning('negative timeout', { type: 'TimeoutNegativeWarning', code: 'SLUICE_TEST' })
+      await seen
+      expect(process.listeners('warning')).not.toContain(saved[0])
+    } finally {
+      process.removeAllListeners('warning')
+      for (const l of saved) process.on('warning', l)
+    }
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ level: 40, msg: 'node TimeoutNegativeWarning: negative timeout', code: 'SLUICE_TEST' }),
+    ])
   })
 })

@@ -32,6 +32,19 @@ export function engineLog(logger: Logger): LogFn {
   }
 }
 
+/**
+ * Node's process warnings (a kafkajs negative timeout, a deprecation, too many listeners) as
+ * warn lines of `log` instead of Node's own `(node:123) Warning: ...` on stderr, which a log
+ * shipper reading JSON lines cannot parse. Replaces Node's printing listener; call once per process.
+ */
+export function logProcessWarnings(log: LogFn): void {
+  process.removeAllListeners('warning')
+  process.on('warning', (w) => {
+    const { code } = w as { code?: unknown }
+    log('warn', `node ${w.name}: ${w.message}`, code === undefined ? undefined : { code })
+  })
+}
+
 const LEVEL_NAMES: ReadonlyMap<number, string> = new Map([
   [10, 'TRACE'],
   [20, 'DEBUG'],

@@ -25,6 +25,19 @@ function post(event: FetcherEvent): void {
   }
 }
 
+// Node's warnings in this thread (kafkajs's negative timeouts, say) would print raw to the
+// process's stderr; they go to the server's log with everything else instead.
+process.removeAllListeners('warning')
+process.on('warning', (w) => {
+  const { code } = w as { code?: unknown }
+  post({
+    kind: 'log',
+    level: 'warn',
+    message: `node ${w.name}: ${w.message}`,
+    fields: code === undefined ? undefined : { code },
+  })
+})
+
 // Booted ahead of need: the fetcher is built when its reader sends the options ('init'), and
 // starts when the reader knows where ('start').
 let fetcher: KafkaFetcher | undefined

@@ -24,15 +24,10 @@
  * - Health: connected while fetches complete (or while held by backpressure); after `staleMs`
  *   without one, disconnected with the last connection error, reported once per change.
  */
-import {
-  Kafka,
-  logLevel,
-  type Consumer,
-  type EachBatchPayload,
-  type LogEntry,
-} from 'kafkajs'
+import { Kafka, logLevel, type Consumer, type EachBatchPayload, type LogEntry } from 'kafkajs'
 import { randomBytes } from 'node:crypto'
 import { BufferPool, emptyBatch, packBatch, type FetchedBatch } from './fetched.ts'
+import { kafkaLogLine } from './kafka-log.ts'
 
 export type FetcherLogLevel = 'debug' | 'info' | 'warn' | 'error'
 
@@ -176,17 +171,19 @@ export class KafkaFetcher {
   }
 
   private onLog(entry: LogEntry): void {
-    const { message, ...fields } = entry.log
-    const text = String(message)
+    const text = String(entry.log.message)
     // Connection-level errors are what a broker outage looks like: remembered for the health
     // report, logged as warnings (kafkajs retries them).
-    if (entry.namespace === 'Connection' || entry.namespace === 'BrokerPool' || /ECONNREFUSED|ECONNRESET|Connection error|Closed connection/.test(text)) {
+    if (
+      entry.namespace === 'Connection' ||
+      entry.namespace === 'BrokerPool' ||
+      /ECONNREFUSED|ECONNRESET|Connection error|Closed connection/.test(text)
+    ) {
       this.lastError = text
     }
     // Errors kafkajs retries, and crashes this class recovers from, are warnings; the rest errors.
-    const recovered = ['Connection', 'BrokerPool', 'Consumer', 'Runner'].includes(entry.namespace)
-    const level = entry.level === logLevel.ERROR && !recovered ? 'error' : 'warn'
-    this.emit({ kind: 'log', level, message: `kafka ${entry.namespace}: ${text}`, fields })
+    const line = kafkaLogLine(entry, ['Consumer', 'Runner'])
+    this.emit({ kind: 'log', level: line.level, message: line.message, fields: line.fields })
   }
 
   private contact(): void {
@@ -243,7 +240,11 @@ export class KafkaFetcher {
       if (consumer !== undefined) await this.dispose(consumer)
       if (this.closed) return
       this.lastError = reason
-      this.emit({ kind: 'log', level: 'warn', message: `kafka consumer of topic "${this.options.topic}" stopped (${reason}); reconnecting in ${this.backoff} ms` })
+      this.emit({
+        kind: 'log',
+        level: 'warn',
+        message: `kafka consumer of topic "${this.options.topic}" stopped (${reason}); reconnecting in ${this.backoff} ms`,
+      })
       await sleep(this.backoff)
       this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_MS)
     }
@@ -286,7 +287,10 @@ export class KafkaFetcher {
       // A batch of only transaction markers or aborted records never reaches eachBatch, but the
       // position must still move past it, or the reader would wait for offsets that hold no data.
       if (current() && payload.batchSize === 0 && payload.topic === topic) {
-        this.handOver(payload.partition, emptyBatch(payload.partition, Number(payload.lastOffset) + 1, Number(payload.highWatermark)))
+        this.handOver(
+          payload.partition,
+          emptyBatch(payload.partition, Number(payload.lastOffset) + 1, Number(payload.highWatermark)),
+        )
       }
     })
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -326,7 +330,10 @@ export class KafkaFetcher {
     if (at !== undefined && end <= at) return // already handed over (a fetch that raced a seek)
     let from = 0
     if (at !== undefined) while (from < messages.length && Number(messages[from].offset) < at) from++
-    this.handOver(partition, packBatch(partition, messages, from, end, Number(batch.highWatermark), this.options.timestamps, this.pool))
+    this.handOver(
+      partition,
+      packBatch(partition, messages, from, end, Number(batch.highWatermark), this.options.timestamps, this.pool),
+    )
   }
 
   private handOver(partition: number, batch: FetchedBatch): void {

@@ -5,6 +5,8 @@
  */
 import type { Chunk, Watermark } from '../chunk.ts'
 import type { DeadLetter } from '../connector.ts'
+import type { DataType, Value } from '../types/datatype.ts'
+import { formatText } from '../types/text.ts'
 
 /** Where an operator sends its output. Calls are synchronous: downstream runs before they return. */
 export interface Emitter {
@@ -74,7 +76,18 @@ export interface Operator {
   explain?(): string
 }
 
-/** Renders a row for dead-letter payloads and messages (cold path). */
-export function describeRow(values: readonly unknown[]): string {
-  return JSON.stringify(values, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+/**
+ * Renders a row for dead-letter payloads and messages (cold path): a JSON array of each value as
+ * PostgreSQL prints it for its column type (`"2024-03-01 12:00:00"` rather than the µs number a
+ * timestamp is inside the engine), null as null. Without types, the values as they are.
+ */
+export function describeRow(values: readonly Value[], types?: readonly DataType[]): string {
+  if (types === undefined) return JSON.stringify(values, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))
+  return JSON.stringify(
+    values.map((v, i) => {
+      const type = types[i]
+      if (v === null || type === undefined) return typeof v === 'bigint' ? v.toString() : v
+      return formatText(type, v)
+    }),
+  )
 }

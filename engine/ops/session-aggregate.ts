@@ -78,13 +78,21 @@ export class SessionAggregate implements Operator {
       if (ts === null) continue
       if (ts + this.spec.gap <= this.wm) {
         late++
-        this.ctx.deadLetter({ reason: 'late', detail: 'the row\'s session window [ts, ts + gap) has closed', payload: describeRow(rowAt(chunk, i)) })
+        this.ctx.deadLetter({
+          reason: 'late',
+          detail: "the row's session window [ts, ts + gap) has closed",
+          payload: describeRow(rowAt(chunk, i), this.spec.inputTypes),
+        })
         continue
       }
       const hash = this.groups.hashAt(cols, this.keyIndex, i)
       let entry = this.groups.findAt(cols, this.keyIndex, i, hash)
       if (entry === undefined) {
-        entry = this.groups.insert(this.groups.keyAt(cols, this.keyIndex, i), hash, { rows: [], emitted: new Map(), dirty: false })
+        entry = this.groups.insert(this.groups.keyAt(cols, this.keyIndex, i), hash, {
+          rows: [],
+          emitted: new Map(),
+          dirty: false,
+        })
         this.groupKeys.set(entry.value, entry.key)
       }
       const group = entry.value
@@ -115,7 +123,8 @@ export class SessionAggregate implements Operator {
       for (const s of sessions) {
         if (s.end > this.wm) continue
         // Closed: final. EMIT ON WINDOW CLOSE emits it now; EMIT CHANGES already has.
-        if (this.spec.emitOnWindowClose) builder.push(1, this.resultRow(entry.key, s.start, s.end, group.rows.slice(s.from, s.to)))
+        if (this.spec.emitOnWindowClose)
+          builder.push(1, this.resultRow(entry.key, s.start, s.end, group.rows.slice(s.from, s.to)))
         group.emitted.delete(s.start)
       }
       const open = sessions.filter((s) => s.end > this.wm)
@@ -149,7 +158,11 @@ export class SessionAggregate implements Operator {
     for (const [k, v] of entries) {
       const key = decodeKey(k, this.spec.partitionTypes)
       const [rows, emitted] = decodeSnapshot(v) as [[number, number, Value[]][], [number, Value[]][]]
-      const group: Group = { rows: rows.map(([ts, count, row]) => ({ ts, count, row })), emitted: new Map(emitted), dirty: false }
+      const group: Group = {
+        rows: rows.map(([ts, count, row]) => ({ ts, count, row })),
+        emitted: new Map(emitted),
+        dirty: false,
+      }
       this.groups.insert(key, this.groups.hashKey(key), group)
       this.groupKeys.set(group, key)
     }
@@ -180,7 +193,8 @@ export class SessionAggregate implements Operator {
       group.dirty = false
       const key = this.groupKeys.get(group) ?? []
       const next = new Map<number, Value[]>()
-      for (const s of this.sessions(group.rows)) next.set(s.start, this.resultRow(key, s.start, s.end, group.rows.slice(s.from, s.to)))
+      for (const s of this.sessions(group.rows))
+        next.set(s.start, this.resultRow(key, s.start, s.end, group.rows.slice(s.from, s.to)))
       for (const [start, row] of group.emitted) {
         const replacement = next.get(start)
         if (replacement === undefined || !this.sameRow(row, replacement)) builder.push(-1, row)
@@ -253,7 +267,12 @@ export class SessionAggregate implements Operator {
       const y = b[c]
       if (x === y) continue
       if (x === null || y === null) return false
-      const t = c < 2 ? { kind: 'timestamp' as const } : c < 2 + this.spec.partitionTypes.length ? this.spec.partitionTypes[c - 2] : this.spec.calls[c - 2 - this.spec.partitionTypes.length].returnType
+      const t =
+        c < 2
+          ? { kind: 'timestamp' as const }
+          : c < 2 + this.spec.partitionTypes.length
+            ? this.spec.partitionTypes[c - 2]
+            : this.spec.calls[c - 2 - this.spec.partitionTypes.length].returnType
       if (!valuesEqual(x, y, t)) return false
     }
     return true

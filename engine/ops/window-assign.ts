@@ -12,6 +12,7 @@
 import type { Chunk, Column, Watermark } from '../chunk.ts'
 import type { Emitter, Operator, OperatorContext } from './operator.ts'
 import { describeRow } from './operator.ts'
+import type { DataType } from '../types/datatype.ts'
 import { rowAt } from '../chunk.ts'
 
 export interface WindowSpec {
@@ -36,6 +37,8 @@ export class WindowAssign implements Operator {
     private readonly spec: WindowSpec,
     /** Number of input columns; window_start and window_end are appended after them. */
     private width: number,
+    /** The input's column types, to show a late row's values as text (dead letters). */
+    private readonly inputTypes?: readonly DataType[],
   ) {}
 
   onChunk(chunk: Chunk, _input: number, out: Emitter): void {
@@ -70,7 +73,7 @@ export class WindowAssign implements Operator {
         this.ctx.deadLetter({
           reason: 'late',
           detail: `event time is behind the watermark; every window of the row has closed`,
-          payload: describeRow(rowAt(chunk, i)),
+          payload: describeRow(rowAt(chunk, i), this.inputTypes),
         })
       }
     }
@@ -91,6 +94,8 @@ export class WindowAssign implements Operator {
   explain(): string {
     const { kind, size, slide, timeColumn } = this.spec
     const time = `time=#${timeColumn}`
-    return kind === 'tumble' ? `tumble ${time} size=${size / 1e6}s` : `hop ${time} size=${size / 1e6}s slide=${slide / 1e6}s`
+    return kind === 'tumble'
+      ? `tumble ${time} size=${size / 1e6}s`
+      : `hop ${time} size=${size / 1e6}s slide=${slide / 1e6}s`
   }
 }
