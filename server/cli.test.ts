@@ -132,6 +132,7 @@ describe('startBanner', () => {
     })
     expect(text).toContain('psql -h 127.0.0.1 -p 4566 -U sluice -d sluice')
     expect(text).toContain('SHOW SOURCES;')
+    expect(text).toContain('Open the console in a browser: http://127.0.0.1:4567/   (sign in with the token)')
     expect(text).toContain(
       `curl -s http://127.0.0.1:4567/v1/sql -H 'authorization: Bearer t0k' -H 'content-type: application/json' -d '{"sql":"SHOW SOURCES"}'`,
     )

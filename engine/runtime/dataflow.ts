@@ -150,7 +150,8 @@ export class Dataflow {
    * `between` throws, the leaves are unsubscribed and the graph is to be discarded.
    */
   async attachInSlices(between: () => Promise<void>): Promise<void> {
-    let sliceRows = 256
+    // From one row up: the first slice of a skewed join must already be small.
+    let sliceRows = 1
     this.start()
     const held: (() => void)[] = []
     let holding = true

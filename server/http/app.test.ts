@@ -333,17 +333,23 @@ describe('service routes', () => {
         expect(a.hasRoute({ method: method.toUpperCase(), url: path }), `${method} ${path}`).toBe(true)
       }
     }
+    // printRoutes draws a tree: each level indents 4 characters and shows its path below the
+    // parent's (with a route at "/", every other path is its child), so full paths are rebuilt.
+    const parents: string[] = []
     const routes = a
       .printRoutes({ commonPrefix: false })
       .split('\n')
       .flatMap((line) => {
-        const m = /(\/\S*) \(([A-Z, ]+)\)/.exec(line)
-        return m === null
-          ? []
-          : m[2]
-              .split(', ')
-              .filter((x) => x !== 'HEAD')
-              .map((method) => `${method} ${m[1]}`)
+        const m = /^([│├└─\s]*)(\S+)(?: \(([A-Z, ]+)\))?/.exec(line)
+        if (m === null) return []
+        const depth = Math.floor(m[1].length / 4)
+        parents.length = depth
+        const path = parents.join('') + m[2]
+        parents.push(m[2])
+        return (m[3] ?? '')
+          .split(', ')
+          .filter((x) => x !== '' && x !== 'HEAD')
+          .map((method) => `${method} ${path}`)
       })
     expect(routes.sort()).toEqual(documented.sort())
     // Every $ref points at a schema that exists.

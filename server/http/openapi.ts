@@ -2,6 +2,7 @@
  * The OpenAPI 3.1 description of the HTTP API, served at `GET /v1/openapi.json`. Written by hand;
  * a test checks that every path here is a route of the app and the other way round.
  */
+import { CONSOLE_PATHS } from './console/openapi.ts'
 
 const problemResponse = (description: string): Record<string, unknown> => ({
   description,
@@ -179,6 +180,7 @@ export const OPENAPI = {
         },
       },
     },
+    ...CONSOLE_PATHS,
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
