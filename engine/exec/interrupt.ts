@@ -1,9 +1,10 @@
 /**
  * Stopping a running statement: `statement_timeout` (PostgreSQL's setting, in ms or with a unit)
- * and a client's cancel request both end it with 57014. Pull queries run synchronously, so they
- * check the interrupt between the slices of input they push through the operators and as
- * results are collected; FLUSH waits at most the time left. A cancel request can only reach a
- * statement that is waiting (FLUSH), because nothing else runs while a pull query computes.
+ * and a client's cancel request both end it with 57014. `check()` is what long work calls between
+ * bounded steps: pull queries between cursor steps, a materialized view's backfill between
+ * slices; waits (FLUSH, a turn in the query queue) race `whenInterrupted()`. A cancel request
+ * arrives as a message on another connection, read only when the event loop runs, which is why
+ * every such piece of work also yields between steps (docs/design/isolation.md).
  */
 import { SluiceError, SqlState } from '../errors.ts'
 
@@ -84,11 +85,19 @@ export function parseStatementTimeout(value: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value)
   const unit = m?.[2] === '' ? 1 : UNITS[m?.[2].toLowerCase() ?? '']
   if (m === null || unit === undefined) {
-    throw new SluiceError(SqlState.invalid_parameter_value, `invalid value for parameter "statement_timeout": "${value}"`, {
-      hint: 'Valid units for this parameter are "us", "ms", "s", "min", "h", and "d".',
-    })
+    throw new SluiceError(
+      SqlState.invalid_parameter_value,
+      `invalid value for parameter "statement_timeout": "${value}"`,
+      {
+        hint: 'Valid units for this parameter are "us", "ms", "s", "min", "h", and "d".',
+      },
+    )
   }
   const ms = Math.round(Number(m[1]) * unit)
-  if (ms > 2_147_483_647) throw new SluiceError(SqlState.invalid_parameter_value, `${value} is outside the valid range for parameter "statement_timeout" (0 .. 2147483647)`)
+  if (ms > 2_147_483_647)
+    throw new SluiceError(
+      SqlState.invalid_parameter_value,
+      `${value} is outside the valid range for parameter "statement_timeout" (0 .. 2147483647)`,
+    )
   return ms
 }

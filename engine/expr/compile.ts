@@ -101,13 +101,15 @@ class Generator {
       case 'and':
       case 'or': {
         // Each later argument is evaluated only while the result is still open (lazy, as SQL allows).
+        // A labelled block left with `break` keeps the code flat for thousands of arguments (nested
+        // blocks would exhaust V8's parser stack).
         const stop = e.kind === 'and' ? 'false' : 'true'
-        out.push(`let ${v} = ${e.kind === 'and' ? 'true' : 'false'};`)
+        out.push(`let ${v} = ${e.kind === 'and' ? 'true' : 'false'};`, `b${v}: {`)
         for (const arg of e.args) {
           const a = this.emit(arg, out)
-          out.push(`if (${a} === ${stop}) ${v} = ${stop}; else {`, `if (${a} === null) ${v} = null;`)
+          out.push(`if (${a} === ${stop}) { ${v} = ${stop}; break b${v}; }`, `if (${a} === null) ${v} = null;`)
         }
-        out.push('}'.repeat(e.args.length))
+        out.push('}')
         return v
       }
       case 'not': {
@@ -133,29 +135,29 @@ class Generator {
         return v
       }
       case 'case': {
-        out.push(`let ${v} = null;`)
+        out.push(`let ${v} = null;`, `b${v}: {`)
         for (const w of e.whens) {
           const cond = this.emit(w.when, out)
           out.push(`if (${cond} === true) {`)
           const then = this.emit(w.then, out)
-          out.push(`${v} = ${then};`, `} else {`)
+          out.push(`${v} = ${then};`, `break b${v};`, `}`)
         }
         if (e.else !== undefined) {
           const el = this.emit(e.else, out)
           out.push(`${v} = ${el};`)
         }
-        out.push('}'.repeat(e.whens.length))
+        out.push('}')
         return v
       }
       case 'in_list':
         return this.inList(e, v, out)
       case 'coalesce': {
-        out.push(`let ${v} = null;`)
+        out.push(`let ${v} = null;`, `b${v}: {`)
         for (const arg of e.args) {
           const a = this.emit(arg, out)
-          out.push(`${v} = ${a};`, `if (${v} === null) {`)
+          out.push(`${v} = ${a};`, `if (${v} !== null) break b${v};`)
         }
-        out.push('}'.repeat(e.args.length))
+        out.push('}')
         return v
       }
       case 'nullif': {
@@ -279,6 +281,10 @@ function build(expr: BoundExpr, ctx: CompileContext, predicate: boolean): unknow
   let factory = cache.get(source)
   if (factory === undefined) {
     factory = new Function('K', 'H', 'toErr', source) as Factory
+    // V8 compiles the inner function on its first call: calling it once on no rows here makes a
+    // function too large or deep for V8 fail now, in the statement that built it, not later on
+    // a dataflow's first chunk.
+    ;(factory(g.consts, H, toSluiceError) as (chunk: Chunk) => unknown)(NO_ROWS)
     if (cache.size > 5000) cache.clear()
     cache.set(source, factory)
   }
@@ -296,6 +302,7 @@ export function compilePredicate(expr: BoundExpr, ctx: CompileContext): Predicat
 }
 
 const ONE_ROW: Chunk = { columns: [], ops: new Int8Array([1]), length: 1 }
+const NO_ROWS: Chunk = { columns: [], ops: new Int8Array(0), length: 0 }
 
 /** Evaluates an expression without column references (literal folding, VALUES, LIMIT). Throws on error. */
 export function evalConst(expr: BoundExpr, ctx: CompileContext): Value {

@@ -5,6 +5,7 @@
  */
 import type { ColumnDef, Cte, Expr, OrderItem, Query, Relation, SelectTarget, TypeName, WindowDef } from './tree.ts'
 import { SluiceError, SqlState } from '../errors.ts'
+import { seriesTableName } from '../catalog/series.ts'
 
 /**
  * Absolute offsets of table names written with `FOR SYSTEM_TIME AS OF PROCTIME()`; the front door
@@ -15,6 +16,19 @@ const lookups = new Set<number>()
 export function markLookup(offset: number): void {
   lookups.add(offset)
 }
+
+/** An integer literal (possibly negated), as generate_series bounds are usually written. */
+function integerConstant(e: Expr): bigint | undefined {
+  if (e.kind === 'number') return /^-?\d+$/.test(e.text) ? BigInt(e.text) : undefined
+  if (e.kind === 'op' && e.op === '-' && e.args.length === 1) {
+    const v = integerConstant(e.args[0])
+    return v === undefined ? undefined : -v
+  }
+  return undefined
+}
+
+/** Operators whose left-deep chains become one n-ary node (Converter.chain). */
+const CHAINED = new Set(['+', '-', '*', '||'])
 
 /** A node of libpg-query's JSON tree: `{ NodeType: { ...fields } }` or a bare field object. */
 export type PgNode = Record<string, unknown>
@@ -28,7 +42,9 @@ export class Converter {
   }
 
   unsupported(what: string, location?: unknown): never {
-    throw new SluiceError(SqlState.feature_not_supported, `${what} is not supported`, { position: location === undefined ? undefined : this.pos(location) })
+    throw new SluiceError(SqlState.feature_not_supported, `${what} is not supported`, {
+      position: location === undefined ? undefined : this.pos(location),
+    })
   }
 
   // ---- queries ----
@@ -55,7 +71,17 @@ export class Converter {
     const op = s.op as string | undefined
     if (op !== undefined && op !== 'SETOP_NONE') {
       const kind = op === 'SETOP_UNION' ? 'union' : op === 'SETOP_INTERSECT' ? 'intersect' : 'except'
-      return { kind: 'set_op', with: ctes, op: kind, all: s.all === true, left: this.select(s.larg as PgNode), right: this.select(s.rarg as PgNode), orderBy, limit, offset }
+      return {
+        kind: 'set_op',
+        with: ctes,
+        op: kind,
+        all: s.all === true,
+        left: this.select(s.larg as PgNode),
+        right: this.select(s.rarg as PgNode),
+        orderBy,
+        limit,
+        offset,
+      }
     }
     if (s.valuesLists !== undefined) {
       const rows = list(s.valuesLists).map((row) => list(field(row, 'List').items).map((e) => this.expr(e)))
@@ -116,11 +142,26 @@ export class Converter {
       case 'RangeSubselect': {
         const alias = r.alias as PgNode | undefined
         const columnAliases = alias?.colnames === undefined ? undefined : list(alias.colnames).map(str)
-        return { kind: 'subquery', query: this.query(r.subquery as PgNode), alias: alias?.aliasname as string | undefined, columnAliases, position: this.base + 1 }
+        return {
+          kind: 'subquery',
+          query: this.query(r.subquery as PgNode),
+          alias: alias?.aliasname as string | undefined,
+          columnAliases,
+          position: this.base + 1,
+        }
       }
       case 'JoinExpr': {
         const jt = r.jointype as string
-        const type = jt === 'JOIN_LEFT' ? 'left' : jt === 'JOIN_RIGHT' ? 'right' : jt === 'JOIN_FULL' ? 'full' : r.quals === undefined && r.usingClause === undefined && r.isNatural !== true ? 'cross' : 'inner'
+        const type =
+          jt === 'JOIN_LEFT'
+            ? 'left'
+            : jt === 'JOIN_RIGHT'
+              ? 'right'
+              : jt === 'JOIN_FULL'
+                ? 'full'
+                : r.quals === undefined && r.usingClause === undefined && r.isNatural !== true
+                  ? 'cross'
+                  : 'inner'
         if (r.isNatural === true) this.unsupported('NATURAL JOIN')
         return {
           kind: 'join',
@@ -135,16 +176,26 @@ export class Converter {
       case 'RangeFunction': {
         const fns = list(r.functions)
         const first = fns.length === 1 ? list(field(fns[0], 'List').items)[0] : undefined
-        const call = first === undefined ? undefined : (unwrap(first)[0] === 'FuncCall' ? field(first, 'FuncCall') : undefined)
+        const call =
+          first === undefined ? undefined : unwrap(first)[0] === 'FuncCall' ? field(first, 'FuncCall') : undefined
         const name = call === undefined ? '' : list(call.funcname).map(str).pop()!
         const alias = (r.alias as PgNode | undefined)?.aliasname as string | undefined
         if (call !== undefined && (name === 'tumble' || name === 'hop' || name === 'session')) {
           const args = list(call.args)
-          if (args.length < 3) throw new SluiceError(SqlState.syntax_error, `${name.toUpperCase()} needs a relation, a time column and ${name === 'hop' ? 'a slide and a size' : name === 'session' ? 'a gap' : 'a size'}`, { position: this.pos(call.location) })
+          if (args.length < 3)
+            throw new SluiceError(
+              SqlState.syntax_error,
+              `${name.toUpperCase()} needs a relation, a time column and ${name === 'hop' ? 'a slide and a size' : name === 'session' ? 'a gap' : 'a size'}`,
+              { position: this.pos(call.location) },
+            )
           const rel = this.expr(args[0])
           const time = this.expr(args[1])
           if (rel.kind !== 'column' || time.kind !== 'column') {
-            throw new SluiceError(SqlState.syntax_error, `${name.toUpperCase()}(relation, time_column, ...) expects a relation name and a column name`, { position: this.pos(call.location) })
+            throw new SluiceError(
+              SqlState.syntax_error,
+              `${name.toUpperCase()}(relation, time_column, ...) expects a relation name and a column name`,
+              { position: this.pos(call.location) },
+            )
           }
           return {
             kind: 'window',
@@ -156,7 +207,8 @@ export class Converter {
             position: this.pos(call.location),
           }
         }
-        if (call !== undefined && (name === 'generate_series' || name === 'unnest')) return this.series(call, name, r.alias as PgNode | undefined)
+        if (call !== undefined && (name === 'generate_series' || name === 'unnest'))
+          return this.series(call, name, r.alias as PgNode | undefined)
         return this.unsupported(`function "${name}" in FROM`, call?.location)
       }
       default:
@@ -173,12 +225,33 @@ export class Converter {
   private series(call: PgNode, name: string, alias: PgNode | undefined): Relation {
     const position = this.pos(call.location)
     const args = list(call.args).map((a) => this.expr(a))
-    const fn = (name: string, fnArgs: Expr[]): Expr => ({ kind: 'func', name, schema: undefined, args: fnArgs, star: false, distinct: false, filter: undefined, over: undefined, position })
+    const fn = (name: string, fnArgs: Expr[]): Expr => ({
+      kind: 'func',
+      name,
+      schema: undefined,
+      args: fnArgs,
+      star: false,
+      distinct: false,
+      filter: undefined,
+      over: undefined,
+      position,
+    })
     const n: Expr = { kind: 'column', table: undefined, name: 'n', position }
     if (name === 'unnest') {
       if (args.length !== 1) return this.unsupported('unnest in FROM with more than one array', call.location)
-      args.splice(0, 1, { kind: 'number', text: '1', position }, { kind: 'coalesce', args: [fn('cardinality', [args[0]]), { kind: 'number', text: '0', position }], position }, args[0])
-    } else if (args.length < 2 || args.length > 3) return this.unsupported('generate_series in FROM with other than two or three arguments', call.location)
+      args.splice(
+        0,
+        1,
+        { kind: 'number', text: '1', position },
+        { kind: 'coalesce', args: [fn('cardinality', [args[0]]), { kind: 'number', text: '0', position }], position },
+        args[0],
+      )
+    } else if (args.length < 2 || args.length > 3)
+      return this.unsupported('generate_series in FROM with other than two or three arguments', call.location)
+    else {
+      const bounds = args.map(integerConstant)
+      if (bounds.every((b) => b !== undefined)) return this.constantSeries(bounds, alias, position)
+    }
     const value = name === 'unnest' ? fn('array_element', [args.pop()!, n]) : n
     const conds: Expr[] = [
       { kind: 'op', op: '>=', args: [n, fn('generate_series_bound', [args[0]])], position },
@@ -186,7 +259,15 @@ export class Converter {
     ]
     if (args.length === 3) {
       const step: Expr = fn('generate_series_step', [args[2]])
-      conds.push({ kind: 'op', op: '=', args: [{ kind: 'op', op: '%', args: [{ kind: 'op', op: '-', args: [n, args[0]], position }, step], position }, { kind: 'number', text: '0', position }], position })
+      conds.push({
+        kind: 'op',
+        op: '=',
+        args: [
+          { kind: 'op', op: '%', args: [{ kind: 'op', op: '-', args: [n, args[0]], position }, step], position },
+          { kind: 'number', text: '0', position },
+        ],
+        position,
+      })
     }
     const aliasName = alias?.aliasname as string | undefined
     const column = alias?.colnames === undefined ? (aliasName ?? name) : str(list(alias.colnames)[0])
@@ -206,6 +287,34 @@ export class Converter {
     return { kind: 'subquery', query, alias: aliasName ?? name, position }
   }
 
+  /** generate_series over constant integers: a relation that makes exactly its rows (catalog/series.ts). */
+  private constantSeries([start, stop, step = 1n]: bigint[], alias: PgNode | undefined, position: number): Relation {
+    const aliasName = alias?.aliasname as string | undefined
+    const column = alias?.colnames === undefined ? (aliasName ?? 'generate_series') : str(list(alias.colnames)[0])
+    const query: Query = {
+      kind: 'select',
+      with: [],
+      distinct: false,
+      targets: [{ expr: { kind: 'column', table: undefined, name: 'n', position }, alias: column }],
+      from: [
+        {
+          kind: 'table',
+          schema: 'sluice_catalog',
+          name: seriesTableName(start, stop, step),
+          alias: undefined,
+          position,
+        },
+      ],
+      where: undefined,
+      groupBy: [],
+      having: undefined,
+      orderBy: [],
+      limit: undefined,
+      offset: undefined,
+    }
+    return { kind: 'subquery', query, alias: aliasName ?? 'generate_series', position }
+  }
+
   // ---- expressions ----
 
   expr(node: PgNode): Expr {
@@ -219,12 +328,22 @@ export class Converter {
           return { kind: 'star', table: names.length > 1 ? names[names.length - 2] : undefined, position }
         }
         if (names.length > 3) this.unsupported('a column reference with more than three parts', e.location)
-        return { kind: 'column', table: names.length > 1 ? names[names.length - 2] : undefined, name: names[names.length - 1], position }
+        return {
+          kind: 'column',
+          table: names.length > 1 ? names[names.length - 2] : undefined,
+          name: names[names.length - 1],
+          position,
+        }
       }
       case 'A_Const':
         return this.constant(e)
       case 'TypeCast':
-        return { kind: 'cast', expr: this.expr(e.arg as PgNode), type: this.typeName(e.typeName as PgNode), position: this.pos(e.location) }
+        return {
+          kind: 'cast',
+          expr: this.expr(e.arg as PgNode),
+          type: this.typeName(e.typeName as PgNode),
+          position: this.pos(e.location),
+        }
       case 'ParamRef':
         return { kind: 'param', index: e.number as number, position: this.pos(e.location) }
       case 'A_Expr':
@@ -236,13 +355,25 @@ export class Converter {
         return { kind: e.boolop === 'AND_EXPR' ? 'and' : 'or', args, position }
       }
       case 'NullTest':
-        return { kind: 'is_null', arg: this.expr(e.arg as PgNode), negated: e.nulltesttype === 'IS_NOT_NULL', position: this.pos(e.location) }
+        return {
+          kind: 'is_null',
+          arg: this.expr(e.arg as PgNode),
+          negated: e.nulltesttype === 'IS_NOT_NULL',
+          position: this.pos(e.location),
+        }
       case 'BooleanTest': {
         const t = e.booltesttype as string
         const arg = this.expr(e.arg as PgNode)
         const position = this.pos(e.location)
-        if (t === 'IS_UNKNOWN' || t === 'IS_NOT_UNKNOWN') return { kind: 'is_null', arg, negated: t === 'IS_NOT_UNKNOWN', position }
-        return { kind: 'is_bool', arg, value: t === 'IS_TRUE' || t === 'IS_NOT_TRUE', negated: t.startsWith('IS_NOT'), position }
+        if (t === 'IS_UNKNOWN' || t === 'IS_NOT_UNKNOWN')
+          return { kind: 'is_null', arg, negated: t === 'IS_NOT_UNKNOWN', position }
+        return {
+          kind: 'is_bool',
+          arg,
+          value: t === 'IS_TRUE' || t === 'IS_NOT_TRUE',
+          negated: t.startsWith('IS_NOT'),
+          position,
+        }
       }
       case 'CaseExpr':
         return {
@@ -258,7 +389,11 @@ export class Converter {
       case 'CoalesceExpr':
         return { kind: 'coalesce', args: list(e.args).map((a) => this.expr(a)), position: this.pos(e.location) }
       case 'MinMaxExpr':
-        return { kind: e.op === 'IS_GREATEST' ? 'greatest' : 'least', args: list(e.args).map((a) => this.expr(a)), position: this.pos(e.location) }
+        return {
+          kind: e.op === 'IS_GREATEST' ? 'greatest' : 'least',
+          args: list(e.args).map((a) => this.expr(a)),
+          position: this.pos(e.location),
+        }
       case 'FuncCall':
         return this.funcCall(e)
       case 'SQLValueFunction':
@@ -273,16 +408,28 @@ export class Converter {
         if (t === 'ARRAY_SUBLINK') return { kind: 'subquery', mode: 'array', arg: undefined, query, position }
         if (t === 'EXISTS_SUBLINK') return { kind: 'subquery', mode: 'exists', arg: undefined, query, position }
         const operator = list(e.operName).map(str).pop()
-        if (t === 'ANY_SUBLINK' && (operator === undefined || operator === '=')) return { kind: 'subquery', mode: 'in', arg: this.expr(e.testexpr as PgNode), query, position }
+        if (t === 'ANY_SUBLINK' && (operator === undefined || operator === '='))
+          return { kind: 'subquery', mode: 'in', arg: this.expr(e.testexpr as PgNode), query, position }
         return this.unsupported('this kind of subquery', e.location)
       }
       case 'A_Indirection': {
         // `(array)[i]`: one subscript, as catalog queries write `(current_schemas(true))[1]`.
         const steps = list(e.indirection)
         const [k, idx] = unwrap(steps[0] ?? {})
-        if (steps.length !== 1 || k !== 'A_Indices' || idx.is_slice === true || idx.uidx === undefined) return this.unsupported('this kind of subscript or field selection', e.location)
+        if (steps.length !== 1 || k !== 'A_Indices' || idx.is_slice === true || idx.uidx === undefined)
+          return this.unsupported('this kind of subscript or field selection', e.location)
         const position = this.pos(e.location)
-        return { kind: 'func', name: 'array_element', schema: undefined, args: [this.expr(e.arg as PgNode), this.expr(idx.uidx as PgNode)], star: false, distinct: false, filter: undefined, over: undefined, position }
+        return {
+          kind: 'func',
+          name: 'array_element',
+          schema: undefined,
+          args: [this.expr(e.arg as PgNode), this.expr(idx.uidx as PgNode)],
+          star: false,
+          distinct: false,
+          filter: undefined,
+          over: undefined,
+          position,
+        }
       }
       case 'A_ArrayExpr':
         return { kind: 'array', items: list(e.elements).map((a) => this.expr(a)), position: this.pos(e.location) }
@@ -306,16 +453,29 @@ export class Converter {
     const kind = e.kind as string
     const op = list(e.name).map(str).pop() ?? ''
     const position = this.pos(e.location)
+    if (kind === 'AEXPR_OP' && CHAINED.has(op) && e.lexpr !== undefined && list(e.name).length === 1)
+      return this.chain(e, op, position)
     const left = e.lexpr === undefined ? undefined : this.expr(e.lexpr as PgNode)
     const rightNode = e.rexpr as PgNode | undefined
     switch (kind) {
       case 'AEXPR_OP':
-        return { kind: 'op', op, args: left === undefined ? [this.expr(rightNode!)] : [left, this.expr(rightNode!)], position }
+        return {
+          kind: 'op',
+          op,
+          args: left === undefined ? [this.expr(rightNode!)] : [left, this.expr(rightNode!)],
+          position,
+        }
       case 'AEXPR_LIKE':
       case 'AEXPR_ILIKE':
         return { kind: 'op', op, args: [left!, this.expr(rightNode!)], position }
       case 'AEXPR_IN':
-        return { kind: 'in_list', arg: left!, list: list(rightNode).map((x) => this.expr(x)), negated: op === '<>', position }
+        return {
+          kind: 'in_list',
+          arg: left!,
+          list: list(rightNode).map((x) => this.expr(x)),
+          negated: op === '<>',
+          position,
+        }
       case 'AEXPR_BETWEEN':
       case 'AEXPR_NOT_BETWEEN': {
         const [low, high] = list(rightNode).map((x) => this.expr(x))
@@ -323,16 +483,53 @@ export class Converter {
       }
       case 'AEXPR_DISTINCT':
       case 'AEXPR_NOT_DISTINCT':
-        return { kind: 'is_distinct', left: left!, right: this.expr(rightNode!), negated: kind === 'AEXPR_NOT_DISTINCT', position }
+        return {
+          kind: 'is_distinct',
+          left: left!,
+          right: this.expr(rightNode!),
+          negated: kind === 'AEXPR_NOT_DISTINCT',
+          position,
+        }
       case 'AEXPR_OP_ANY':
       case 'AEXPR_OP_ALL':
         // `x op ANY (array)`: a function named after the operator and the quantifier.
-        return { kind: 'op', op: `${op} ${kind === 'AEXPR_OP_ANY' ? 'any' : 'all'}`, args: [left!, this.expr(rightNode!)], position }
+        return {
+          kind: 'op',
+          op: `${op} ${kind === 'AEXPR_OP_ANY' ? 'any' : 'all'}`,
+          args: [left!, this.expr(rightNode!)],
+          position,
+        }
       case 'AEXPR_NULLIF':
         return { kind: 'nullif', left: left!, right: this.expr(rightNode!), position }
       default:
         return this.unsupported(`the operator form ${kind.replace('AEXPR_', '')}`, e.location)
     }
+  }
+
+  /**
+   * `a + b + c + ...`: the grammar's left-deep tree, walked with a loop (it can be thousands of
+   * levels deep) into one n-ary node whose arguments apply left to right; the binder decides how
+   * to nest the calls.
+   */
+  private chain(e: PgNode, op: string, position: number): Expr {
+    const rights: PgNode[] = []
+    let node = e
+    for (;;) {
+      rights.push(node.rexpr as PgNode)
+      const [k, left] = unwrap(node.lexpr as PgNode)
+      if (
+        k !== 'A_Expr' ||
+        left.kind !== 'AEXPR_OP' ||
+        left.lexpr === undefined ||
+        (list(left.name).map(str).pop() ?? '') !== op ||
+        list(left.name).length !== 1
+      )
+        break
+      node = left
+    }
+    const args: Expr[] = [this.expr(node.lexpr as PgNode)]
+    for (let i = rights.length - 1; i >= 0; i--) args.push(this.expr(rights[i]))
+    return { kind: 'op', op, args, position }
   }
 
   private funcCall(e: PgNode): Expr {
@@ -342,7 +539,10 @@ export class Converter {
     let over: WindowDef | undefined
     if (e.over !== undefined) {
       const w = e.over as PgNode
-      over = { partitionBy: list(w.partitionClause).map((p) => this.expr(p)), orderBy: list(w.orderClause).map((o) => this.orderItem(field(o, 'SortBy'))) }
+      over = {
+        partitionBy: list(w.partitionClause).map((p) => this.expr(p)),
+        orderBy: list(w.orderClause).map((o) => this.orderItem(field(o, 'SortBy'))),
+      }
     }
     if (e.agg_order !== undefined) this.unsupported('ORDER BY inside an aggregate call', e.location)
     return {
@@ -361,7 +561,17 @@ export class Converter {
   private valueFunction(e: PgNode): Expr {
     const op = (e.op as string).replace('SVFOP_', '').toLowerCase()
     const position = this.pos(e.location)
-    const call = (name: string): Expr => ({ kind: 'func', name, schema: undefined, args: [], star: false, distinct: false, filter: undefined, over: undefined, position })
+    const call = (name: string): Expr => ({
+      kind: 'func',
+      name,
+      schema: undefined,
+      args: [],
+      star: false,
+      distinct: false,
+      filter: undefined,
+      over: undefined,
+      position,
+    })
     switch (op) {
       case 'current_timestamp':
       case 'current_timestamp_n':
@@ -395,7 +605,27 @@ export class Converter {
       const unit = INTERVAL_FIELDS.get(mask)
       if (unit !== undefined) return { name, array: false, position: this.pos(t.location), intervalUnit: unit }
     }
-    return { name, array: t.arrayBounds !== undefined, position: this.pos(t.location) }
+    const ints = mods.map((m) => {
+      const [kind, c] = unwrap(m)
+      const v = kind === 'A_Const' ? (c.ival as PgNode | undefined)?.ival : undefined
+      if (
+        kind !== 'A_Const' ||
+        (v !== undefined && typeof v !== 'number') ||
+        c.sval !== undefined ||
+        c.fval !== undefined
+      ) {
+        throw new SluiceError(SqlState.syntax_error, 'type modifiers must be simple constants or identifiers', {
+          position: this.pos(t.location),
+        })
+      }
+      return v ?? 0
+    })
+    return {
+      name,
+      array: t.arrayBounds !== undefined,
+      position: this.pos(t.location),
+      ...(ints.length > 0 ? { mods: ints } : {}),
+    }
   }
 
   columnDef(c: PgNode): ColumnDef {
@@ -433,7 +663,8 @@ export function unwrap(node: PgNode): [string, PgNode] {
 
 export function field(node: PgNode, kind: string): PgNode {
   const body = node[kind]
-  if (body === undefined) throw new SluiceError(SqlState.internal_error, `expected a ${kind} node, got ${Object.keys(node).join(',')}`)
+  if (body === undefined)
+    throw new SluiceError(SqlState.internal_error, `expected a ${kind} node, got ${Object.keys(node).join(',')}`)
   return body as PgNode
 }
 

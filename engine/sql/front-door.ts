@@ -9,13 +9,29 @@
  * — still points into the user's text. The rest goes to PostgreSQL's own grammar (libpg-query).
  */
 import { loadModule, parseSync } from 'libpg-query'
-import type { ColumnDef, ExplainStage, Expr, IncludeClause, ObjectKindWord, Options, Query, Statement, StatementBody, WatermarkClause } from './tree.ts'
+import type {
+  ColumnDef,
+  ExplainStage,
+  Expr,
+  IncludeClause,
+  ObjectKindWord,
+  Options,
+  Query,
+  Statement,
+  StatementBody,
+  WatermarkClause,
+} from './tree.ts'
 import type { Token } from './lexer.ts'
 import type { PgNode } from './convert.ts'
-import { blank, splitStatements, tokenize, words } from './lexer.ts'
+import { blank, forgetTokens, splitStatements, tokenize, words } from './lexer.ts'
 import { Converter, field, list, markLookup, str, unwrap } from './convert.ts'
+import { createIndexStatement } from './index-statement.ts'
+import { createSecret, createToken, dropSecret, dropToken, roleStatement } from './role-statement.ts'
+import { secretRef } from './secret-ref.ts'
+import { rewriteDriverQueries } from './driver-queries.ts'
 import { parseDurationMicros } from './duration.ts'
 import { SluiceError, SqlState } from '../errors.ts'
+import { INLINE_PARSE_BYTES, ThreadParseError, parseOnThread } from './parse-thread.ts'
 
 let loaded: Promise<void> | undefined
 
@@ -23,23 +39,102 @@ let loaded: Promise<void> | undefined
 export async function parseSql(text: string): Promise<Statement[]> {
   loaded ??= loadModule()
   await loaded
-  return splitStatements(text).map(({ text: stmt, location }) => ({ ...parseOne(stmt, location), text: stmt, location }))
+  try {
+    return await parseStatements(text)
+  } finally {
+    forgetTokens()
+  }
+}
+
+async function parseStatements(text: string): Promise<Statement[]> {
+  const out: Statement[] = []
+  for (const { text: stmt, location } of splitStatements(rewriteDriverQueries(text))) {
+    // A statement the main thread should not parse (parse-thread.ts) is converted again once
+    // the parser thread has answered for each piece of text that asked for it.
+    const trees = new Map<string, PgNode[] | ThreadParseError>()
+    for (;;) {
+      threadTrees = trees
+      try {
+        out.push({ ...parseOne(stmt, location), text: stmt, location })
+        break
+      } catch (e) {
+        if (!(e instanceof NeedsThread) || trees.has(e.text)) throw tooComplex(e)
+        trees.set(e.text, await threadParse(e.text))
+      } finally {
+        threadTrees = undefined
+      }
+    }
+  }
+  return out
+}
+
+/** Thrown (inside a synchronous parseOne) for text that the parser thread must parse. */
+class NeedsThread {
+  constructor(readonly text: string) {}
+}
+
+/** Trees the parser thread returned for the statement being converted, by the text parsed. */
+let threadTrees: Map<string, PgNode[] | ThreadParseError> | undefined
+
+async function threadParse(text: string): Promise<PgNode[] | ThreadParseError> {
+  try {
+    const result = (await parseOnThread(text)) as { stmts?: { stmt: PgNode }[] }
+    return (result.stmts ?? []).map((s) => s.stmt)
+  } catch (e) {
+    if (e instanceof ThreadParseError) return e
+    throw e
+  }
+}
+
+/**
+ * 54001 for a statement nested deeper than a recursive pass can follow: the parser's own limit
+ * (bison's stack: "memory exhausted") or the JS stack of the conversion (a RangeError).
+ */
+function tooComplex(e: unknown): unknown {
+  if (!(e instanceof RangeError)) return e
+  return new SluiceError(SqlState.statement_too_complex, 'statement too complex: expressions nested too deeply', {
+    hint: 'Write long chains of operators as several statements, or use IN (...) or an array.',
+    cause: e,
+  })
 }
 
 function syntaxError(near: string, position: number): SluiceError {
-  return new SluiceError(SqlState.syntax_error, near === '' ? 'syntax error at end of input' : `syntax error at or near "${near}"`, { position })
+  return new SluiceError(
+    SqlState.syntax_error,
+    near === '' ? 'syntax error at end of input' : `syntax error at or near "${near}"`,
+    { position },
+  )
 }
 
 /** Runs PostgreSQL's grammar over `text` (located at `base` in the input). */
 function pgParse(text: string, base: number): PgNode[] {
   try {
+    const done = threadTrees?.get(text)
+    if (done instanceof ThreadParseError) throw done
+    if (done !== undefined) return done
+    if (text.length > INLINE_PARSE_BYTES && threadTrees !== undefined) throw new NeedsThread(text)
     const result = parseSync(text) as { stmts?: { stmt: PgNode }[] }
     return (result.stmts ?? []).map((s) => s.stmt)
   } catch (e) {
+    if (e instanceof NeedsThread) throw e
+    // Too deep for this thread's stack: the parser thread has a larger one.
+    if (e instanceof RangeError && threadTrees !== undefined && !threadTrees.has(text)) throw new NeedsThread(text)
     const details = (e as { sqlDetails?: { message?: string; cursorPosition?: number } }).sqlDetails
     const message = details?.message ?? (e instanceof Error ? e.message : String(e))
     const cursor = details?.cursorPosition
-    throw new SluiceError(SqlState.syntax_error, message, { position: cursor === undefined ? undefined : base + cursor + 1 })
+    const position = cursor === undefined ? undefined : base + cursor + 1
+    // Bison's stack limit (e.g. 10,000 nested parentheses) and the thread's stack are limits, not syntax.
+    if (
+      e instanceof RangeError ||
+      (e instanceof ThreadParseError && e.tooDeep) ||
+      message.startsWith('memory exhausted')
+    ) {
+      throw new SluiceError(SqlState.statement_too_complex, 'statement too complex: expressions nested too deeply', {
+        position,
+        cause: e,
+      })
+    }
+    throw new SluiceError(SqlState.syntax_error, message, { position })
   }
 }
 
@@ -55,24 +150,49 @@ function parseOne(original: string, base: number): StatementBody {
   if (is('create materialized view')) return createMaterializedView(text, base, tokens)
   if (is('drop source') || is('drop sink')) return dropSluiceObject(tokens, base)
   if (is('show create')) return showCreate(tokens, base)
-  if (is('show sources') || is('show tables') || is('show materialized views') || is('show views') || is('show sinks')) {
+  if (
+    is('show sources') ||
+    is('show tables') ||
+    is('show materialized views') ||
+    is('show views') ||
+    is('show sinks')
+  ) {
     const w = tokens[1].value
-    const objectKind: ObjectKindWord = w === 'sources' ? 'source' : w === 'tables' ? 'table' : w === 'sinks' ? 'sink' : w === 'views' ? 'view' : 'materialized_view'
+    const objectKind: ObjectKindWord =
+      w === 'sources'
+        ? 'source'
+        : w === 'tables'
+          ? 'table'
+          : w === 'sinks'
+            ? 'sink'
+            : w === 'views'
+              ? 'view'
+              : 'materialized_view'
     const expected = objectKind === 'materialized_view' ? 3 : 2
-    if (tokens.length > expected) throw syntaxError(text.slice(tokens[expected].start, tokens[expected].end), base + tokens[expected].start + 1)
+    if (tokens.length > expected)
+      throw syntaxError(text.slice(tokens[expected].start, tokens[expected].end), base + tokens[expected].start + 1)
     return { kind: 'show_objects', objectKind }
   }
   if (is('describe') || is('desc')) {
     const name = tokens[1]
     if (name === undefined) throw syntaxError('', base + text.length + 1)
     const ident = qualifiedName(tokens, 1)
-    if (ident.next < tokens.length) throw syntaxError(text.slice(tokens[ident.next].start, tokens[ident.next].end), base + tokens[ident.next].start + 1)
+    if (ident.next < tokens.length)
+      throw syntaxError(
+        text.slice(tokens[ident.next].start, tokens[ident.next].end),
+        base + tokens[ident.next].start + 1,
+      )
     return { kind: 'describe', name: ident.name, position: base + name.start + 1 }
   }
   if (head === 'flush') return { kind: 'flush' }
   if (is('subscribe')) return subscribe(text, base, tokens)
   if (is('explain')) return explain(text, base, tokens)
   if (is('alter source')) return alterSource(text, base, tokens)
+  if (is('create secret') || is('create or replace secret') || is('alter secret'))
+    return createSecret(text, base, tokens)
+  if (is('drop secret')) return dropSecret(text, base, tokens)
+  if (is('create token')) return createToken(text, base, tokens)
+  if (is('drop token')) return dropToken(text, base, tokens)
 
   const nodes = pgParse(text, base)
   if (nodes.length === 0) return { kind: 'noop', tag: '' }
@@ -89,7 +209,9 @@ function liftLookups(text: string, base: number): string {
   for (let i = 1; i + 6 < tokens.length; i++) {
     if (words(tokens, i, 4) !== 'for system_time as of') continue
     if (tokens[i + 4].value !== 'proctime' || tokens[i + 5].value !== '(' || tokens[i + 6].value !== ')') {
-      throw new SluiceError(SqlState.feature_not_supported, 'only FOR SYSTEM_TIME AS OF PROCTIME() is supported', { position: base + tokens[i].start + 1 })
+      throw new SluiceError(SqlState.feature_not_supported, 'only FOR SYSTEM_TIME AS OF PROCTIME() is supported', {
+        position: base + tokens[i].start + 1,
+      })
     }
     const nameStart = tokens[i - 2]?.value === '.' && i >= 3 ? tokens[i - 3].start : tokens[i - 1].start
     markLookup(base + nameStart)
@@ -108,14 +230,23 @@ function liftFlinkWindows(text: string): string {
   let out = text
   for (let i = 0; i + 3 < tokens.length; i++) {
     const t = tokens[i]
-    if (!(t.type === 'word' && t.value === 'table' && tokens[i + 1].value === '(' && ['tumble', 'hop', 'session'].includes(tokens[i + 2].value) && tokens[i + 3].value === '(')) continue
+    if (!(
+      t.type === 'word' &&
+      t.value === 'table' &&
+      tokens[i + 1].value === '(' &&
+      ['tumble', 'hop', 'session'].includes(tokens[i + 2].value) &&
+      tokens[i + 3].value === '('
+    ))
+      continue
     const close = tokens.findIndex((x, k) => k > i + 1 && x.type === 'punct' && x.value === ')' && x.depth === t.depth)
     if (close < 0) continue
     for (let k = i + 4; k < close; k++) {
       const x = tokens[k]
       if (x.type === 'word' && x.value === 'table' && x.depth === t.depth + 2) out = blank(out, x.start, x.end)
       if (x.type === 'word' && x.value === 'descriptor' && tokens[k + 1]?.value === '(') {
-        const end = tokens.findIndex((y, m) => m > k + 1 && y.type === 'punct' && y.value === ')' && y.depth === x.depth)
+        const end = tokens.findIndex(
+          (y, m) => m > k + 1 && y.type === 'punct' && y.value === ')' && y.depth === x.depth,
+        )
         out = blank(out, x.start, tokens[k + 1].end)
         if (end > 0) out = blank(out, tokens[end].start, tokens[end].end)
       }
@@ -148,7 +279,12 @@ function convertStatement(node: PgNode, base: number, text: string): StatementBo
             const rt = field(t, 'ResTarget')
             return { column: rt.name as string, expr: c.expr(rt.val as PgNode) }
           })
-          onConflict = { columns, action: 'update', set, where: oc.whereClause === undefined ? undefined : c.expr(oc.whereClause as PgNode) }
+          onConflict = {
+            columns,
+            action: 'update',
+            set,
+            where: oc.whereClause === undefined ? undefined : c.expr(oc.whereClause as PgNode),
+          }
         }
       }
       if (s.returningList !== undefined) c.unsupported('INSERT ... RETURNING')
@@ -156,7 +292,8 @@ function convertStatement(node: PgNode, base: number, text: string): StatementBo
         kind: 'insert',
         table: rel.relname as string,
         columns: s.cols === undefined ? undefined : list(s.cols).map((t) => field(t, 'ResTarget').name as string),
-        source: s.selectStmt === undefined ? c.unsupported('INSERT ... DEFAULT VALUES') : c.query(s.selectStmt as PgNode),
+        source:
+          s.selectStmt === undefined ? c.unsupported('INSERT ... DEFAULT VALUES') : c.query(s.selectStmt as PgNode),
         onConflict,
         position: c.pos(rel.location),
       }
@@ -178,7 +315,12 @@ function convertStatement(node: PgNode, base: number, text: string): StatementBo
     case 'DeleteStmt': {
       const rel = s.relation as PgNode
       if (s.usingClause !== undefined) c.unsupported('DELETE ... USING')
-      return { kind: 'delete', table: rel.relname as string, where: s.whereClause === undefined ? undefined : c.expr(s.whereClause as PgNode), position: c.pos(rel.location) }
+      return {
+        kind: 'delete',
+        table: rel.relname as string,
+        where: s.whereClause === undefined ? undefined : c.expr(s.whereClause as PgNode),
+        position: c.pos(rel.location),
+      }
     }
     case 'CreateStmt':
       return createTableBody(c, s, false, undefined, new Map())
@@ -204,9 +346,26 @@ function convertStatement(node: PgNode, base: number, text: string): StatementBo
         query: c.query(s.query as PgNode),
         orReplace: s.replace === true,
       }
+    case 'IndexStmt':
+      return createIndexStatement(s, c)
     case 'DropStmt': {
       const t = s.removeType as string
-      const objectKind: ObjectKindWord | undefined = t === 'OBJECT_TABLE' ? 'table' : t === 'OBJECT_MATVIEW' ? 'materialized_view' : t === 'OBJECT_VIEW' ? 'view' : undefined
+      if (t === 'OBJECT_INDEX') {
+        return {
+          kind: 'drop_index',
+          names: list(s.objects).map((o) => list(field(o, 'List').items).map(str).pop()!),
+          ifExists: s.missing_ok === true,
+          cascade: s.behavior === 'DROP_CASCADE',
+        }
+      }
+      const objectKind: ObjectKindWord | undefined =
+        t === 'OBJECT_TABLE'
+          ? 'table'
+          : t === 'OBJECT_MATVIEW'
+            ? 'materialized_view'
+            : t === 'OBJECT_VIEW'
+              ? 'view'
+              : undefined
       if (objectKind === undefined) return c.unsupported(`DROP ${t.replace('OBJECT_', '')}`)
       return {
         kind: 'drop',
@@ -232,9 +391,23 @@ function convertStatement(node: PgNode, base: number, text: string): StatementBo
     case 'DeallocateStmt':
       return { kind: 'noop', tag: 'DEALLOCATE' }
     case 'ExplainStmt':
-      return { kind: 'explain', stage: 'all', statement: { ...convertStatement(s.query as PgNode, base, text), text, location: base } }
+      return {
+        kind: 'explain',
+        stage: 'all',
+        statement: { ...convertStatement(s.query as PgNode, base, text), text, location: base },
+      }
+    case 'CreateRoleStmt':
+    case 'AlterRoleStmt':
+    case 'DropRoleStmt':
+    case 'GrantStmt':
+      return roleStatement(kind, s, c) ?? c.unsupported(kind)
     default:
-      return c.unsupported(`the statement ${kind.replace(/Stmt$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase()}`)
+      return c.unsupported(
+        `the statement ${kind
+          .replace(/Stmt$/, '')
+          .replace(/([a-z])([A-Z])/g, '$1 $2')
+          .toUpperCase()}`,
+      )
   }
 }
 
@@ -242,7 +415,8 @@ function setStatement(s: PgNode, c: Converter): StatementBody {
   const kind = s.kind as string
   const name = ((s.name as string | undefined) ?? '').toLowerCase()
   if (kind === 'VAR_RESET_ALL') return { kind: 'reset_all' }
-  if (kind === 'VAR_RESET' || kind === 'VAR_SET_DEFAULT') return { kind: 'set', name, value: undefined, local: s.is_local === true }
+  if (kind === 'VAR_RESET' || kind === 'VAR_SET_DEFAULT')
+    return { kind: 'set', name, value: undefined, local: s.is_local === true }
   if (kind === 'VAR_SET_MULTI') return { kind: 'noop', tag: 'SET' } // SET TRANSACTION ... and friends: accepted
   const values = list(s.args).map((a) => {
     const [k, body] = unwrap(a)
@@ -258,7 +432,12 @@ function setStatement(s: PgNode, c: Converter): StatementBody {
     }
     return c.unsupported('this SET value')
   })
-  return { kind: 'set', name: name === 'time zone' ? 'timezone' : name, value: values.join(', '), local: s.is_local === true }
+  return {
+    kind: 'set',
+    name: name === 'time zone' ? 'timezone' : name,
+    value: values.join(', '),
+    local: s.is_local === true,
+  }
 }
 
 function defElems(items: PgNode[]): Map<string, string> {
@@ -299,12 +478,26 @@ function qualifiedName(tokens: readonly Token[], i: number): { name: string; nex
 }
 
 /** Finds the last top-level `WITH (...)` option list, returns the options and blanks it out. */
-function liftOptions(text: string, tokens: readonly Token[], from: number): { text: string; options: Map<string, string>; start: number | undefined } {
+function liftOptions(
+  text: string,
+  tokens: readonly Token[],
+  from: number,
+): { text: string; options: Map<string, string>; start: number | undefined } {
   for (let i = tokens.length - 1; i >= from; i--) {
     const t = tokens[i]
-    if (t.depth === 0 && t.type === 'word' && t.value === 'with' && tokens[i + 1]?.value === '(' && tokens[i + 1].type === 'punct') {
+    if (
+      t.depth === 0 &&
+      t.type === 'word' &&
+      t.value === 'with' &&
+      tokens[i + 1]?.value === '(' &&
+      tokens[i + 1].type === 'punct'
+    ) {
       let close = i + 2
-      while (close < tokens.length && !(tokens[close].value === ')' && tokens[close].type === 'punct' && tokens[close].depth === 0)) close++
+      while (
+        close < tokens.length &&
+        !(tokens[close].value === ')' && tokens[close].type === 'punct' && tokens[close].depth === 0)
+      )
+        close++
       if (close >= tokens.length) throw syntaxError('', text.length + 1)
       const options = parseOptions(text, tokens.slice(i + 2, close))
       const end = close === tokens.length - 1 ? text.length : tokens[close].end
@@ -328,11 +521,29 @@ function parseOptions(text: string, tokens: readonly Token[]): Map<string, strin
     i++
     let value = ''
     const startTok = tokens[i]
-    while (i < tokens.length && !(tokens[i].value === ',' && tokens[i].type === 'punct' && tokens[i].depth === startTok.depth)) {
+    // `key = SECRET name`: a reference, resolved only when the connector is built (secret-ref.ts).
+    const next = tokens[i + 1]
+    if (
+      startTok?.type === 'word' &&
+      startTok.value === 'secret' &&
+      next !== undefined &&
+      (next.type === 'word' || next.type === 'quoted') &&
+      (tokens[i + 2] === undefined || tokens[i + 2].value === ',')
+    ) {
+      options.set(key.toLowerCase(), secretRef(next.value))
+      i += 3
+      continue
+    }
+    while (
+      i < tokens.length &&
+      !(tokens[i].value === ',' && tokens[i].type === 'punct' && tokens[i].depth === startTok.depth)
+    ) {
       value += tokens[i].type === 'string' ? tokens[i].value : text.slice(tokens[i].start, tokens[i].end)
       i++
     }
     if (key === '' || startTok === undefined) throw syntaxError('=', text.length + 1)
+    if (value.includes('\u0000'))
+      throw new SluiceError(SqlState.invalid_parameter_value, `option "${key}" holds a NUL character`)
     options.set(key.toLowerCase(), value)
     i++ // the comma
   }
@@ -340,18 +551,27 @@ function parseOptions(text: string, tokens: readonly Token[]): Map<string, strin
 }
 
 /** Lifts `WATERMARK FOR col AS expr` out of a column list (depth 1). */
-function liftWatermarkFor(text: string, tokens: readonly Token[], base: number): { text: string; watermark: WatermarkClause | undefined } {
-  const at = tokens.findIndex((t, i) => t.depth === 1 && t.value === 'watermark' && t.type === 'word' && tokens[i + 1]?.value === 'for')
+function liftWatermarkFor(
+  text: string,
+  tokens: readonly Token[],
+  base: number,
+): { text: string; watermark: WatermarkClause | undefined } {
+  const at = tokens.findIndex(
+    (t, i) => t.depth === 1 && t.value === 'watermark' && t.type === 'word' && tokens[i + 1]?.value === 'for',
+  )
   if (at < 0) return { text, watermark: undefined }
   const col = tokens[at + 2]
-  if (col === undefined || (col.type !== 'word' && col.type !== 'quoted')) throw syntaxError(col?.value ?? '', base + (col?.start ?? text.length) + 1)
-  if (tokens[at + 3]?.value !== 'as') throw syntaxError(tokens[at + 3]?.value ?? '', base + (tokens[at + 3]?.start ?? text.length) + 1)
+  if (col === undefined || (col.type !== 'word' && col.type !== 'quoted'))
+    throw syntaxError(col?.value ?? '', base + (col?.start ?? text.length) + 1)
+  if (tokens[at + 3]?.value !== 'as')
+    throw syntaxError(tokens[at + 3]?.value ?? '', base + (tokens[at + 3]?.start ?? text.length) + 1)
   const exprStart = tokens[at + 4]
   if (exprStart === undefined) throw syntaxError('', base + text.length + 1)
   let end = at + 4
   // The clause ends at the next comma of the column list, or at the list's closing parenthesis
   // (which the lexer puts back at depth 0).
-  const ends = (t: Token): boolean => t.type === 'punct' && ((t.depth === 1 && t.value === ',') || (t.depth === 0 && t.value === ')'))
+  const ends = (t: Token): boolean =>
+    t.type === 'punct' && ((t.depth === 1 && t.value === ',') || (t.depth === 0 && t.value === ')'))
   while (end < tokens.length && !ends(tokens[end])) end++
   if (end >= tokens.length) throw syntaxError('', base + text.length + 1)
   const exprText = text.slice(exprStart.start, tokens[end - 1].end)
@@ -397,14 +617,29 @@ function createSource(text: string, base: number, tokens: readonly Token[]): Sta
     const stmt = field(pgParse(asTable, base)[0], 'CreateStmt')
     const body = createTableBody(new Converter(base), stmt, false, watermark, new Map())
     if (body.kind !== 'create_table') throw syntaxError(name, base + 1)
-    if (body.primaryKey !== undefined) throw new SluiceError(SqlState.feature_not_supported, 'a SOURCE cannot have a PRIMARY KEY (use a TABLE fed by Debezium CDC for keyed data)')
+    if (body.primaryKey !== undefined)
+      throw new SluiceError(
+        SqlState.feature_not_supported,
+        'a SOURCE cannot have a PRIMARY KEY (use a TABLE fed by Debezium CDC for keyed data)',
+      )
     columns = [...body.columns]
   } else {
     const rest = tokenize(lifted.text).filter((t) => t.start >= tokens[next - 1].end)
     if (rest.length > 0) throw syntaxError(rest[0].value, base + rest[0].start + 1)
   }
-  if (lifted.start === undefined) throw new SluiceError(SqlState.syntax_error, `CREATE SOURCE ${name} needs WITH (connector = ...)`, { position: base + text.length + 1 })
-  return { kind: 'create_source', name, ifNotExists, columns, watermark, options: lifted.options, includes: inc.includes }
+  if (lifted.start === undefined)
+    throw new SluiceError(SqlState.syntax_error, `CREATE SOURCE ${name} needs WITH (connector = ...)`, {
+      position: base + text.length + 1,
+    })
+  return {
+    kind: 'create_source',
+    name,
+    ifNotExists,
+    columns,
+    watermark,
+    options: lifted.options,
+    includes: inc.includes,
+  }
 }
 
 const INCLUDE_WHAT = ['key', 'partition', 'offset', 'timestamp', 'header'] as const
@@ -424,23 +659,31 @@ function liftIncludes(text: string, base: number): { text: string; includes: Inc
     const w = tokens[i + 1]
     const what = INCLUDE_WHAT.find((x) => w?.type === 'word' && w.value === x)
     if (what === undefined) {
-      throw new SluiceError(SqlState.syntax_error, w === undefined ? 'syntax error at end of input' : `syntax error at or near "${w.value}"`, {
-        position: base + (w?.start ?? text.length) + 1,
-        hint: `INCLUDE takes one of ${INCLUDE_WHAT.join(', ')} (header with a name: INCLUDE header 'trace_id' AS trace)`,
-      })
+      throw new SluiceError(
+        SqlState.syntax_error,
+        w === undefined ? 'syntax error at end of input' : `syntax error at or near "${w.value}"`,
+        {
+          position: base + (w?.start ?? text.length) + 1,
+          hint: `INCLUDE takes one of ${INCLUDE_WHAT.join(', ')} (header with a name: INCLUDE header 'trace_id' AS trace)`,
+        },
+      )
     }
     let j = i + 2
     let header: string | undefined
     if (what === 'header') {
       const h = tokens[j]
-      if (h?.type !== 'string' || h.value === '') throw new SluiceError(SqlState.syntax_error, `INCLUDE header needs the header's name as a string literal`, { position: base + (h?.start ?? text.length) + 1 })
+      if (h?.type !== 'string' || h.value === '')
+        throw new SluiceError(SqlState.syntax_error, `INCLUDE header needs the header's name as a string literal`, {
+          position: base + (h?.start ?? text.length) + 1,
+        })
       header = h.value
       j++
     }
     let alias = what === 'header' ? `_header_${header ?? ''}` : `_${what}`
     if (tokens[j]?.type === 'word' && tokens[j].value === 'as') {
       const a = tokens[j + 1]
-      if (a === undefined || (a.type !== 'word' && a.type !== 'quoted')) throw syntaxError(a?.value ?? '', base + (a?.start ?? text.length) + 1)
+      if (a === undefined || (a.type !== 'word' && a.type !== 'quoted'))
+        throw syntaxError(a?.value ?? '', base + (a?.start ?? text.length) + 1)
       alias = a.value
       j += 2
     }
@@ -468,7 +711,13 @@ function createTable(text: string, base: number, tokens: readonly Token[]): Stat
   return createTableBody(new Converter(base), s, appendOnly, wm.watermark, lifted.options)
 }
 
-function createTableBody(c: Converter, s: PgNode, appendOnly: boolean, watermark: WatermarkClause | undefined, options: Options): StatementBody {
+function createTableBody(
+  c: Converter,
+  s: PgNode,
+  appendOnly: boolean,
+  watermark: WatermarkClause | undefined,
+  options: Options,
+): StatementBody {
   const rel = s.relation as PgNode
   const columns: ColumnDef[] = []
   let primaryKey: string[] | undefined
@@ -488,7 +737,10 @@ function createTableBody(c: Converter, s: PgNode, appendOnly: boolean, watermark
   if (s.partspec !== undefined) c.unsupported('PARTITION BY')
   return {
     kind: 'create_table',
-    name: rel.schemaname !== undefined && rel.schemaname !== 'public' ? `${rel.schemaname as string}.${rel.relname as string}` : (rel.relname as string),
+    name:
+      rel.schemaname !== undefined && rel.schemaname !== 'public'
+        ? `${rel.schemaname as string}.${rel.relname as string}`
+        : (rel.relname as string),
     ifNotExists: s.if_not_exists === true,
     columns,
     primaryKey,
@@ -509,7 +761,8 @@ function createMaterializedView(text: string, base: number, tokens: readonly Tok
     if (emitAt >= 0 && emitAt < end) {
       const w = words(tokens, emitAt + 1, 3)
       if (w === 'on window close') emit = 'on_window_close'
-      else if (!w.startsWith('changes')) throw syntaxError(tokens[emitAt + 1]?.value ?? '', base + (tokens[emitAt + 1]?.start ?? text.length) + 1)
+      else if (!w.startsWith('changes'))
+        throw syntaxError(tokens[emitAt + 1]?.value ?? '', base + (tokens[emitAt + 1]?.start ?? text.length) + 1)
       t = blank(t, tokens[emitAt].start, tokens[end - 1].end)
       end = emitAt
       continue
@@ -518,7 +771,10 @@ function createMaterializedView(text: string, base: number, tokens: readonly Tok
     if (wmAt >= 0 && wmAt < end) {
       const durText = text.slice(tokens[wmAt + 1]?.start ?? text.length, tokens[end - 1].end)
       if (durText.trim() === '') throw syntaxError('', base + text.length + 1)
-      const cleaned = durText.replace(/^\s*interval\s+/i, '').trim().replace(/^'(.*)'$/s, '$1')
+      const cleaned = durText
+        .replace(/^\s*interval\s+/i, '')
+        .trim()
+        .replace(/^'(.*)'$/s, '$1')
       watermark = parseDurationMicros(cleaned, base + tokens[wmAt].start + 1)
       t = blank(t, tokens[wmAt].start, tokens[end - 1].end)
       end = wmAt
@@ -549,7 +805,13 @@ function createSink(text: string, base: number, tokens: readonly Token[]): State
   if (mode === 'as') {
     const queryText = blank(lifted.text, 0, tokens[next].end)
     const nodes = pgParse(queryText, base)
-    return { kind: 'create_sink', name, from: undefined, query: new Converter(base).query(nodes[0]), options: lifted.options }
+    return {
+      kind: 'create_sink',
+      name,
+      from: undefined,
+      query: new Converter(base).query(nodes[0]),
+      options: lifted.options,
+    }
   }
   throw syntaxError(mode ?? '', base + (tokens[next]?.start ?? text.length) + 1)
 }
@@ -586,7 +848,12 @@ function showCreate(tokens: readonly Token[], base: number): StatementBody {
   if (w === 'materialized view') {
     objectKind = 'materialized_view'
     i = 4
-  } else if (tokens[2]?.value === 'source' || tokens[2]?.value === 'table' || tokens[2]?.value === 'sink' || tokens[2]?.value === 'view') {
+  } else if (
+    tokens[2]?.value === 'source' ||
+    tokens[2]?.value === 'table' ||
+    tokens[2]?.value === 'sink' ||
+    tokens[2]?.value === 'view'
+  ) {
     objectKind = tokens[2].value
     i = 3
   } else throw syntaxError(tokens[2]?.value ?? '', base + (tokens[2]?.start ?? 0) + 1)
@@ -619,7 +886,8 @@ function subscribeWith(text: string, base: number, tokens: readonly Token[], at:
   const lifted = liftOptions(text, tokens, at)
   for (let k = at; k < tokens.length; k++) {
     const x = tokens[k]
-    if (x.value !== ';' && lifted.text.slice(x.start, x.end).trim() !== '') throw syntaxError(x.value, base + x.start + 1)
+    if (x.value !== ';' && lifted.text.slice(x.start, x.end).trim() !== '')
+      throw syntaxError(x.value, base + x.start + 1)
   }
   return lifted.options
 }
@@ -628,7 +896,14 @@ function explain(text: string, base: number, tokens: readonly Token[]): Statemen
   let i = 1
   let stage: ExplainStage = 'all'
   const w = tokens[1]?.value
-  const stages: Record<string, ExplainStage> = { bound: 'bound', logical: 'logical', optimized: 'optimized', stream: 'stream', physical: 'physical', plan: 'all' }
+  const stages: Record<string, ExplainStage> = {
+    bound: 'bound',
+    logical: 'logical',
+    optimized: 'optimized',
+    stream: 'stream',
+    physical: 'physical',
+    plan: 'all',
+  }
   if (w !== undefined && tokens[1].type === 'word' && stages[w] !== undefined) {
     stage = stages[w]
     i = 2
@@ -645,12 +920,17 @@ function alterSource(text: string, base: number, tokens: readonly Token[]): Stat
   const { name, next } = qualifiedName(tokens, 2)
   const action = tokens[next]
   if (action?.type === 'word' && ['drop', 'alter', 'rename', 'set'].includes(action.value)) {
-    throw new SluiceError(SqlState.feature_not_supported, `ALTER SOURCE ... ${action.value.toUpperCase()} is not supported: a source's schema evolves additively (ADD COLUMN)`, {
-      position: base + action.start + 1,
-      hint: 'to change or drop a column, create a new source and views over it',
-    })
+    throw new SluiceError(
+      SqlState.feature_not_supported,
+      `ALTER SOURCE ... ${action.value.toUpperCase()} is not supported: a source's schema evolves additively (ADD COLUMN)`,
+      {
+        position: base + action.start + 1,
+        hint: 'to change or drop a column, create a new source and views over it',
+      },
+    )
   }
-  if (words(tokens, next, 2) !== 'add column' && tokens[next]?.value !== 'add') throw syntaxError(tokens[next]?.value ?? '', base + (tokens[next]?.start ?? text.length) + 1)
+  if (words(tokens, next, 2) !== 'add column' && tokens[next]?.value !== 'add')
+    throw syntaxError(tokens[next]?.value ?? '', base + (tokens[next]?.start ?? text.length) + 1)
   const colStart = tokens[next + 1]?.value === 'column' ? next + 2 : next + 1
   const colText = `CREATE TABLE x (${text.slice(tokens[colStart].start)})`
   const stmt = field(pgParse(colText, base + tokens[colStart].start - 16)[0], 'CreateStmt')

@@ -17,6 +17,24 @@ export interface Token {
 
 /** Lexes `text`; stops quietly at an unterminated literal (the parser will report it). */
 export function tokenize(text: string): Token[] {
+  // The front door tokenizes one statement several times (split, each lifting pass, and again
+  // when the parser thread answers): for a long statement that was most of its main-thread time.
+  if (text.length >= MEMO_CHARS && text === memo?.text) return memo.tokens
+  const tokens = scan(text)
+  if (text.length >= MEMO_CHARS) memo = { text, tokens }
+  return tokens
+}
+
+/** Texts at least this long keep their tokens for the next call with the same text. */
+const MEMO_CHARS = 64 * 1024
+let memo: { readonly text: string; readonly tokens: Token[] } | undefined
+
+/** Drops the remembered tokens (parseSql calls it when done, so a big statement is not kept). */
+export function forgetTokens(): void {
+  memo = undefined
+}
+
+function scan(text: string): Token[] {
   const tokens: Token[] = []
   let i = 0
   let depth = 0
@@ -37,39 +55,49 @@ export function tokenize(text: string): Token[] {
         } else if (text[i] === '*' && text[i + 1] === '/') {
           nest--
           i += 2
-        }
-        else i++
+        } else i++
       }
     } else if (ch === "'" || ((ch === 'e' || ch === 'E') && text[i + 1] === "'")) {
       const start = i
       const escapes = ch !== "'"
       i += escapes ? 2 : 1
+      // Runs between quotes and escapes are copied as slices: a character at a time, a
+      // multi-megabyte literal became a rope of millions of pieces (seconds of GC).
       let value = ''
+      let run = i
       while (i < n) {
-        if (text[i] === "'" && text[i + 1] === "'") {
-          value += "'"
+        const c = text.charCodeAt(i)
+        if (c === 39 && text.charCodeAt(i + 1) === 39) {
+          value += text.slice(run, i) + "'"
           i += 2
-        } else if (text[i] === "'") {
-          i++
+          run = i
+        } else if (c === 39) {
           break
-        } else if (escapes && text[i] === '\\' && i + 1 < n) {
-          value += text[i + 1]
+        } else if (escapes && c === 92 && i + 1 < n) {
+          value += text.slice(run, i) + text[i + 1]
           i += 2
-        } else value += text[i++]
+          run = i
+        } else i++
       }
+      value += text.slice(run, i)
+      if (i < n) i++
       tokens.push({ type: 'string', value, start, end: i, depth })
     } else if (ch === '"') {
       const start = i++
       let value = ''
+      let run = i
       while (i < n) {
-        if (text[i] === '"' && text[i + 1] === '"') {
-          value += '"'
+        const c = text.charCodeAt(i)
+        if (c === 34 && text.charCodeAt(i + 1) === 34) {
+          value += text.slice(run, i) + '"'
           i += 2
-        } else if (text[i] === '"') {
-          i++
+          run = i
+        } else if (c === 34) {
           break
-        } else value += text[i++]
+        } else i++
       }
+      value += text.slice(run, i)
+      if (i < n) i++
       tokens.push({ type: 'quoted', value, start, end: i, depth })
     } else if (ch === '$' && /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.test(text.slice(i, i + 64))) {
       const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(text.slice(i, i + 64))![0]

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net'
 import { TLSSocket, type SecureContext } from 'node:tls'
 import type { Session, StatementResult } from '../../engine/session-api.ts'
 import type { AuthConfig, PasswordExchange, Role } from './auth.ts'
-import { passwordExchange, roleOf } from './auth.ts'
+import { checkLogin, passwordExchange, roleOf } from './auth.ts'
 import type { CopyOut } from './copy.ts'
 import { copyHeader, copyLine, parseCopy } from './copy.ts'
 import type { LogFn } from './errors.ts'
@@ -27,12 +27,7 @@ import * as W from './writer.ts'
 
 /** What the server hands each connection. */
 export interface ConnectionOptions {
-  readonly openSession: (startup: {
-    user: string
-    database: string
-    applicationName?: string
-    role: Role
-  }) => Session
+  readonly openSession: (startup: { user: string; database: string; applicationName?: string; role: Role }) => Session
   readonly auth: AuthConfig
   /** Offered on SSLRequest when set; otherwise the answer is 'N'. */
   readonly tls?: SecureContext
@@ -56,6 +51,9 @@ type TxStatus = 'I' | 'T' | 'E'
 
 /** Buffered input above which we stop reading from the socket until the backlog is handled. */
 const PAUSE_BYTES = 1024 * 1024
+
+/** COPY TO STDOUT lets the event loop run after this much sending (ms). */
+const COPY_YIELD_MS = 5
 
 const EXTENDED = new Set<FrontendMessage['kind']>(['parse', 'bind', 'describe', 'execute', 'close'])
 
@@ -90,6 +88,8 @@ export class Connection {
   private busy = false
   /** True while the engine runs a statement for this connection: what a cancel would interrupt. */
   private running = false
+  /** While COPY TO STDOUT sends its rows: a cancel request stops the sending (57014). */
+  private copy: { cancelled: boolean; wake: () => void } | undefined
   private readonly reported = new Map<string, string>()
   private authTimer: NodeJS.Timeout | undefined
 
@@ -128,8 +128,7 @@ export class Connection {
   private upgrade(context: SecureContext): void {
     // A client must wait for the answer before sending anything (CVE-2021-23214): bytes already
     // here were sent in the clear and would be taken as coming from inside the TLS session.
-    if (this.reader.buffered > 0)
-      throw new WireError('08P01', 'received unencrypted data after SSL request', 'FATAL')
+    if (this.reader.buffered > 0) throw new WireError('08P01', 'received unencrypted data after SSL request', 'FATAL')
     const raw = this.socket
     raw.off('data', this.onSocketData)
     raw.off('error', this.onSocketError)
@@ -157,6 +156,11 @@ export class Connection {
   /** Asks the engine to stop the running statement, if the session supports it. */
   cancel(): void {
     if (this.subscriptions.cancel()) return
+    if (this.copy !== undefined) {
+      this.copy.cancelled = true
+      this.copy.wake()
+      return
+    }
     const session = this.session
     if (!this.running || !isCancellable(session)) return
     try {
@@ -288,7 +292,11 @@ export class Connection {
     if (user === '') throw new WireError('28000', 'no PostgreSQL user name specified in startup packet', 'FATAL')
     if (this.options.tooMany) throw new WireError('53300', 'sorry, too many clients already', 'FATAL')
     if (this.options.tlsRequired === true && !this.encrypted)
-      throw new WireError('28000', `connection for user "${user}" requires SSL (the server is configured with TLS required)`, 'FATAL')
+      throw new WireError(
+        '28000',
+        `connection for user "${user}" requires SSL (the server is configured with TLS required)`,
+        'FATAL',
+      )
     this.user = user
     this.database = m.params.get('database') || user
     this.applicationName = m.params.get('application_name') ?? m.params.get('fallback_application_name')
@@ -297,6 +305,7 @@ export class Connection {
     if (m.minorVersion > 0 || unknownOptions.length > 0) this.out.send(W.negotiateProtocolVersion(0, unknownOptions))
     const auth = this.options.auth
     this.role = roleOf(auth, user)
+    checkLogin(auth, user)
     if (auth.mode === 'trust') return this.finishStartup()
     this.exchange = passwordExchange(auth, user)
     this.phase = 'auth'
@@ -491,9 +500,24 @@ export class Connection {
     this.sendNotices(r)
     this.out.send(W.copyOutResponse(columns.length))
     if (copy.options.header) this.out.send(W.copyData(Buffer.from(copyHeader(columns, copy.options), 'utf8')))
-    for (let i = 0; i < rows.length; i++) {
-      this.out.send(W.copyData(Buffer.from(copyLine(rows[i], columns, copy.options, tz), 'utf8')))
-      if (this.out.congested) await this.out.drained()
+    const state = { cancelled: false, wake: (): void => {} }
+    // Resolves on a cancel request: a client that stopped reading must not keep the wait alive.
+    const cancelled = new Promise<void>((resolve) => (state.wake = resolve))
+    this.copy = state
+    try {
+      let since = performance.now()
+      for (let i = 0; i < rows.length; i++) {
+        this.out.send(W.copyData(Buffer.from(copyLine(rows[i], columns, copy.options, tz), 'utf8')))
+        if (this.out.congested) await Promise.race([this.out.drained(), cancelled])
+        // A fast client never congests the socket: let the event loop (and a cancel request) in.
+        if ((i & 1023) === 1023 && performance.now() - since >= COPY_YIELD_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve))
+          since = performance.now()
+        }
+        if (state.cancelled) throw new WireError('57014', 'canceling statement due to user request')
+      }
+    } finally {
+      this.copy = undefined
     }
     this.out.send(W.copyDone())
     this.out.send(W.commandComplete(`COPY ${rows.length}`))
@@ -527,7 +551,14 @@ export class Connection {
     const { columns, rows = [], tag } = portal.result
     if (columns !== undefined && portal.result.subscription !== undefined) {
       const sub = portal.result.subscription
-      const { done } = await this.subscriptions.stream(this.out, sub, columns, portal.formats, maxRows, this.timezone(session))
+      const { done } = await this.subscriptions.stream(
+        this.out,
+        sub,
+        columns,
+        portal.formats,
+        maxRows,
+        this.timezone(session),
+      )
       if (!done) {
         this.out.send(W.portalSuspended())
         return
