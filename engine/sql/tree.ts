@@ -12,6 +12,8 @@ export interface TypeName {
   readonly position: number
   /** `INTERVAL '1' MINUTE`: the unit a bare number in the literal is counted in. */
   readonly intervalUnit?: string
+  /** Integer type modifiers as written: `varchar(5)` → [5], `numeric(12,2)` → [12, 2]; `char` → [1]. */
+  readonly mods?: readonly number[]
 }
 
 export type Expr =
@@ -31,10 +33,35 @@ export type Expr =
   | { readonly kind: 'and' | 'or'; readonly args: readonly Expr[]; readonly position: number }
   | { readonly kind: 'not'; readonly arg: Expr; readonly position: number }
   | { readonly kind: 'is_null'; readonly arg: Expr; readonly negated: boolean; readonly position: number }
-  | { readonly kind: 'is_bool'; readonly arg: Expr; readonly value: boolean; readonly negated: boolean; readonly position: number }
-  | { readonly kind: 'is_distinct'; readonly left: Expr; readonly right: Expr; readonly negated: boolean; readonly position: number }
-  | { readonly kind: 'between'; readonly arg: Expr; readonly low: Expr; readonly high: Expr; readonly negated: boolean; readonly position: number }
-  | { readonly kind: 'in_list'; readonly arg: Expr; readonly list: readonly Expr[]; readonly negated: boolean; readonly position: number }
+  | {
+      readonly kind: 'is_bool'
+      readonly arg: Expr
+      readonly value: boolean
+      readonly negated: boolean
+      readonly position: number
+    }
+  | {
+      readonly kind: 'is_distinct'
+      readonly left: Expr
+      readonly right: Expr
+      readonly negated: boolean
+      readonly position: number
+    }
+  | {
+      readonly kind: 'between'
+      readonly arg: Expr
+      readonly low: Expr
+      readonly high: Expr
+      readonly negated: boolean
+      readonly position: number
+    }
+  | {
+      readonly kind: 'in_list'
+      readonly arg: Expr
+      readonly list: readonly Expr[]
+      readonly negated: boolean
+      readonly position: number
+    }
   | {
       readonly kind: 'case'
       readonly operand: Expr | undefined
@@ -56,7 +83,13 @@ export type Expr =
       readonly over: WindowDef | undefined
       readonly position: number
     }
-  | { readonly kind: 'subquery'; readonly mode: 'scalar' | 'exists' | 'in' | 'array'; readonly arg: Expr | undefined; readonly query: Query; readonly position: number }
+  | {
+      readonly kind: 'subquery'
+      readonly mode: 'scalar' | 'exists' | 'in' | 'array'
+      readonly arg: Expr | undefined
+      readonly query: Query
+      readonly position: number
+    }
   | { readonly kind: 'array'; readonly items: readonly Expr[]; readonly position: number }
 
 export interface WindowDef {
@@ -95,7 +128,14 @@ export type Query =
       readonly limit: Expr | undefined
       readonly offset: Expr | undefined
     }
-  | { readonly kind: 'values'; readonly with: readonly Cte[]; readonly rows: readonly (readonly Expr[])[]; readonly orderBy: readonly OrderItem[]; readonly limit: Expr | undefined; readonly offset: Expr | undefined }
+  | {
+      readonly kind: 'values'
+      readonly with: readonly Cte[]
+      readonly rows: readonly (readonly Expr[])[]
+      readonly orderBy: readonly OrderItem[]
+      readonly limit: Expr | undefined
+      readonly offset: Expr | undefined
+    }
   | {
       readonly kind: 'set_op'
       readonly with: readonly Cte[]
@@ -118,7 +158,13 @@ export type Relation =
       /** `FOR SYSTEM_TIME AS OF PROCTIME()`: a lookup of the table's state at arrival time. */
       readonly lookup?: boolean
     }
-  | { readonly kind: 'subquery'; readonly query: Query; readonly alias: string | undefined; readonly columnAliases?: readonly string[]; readonly position: number }
+  | {
+      readonly kind: 'subquery'
+      readonly query: Query
+      readonly alias: string | undefined
+      readonly columnAliases?: readonly string[]
+      readonly position: number
+    }
   | {
       readonly kind: 'join'
       readonly type: 'inner' | 'left' | 'right' | 'full' | 'cross'
@@ -205,8 +251,20 @@ export type StatementBody =
       readonly emit: 'changes' | 'on_window_close'
       readonly options: Options
     }
-  | { readonly kind: 'create_view'; readonly name: string; readonly columnNames: readonly string[] | undefined; readonly query: Query; readonly orReplace: boolean }
-  | { readonly kind: 'create_sink'; readonly name: string; readonly from: string | undefined; readonly query: Query | undefined; readonly options: Options }
+  | {
+      readonly kind: 'create_view'
+      readonly name: string
+      readonly columnNames: readonly string[] | undefined
+      readonly query: Query
+      readonly orReplace: boolean
+    }
+  | {
+      readonly kind: 'create_sink'
+      readonly name: string
+      readonly from: string | undefined
+      readonly query: Query | undefined
+      readonly options: Options
+    }
   | {
       readonly kind: 'insert'
       readonly table: string
@@ -214,13 +272,30 @@ export type StatementBody =
       readonly source: Query
       readonly onConflict:
         | { readonly columns: readonly string[]; readonly action: 'nothing' }
-        | { readonly columns: readonly string[]; readonly action: 'update'; readonly set: readonly { readonly column: string; readonly expr: Expr }[]; readonly where: Expr | undefined }
+        | {
+            readonly columns: readonly string[]
+            readonly action: 'update'
+            readonly set: readonly { readonly column: string; readonly expr: Expr }[]
+            readonly where: Expr | undefined
+          }
         | undefined
       readonly position: number
     }
-  | { readonly kind: 'update'; readonly table: string; readonly set: readonly { readonly column: string; readonly expr: Expr }[]; readonly where: Expr | undefined; readonly position: number }
+  | {
+      readonly kind: 'update'
+      readonly table: string
+      readonly set: readonly { readonly column: string; readonly expr: Expr }[]
+      readonly where: Expr | undefined
+      readonly position: number
+    }
   | { readonly kind: 'delete'; readonly table: string; readonly where: Expr | undefined; readonly position: number }
-  | { readonly kind: 'drop'; readonly objectKind: ObjectKindWord; readonly names: readonly string[]; readonly ifExists: boolean; readonly cascade: boolean }
+  | {
+      readonly kind: 'drop'
+      readonly objectKind: ObjectKindWord
+      readonly names: readonly string[]
+      readonly ifExists: boolean
+      readonly cascade: boolean
+    }
   | { readonly kind: 'show_objects'; readonly objectKind: ObjectKindWord }
   | { readonly kind: 'show_create'; readonly objectKind: ObjectKindWord; readonly name: string }
   | { readonly kind: 'show_setting'; readonly name: string }
@@ -229,13 +304,74 @@ export type StatementBody =
   | { readonly kind: 'describe'; readonly name: string; readonly position: number }
   | { readonly kind: 'flush' }
   /** `SUBSCRIBE [TO] name | (query) [WITH (snapshot = false, from = p, queue.max = n)]`. */
-  | { readonly kind: 'subscribe'; readonly name: string | undefined; readonly query: Query | undefined; readonly options: Options }
+  | {
+      readonly kind: 'subscribe'
+      readonly name: string | undefined
+      readonly query: Query | undefined
+      readonly options: Options
+    }
   /** EXPLAIN stages: the plan as bound, after the rewrite rules, the operator graph, or both of the last two. */
   | { readonly kind: 'explain'; readonly stage: ExplainStage; readonly statement: Statement }
   | { readonly kind: 'transaction'; readonly action: 'begin' | 'commit' | 'rollback' }
   | { readonly kind: 'alter_source_add_column'; readonly source: string; readonly column: ColumnDef }
+  /** `CREATE INDEX [IF NOT EXISTS] [name] ON relation (col, ...)`; a missing name is made up as PostgreSQL does. */
+  | {
+      readonly kind: 'create_index'
+      readonly name: string | undefined
+      readonly relation: string
+      readonly columns: readonly string[]
+      readonly ifNotExists: boolean
+      readonly position: number
+    }
+  | {
+      readonly kind: 'drop_index'
+      readonly names: readonly string[]
+      readonly ifExists: boolean
+      readonly cascade: boolean
+    }
   /** Statements accepted and ignored (DISCARD ALL, DEALLOCATE ...), answered with their tag. */
   | { readonly kind: 'noop'; readonly tag: string }
+  /** Roles, grants, secrets and tokens (engine/exec/roles.ts, docs/sql.md "Users and privileges"). */
+  | RoleStatement
+
+/** `LOGIN`, `SUPERUSER`, `PASSWORD '...'` (a clear password or a SCRAM verifier) or `PASSWORD NULL`. */
+export interface RoleOptions {
+  readonly login?: boolean
+  readonly superuser?: boolean
+  readonly password?: string | null
+}
+
+export type Privilege = 'select' | 'insert' | 'update' | 'delete' | 'create'
+
+/** What a GRANT names: objects, every relation of a schema, or the schema itself (CREATE). */
+export type GrantTarget =
+  | { readonly kind: 'objects'; readonly names: readonly string[] }
+  | { readonly kind: 'all_in_schema'; readonly schema: string }
+  | { readonly kind: 'schema'; readonly schema: string }
+
+export type RoleStatement =
+  | { readonly kind: 'create_role'; readonly name: string; readonly options: RoleOptions; readonly user: boolean }
+  | { readonly kind: 'alter_role'; readonly name: string; readonly options: RoleOptions }
+  | { readonly kind: 'drop_role'; readonly names: readonly string[]; readonly ifExists: boolean }
+  | {
+      readonly kind: 'grant'
+      readonly revoke: boolean
+      /** undefined: ALL PRIVILEGES. */
+      readonly privileges: readonly Privilege[] | undefined
+      readonly target: GrantTarget
+      readonly roles: readonly string[]
+      readonly grantOption: boolean
+    }
+  | { readonly kind: 'create_secret'; readonly name: string; readonly value: string; readonly orReplace: boolean }
+  | { readonly kind: 'drop_secret'; readonly names: readonly string[]; readonly ifExists: boolean }
+  /** `CREATE TOKEN FOR role`: a bearer token for the HTTP API; the stored form carries its digest. */
+  | {
+      readonly kind: 'create_token'
+      readonly role: string
+      readonly digest: string | undefined
+      readonly id: string | undefined
+    }
+  | { readonly kind: 'drop_token'; readonly id: string; readonly ifExists: boolean }
 
 export type Statement = StatementBody & {
   /** The statement's own text. */

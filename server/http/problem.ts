@@ -41,6 +41,8 @@ export function conditionName(code: string): string {
 /** The HTTP status for an engine error, by fault domain (see the header). */
 export function statusForError(err: SluiceError): number {
   if (err.code === SqlState.admin_shutdown || err.code === SqlState.too_many_connections) return 503
+  // Authenticated but not allowed: 403, so a client can tell it from a bad statement.
+  if (err.code === SqlState.insufficient_privilege) return 403
   switch (err.domain) {
     case 'user':
       return 400

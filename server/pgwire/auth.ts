@@ -30,17 +30,44 @@ export type AuthMethod = 'scram-sha-256' | 'md5' | 'cleartext'
  * (default scram-sha-256). A plain string is a password with the admin role.
  */
 export type AuthConfig =
-  | { readonly mode: 'trust'; readonly users?: ReadonlyMap<string, string | UserConfig> }
+  | {
+      readonly mode: 'trust'
+      readonly users?: ReadonlyMap<string, string | UserConfig>
+      readonly directory?: RoleDirectory
+    }
   | {
       readonly mode: 'password'
       readonly users: ReadonlyMap<string, string | UserConfig>
       readonly method?: AuthMethod
+      readonly directory?: RoleDirectory
     }
 
-/** The role `user` gets under `config`. */
+/**
+ * The roles created in SQL (CREATE ROLE ... PASSWORD), consulted for users the `users` map does
+ * not list. Looked up at each connection, so ALTER ROLE and DROP ROLE apply to the next login.
+ */
+export interface RoleDirectory {
+  lookup(
+    user: string,
+  ): { readonly verifier: string | undefined; readonly login: boolean; readonly superuser: boolean } | undefined
+}
+
+/** The role `user` gets under `config`. A role of the catalog gets exactly its grants (the engine decides). */
 export function roleOf(config: AuthConfig, user: string): Role {
   const entry = config.users?.get(user)
+  if (entry === undefined) {
+    const role = config.directory?.lookup(user)
+    // 'readonly' only reports is_superuser = off: the engine applies the catalog role's grants.
+    if (role !== undefined) return role.superuser ? 'admin' : 'readonly'
+  }
   return typeof entry === 'object' ? (entry.role ?? 'admin') : 'admin'
+}
+
+/** 28000 for a catalog role without LOGIN (the users map's entries may always log in). */
+export function checkLogin(config: AuthConfig, user: string): void {
+  if (config.users?.has(user) === true) return
+  if (config.directory?.lookup(user)?.login === false)
+    throw new WireError('28000', `role "${user}" is not permitted to log in`, 'FATAL')
 }
 
 /** One pending password exchange: the first request, then one step per PasswordMessage. */
@@ -61,6 +88,16 @@ export function passwordExchange(config: Extract<AuthConfig, { mode: 'password' 
   const entry = config.users.get(user)
   const password = typeof entry === 'string' ? entry : entry?.password
   const method = config.method ?? 'scram-sha-256'
+  if (entry === undefined && method === 'scram-sha-256') {
+    // A catalog role: its stored verifier, parsed per connection (cheap; ALTER ROLE applies at once).
+    const stored = config.directory?.lookup(user)?.verifier
+    return scramExchange(user, stored === undefined ? undefined : parseVerifier(stored))
+  }
+  if (entry === undefined && config.directory?.lookup(user) !== undefined)
+    return failingExchange(
+      user,
+      method === 'md5' ? W.authenticationMD5Password(randomBytes(4)) : W.authenticationCleartextPassword(),
+    )
   if (method === 'scram-sha-256') {
     let cache = verifiers.get(config)
     if (cache === undefined) verifiers.set(config, (cache = new Map()))
@@ -72,7 +109,10 @@ export function passwordExchange(config: Extract<AuthConfig, { mode: 'password' 
     return scramExchange(user, verifier)
   }
   if (password !== undefined && parseVerifier(password) !== undefined)
-    return failingExchange(user, method === 'md5' ? W.authenticationMD5Password(randomBytes(4)) : W.authenticationCleartextPassword())
+    return failingExchange(
+      user,
+      method === 'md5' ? W.authenticationMD5Password(randomBytes(4)) : W.authenticationCleartextPassword(),
+    )
   if (method === 'cleartext') {
     return {
       request: W.authenticationCleartextPassword(),
@@ -200,7 +240,11 @@ function scramExchange(user: string, verifier: ScramVerifier | undefined): Passw
         const m = /^([ny]),(a=[^,]*)?,(.*)$/.exec(first)
         if (m === null) {
           if (first.startsWith('p='))
-            throw new WireError('28000', 'channel binding is not supported; connect with channel_binding=disable or prefer', 'FATAL')
+            throw new WireError(
+              '28000',
+              'channel binding is not supported; connect with channel_binding=disable or prefer',
+              'FATAL',
+            )
           throw malformed('bad gs2 header')
         }
         const bare = m[3]
