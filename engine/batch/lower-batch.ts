@@ -11,11 +11,11 @@ import type { Cursor } from './cursor.ts'
 import type { QueryBudget } from './budget.ts'
 import { compilePredicate } from '../expr/compile.ts'
 import { lower } from '../plan/physical.ts'
-import { exprText, joinCondition } from '../plan/explain.ts'
+import { exprText, joinCondition, lookupText } from '../plan/explain.ts'
 import { Stream } from '../runtime/stream.ts'
 import { BatchHashJoin } from './batch-join.ts'
 import { BlockingCursor, ConcatCursor, MapCursor, STEP_ROWS, ScanCursor, emptyChunk } from './cursor.ts'
-import { isLookup } from './lookups.ts'
+import { lookupRows } from './lookups.ts'
 
 export interface BatchContext {
   readonly compile: CompileContext
@@ -53,14 +53,18 @@ export function toCursor(plan: LogicalPlan, ctx: BatchContext): Cursor {
   switch (plan.kind) {
     case 'scan': {
       const input = plan.relation.input
-      // A lookup reads through the relation's index on the filter's `column = constant` columns
-      // when it has one (a table's primary key, a view's index), else the whole relation.
-      const detail = `${plan.relation.name}${isLookup(input) ? ' (lookup)' : ''}`
+      const lookup = plan.lookup
+      if (lookup !== undefined) {
+        // Only the rows the index finds (rules/index-lookup.ts); the filter above still applies.
+        const types = plan.columns.map((c) => c.type)
+        const detail = `${plan.relation.name} (${lookupText(lookup, plan.columns)})`
+        return new ScanCursor('Scan', () => lookupRows(input, lookup, types, width, ctx.compile), width, detail)
+      }
       return new ScanCursor(
         'Scan',
         () => input.pieces?.(STEP_ROWS) ?? input.snapshotRows?.() ?? input.snapshot(),
         width,
-        detail,
+        plan.relation.name,
       )
     }
     case 'values':

@@ -1,6 +1,7 @@
 /**
- * Pull queries (SELECT): the bound plan is optimized for batch (join order from estimates, point
- * lookups through indexes) and lowered to a tree of cursors (cursor.ts), which a driver steps
+ * Pull queries (SELECT): the planning pipeline (engine/plan/pipeline.ts) rewrites the bound plan
+ * for batch (join order from estimates, point lookups through indexes) and lowers it to a tree of
+ * cursors (cursor.ts), which a driver steps
  * until the root is exhausted, collecting the rows; then ORDER BY / LIMIT / OFFSET apply.
  *
  * Two drivers share one run: `runPullQueryAsync` (statements from clients) yields the event loop
@@ -15,11 +16,9 @@ import type { OperatorContext } from '../ops/operator.ts'
 import type { DataType, Value } from '../types/datatype.ts'
 import type { QueryBudget } from './budget.ts'
 import type { Cursor } from './cursor.ts'
-import { optimize } from '../plan/optimize.ts'
+import { batchPlan, lowerBatch } from '../plan/pipeline.ts'
 import { compareValues } from '../types/compare.ts'
 import { SluiceError, SqlState } from '../errors.ts'
-import { withLookups } from './lookups.ts'
-import { toCursor } from './lower-batch.ts'
 import { STEP_ROWS, chunkBytes } from './cursor.ts'
 
 /** Per-statement limits: the statement timeout / cancel check, result size and memory budget. */
@@ -49,11 +48,11 @@ export interface PullQuery {
   readonly offset: number
   /** Trailing output columns added only for sorting, dropped from the result. */
   readonly hidden: number
-}
-
-/** The plan a pull query runs: batch-optimized, with point lookups. */
-export function batchPlan(query: PullQuery, compile: CompileContext): LogicalPlan {
-  return withLookups(optimize(query.plan, { batch: true }), compile)
+  /**
+   * The plan after the pipeline's batch rules (engine/plan/pipeline.ts), when the statement has
+   * it already; otherwise (a subquery's bound plan) the run applies them to `plan`.
+   */
+  readonly batchPlan?: LogicalPlan
 }
 
 /** One execution of a pull query: its cursor tree and the rows collected so far. */
@@ -75,7 +74,7 @@ class PullRun {
     ops: OperatorContext,
     private readonly limits: PullLimits,
   ) {
-    this.root = toCursor(batchPlan(query, compile), { compile, ops, budget: limits.budget })
+    this.root = lowerBatch(query.batchPlan ?? batchPlan(query.plan), { compile, ops, budget: limits.budget })
     const open = (c: Cursor): void => {
       c.open?.()
       c.inputs.forEach(open)

@@ -7,6 +7,7 @@ import type { Engine } from '../engine.ts'
 import type { RelationRef } from '../plan/logical.ts'
 import type { Query } from '../sql/tree.ts'
 import { SluiceError, SqlState } from '../errors.ts'
+import { RestorePending } from '../restore-progress.ts'
 import { constantSeries } from '../catalog/series.ts'
 import { findSystemTable, objectOid, systemTableOid, viewDefinition } from '../catalog/system.ts'
 import type { BoundExpr } from '../expr/bound.ts'
@@ -16,6 +17,7 @@ import { T } from '../types/datatype.ts'
 import { Stream } from '../runtime/stream.ts'
 import { chunkFromRows } from '../chunk.ts'
 import type { Value } from '../types/datatype.ts'
+import { lookupIndex } from './lookup-index.ts'
 
 const systemStream = new Stream('system')
 
@@ -42,6 +44,8 @@ export function binderCatalog(engine: Engine): BinderCatalog {
         return { kind: 'relation', ref, columns: sys.columns }
       }
       const obj = engine.get(name)
+      // Not restored yet after a restart: the session waits for it (restore-progress.ts).
+      if (engine.restoring?.blocks(name) === true) throw new RestorePending(name, engine.restoring)
       if (obj === undefined) {
         const sys = findSystemTable(undefined, name)
         if (sys !== undefined) return this.relation('pg_catalog', name, position)
@@ -54,7 +58,14 @@ export function binderCatalog(engine: Engine): BinderCatalog {
       if ((obj.kind === 'source' || obj.kind === 'table') && obj.watermark !== undefined)
         watermarkDelays.set(obj.watermark.column, obj.watermark.delay)
       const appendOnly = obj.kind === 'source' || (obj.kind === 'table' && obj.appendOnly)
-      const ref: RelationRef = { kind: obj.kind, name: obj.name, input: obj, watermarkDelays, appendOnly }
+      const ref: RelationRef = {
+        kind: obj.kind,
+        name: obj.name,
+        input: obj,
+        watermarkDelays,
+        appendOnly,
+        lookupIndex: obj.kind === 'source' ? undefined : (columns) => lookupIndex(obj, columns),
+      }
       return { kind: 'relation', ref, columns: obj.columns }
     },
     relationOid(schema, name) {

@@ -107,18 +107,27 @@ export async function executeInsert(
     })
   } else {
     // The query runs as a pull query, planned as a SELECT of it would be.
-    const planned = planQuery(s.source, { ...planningContext(session, params, paramTypes), compile }, { kind: 'select' })
+    const planned = planQuery(
+      s.source,
+      { ...planningContext(session, params, paramTypes), compile },
+      { kind: 'select' },
+    )
     const bound = planned.bound
     const cols = bound.plan.columns.slice(0, bound.plan.columns.length - bound.hidden)
     if (cols.length > targets.length)
       throw new SluiceError(SqlState.syntax_error, 'INSERT has more expressions than target columns', {
         position: s.position,
       })
-    values = await runPullQueryAsync({ ...bound, batchPlan: planned.plan }, compile, operatorContext(engine, table.name), {
-      interrupt: session.interrupt,
-      maxResultBytes: session.maxResultBytes,
-      budget: session.budget,
-    })
+    values = await runPullQueryAsync(
+      { ...bound, batchPlan: planned.plan },
+      compile,
+      operatorContext(engine, table.name),
+      {
+        interrupt: session.interrupt,
+        maxResultBytes: session.maxResultBytes,
+        budget: session.budget,
+      },
+    )
     // Cast where the rows are: a million-row INSERT ... SELECT must not hold several copies.
     const from = cols.map((c, i) => (c.type.kind === 'unknown' ? table.columns[targets[i]].type : c.type))
     for (const r of values) {

@@ -15,9 +15,9 @@ import type { LogicalPlan } from '../plan/logical.ts'
 import type { CompileContext } from '../expr/compile.ts'
 import type { SinkObject } from '../catalog/objects.ts'
 import { SluiceError, SqlState } from '../errors.ts'
+import { resolveSecrets } from '../catalog/secrets.ts'
 import { Dataflow } from '../runtime/dataflow.ts'
-import { lower } from '../plan/physical.ts'
-import { isAppendOnly } from '../plan/logical.ts'
+import { lowerStream, sinkShape } from '../plan/pipeline.ts'
 import { streamKey, type RelationKey } from '../plan/properties.ts'
 import { attachDataflow, operatorContext, removeObject, startSources } from './ddl.ts'
 
@@ -45,26 +45,41 @@ export interface SinkDef {
 export async function createSink(engine: Engine, def: SinkDef): Promise<void> {
   engine.checkNameFree(def.name, 'sink')
   const connector = def.options.get('connector')
-  if (connector === undefined) throw new SluiceError(SqlState.invalid_parameter_value, `CREATE SINK ${def.name} needs a "connector" option`)
+  if (connector === undefined)
+    throw new SluiceError(SqlState.invalid_parameter_value, `CREATE SINK ${def.name} needs a "connector" option`)
   const factory = engine.sinkFactories.get(connector.toLowerCase())
   if (factory === undefined) {
-    throw new SluiceError(SqlState.undefined_object, `sink connector "${connector}" does not exist`, { hint: `known sink connectors: ${[...engine.sinkFactories.keys()].join(', ')}` })
+    throw new SluiceError(SqlState.undefined_object, `sink connector "${connector}" does not exist`, {
+      hint: `known sink connectors: ${[...engine.sinkFactories.keys()].join(', ')}`,
+    })
   }
   await factory.prepare?.()
   const options = new Map([...def.options].filter(([k]) => k !== 'connector'))
-  const columns: ColumnSchema[] = def.plan.columns.filter((c) => c.hidden !== true).map((c) => ({ name: c.name, type: c.type }))
-  const spec: SinkSpec = { columns, key: streamKeyOf(engine, def.plan), appendOnly: def.emitOnWindowClose || isAppendOnly(def.plan) }
-  const writer = factory.create(spec, options, engine.connectorContext(def.name))
-  const physical = lower(def.plan, { compile: def.compile, ops: operatorContext(engine, def.name), watermarkOverride: undefined, emitOnWindowClose: false })
+  const columns: ColumnSchema[] = def.plan.columns
+    .filter((c) => c.hidden !== true)
+    .map((c) => ({ name: c.name, type: c.type }))
+  // The same shape EXPLAIN CREATE SINK prints (engine/plan/pipeline.ts).
+  const spec: SinkSpec = { columns, ...sinkShape(def.plan, relationKeys(engine), def.emitOnWindowClose) }
+  const writer = factory.create(spec, resolveSecrets(engine, options), engine.connectorContext(def.name))
+  const physical = lowerStream(
+    { plan: def.plan, compile: def.compile, watermarkOverride: undefined, emitOnWindowClose: false },
+    operatorContext(engine, def.name),
+  )
   const output = new SinkOutput(writer)
   const id = engine.allocateId()
   let obj: SinkObject | undefined = undefined
-  const dataflow = new Dataflow({ op: output, inputs: [physical], types: physical.types }, { chunk: () => {}, watermark: () => {} }, (error) => {
-    const message = error instanceof Error ? error.message : String(error)
-    if (obj !== undefined) obj.lastError = `dataflow failed: ${message}`
-    engine.log('error', `sink ${def.name} failed and stopped`, { error: message })
-  })
+  const dataflow = new Dataflow(
+    { op: output, inputs: [physical], types: physical.types },
+    { chunk: () => {}, watermark: () => {} },
+    (error) => {
+      const message = error instanceof Error ? error.message : String(error)
+      if (obj !== undefined) obj.lastError = `dataflow failed: ${message}`
+      engine.log('error', `sink ${def.name} failed and stopped`, { error: message })
+    },
+  )
   const opened = openWithRetries(engine, def.name, writer, () => obj)
+  // A restored sink keeps retrying in the background; a failure at shutdown is already in lastError and the log.
+  opened.catch(() => {})
   obj = {
     kind: 'sink',
     id,
@@ -111,7 +126,12 @@ export async function createSink(engine: Engine, def: SinkDef): Promise<void> {
 }
 
 /** Opens the writer, retrying with backoff while the sink exists; a new sink (CREATE) fails on the first error instead. */
-function openWithRetries(engine: Engine, name: string, writer: SinkWriter, sink: () => SinkObject | undefined): Promise<void> {
+function openWithRetries(
+  engine: Engine,
+  name: string,
+  writer: SinkWriter,
+  sink: () => SinkObject | undefined,
+): Promise<void> {
   const restoring = engine.restoringId !== undefined
   if (!restoring) return writer.open()
   return (async () => {
@@ -137,14 +157,6 @@ function openWithRetries(engine: Engine, name: string, writer: SinkWriter, sink:
       }
     }
   })()
-}
-
-/**
- * The stream key of a plan over this engine's relations (engine/plan/properties.ts): a table's
- * primary key, a view's own stream key. Empty when none is known.
- */
-export function streamKeyOf(engine: Engine, plan: LogicalPlan): number[] {
-  return streamKey(plan, relationKeys(engine)) ?? []
 }
 
 /** Resolves the key of a relation a plan scans. */

@@ -20,7 +20,14 @@
 import type { Chunk } from '../chunk.ts'
 import type { Engine } from '../engine.ts'
 import type { EngineSession } from './session.ts'
-import type { Change, ChangeBatch, ChangeSubscription, ResultColumn, StatementResult, SubscribeOptions } from '../session-api.ts'
+import type {
+  Change,
+  ChangeBatch,
+  ChangeSubscription,
+  ResultColumn,
+  StatementResult,
+  SubscribeOptions,
+} from '../session-api.ts'
 import type { Value } from '../types/datatype.ts'
 import type { Subscriber } from '../runtime/stream.ts'
 import type { RelationInput } from '../runtime/dataflow.ts'
@@ -28,10 +35,8 @@ import type { Options, Query } from '../sql/tree.ts'
 import { Stream } from '../runtime/stream.ts'
 import { Dataflow } from '../runtime/dataflow.ts'
 import { Materialize } from '../ops/materialize.ts'
-import { lower } from '../plan/physical.ts'
-import { optimize } from '../plan/optimize.ts'
-import { Binder } from '../plan/binder.ts'
-import { binderCatalog } from './catalog-view.ts'
+import { bind, lowerStream, streamLowering } from '../plan/pipeline.ts'
+import { planStatement, planningContext } from './plan-statement.ts'
 import { operatorContext } from './ddl.ts'
 import { chunkFromRows } from '../chunk.ts'
 import { SluiceError, SqlState } from '../errors.ts'
@@ -120,7 +125,13 @@ export class ChangeLog implements Subscriber {
   watermark(): void {}
 
   failed(error: unknown): void {
-    this.close(new SluiceError(SqlState.internal_error, `subscription to "${this.target.name}" failed: ${error instanceof Error ? error.message : String(error)}`, { domain: 'internal' }))
+    this.close(
+      new SluiceError(
+        SqlState.internal_error,
+        `subscription to "${this.target.name}" failed: ${error instanceof Error ? error.message : String(error)}`,
+        { domain: 'internal' },
+      ),
+    )
   }
 
   /**
@@ -135,15 +146,23 @@ export class ChangeLog implements Subscriber {
     const from = options.from
     if (from !== undefined) {
       if (!Number.isSafeInteger(from) || from > this.position) {
-        throw new SluiceError(SqlState.invalid_parameter_value, `position ${from} of "${this.target.name}" has not been reached (the newest is ${this.position})`, {
-          hint: 'Positions come from earlier changes of the same relation; resubscribe with a snapshot.',
-        })
+        throw new SluiceError(
+          SqlState.invalid_parameter_value,
+          `position ${from} of "${this.target.name}" has not been reached (the newest is ${this.position})`,
+          {
+            hint: 'Positions come from earlier changes of the same relation; resubscribe with a snapshot.',
+          },
+        )
       }
       const oldest = this.head < this.logged.length ? this.logged[this.head].position : this.nextPosition
       if (from + 1 < oldest) {
-        throw new SluiceError(SqlState.invalid_parameter_value, `position ${from} of "${this.target.name}" is too old to resume from (the oldest kept is ${oldest})`, {
-          hint: `Resubscribe with a snapshot. Each relation keeps its newest ${this.keepRows} changes.`,
-        })
+        throw new SluiceError(
+          SqlState.invalid_parameter_value,
+          `position ${from} of "${this.target.name}" is too old to resume from (the oldest kept is ${oldest})`,
+          {
+            hint: `Resubscribe with a snapshot. Each relation keeps its newest ${this.keepRows} changes.`,
+          },
+        )
       }
       s.start(from)
       for (let i = this.head; i < this.logged.length; i++) {
@@ -235,9 +254,13 @@ export class Subscription implements ChangeSubscription {
       this.qhead = 0
       this.queuedRows = 0
       this.end(
-        new SluiceError(SqlState.program_limit_exceeded, `subscriber to "${this.relation}" fell behind: more than ${this.maxQueueRows} changes queued`, {
-          hint: 'Read changes faster, or resume from the last position received.',
-        }),
+        new SluiceError(
+          SqlState.program_limit_exceeded,
+          `subscriber to "${this.relation}" fell behind: more than ${this.maxQueueRows} changes queued`,
+          {
+            hint: 'Read changes faster, or resume from the last position received.',
+          },
+        ),
       )
       return
     }
@@ -267,7 +290,11 @@ export class Subscription implements ChangeSubscription {
     } else {
       const n = Math.max(1, Math.floor(maxRows))
       out = { chunk: sliceChunk(batch.chunk, 0, n), position: batch.position, snapshot: batch.snapshot }
-      this.queue[this.qhead] = { chunk: sliceChunk(batch.chunk, n, batch.chunk.length), position: batch.snapshot ? batch.position : batch.position + n, snapshot: batch.snapshot }
+      this.queue[this.qhead] = {
+        chunk: sliceChunk(batch.chunk, n, batch.chunk.length),
+        position: batch.snapshot ? batch.position : batch.position + n,
+        snapshot: batch.snapshot,
+      }
     }
     if (this.qhead >= this.queue.length) {
       this.queue.length = 0
@@ -312,7 +339,12 @@ export class Subscription implements ChangeSubscription {
         for (let i = 0; i < chunk.length; i++) {
           const row = new Array<Value>(chunk.columns.length)
           for (let c = 0; c < chunk.columns.length; c++) row[c] = chunk.columns[c][i]
-          yield { op: chunk.ops[i] > 0 ? 'insert' : 'delete', position: batch.snapshot ? batch.position : batch.position + i, row, snapshot: batch.snapshot }
+          yield {
+            op: chunk.ops[i] > 0 ? 'insert' : 'delete',
+            position: batch.snapshot ? batch.position : batch.position + i,
+            row,
+            snapshot: batch.snapshot,
+          }
         }
       }
     } finally {
@@ -351,10 +383,18 @@ export class Subscription implements ChangeSubscription {
   }
 }
 
-const EMPTY_BATCH: ChangeBatch = { chunk: { columns: [], ops: new Int8Array(0), length: 0 }, position: 0, snapshot: false }
+const EMPTY_BATCH: ChangeBatch = {
+  chunk: { columns: [], ops: new Int8Array(0), length: 0 },
+  position: 0,
+  snapshot: false,
+}
 
 function sliceChunk(chunk: Chunk, start: number, end: number): Chunk {
-  return { columns: chunk.columns.map((c) => c.slice(start, end)), ops: chunk.ops.slice(start, end), length: end - start }
+  return {
+    columns: chunk.columns.map((c) => c.slice(start, end)),
+    ops: chunk.ops.slice(start, end),
+    length: end - start,
+  }
 }
 
 // ---- the registry of logs, per engine ----
@@ -369,19 +409,38 @@ export function subscribeOptions(options: Options): SubscribeOptions {
   for (const [key, value] of options) {
     const v = value.trim().toLowerCase()
     if (key === 'snapshot') {
-      if (v !== 'true' && v !== 'false' && v !== 'on' && v !== 'off') throw new SluiceError(SqlState.invalid_parameter_value, `invalid value for SUBSCRIBE option "snapshot": "${value}"`, { hint: 'Use true or false.' })
+      if (v !== 'true' && v !== 'false' && v !== 'on' && v !== 'off')
+        throw new SluiceError(
+          SqlState.invalid_parameter_value,
+          `invalid value for SUBSCRIBE option "snapshot": "${value}"`,
+          { hint: 'Use true or false.' },
+        )
       snapshot = v === 'true' || v === 'on'
     } else if (key === 'from') {
-      if (!/^\d{1,16}$/.test(v)) throw new SluiceError(SqlState.invalid_parameter_value, `invalid value for SUBSCRIBE option "from": "${value}"`, { hint: 'Use a position from an earlier change.' })
+      if (!/^\d{1,16}$/.test(v))
+        throw new SluiceError(
+          SqlState.invalid_parameter_value,
+          `invalid value for SUBSCRIBE option "from": "${value}"`,
+          { hint: 'Use a position from an earlier change.' },
+        )
       from = Number(v)
     } else if (key === 'queue.max' || key === 'queue_max') {
-      if (!/^\d{1,9}$/.test(v) || Number(v) < 1) throw new SluiceError(SqlState.invalid_parameter_value, `invalid value for SUBSCRIBE option "${key}": "${value}"`)
+      if (!/^\d{1,9}$/.test(v) || Number(v) < 1)
+        throw new SluiceError(
+          SqlState.invalid_parameter_value,
+          `invalid value for SUBSCRIBE option "${key}": "${value}"`,
+        )
       maxQueueRows = Number(v)
     } else {
-      throw new SluiceError(SqlState.invalid_parameter_value, `unknown SUBSCRIBE option "${key}"`, { hint: 'SUBSCRIBE takes snapshot, from and queue.max.' })
+      throw new SluiceError(SqlState.invalid_parameter_value, `unknown SUBSCRIBE option "${key}"`, {
+        hint: 'SUBSCRIBE takes snapshot, from and queue.max.',
+      })
     }
   }
-  if (from !== undefined && snapshot === true) throw new SluiceError(SqlState.invalid_parameter_value, 'SUBSCRIBE cannot take both a snapshot and "from"', { hint: 'A resume (from = p) replays the changes after p instead of a snapshot.' })
+  if (from !== undefined && snapshot === true)
+    throw new SluiceError(SqlState.invalid_parameter_value, 'SUBSCRIBE cannot take both a snapshot and "from"', {
+      hint: 'A resume (from = p) replays the changes after p instead of a snapshot.',
+    })
   return { snapshot, from, maxQueueRows }
 }
 
@@ -405,12 +464,17 @@ export function subscribeToRelation(engine: Engine, name: string, options: Subsc
       {
         name,
         input: relation,
-        columns: relation.columns.map((c) => ({ name: c.name, type: c.type })),
+        columns: relation.columns.map((c) => ({ name: c.name, type: c.type, typmod: c.typmod })),
         gone: () => {
           if (engine.closed) return new SluiceError(SqlState.admin_shutdown, 'the server is shutting down')
-          if (engine.get(name) !== relation) return new SluiceError(SqlState.undefined_table, `relation "${name}" was dropped`)
+          if (engine.get(name) !== relation)
+            return new SluiceError(SqlState.undefined_table, `relation "${name}" was dropped`)
           if (relation.kind === 'materialized_view' && relation.failure !== undefined) {
-            return new SluiceError(SqlState.internal_error, `materialized view "${name}" failed and stopped updating: ${relation.failure}`, { domain: 'internal' })
+            return new SluiceError(
+              SqlState.internal_error,
+              `materialized view "${name}" failed and stopped updating: ${relation.failure}`,
+              { domain: 'internal' },
+            )
           }
           return undefined
         },
@@ -430,32 +494,37 @@ export function subscribeToRelation(engine: Engine, name: string, options: Subsc
  * `SUBSCRIBE TO (query)`: the query runs as a dataflow of its own for as long as the
  * subscription lasts. Its positions are its own, so it cannot be resumed.
  */
-export async function subscribeToQuery(session: EngineSession, query: Query, options: SubscribeOptions): Promise<Subscription> {
+export async function subscribeToQuery(
+  session: EngineSession,
+  query: Query,
+  options: SubscribeOptions,
+): Promise<Subscription> {
   const engine = session.engine
-  if (options.from !== undefined) throw new SluiceError(SqlState.invalid_parameter_value, 'a SUBSCRIBE to a query cannot resume "from" a position', { hint: 'Create a materialized view and subscribe to it by name.' })
-  const compile = { params: [], timezone: session.timezone, now: engine.now() * 1000 }
-  const binder = new Binder({ catalog: binderCatalog(engine), compile, paramTypes: [], allowSources: true })
-  const bound = binder.bindQuery(query)
-  if (bound.limit !== undefined || bound.offset > 0) throw new SluiceError(SqlState.feature_not_supported, 'LIMIT/OFFSET in a SUBSCRIBE query is not supported')
-  const width = bound.plan.columns.length - bound.hidden
-  const columns = bound.plan.columns.slice(0, width).map((c) => ({ name: c.name, type: c.type }))
-  const plan = optimize(bound.plan)
-  const physical = lower(plan, { compile, ops: operatorContext(engine, 'subscribe'), watermarkOverride: undefined, emitOnWindowClose: false })
+  if (options.from !== undefined)
+    throw new SluiceError(SqlState.invalid_parameter_value, 'a SUBSCRIBE to a query cannot resume "from" a position', {
+      hint: 'Create a materialized view and subscribe to it by name.',
+    })
+  // The same planning as EXPLAIN SUBSCRIBE shows; ORDER BY's extra columns are dropped by it.
+  const planned = await planStatement(session, { kind: 'subscribe', name: undefined, query, options: new Map() })
+  const plan = planned.plan
+  const width = plan.columns.length
+  const columns = plan.columns.map((c) => ({ name: c.name, type: c.type }))
+  const physical = lowerStream(streamLowering(planned), operatorContext(engine, 'subscribe'))
   const materialize = new Materialize(plan.columns.map((c) => c.type))
   const stream = new Stream('subscribe')
   let failure: string | undefined
   const dataflow = new Dataflow(
     { op: materialize, inputs: [physical], types: materialize.types },
-    { chunk: (c) => stream.push(width === c.columns.length ? c : { ...c, columns: c.columns.slice(0, width) }), watermark: () => {} },
+    { chunk: (c) => stream.push(c), watermark: () => {} },
     (e) => (failure = e instanceof Error ? e.message : String(e)),
   )
-  const reads = [...bound.reads].map((n) => [n, engine.get(n)] as const)
+  const reads = [...planned.bound.reads].map((n) => [n, engine.get(n)] as const)
   const input: RelationInput = {
     name: 'subscribe',
     stream,
     snapshot: () => {
       const rows = materialize.snapshot()
-      return chunkFromRows(width, width === plan.columns.length ? rows : rows.map((r) => r.slice(0, width)))
+      return chunkFromRows(width, rows)
     },
   }
   const log = new ChangeLog(
@@ -465,8 +534,12 @@ export async function subscribeToQuery(session: EngineSession, query: Query, opt
       columns,
       gone: () => {
         if (engine.closed) return new SluiceError(SqlState.admin_shutdown, 'the server is shutting down')
-        for (const [n, obj] of reads) if (engine.get(n) !== obj) return new SluiceError(SqlState.undefined_table, `relation "${n}" was dropped`)
-        if (failure !== undefined) return new SluiceError(SqlState.internal_error, `the SUBSCRIBE query failed: ${failure}`, { domain: 'internal' })
+        for (const [n, obj] of reads)
+          if (engine.get(n) !== obj) return new SluiceError(SqlState.undefined_table, `relation "${n}" was dropped`)
+        if (failure !== undefined)
+          return new SluiceError(SqlState.internal_error, `the SUBSCRIBE query failed: ${failure}`, {
+            domain: 'internal',
+          })
         return undefined
       },
       release: () => dataflow.detach(),
@@ -484,16 +557,33 @@ export async function subscribeToQuery(session: EngineSession, query: Query, opt
 }
 
 /** The statement form: a result whose `subscription` streams the changes. */
-export async function executeSubscribe(session: EngineSession, name: string | undefined, query: Query | undefined, withOptions: Options): Promise<StatementResult> {
+export async function executeSubscribe(
+  session: EngineSession,
+  name: string | undefined,
+  query: Query | undefined,
+  withOptions: Options,
+): Promise<StatementResult> {
   const options = subscribeOptions(withOptions)
-  const subscription = name !== undefined ? subscribeToRelation(session.engine, name, options) : await subscribeToQuery(session, query!, options)
+  const subscription =
+    name !== undefined
+      ? subscribeToRelation(session.engine, name, options)
+      : await subscribeToQuery(session, query!, options)
   return { tag: 'SUBSCRIBE', columns: [...SUBSCRIBE_COLUMNS, ...subscription.columns], rows: [], subscription }
 }
 
 /** The result columns of a SUBSCRIBE, without starting it (the extended protocol's Describe). */
-export function describeSubscribe(session: EngineSession, name: string | undefined, query: Query | undefined): ResultColumn[] {
-  if (name !== undefined) return [...SUBSCRIBE_COLUMNS, ...session.engine.relation(name).columns.map((c) => ({ name: c.name, type: c.type }))]
-  const compile = { params: [], timezone: session.timezone, now: session.engine.now() * 1000 }
-  const bound = new Binder({ catalog: binderCatalog(session.engine), compile, paramTypes: [], allowSources: true }).bindQuery(query!)
-  return [...SUBSCRIBE_COLUMNS, ...bound.plan.columns.slice(0, bound.plan.columns.length - bound.hidden).map((c) => ({ name: c.name, type: c.type }))]
+export function describeSubscribe(
+  session: EngineSession,
+  name: string | undefined,
+  query: Query | undefined,
+): ResultColumn[] {
+  if (name !== undefined)
+    return [...SUBSCRIBE_COLUMNS, ...session.engine.relation(name).columns.map((c) => ({ name: c.name, type: c.type }))]
+  const bound = bind(query!, planningContext(session, []), true)
+  return [
+    ...SUBSCRIBE_COLUMNS,
+    ...bound.plan.columns
+      .slice(0, bound.plan.columns.length - bound.hidden)
+      .map((c) => ({ name: c.name, type: c.type })),
+  ]
 }

@@ -6,7 +6,7 @@
  *   4       Scan bids (source)
  */
 import type { BoundExpr } from '../expr/bound.ts'
-import type { LogicalPlan } from './logical.ts'
+import type { LogicalPlan, PlanColumn, ScanLookup } from './logical.ts'
 import { inputsOf } from './logical.ts'
 import type { PhysicalNode } from '../runtime/dataflow.ts'
 import { isRelationInput } from '../runtime/dataflow.ts'
@@ -29,8 +29,9 @@ export function columnTypes(p: LogicalPlan): string {
   return p.columns.map((c) => `${c.name} ${formatTypeName(c.type)}`).join(', ')
 }
 
-export function explainPhysical(root: PhysicalNode): string[] {
-  const lines: string[] = []
+/** The operator graph; `above` are the operators a statement puts over it (a view's Materialize), outermost first. */
+export function explainPhysical(root: PhysicalNode, above: readonly string[] = []): string[] {
+  const lines = above.map((line, depth) => `${'  '.repeat(depth)}${line}`)
   const walk = (n: PhysicalNode, depth: number): void => {
     const detail = n.op.explain?.() ?? ''
     lines.push(`${'  '.repeat(depth)}${n.op.name}${detail === '' ? '' : ' ' + detail}`)
@@ -39,7 +40,7 @@ export function explainPhysical(root: PhysicalNode): string[] {
       else walk(input, depth + 1)
     }
   }
-  walk(root, 0)
+  walk(root, above.length)
   return number(lines)
 }
 
@@ -50,7 +51,7 @@ function number(lines: string[]): string[] {
 function describe(p: LogicalPlan): string {
   switch (p.kind) {
     case 'scan':
-      return `Scan ${p.relation.name} (${p.relation.kind.replace('_', ' ')})`
+      return `Scan ${p.relation.name} (${p.relation.kind.replace('_', ' ')}${p.lookup === undefined ? '' : `, ${lookupText(p.lookup, p.columns)}`})`
     case 'values':
       return `Values ${p.rows.length} row(s)`
     case 'filter':
@@ -60,7 +61,9 @@ function describe(p: LogicalPlan): string {
     case 'window': {
       const w = p.window
       const size = `${w.size / 1e6}s`
-      return w.kind === 'hop' ? `Window hop(#${w.timeColumn}, slide ${w.slide / 1e6}s, size ${size})` : `Window ${w.kind}(#${w.timeColumn}, ${size})`
+      return w.kind === 'hop'
+        ? `Window hop(#${w.timeColumn}, slide ${w.slide / 1e6}s, size ${size})`
+        : `Window ${w.kind}(#${w.timeColumn}, ${size})`
     }
     case 'aggregate': {
       const keys = Array.from({ length: p.keyCount }, (_x, i) => `#${i}`).join(', ')
@@ -77,6 +80,14 @@ function describe(p: LogicalPlan): string {
     case 'rank':
       return `RowNumber partition=[${p.partition.map((c) => `#${c}`).join(', ')}] order=[${p.order.map((o) => `#${o.column}${o.descending ? ' desc' : ''}`).join(', ')}]${p.limit === Infinity ? '' : ` limit=${p.limit}`}`
   }
+}
+
+/** How a scan's index lookup reads, e.g. `lookup via ix_city on city`. */
+export function lookupText(lookup: ScanLookup, columns: readonly PlanColumn[]): string {
+  const on = lookup.index.columns.map((c) => columns[c]?.name ?? `#${c}`).join(', ')
+  return lookup.index.name === undefined
+    ? `lookup via an index on ${on} built on first use`
+    : `lookup via ${lookup.index.name} on ${on}`
 }
 
 export function joinCondition(leftKeys: readonly number[], rightKeys: readonly number[], leftWidth: number): string {

@@ -29,6 +29,29 @@ export interface RelationRef {
   readonly watermarkDelays: ReadonlyMap<number, number>
   /** Only ever inserts (sources, APPEND ONLY tables): nothing upstream retracts. */
   readonly appendOnly: boolean
+  /**
+   * The index a pull query's lookup on `columns` (columns fixed by `col = constant`) would read:
+   * a table's primary key or declared index, a view's declared index or one built on first use.
+   * Undefined (or absent) when none serves; the index-lookup rule asks it.
+   */
+  readonly lookupIndex?: (columns: readonly number[]) => LookupIndex | undefined
+}
+
+/** An index a lookup reads: its name (undefined: a view's index built on first use) and columns. */
+export interface LookupIndex {
+  readonly name: string | undefined
+  readonly columns: readonly number[]
+}
+
+/**
+ * A scan read through an index (pull queries): only the rows whose `columns` equal `values`.
+ * Each value is a constant expression (no column references; parameters allowed) evaluated when
+ * the query runs and converted exactly to the column's type — when it has no exact value of that
+ * type (`int2col = 70000`), no row matches.
+ */
+export interface ScanLookup {
+  readonly index: LookupIndex
+  readonly values: readonly BoundExpr[]
 }
 
 export interface AggregateCallPlan {
@@ -61,7 +84,13 @@ export interface WindowPlan {
 }
 
 export type LogicalPlan =
-  | { readonly kind: 'scan'; readonly relation: RelationRef; readonly columns: readonly PlanColumn[] }
+  | {
+      readonly kind: 'scan'
+      readonly relation: RelationRef
+      readonly columns: readonly PlanColumn[]
+      /** Pull queries: read through an index (rules/index-lookup.ts); the filter above still applies. */
+      readonly lookup?: ScanLookup
+    }
   | { readonly kind: 'values'; readonly rows: readonly (readonly Value[])[]; readonly columns: readonly PlanColumn[] }
   | {
       readonly kind: 'filter'

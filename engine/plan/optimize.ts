@@ -5,11 +5,13 @@ import { planJoins } from './rules/join-order.ts'
 import { pruneJoinInputs } from './rules/prune-join-inputs.ts'
 import { pushFilters } from './rules/push-filters.ts'
 import { pushTopNLimit } from './rules/top-n-limit.ts'
+import { useIndexLookups } from './rules/index-lookup.ts'
 
 export interface OptimizeOptions {
   /**
    * A pull query: join order follows cardinality estimates of the relations as they are now.
    * A view keeps its written join order (its inputs have no size yet when it is created).
+   * Pull queries also read `col = constant` filtered relations through indexes.
    */
   readonly batch?: boolean
 }
@@ -19,5 +21,7 @@ export function optimize(plan: LogicalPlan, options: OptimizeOptions = {}): Logi
   // planned before filters are pushed (the planner places WHERE's conditions itself); pruning
   // comes last, once the filters sit where they will run.
   const joins = planJoins(pushTopNLimit(plan), options.batch === true ? { estimate: estimateRows } : {})
-  return pruneJoinInputs(pushFilters(joins))
+  const pruned = pruneJoinInputs(pushFilters(joins))
+  // A pull query reads `col = constant` filtered relations through an index; a view reads streams.
+  return options.batch === true ? useIndexLookups(pruned) : pruned
 }
