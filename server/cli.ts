@@ -9,8 +9,9 @@ import { pathToFileURL } from 'node:url'
 import { readFileSync } from 'node:fs'
 import { DEMO_QUERY, installSignalHandlers, startServer } from './main.ts'
 import { parseMemorySetting } from '../engine/index.ts'
-import { LOG_LEVELS, createLogger, engineLog } from './log.ts'
+import { LOG_LEVELS, createLogger, engineLog, logProcessWarnings } from './log.ts'
 import { formatProblem, formatResult, postSql } from './http/client.ts'
+import { ConfigFileError, applyConfigFile } from './config-file.ts'
 
 function millis(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('a number of milliseconds (0 turns checkpoints off).')
@@ -86,6 +87,8 @@ export function startBanner(b: BannerInfo): string {
     'and try:',
     `  ${query};`,
     '',
+    `Open the console in a browser: ${base}/${b.token === undefined ? '' : '   (sign in with the token)'}`,
+    '',
     'Or over HTTP:',
     `  curl -s${b.tls === true ? ' -k' : ''} ${base}/v1/sql${auth} -H 'content-type: application/json' -d ${shellQuote(JSON.stringify({ sql: query }))}`,
     `  ${b.self} sql ${shellQuote(query)} --url ${base}${b.token === undefined ? '' : ' --token <token>'}`,
@@ -104,6 +107,7 @@ interface StartOptions {
   demo: boolean
   password?: string
   httpToken?: string[]
+  insecureNoAuth?: boolean
   logLevel: string
   logFormat?: 'json' | 'pretty'
   checkpointInterval: number
@@ -138,6 +142,7 @@ async function start(opts: StartOptions): Promise<void> {
     pretty: (opts.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json')) === 'pretty',
   })
   const log = engineLog(logger)
+  logProcessWarnings(log)
   let server: Awaited<ReturnType<typeof startServer>>
   let tls: { cert: Buffer; key: Buffer } | undefined
   try {
@@ -163,6 +168,7 @@ async function start(opts: StartOptions): Promise<void> {
       logLevel: opts.logLevel,
       logger,
       tokens: opts.httpToken,
+      insecureNoAuth: opts.insecureNoAuth === true,
       checkpointIntervalMs: opts.checkpointInterval,
       maxConcurrentQueries: opts.maxConcurrentQueries,
       queryMemoryBytes: opts.queryMemory,
@@ -236,6 +242,7 @@ export function buildCli(): Command {
   program
     .command('start')
     .description('run the Sluice server (PostgreSQL wire protocol and HTTP API)')
+    .option('--config <file>', 'read these options from a JSON file (keys as the flags: "pg-port", ...); flags win')
     .option('--data-dir <dir>', 'state, catalog and checkpoints', './sluice-data')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--pg-port <port>', 'PostgreSQL wire protocol port', port, 4566)
@@ -243,6 +250,10 @@ export function buildCli(): Command {
     .option('--no-demo', 'do not create the demo source and view')
     .option('--password <password>', "require this password for the pgwire user 'sluice' (default: no password)")
     .option('--http-token <token>', 'require this bearer token on the HTTP API (repeatable)', collect)
+    .option(
+      '--insecure-no-auth',
+      'allow a non-loopback --host without --password or --http-token (anyone who can connect is a superuser)',
+    )
     .option('--tls-cert <file>', 'PEM certificate: pgwire offers TLS (sslmode=require works) and HTTP becomes HTTPS')
     .option('--tls-key <file>', 'PEM private key of --tls-cert')
     .option('--tls-required', 'refuse pgwire clients that do not use TLS (needs --tls-cert)')
@@ -269,6 +280,17 @@ export function buildCli(): Command {
         'pretty',
       ]),
     )
+    .hook('preAction', (command) => {
+      const file = command.getOptionValue('config') as string | undefined
+      if (file === undefined) return
+      try {
+        applyConfigFile(command, file)
+      } catch (e) {
+        if (!(e instanceof ConfigFileError)) throw e
+        // The usage text would bury the one line that says which key is wrong.
+        command.showHelpAfterError(false).error(`sluice: could not start: ${e.message}`)
+      }
+    })
     .action(start)
 
   program

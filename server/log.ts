@@ -5,6 +5,7 @@
  */
 import { pino, type Logger } from 'pino'
 import type { LogFn } from '../engine/index.ts'
+import { redactText } from '../engine/catalog/redact.ts'
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -27,9 +28,17 @@ export function createLogger(options: LoggerOptions): Logger {
 /** The engine's (and pgwire's) `log(level, message, fields)` writing to `logger`. */
 export function engineLog(logger: Logger): LogFn {
   return (level, message, fields) => {
-    if (fields === undefined) logger[level](message)
-    else logger[level](fields, message)
+    // A connector's error can quote its connection URL: no password reaches a log line.
+    const text = redactText(message)
+    if (fields === undefined) logger[level](text)
+    else logger[level](redactFields(fields), text)
   }
+}
+
+function redactFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(fields)) out[k] = typeof v === 'string' ? redactText(v) : v
+  return out
 }
 
 /**

@@ -86,7 +86,7 @@ describe('dead letters to a table and a topic, with checkpoints', () => {
       [
         `${p} decode_error topic=${input} partition=0 offset=1`,
         `${p} decode_error topic=${input} partition=0 offset=4`,
-        `${p}_w late ["3",${Date.UTC(2024, 0, 1, 10, 0, 30) * 1000}]`,
+        `${p}_w late ["3","2024-01-01 10:00:30"]`,
       ].sort()
     expect(await tableRejects(db)).toEqual(first('s_tab'))
     expect(await topicRejects(dlq)).toEqual(first('s_top'))
@@ -103,7 +103,7 @@ describe('dead letters to a table and a topic, with checkpoints', () => {
       [
         ...first(p),
         `${p} decode_error topic=${input} partition=0 offset=5`,
-        `${p}_w late ["6",${Date.UTC(2024, 0, 1, 10, 1) * 1000}]`,
+        `${p}_w late ["6","2024-01-01 10:01:00"]`,
       ].sort()
     expect(await tableRejects(db)).toEqual(second('s_tab'))
     expect(await topicRejects(dlq)).toEqual(second('s_top'))

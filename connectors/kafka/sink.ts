@@ -27,6 +27,7 @@
  * learns whether the failed commit landed. Calls are serialized: one operation at a time.
  */
 import { Kafka, Partitioners, logLevel, type IHeaders, type LogEntry, type Message, type Producer } from 'kafkajs'
+import { kafkaLogLine } from './kafka-log.ts'
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry'
 import type { Chunk } from '../../engine/chunk.ts'
 import type { ConnectorContext, ConnectorOptions, SinkFactory, SinkSpec, SinkWriter } from '../../engine/connector.ts'
@@ -138,12 +139,11 @@ export class KafkaSinkWriter implements SinkWriter {
       // A broker that accepts connections but does not answer must fail a commit in bounded time too.
       requestTimeout: 15_000,
       logCreator: () => (entry: LogEntry) => {
-        const { message, ...fields } = entry.log
         // Retries kafkajs recovers from are warnings; failures surface as rejected calls. Bounded
         // retries of the idempotent producer are a choice here (the coordinator retries), not a risk.
-        if (message.startsWith('Limiting retries for the idempotent producer')) return
-        const level = entry.level === logLevel.ERROR && entry.namespace !== 'Connection' ? 'error' : 'warn'
-        ctx.log(level, `kafka ${entry.namespace}: ${message}`, fields)
+        if (entry.log.message.startsWith('Limiting retries for the idempotent producer')) return
+        const line = kafkaLogLine(entry)
+        ctx.log(line.level, line.message, line.fields)
       },
       retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: this.tuning.retries },
     })

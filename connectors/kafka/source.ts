@@ -29,6 +29,7 @@
  *   here; the format's decoder sees only the payload columns.
  */
 import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs'
+import { kafkaLogLine } from './kafka-log.ts'
 import type { Chunk, Column, Watermark } from '../../engine/chunk.ts'
 import type {
   ColumnSchema,
@@ -180,14 +181,9 @@ export class KafkaSourceReader implements SourceReader {
       brokers: [...config.brokers],
       logLevel: logLevel.WARN,
       logCreator: () => (entry: LogEntry) => {
-        const { message, ...fields } = entry.log
-        // Connection-level errors are responses kafkajs retries (e.g. a coordinator still loading,
-        // a broker restarting): warnings. Failures that matter surface as rejected calls.
-        const level =
-          entry.level === logLevel.ERROR && entry.namespace !== 'Connection' && entry.namespace !== 'BrokerPool'
-            ? 'error'
-            : 'warn'
-        ctx.log(level, `kafka ${entry.namespace}: ${message}`, fields)
+        // Connection-level errors are responses kafkajs retries: warnings (kafka-log.ts).
+        const line = kafkaLogLine(entry)
+        ctx.log(line.level, line.message, line.fields)
       },
       retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 10 },
     })

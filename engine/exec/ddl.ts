@@ -18,6 +18,7 @@ import type { IncludeClause } from '../sql/tree.ts'
 import type { CompileContext } from '../expr/compile.ts'
 import type { OperatorContext } from '../ops/operator.ts'
 import { SluiceError, SqlState } from '../errors.ts'
+import { resolveSecrets } from '../catalog/secrets.ts'
 import { timeColumns } from '../engine.ts'
 import { Stream } from '../runtime/stream.ts'
 import { SourceDriver } from '../runtime/source-driver.ts'
@@ -30,7 +31,7 @@ import { FilterProject } from '../ops/filter-project.ts'
 import type { Chunk } from '../chunk.ts'
 import { dropStateWrites } from '../runtime/checkpoint.ts'
 import { Materialize } from '../ops/materialize.ts'
-import { lower } from '../plan/physical.ts'
+import { lowerStream } from '../plan/pipeline.ts'
 import { emptyChunk, kindLabel } from '../catalog/objects.ts'
 import { chunkFromRows } from '../chunk.ts'
 import { T } from '../types/datatype.ts'
@@ -113,7 +114,7 @@ export async function createSource(engine: Engine, def: SourceDef): Promise<void
             route.add(l)
           },
         }
-  const reader = factory.create(columns, options, ctx)
+  const reader = factory.create(columns, resolveSecrets(engine, options), ctx)
   // With checkpoints, a dead-letter table or topic is committed per epoch, exactly once
   // (engine/runtime/dead-letter-outlets.ts); without, letters are written as they come.
   const outlet = !engine.checkpointing
@@ -252,14 +253,20 @@ export async function createTable(engine: Engine, def: TableDef): Promise<void> 
   rows.logChanges = engine.checkpointing
   const feed = connectorFeed(engine, def, primaryKey, rows, () => obj)
   if (engine.restoringId !== undefined) {
-    await rows.load(engine.store)
     const seq = engine.recovery?.meta.tables[id]
     if (seq !== undefined && engine.checkpointing) {
       // Back to the rows as of the checkpoint; the later log entries are replayed into the
-      // restored views once every object is back (Sluice.open).
-      const redo = await rows.rewindTo(engine.store, seq)
+      // restored views once every object is back (engine/restore.ts).
+      const redo = await rows.logAfter(engine.store, seq)
       if (redo.length > 0) engine.tableRedo.push({ table: def.name, entries: redo })
+      const load = (): Promise<void> => rows.load(engine.store).then(() => rows.rewind(redo, seq))
+      // Views restored from the checkpoint never read their tables' rows, so the rows of a table
+      // without event-time columns or a feed load in the background (restore-progress.ts).
+      if (engine.restoring !== undefined && feed === undefined && timeColumns(def.columns).length === 0)
+        engine.restoring.deferLoad(def.name, load)
+      else await load()
     } else {
+      await rows.load(engine.store)
       await engine.store.write([rows.dropLogWrite()])
     }
   }
@@ -277,6 +284,7 @@ export async function createTable(engine: Engine, def: TableDef): Promise<void> 
     stream: new Stream(def.name),
     snapshot: () => rows.snapshot(),
     rowCount: () => rows.size,
+    uniqueKey: primaryKey,
     snapshotRows: () => Array.from(rows.entries(), (e) => e[1]),
     lookup: (cols, values) => {
       const found = rows.lookup(cols, values)
@@ -335,7 +343,10 @@ function connectorFeed(
     )
   }
   const rest = new Map([...options].filter(([k]) => k !== 'connector'))
-  const reader = factory.create(def.columns, rest, engine.connectorContext(def.name), { kind: 'table', primaryKey })
+  const reader = factory.create(def.columns, resolveSecrets(engine, rest), engine.connectorContext(def.name), {
+    kind: 'table',
+    primaryKey,
+  })
   return new TableFeed(reader, rows, {
     maxRows: engine.options.maxBatchRows ?? 4096,
     idleMs: 20,
@@ -364,13 +375,7 @@ export interface MaterializedViewDef {
 export async function createMaterializedView(engine: Engine, def: MaterializedViewDef): Promise<void> {
   engine.checkNameFree(def.name, 'materialized_view')
   const ops = operatorContext(engine, def.name)
-  const physical = lower(def.plan, {
-    compile: def.compile,
-    ops,
-    watermarkOverride: def.watermarkOverride,
-    emitOnWindowClose: def.emitOnWindowClose,
-    ttlMs: def.ttlMs,
-  })
+  const physical = lowerStream(def, ops)
   const columns = def.plan.columns.map((c) => ({ name: c.name, type: c.type, typmod: c.typmod }))
   // After an aggregate the view's rows are the aggregate's emitted rows: rebuilt from its
   // restored state instead of checkpointed twice (a third of the writes per changed group); the
@@ -505,15 +510,12 @@ export async function attachDataflow(
     dataflow.attach(true)
   } else if (interrupt !== undefined) {
     dataflow.tick(engine.processingTime())
-    await dataflow.attachInSlices(BACKFILL_SLICE_ROWS, yieldFor(interrupt))
+    await dataflow.attachInSlices(yieldFor(interrupt))
   } else {
     dataflow.tick(engine.processingTime())
     dataflow.attach()
   }
 }
-
-/** Rows a new view's backfill pushes through its operators between two yields to the event loop. */
-const BACKFILL_SLICE_ROWS = 4096
 
 /**
  * Between two backfill slices: back to the event loop once the last slice ran ~10 ms (so the

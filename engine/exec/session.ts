@@ -13,6 +13,7 @@ import { StatementInterrupt, parseStatementTimeout } from './interrupt.ts'
 import { QueryBudget, defaultQueryMemoryLimit, formatBytes, parseMemorySetting } from '../batch/budget.ts'
 import { checkPrivileges } from './privileges.ts'
 import { recordOwner } from './roles.ts'
+import { redactText } from '../catalog/redact.ts'
 import { logDdl } from './ddl-log.ts'
 import { runDuringRestore } from '../restore-progress.ts'
 
@@ -123,6 +124,8 @@ export class EngineSession implements Session {
         if (!this.replaying) logDdl(this.engine, this.user, stmt, performance.now() - started, undefined)
       } catch (e) {
         const error = withPosition(e, stmt.location)
+        // A connector's message may quote a URL from the options: never its password.
+        error.message = redactText(error.message)
         if (!this.replaying) logDdl(this.engine, this.user, stmt, performance.now() - started, error)
         // The statements before the failing one took effect: hand their results along.
         throw Object.assign(error, { partial: results })

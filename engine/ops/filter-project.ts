@@ -9,6 +9,7 @@
  */
 import type { Chunk, Column, Watermark } from '../chunk.ts'
 import type { SluiceError } from '../errors.ts'
+import type { DataType } from '../types/datatype.ts'
 import type { Emitter, Operator, OperatorContext } from './operator.ts'
 import { describeRow } from './operator.ts'
 import { rowAt } from '../chunk.ts'
@@ -36,6 +37,8 @@ export class FilterProject implements Operator {
     private readonly detail = '',
     /** Pull queries fail on the first row that cannot be evaluated, as PostgreSQL does; views dead-letter it. */
     private readonly throwOnError = false,
+    /** The input's column types, to show a rejected row's values as text (dead letters). */
+    private readonly inputTypes?: readonly DataType[],
   ) {
     if (projections === undefined) return
     projections.forEach((p, out) => {
@@ -109,7 +112,7 @@ export class FilterProject implements Operator {
       this.ctx.deadLetter({
         reason: 'eval_error',
         detail: errors.errors[k].message,
-        payload: describeRow(rowAt(chunk, r)),
+        payload: describeRow(rowAt(chunk, r), this.inputTypes),
       })
     }
     this.ctx.countEvalErrors(seen.size)

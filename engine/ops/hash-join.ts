@@ -319,7 +319,7 @@ export class HashJoin implements Operator {
             this.ctx?.deadLetter({
               reason: 'late',
               detail: 'event time is behind the watermark of this interval join input',
-              payload: describeRow(rowAt(chunk, i)),
+              payload: describeRow(rowAt(chunk, i), self.types),
             })
           }
           continue

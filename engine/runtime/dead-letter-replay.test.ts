@@ -38,8 +38,8 @@ describe('eval errors of a filter after an aggregate', () => {
     )
     // Closes the window [10:00, 10:05): EMIT ON WINDOW CLOSE emits and retires its rows at once.
     await db.sql("INSERT INTO ev VALUES (4, '2024-01-01 10:20:00')")
-    // Payloads: the failing row (window start in µs, k, count).
-    const once = [`closed [${Date.UTC(2024, 0, 1, 10) * 1000},1,"2"]`, 'per_k [1,"2"]']
+    // Payloads: the failing row (window start, k, count) as text for their types.
+    const once = ['closed ["2024-01-01 10:00:00","1","2"]', 'per_k ["1","2"]']
     expect(await evalErrors(db)).toEqual(once)
     expect((await db.sql('SELECT k, n, r FROM per_k ORDER BY k'))[0].rows).toEqual([
       [2, 1n, -10n],

@@ -9,7 +9,6 @@
  * `{ sql, params? }`, an unknown route → 400/404/405 with SQLSTATE 08P01; a body over the limit
  * → 413 (08P01); a missing or wrong bearer token → 401 (28000).
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import websocketPlugin from '@fastify/websocket'
 import { Counter, Gauge, Registry } from 'prom-client'
@@ -19,7 +18,10 @@ import type { SubscribeDatabase } from './subscribe.ts'
 import type { IngestDatabase } from './ingest.ts'
 import { SluiceError, SqlState } from '../../engine/errors.ts'
 import { OPENAPI } from './openapi.ts'
-import { sendProblem } from './problem.ts'
+import { problemFromError, sendProblem } from './problem.ts'
+import type { HttpAuthOptions, HttpPrincipal } from './auth.ts'
+import { httpAuthenticator, principalOf, setPrincipal } from './auth.ts'
+import { redactSql } from '../../engine/catalog/redact.ts'
 import { checkSqlRequest, isProblem, runSqlRequest } from './sql.ts'
 import { registerSubscribeRoutes } from './subscribe.ts'
 import { DEFAULT_MAX_IN_FLIGHT, NDJSON_TYPES, ingestHandler } from './ingest.ts'
@@ -35,12 +37,16 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024
  */
 export interface HttpDatabase extends SqlDatabase, Partial<SubscribeDatabase>, Partial<IngestDatabase> {
   readonly metrics: Registry
+  /** Throws 42501 unless `user` holds `privilege` on `relation` (ingest and subscribe routes). */
+  checkPrivilege?(user: string, readOnly: boolean, privilege: 'select' | 'insert', relation: string): void
 }
 
 export interface HttpAppOptions {
   readonly db: HttpDatabase
   /** When set, every route but /healthz needs `Authorization: Bearer <one of these>`. */
   readonly tokens?: readonly string[]
+  /** Users and tokens (auth.ts); without it only `tokens` are checked and the API acts as `sluice`. */
+  readonly auth?: HttpAuthOptions
   /** Largest request body in bytes (default 1 MiB); larger ones get 413. */
   readonly bodyLimit?: number
   /** /readyz answers 200 while this returns true (default: always). */
@@ -86,7 +92,10 @@ function allowedMethods(path: string): string | undefined {
 export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   const log: LogFn = options.log ?? (() => {})
   // HTTPS when asked: the same routes and inject() over an https.Server (typed as the HTTP one).
-  const tls: object = options.https === undefined ? {} : { https: { cert: options.https.cert, key: options.https.key, minVersion: 'TLSv1.2' } }
+  const tls: object =
+    options.https === undefined
+      ? {}
+      : { https: { cert: options.https.cert, key: options.https.key, minVersion: 'TLSv1.2' } }
   const app = Fastify({
     ...tls,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -94,26 +103,43 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     // Errors the router raises before any route runs (a malformed URL, a path parameter over
     // fastify's 100-character limit) get the same problem body as every other error.
     frameworkErrors: (error, _req, reply) => {
-      void sendProblem(reply, { status: error.statusCode ?? 400, code: SqlState.protocol_violation, detail: error.message })
+      void sendProblem(reply, {
+        status: error.statusCode ?? 400,
+        code: SqlState.protocol_violation,
+        detail: error.message,
+      })
     },
   })
   const db = options.db
   const metrics = httpMetrics()
-  const authorized = options.tokens === undefined ? undefined : bearerCheck(options.tokens)
+  const authenticate = httpAuthenticator(
+    options.auth ?? { tokens: options.tokens, required: options.tokens !== undefined },
+  )
 
   app.addHook('onRequest', async (req, reply) => {
+    const path = pathOf(req.url)
     // The console's page and assets hold no data; its login form must load without a token.
-    if (authorized === undefined || pathOf(req.url) === '/healthz' || isPublicConsolePath(pathOf(req.url))) return
-    if (!authorized(req.headers.authorization)) {
+    if (path === '/healthz' || isPublicConsolePath(path)) return
+    const outcome = authenticate(req.headers.authorization)
+    if (!outcome.ok) {
+      // The challenge names Bearer only: a Basic challenge would make browsers pop up their own
+      // login dialog over the console's sign-in form. Basic credentials work all the same.
       return sendProblem(reply.header('www-authenticate', 'Bearer realm="sluice"'), {
         status: 401,
         code: SqlState.invalid_authorization_specification,
-        detail:
-          req.headers.authorization === undefined
-            ? 'this server needs a bearer token'
-            : 'the bearer token is not valid',
-        hint: 'Send the header "Authorization: Bearer <token>".',
+        detail: outcome.detail,
+        hint: 'Send "Authorization: Bearer <token>" or "Authorization: Basic <user:password in base64>".',
       })
+    }
+    setPrincipal(req, outcome.principal)
+    // Ingest and subscribe act on one relation without a SQL statement: the same grants apply.
+    const target = relationRoute(path)
+    if (target !== undefined && db.checkPrivilege !== undefined) {
+      try {
+        db.checkPrivilege(outcome.principal.user, outcome.principal.readOnly, target.privilege, target.name)
+      } catch (e) {
+        return sendProblem(reply, problemFromError(e))
+      }
     }
   })
 
@@ -175,10 +201,10 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
   app.post('/v1/sql', async (req, reply) => {
     const request = checkSqlRequest(req.body)
     if (isProblem(request)) return sendProblem(reply, request)
-    const outcome = await runSqlRequest(options.db, request)
+    const outcome = await runSqlRequest(sessionsFor(db, principalOf(req)), request)
     if (!isProblem(outcome)) return outcome
     if (outcome.status === 500)
-      log('error', 'internal error running SQL', { sql: request.sql.slice(0, 1000), error: outcome.detail })
+      log('error', 'internal error running SQL', { sql: redactSql(request.sql.slice(0, 1000)), error: outcome.detail })
     return sendProblem(reply, outcome)
   })
 
@@ -205,18 +231,37 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     const query = req.query
     for (const key of Object.keys(query)) {
       if (key !== 'format' && key !== 'limit') {
-        return sendProblem(reply, { status: 400, code: SqlState.invalid_parameter_value, detail: `unknown parameter "${key.slice(0, 100)}"`, hint: 'The parameters are format and limit.' })
+        return sendProblem(reply, {
+          status: 400,
+          code: SqlState.invalid_parameter_value,
+          detail: `unknown parameter "${key.slice(0, 100)}"`,
+          hint: 'The parameters are format and limit.',
+        })
       }
     }
     const { format: f, limit: l } = query
-    if ((f !== undefined && typeof f !== 'string') || (l !== undefined && (typeof l !== 'string' || !/^\d{1,9}$/.test(l)))) {
-      return sendProblem(reply, { status: 400, code: SqlState.invalid_parameter_value, detail: 'format must be json, csv or arrow; limit a non-negative integer' })
+    if (
+      (f !== undefined && typeof f !== 'string') ||
+      (l !== undefined && (typeof l !== 'string' || !/^\d{1,9}$/.test(l)))
+    ) {
+      return sendProblem(reply, {
+        status: 400,
+        code: SqlState.invalid_parameter_value,
+        detail: 'format must be json, csv or arrow; limit a non-negative integer',
+      })
     }
     const format = chooseFormat(f, req.headers.accept)
     if (typeof format !== 'string') return sendProblem(reply, format)
-    const result = await readView(db, req.params.name, l === undefined ? undefined : Number(l))
+    const result = await readView(
+      sessionsFor(db, principalOf(req)),
+      req.params.name,
+      l === undefined ? undefined : Number(l),
+    )
     if (isProblem(result)) return sendProblem(reply, result)
-    return reply.type(VIEW_CONTENT_TYPES[format]).header('vary', 'accept').send(await encodeView(result, format, 'UTC'))
+    return reply
+      .type(VIEW_CONTENT_TYPES[format])
+      .header('vary', 'accept')
+      .send(await encodeView(result, format, 'UTC'))
   })
 
   app.addContentTypeParser([...NDJSON_TYPES], { parseAs: 'string' }, (_req, body, done) => done(null, body))
@@ -226,7 +271,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     ingestHandler(
       {
         ingestTarget: (name) => {
-          if (ingestTarget === undefined) throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`)
+          if (ingestTarget === undefined)
+            throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`)
           return ingestTarget(name)
         },
       },
@@ -244,7 +290,8 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     registerSubscribeRoutes(scope, {
       db: {
         subscribe: (name, opts) => {
-          if (subscribe === undefined) throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`)
+          if (subscribe === undefined)
+            throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`)
           return subscribe(name, opts)
         },
       },
@@ -262,31 +309,46 @@ function httpMetrics() {
   const registers = [registry]
   return {
     registry,
-    ingestRows: new Counter({ name: 'sluice_ingest_rows_total', help: 'Rows appended through HTTP ingest, per table', labelNames: ['table'], registers }),
-    ingestRejected: new Counter({ name: 'sluice_ingest_rejected_total', help: 'HTTP ingest requests refused: busy (429), bad_request, error', labelNames: ['reason'], registers }),
-    subscribers: new Gauge({ name: 'sluice_http_subscribers', help: 'Open SUBSCRIBE streams over HTTP, by transport (sse, websocket)', labelNames: ['transport'], registers }),
+    ingestRows: new Counter({
+      name: 'sluice_ingest_rows_total',
+      help: 'Rows appended through HTTP ingest, per table',
+      labelNames: ['table'],
+      registers,
+    }),
+    ingestRejected: new Counter({
+      name: 'sluice_ingest_rejected_total',
+      help: 'HTTP ingest requests refused: busy (429), bad_request, error',
+      labelNames: ['reason'],
+      registers,
+    }),
+    subscribers: new Gauge({
+      name: 'sluice_http_subscribers',
+      help: 'Open SUBSCRIBE streams over HTTP, by transport (sse, websocket)',
+      labelNames: ['transport'],
+      registers,
+    }),
   }
+}
+
+/** Sessions for `principal`: the engine applies its grants to every statement they run. */
+export function sessionsFor(db: SqlDatabase, principal: HttpPrincipal): SqlDatabase {
+  return { session: (o) => db.session({ ...o, user: principal.user, readOnly: principal.readOnly }) }
+}
+
+/** The relation an ingest or subscribe request acts on, and the privilege it needs. */
+function relationRoute(path: string): { privilege: 'select' | 'insert'; name: string } | undefined {
+  const m = /^\/v1\/(ingest|subscribe)\/([^/]+)$/.exec(path)
+  if (m === null) return undefined
+  let name: string
+  try {
+    name = decodeURIComponent(m[2])
+  } catch {
+    return undefined // the route answers the malformed name itself
+  }
+  return { privilege: m[1] === 'ingest' ? 'insert' : 'select', name }
 }
 
 function pathOf(url: string): string {
   const q = url.indexOf('?')
   return q < 0 ? url : url.slice(0, q)
-}
-
-/**
- * A checker for `Authorization: Bearer <token>` headers. Tokens are compared as SHA-256 digests
- * with timingSafeEqual, so the time taken does not reveal how much of a guess was right.
- */
-function bearerCheck(tokens: readonly string[]): (header: string | undefined) => boolean {
-  const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
-  const known = tokens.map(digest)
-  return (header) => {
-    if (header === undefined) return false
-    const m = /^bearer +(\S+) *$/i.exec(header)
-    if (m === null) return false
-    const given = digest(m[1])
-    let ok = false
-    for (const k of known) ok = timingSafeEqual(k, given) || ok
-    return ok
-  }
 }
