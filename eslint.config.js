@@ -5,7 +5,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'sluice-data/**', '.cache/**', 'bench/results/**', '**/*.cjs', 'test/clients/**/target/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'dist.next/**', 'dist.old/**', 'sluice-data/**', '.cache/**', 'bench/results/**', '**/*.cjs', 'test/clients/**/target/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -31,6 +31,9 @@ import { CheckpointCoordinator, Recovery } from './runtime/checkpoint.ts'
 import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
 import { QueryGate } from './exec/admission.ts'
+import { AccessControl } from './catalog/access.ts'
+import type { RestoreProgress } from './restore-progress.ts'
+import { RestorePending } from './restore-progress.ts'
 
 export type LogFn = (
   level: 'debug' | 'info' | 'warn' | 'error',
@@ -66,6 +69,8 @@ export class Engine {
   readonly objects = new Map<string, CatalogObject>()
   /** Declared (CREATE INDEX) indexes by name; they share the relations' namespace, as in PostgreSQL. */
   readonly indexes = new Map<string, IndexObject>()
+  /** Roles, grants, secrets and tokens (catalog/access.ts). */
+  readonly access = new AccessControl()
   readonly writeLock = new Mutex()
   /** Admission of pull queries (exec/admission.ts). */
   readonly queryGate: QueryGate
@@ -80,6 +85,8 @@ export class Engine {
   private nextId = 1
   /** Set while replaying the catalog at startup: the id to give the object being re-created. */
   restoringId: number | undefined
+  /** The background restore at startup (engine/restore-progress.ts); finished once all is back. */
+  restoring: RestoreProgress | undefined
   closed = false
   readonly checkpoints: CheckpointCoordinator
   /** Table change-log entries after the checkpoint, replayed once every object is restored. */
@@ -146,6 +153,7 @@ export class Engine {
   /** The relation called `name`, or 42P01 naming it. */
   relation(name: string, position?: number): RelationObject {
     const obj = this.objects.get(name)
+    if (this.restoring?.blocks(name) === true) throw new RestorePending(name, this.restoring)
     if (obj === undefined || obj.kind === 'view' || obj.kind === 'sink') {
       throw new SluiceError(SqlState.undefined_table, `relation "${name}" does not exist`, { position })
     }
@@ -171,7 +179,9 @@ export class Engine {
 
   async unregister(obj: CatalogObject, extra: readonly StateWrite[] = []): Promise<void> {
     this.objects.delete(obj.name)
-    await this.store.write([catalogDelete(obj.id), ...extra])
+    // Grants die with their object, so a later object of the same name starts with none.
+    const acl = this.access.forget(obj.name)
+    await this.store.write([catalogDelete(obj.id), ...(acl === undefined ? [] : [catalogDelete(acl)]), ...extra])
   }
 
   connectorContext(object: string): ConnectorContext {

@@ -11,11 +11,14 @@
 import type { Registry } from 'prom-client'
 import type { Session, SessionOptions, StatementResult } from './session-api.ts'
 import type { EngineOptions } from './engine.ts'
-import { Engine, timeColumns } from './engine.ts'
+import { Engine } from './engine.ts'
 import { EngineSession } from './exec/session.ts'
-import { waitForSource } from './exec/ddl.ts'
+import { RestoreProgress } from './restore-progress.ts'
+import { restoreAccess, restoreRelations } from './restore.ts'
+import type { SinkFactory, SourceFactory } from './connector.ts'
 import type { ChangeSubscription, SubscribeOptions } from './session-api.ts'
 import { subscribeToRelation } from './exec/subscribe.ts'
+import { checkRelationPrivilege } from './exec/privileges.ts'
 import type { IngestTarget } from './exec/ingest.ts'
 import { ingestTarget } from './exec/ingest.ts'
 import type { DataflowInfo } from './runtime/dataflow-info.ts'
@@ -40,62 +43,70 @@ export { parseMemorySetting, setServerQueryMemory } from './batch/budget.ts'
 export class Sluice {
   private readonly defaultSession: EngineSession
 
-  private constructor(readonly engine: Engine) {
+  /** Resolves once every persisted object is restored and the sources run again. */
+  readonly restored: Promise<void>
+
+  private constructor(
+    readonly engine: Engine,
+    restored: Promise<void>,
+  ) {
     this.defaultSession = new EngineSession(engine, {})
+    this.restored = restored
   }
 
   /** Opens (or creates) the data directory and brings every persisted object back to life. */
   static async open(options: EngineOptions): Promise<Sluice> {
+    const db = await Sluice.start(options)
+    await db.restored
+    return db
+  }
+
+  /**
+   * Opens the data directory and replays roles, secrets and tokens (milliseconds), then restores
+   * every other object in the background and returns at once, so a server can listen while it
+   * restores (docs/design/fast-restart.md). Until `restored` resolves, reads of restored objects
+   * and of the catalog run at once, a read of an object not back yet waits for it, other statements
+   * wait for the whole restore (engine/restore-progress.ts). The restore begins once `begin`
+   * resolves (a server: once it listens), first adding the connector factories `loadConnectors`
+   * gives: their libraries need not load before the server listens.
+   */
+  static async start(
+    options: EngineOptions,
+    loadConnectors?: () => Promise<{
+      readonly sources?: readonly SourceFactory[]
+      readonly sinks?: readonly SinkFactory[]
+    }>,
+    begin: Promise<void> = Promise.resolve(),
+  ): Promise<Sluice> {
     const { engine, stored } = await Engine.open(options)
     const t0 = Date.now()
-    const restore = new EngineSession(engine, { user: 'sluice' })
-    const failed: string[] = []
-    for (const obj of stored) {
-      engine.restoringId = obj.id
-      try {
-        await restore.execute(obj.sql)
-      } catch (e) {
-        failed.push(`${obj.kind} "${obj.name}": ${e instanceof Error ? e.message : String(e)}`)
-        engine.log('error', `could not restore ${obj.kind} "${obj.name}"`, {
-          error: e instanceof Error ? e.message : String(e),
-        })
-      } finally {
-        engine.restoringId = undefined
-      }
-    }
-    // A later checkpoint would record source offsets past input the missing object never saw.
-    if (failed.length > 0 && engine.recovery !== undefined)
-      engine.checkpoints.halt(`could not restore ${failed.join('; ')}`)
-    const recovered = engine.recovery
-    engine.recovery = undefined
-    // Table writes made after the checkpoint, replayed into the restored views in the order
-    // they were written (across tables too).
-    const redo = engine.tableRedo.splice(0).flatMap(({ table, entries }) => entries.map((entry) => ({ table, entry })))
-    redo.sort((a, b) => a.entry.clock - b.entry.clock)
-    for (const { table, entry } of redo) {
-      const obj = engine.get(table)
-      if (obj?.kind !== 'table') continue
-      const chunk = obj.rows.redo(entry)
-      if (chunk !== undefined) {
-        obj.stream.push(chunk)
-        obj.stream.pushBatchWatermarks(chunk, timeColumns(obj.columns))
-      }
-    }
-    // Every view is back: the sources may read again (from the checkpoint's offsets).
-    for (const src of engine.sources()) {
-      try {
-        await src.driver.release()
-      } catch (e) {
-        waitForSource(engine, src.name, e)
-      }
-    }
-    if (recovered !== undefined)
-      engine.log('info', `restored checkpoint ${recovered.meta.epoch} in ${Date.now() - t0} ms`)
-    // Dead letters logged before a crash are committed now that tables are as the views saw them.
-    engine.deadLetterOutlets.start()
-    engine.checkpoints.start()
-    engine.startTicker()
-    return new Sluice(engine)
+    const progress = new RestoreProgress(stored)
+    engine.restoring = progress
+    const failedAccess = await restoreAccess(engine, stored)
+    const restored = (async () => {
+      await begin
+      // Loaded when the first object that may need a connector is replayed (or at the end, for
+      // later CREATE statements): a restore of tables and views does not wait for the libraries.
+      let loaded: Promise<void> | undefined
+      const connectors = (): Promise<void> =>
+        (loaded ??= (async () => {
+          if (loadConnectors === undefined) return
+          const { sources = [], sinks = [] } = await loadConnectors()
+          for (const f of sources) engine.sourceFactories.set(f.connector, f)
+          for (const f of sinks) engine.sinkFactories.set(f.connector, f)
+        })())
+      await restoreRelations(engine, stored, progress, failedAccess, t0, connectors)
+    })().catch((e: unknown) => {
+      // A bug, not a bad object (those are logged one by one): statements must not wait forever.
+      engine.log('error', 'the restore failed', { error: e instanceof Error ? e.message : String(e) })
+      progress.finish()
+    })
+    return new Sluice(engine, restored)
+  }
+
+  /** Whether every persisted object is back (a server's /readyz). */
+  get isRestored(): boolean {
+    return this.engine.restoring?.finished !== false
   }
 
   /** A new session (one per client connection): its own settings such as the time zone. */
@@ -120,8 +131,31 @@ export class Sluice {
     return subscribeToRelation(this.engine, name, options)
   }
 
+  /**
+   * A role of the catalog (CREATE ROLE), for the front ends' authentication: its SCRAM verifier
+   * (never a clear password), whether it may log in and whether it is a superuser.
+   */
+  role(
+    name: string,
+  ): { readonly verifier: string | undefined; readonly login: boolean; readonly superuser: boolean } | undefined {
+    return this.engine.access.roles.get(name)
+  }
+
+  /** The role a bearer token (by its SHA-256, hex) belongs to (`CREATE TOKEN FOR role`). */
+  tokenRole(digest: string): string | undefined {
+    return this.engine.access.tokenRole(digest)
+  }
+
+  /** Throws 42501 unless `user` holds `privilege` on `relation` (HTTP ingest and subscribe). */
+  checkPrivilege(user: string, readOnly: boolean, privilege: 'select' | 'insert', relation: string): void {
+    checkRelationPrivilege(this.engine, user, readOnly, privilege, relation)
+  }
+
   /** The APPEND ONLY table `name`, to append decoded rows to (HTTP ingest); throws 42P01, 42809, 0A000. */
   ingestTarget(name: string): IngestTarget {
+    // Writes wait for the whole restore (restore-progress.ts); a request cannot wait here: 57P03.
+    const progress = this.engine.restoring
+    if (progress !== undefined && !progress.finished) throw progress.notYet(undefined)
     return ingestTarget(this.engine, name)
   }
 
@@ -139,6 +173,15 @@ export class Sluice {
    * `{ lastCheckpoint: false }` the data directory is left as a crash (kill -9) would leave it.
    */
   async close(options: { readonly lastCheckpoint?: boolean } = {}): Promise<void> {
+    const progress = this.engine.restoring
+    if (progress !== undefined && !progress.finished) {
+      // Closed while restoring: the data directory already holds the last checkpoint, and a
+      // checkpoint of half the objects would lose the others' state. Stop the replay, keep it.
+      progress.stopping = true
+      await this.restored
+      await this.engine.close(false)
+      return
+    }
     await this.engine.close(options.lastCheckpoint ?? true)
   }
 }

@@ -38,6 +38,8 @@ async function start(options: Partial<ServerOptions> & { dataDir: string }): Pro
     ...options,
   })
   running.push(s)
+  // The servers listen before the restore ends (test/restart-fast.test.ts covers that window).
+  await s.restored
   return s
 }
 

@@ -9,26 +9,8 @@ import type { LogFn, StatementResult } from '../engine/index.ts'
 import type { AuthConfig, PgServer, PgTlsOptions } from './pgwire/server.ts'
 import type { FastifyInstance } from 'fastify'
 import { Sluice, setServerQueryMemory } from '../engine/index.ts'
-import { datagenSourceFactory } from '../connectors/datagen/index.ts'
-import { kafkaSourceFactory } from '../connectors/kafka/index.ts'
-import { blackholeSinkFactory } from '../connectors/blackhole/sink.ts'
-import { deltaSinkFactory } from '../connectors/delta/sink.ts'
-import { redisSinkFactory } from '../connectors/redis/sink.ts'
-import { postgresSinkFactory, postgresqlSinkFactory } from '../connectors/postgres/sink.ts'
-import { kafkaSinkFactory } from '../connectors/kafka/sink.ts'
-import type { SinkFactory } from '../engine/index.ts'
-
-/** Every sink connector the server offers (CREATE SINK ... WITH (connector = '...')). */
-const SINKS: readonly SinkFactory[] = [
-  kafkaSinkFactory,
-  deltaSinkFactory,
-  blackholeSinkFactory,
-  redisSinkFactory,
-  postgresSinkFactory,
-  postgresqlSinkFactory,
-]
 import { startPgServer } from './pgwire/server.ts'
-import { buildHttpApp } from './http/app.ts'
+import type { HttpAuthOptions } from './http/auth.ts'
 import { createLogger, engineLog } from './log.ts'
 
 export interface ServerOptions {
@@ -60,16 +42,61 @@ export interface ServerOptions {
   readonly logger?: Logger
   /** Checkpoint interval, ms (default 1000; 0: none). */
   readonly checkpointIntervalMs?: number
-  /** Bearer tokens the HTTP API requires (none: open). */
+  /** Bearer tokens the HTTP API requires (none: open); they act as the bootstrap superuser `sluice`. */
   readonly tokens?: readonly string[]
+  /**
+   * Listen on a non-loopback host with no password and no token (anyone who can reach the ports
+   * is a superuser). Without it such a start is refused.
+   */
+  readonly insecureNoAuth?: boolean
+}
+
+/** Whether `host` only accepts connections from this machine. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
+
+/** Refuses to expose a server without any authentication, unless told so explicitly. */
+export function checkListenAuth(options: Pick<ServerOptions, 'host' | 'auth' | 'tokens' | 'insecureNoAuth'>): void {
+  if (isLoopback(options.host) || options.insecureNoAuth === true) return
+  if (options.auth.mode === 'password' || (options.tokens !== undefined && options.tokens.length > 0)) return
+  throw new Error(
+    `refusing to listen on ${options.host} without authentication: anyone who can reach it would be a superuser. ` +
+      'Give --password (and --http-token), listen on 127.0.0.1, or pass --insecure-no-auth to do it anyway.',
+  )
+}
+
+/** HTTP users: the auth config's users, then the roles of the catalog; tokens of both. */
+function httpAuth(options: ServerOptions, db: Sluice): HttpAuthOptions {
+  const users = options.auth.users
+  return {
+    tokens: options.tokens,
+    bootstrapUser: 'sluice',
+    required: options.auth.mode === 'password' || (options.tokens !== undefined && options.tokens.length > 0),
+    user: (name) => {
+      const entry = users?.get(name)
+      if (entry !== undefined) {
+        const password = typeof entry === 'string' ? entry : entry.password
+        return { password, readOnly: typeof entry === 'object' && entry.role === 'readonly', login: true }
+      }
+      const role = db.role(name)
+      return role === undefined ? undefined : { password: role.verifier, readOnly: false, login: role.login }
+    },
+    tokenRole: (digest) => db.tokenRole(digest),
+  }
 }
 
 export interface RunningServer {
   readonly pgPort: number
   readonly httpPort: number
   readonly db: Sluice
-  /** Names of the demo objects this start created (empty on a restart). */
+  /** Names of the demo objects this start created (empty on a restart), once `restored` resolves. */
   readonly demoCreated: readonly string[]
+  /**
+   * Resolves once every persisted object is restored (and the demo created): /readyz answers 200
+   * from then on. The servers listen before (docs/operations.md "Restarts: listen first, restore after").
+   */
+  readonly restored: Promise<void>
   /** Stops both servers, then the engine. Safe to call more than once. */
   close(): Promise<void>
 }
@@ -97,27 +124,38 @@ function processRegistry(): Registry {
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  checkListenAuth(options)
   const logger = options.logger ?? createLogger({ level: options.logLevel, pretty: options.prettyLogs })
   const log = engineLog(logger)
   if (options.queryMemoryBytes !== undefined) setServerQueryMemory(options.queryMemoryBytes)
-  const db = await Sluice.open({
-    dataDir: options.dataDir,
-    sources: [datagenSourceFactory, kafkaSourceFactory],
-    sinks: SINKS,
-    log,
-    checkpointIntervalMs: options.checkpointIntervalMs,
-    maxConcurrentQueries: options.maxConcurrentQueries,
-  })
+  // Listen first, restore after (docs/design/fast-restart.md): the engine opens its data
+  // directory and returns while its objects are restored in the background; the connectors'
+  // libraries load during the restore, which begins once pgwire and HTTP listen.
+  let listening!: () => void
+  const listened = new Promise<void>((resolve) => (listening = resolve))
+  const db = await Sluice.start(
+    {
+      dataDir: options.dataDir,
+      log,
+      checkpointIntervalMs: options.checkpointIntervalMs,
+      maxConcurrentQueries: options.maxConcurrentQueries,
+    },
+    async () => {
+      const { SOURCES, SINKS } = await import('./connectors.ts')
+      return { sources: SOURCES, sinks: SINKS }
+    },
+    listened,
+  )
   log('info', 'engine opened', { dataDir: options.dataDir })
   let ready = false
   let pg: PgServer | undefined
   let app: FastifyInstance | undefined
   try {
-    const demoCreated = options.demo ? await createDemo(db, log) : []
     pg = await startPgServer({
       host: options.host,
       port: options.pgPort,
-      auth: options.auth,
+      // Roles created in SQL log in with their stored SCRAM verifiers, beside the config's users.
+      auth: { ...options.auth, directory: { lookup: (user) => db.role(user) } },
       tls: options.pgTls,
       maxConnections: options.maxConnections,
       openSession: (startup) =>
@@ -130,9 +168,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         }),
       log,
     })
+    const { buildHttpApp } = await import('./http/app.ts')
     app = buildHttpApp({
       db,
       tokens: options.tokens,
+      auth: httpAuth(options, db),
       ready: () => ready,
       extraMetrics: [processRegistry()],
       log,
@@ -141,8 +181,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await app.listen({ host: options.host, port: options.httpPort })
     const address = app.server.address()
     const httpPort = typeof address === 'object' && address !== null ? address.port : options.httpPort
-    log('info', 'sluice is ready', { host: options.host, pgPort: pg.port, httpPort })
-    ready = true
+    // Both front ends listen: the restore may have the thread now.
+    listening()
+    // code: 'dist' (compiled) or 'sources' (tsx), as bin/sluice.js chose; unset in-process.
+    log('info', 'sluice is listening (restoring)', {
+      host: options.host,
+      pgPort: pg.port,
+      httpPort,
+      code: process.env.SLUICE_CODE,
+    })
+    const demoCreated: string[] = []
+    const restored = (async () => {
+      await db.restored
+      if (options.demo) demoCreated.push(...(await createDemo(db, log)))
+      // Closed while restoring: never ready.
+      if (db.engine.closed) return
+      ready = true
+      log('info', 'sluice is ready', { host: options.host, pgPort: pg?.port, httpPort })
+    })().catch((e: unknown) => log('error', 'could not finish starting', { error: String(e) }))
     const servers = { pg, app }
     let closing: Promise<void> | undefined
     return {
@@ -150,6 +206,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       httpPort,
       db,
       demoCreated,
+      restored,
       close: () => {
         closing ??= (async () => {
           ready = false
@@ -161,6 +218,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       },
     }
   } catch (e) {
+    // The restore waits for the servers; let it begin, so closing can stop it.
+    listening()
     await closeAll(db, pg, app, log)
     throw e
   }

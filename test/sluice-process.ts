@@ -53,8 +53,11 @@ export class SluiceProcess {
     return this.child?.pid
   }
 
-  /** Starts the server and waits until it answers over pgwire. */
-  async start(): Promise<void> {
+  /**
+   * Starts the server and waits until it answers `SELECT 1` over pgwire; returns the milliseconds
+   * from the spawn to that answer (polled every 20 ms).
+   */
+  async start(): Promise<number> {
     const args = [
       ...this.nodeArgs,
       BIN,
@@ -70,6 +73,7 @@ export class SluiceProcess {
       'json',
       ...this.extraArgs,
     ]
+    const spawnedAt = performance.now()
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     const onData = (d: Buffer): void => {
@@ -83,11 +87,15 @@ export class SluiceProcess {
       if (child.exitCode !== null) throw new Error(`sluice exited with ${child.exitCode}:\n${this.output.slice(-4000)}`)
       try {
         const c = await this.client()
-        await c.end()
-        return
+        try {
+          await c.query('SELECT 1')
+        } finally {
+          await c.end().catch(() => {})
+        }
+        return performance.now() - spawnedAt
       } catch {
         if (Date.now() > deadline) throw new Error(`sluice did not answer within 60 s:\n${this.output.slice(-4000)}`)
-        await new Promise((r) => setTimeout(r, 100))
+        await new Promise((r) => setTimeout(r, 20))
       }
     }
   }

@@ -20,7 +20,12 @@ import { KafkaFetcher, type FetcherEvent, type FetcherOptions, type FetcherStart
 export type ToFetcher =
   | { readonly kind: 'init'; readonly options: FetcherOptions }
   | { readonly kind: 'start'; readonly from: FetcherStart }
-  | { readonly kind: 'credit'; readonly records: number; readonly bytes: number; readonly buffers: readonly ArrayBuffer[] }
+  | {
+      readonly kind: 'credit'
+      readonly records: number
+      readonly bytes: number
+      readonly buffers: readonly ArrayBuffer[]
+    }
   | { readonly kind: 'close' }
 
 /** A fetcher, as the reader sees it: built early (a worker boots meanwhile), started once positions are known. */
@@ -65,7 +70,10 @@ let spare: { readonly worker: Worker; readonly youngMb: number } | undefined
 
 function bootThread(youngMb: number): Worker {
   const worker = new Worker(new URL('./fetch-worker-boot.mjs', import.meta.url), {
-    workerData: { entry: new URL('./fetch-worker.ts', import.meta.url).href },
+    // From dist/ (the compiled build) this module is .js and so is the worker's entry.
+    workerData: {
+      entry: new URL(`./fetch-worker.${import.meta.url.endsWith('.js') ? 'js' : 'ts'}`, import.meta.url).href,
+    },
     stdout: false,
     stderr: false,
     resourceLimits: { maxYoungGenerationSizeMb: youngMb },
@@ -125,7 +133,11 @@ class WorkerFetcher implements FetcherHandle {
       this.onEvent(m)
     })
     worker.on('error', (e) => {
-      this.onEvent({ kind: 'log', level: 'error', message: `the Kafka fetcher thread of topic "${options.topic}" failed: ${e.message}` })
+      this.onEvent({
+        kind: 'log',
+        level: 'error',
+        message: `the Kafka fetcher thread of topic "${options.topic}" failed: ${e.message}`,
+      })
     })
     worker.on('exit', (code) => {
       this.closedSignal?.()
@@ -148,7 +160,8 @@ class WorkerFetcher implements FetcherHandle {
   }
 
   credit(records: number, bytes: number, buffers: readonly ArrayBuffer[]): void {
-    if (!this.closing) this.worker.postMessage({ kind: 'credit', records, bytes, buffers } satisfies ToFetcher, [...buffers])
+    if (!this.closing)
+      this.worker.postMessage({ kind: 'credit', records, bytes, buffers } satisfies ToFetcher, [...buffers])
   }
 
   async close(): Promise<void> {

@@ -123,6 +123,13 @@ export class TableRows {
    * them oldest first for replay (redo).
    */
   async rewindTo(store: StateStore, checkpointSeq: number): Promise<TableLogEntry[]> {
+    const entries = await this.logAfter(store, checkpointSeq)
+    this.rewind(entries, checkpointSeq)
+    return entries
+  }
+
+  /** The change-log entries after `checkpointSeq`, oldest first (no change to the rows). */
+  async logAfter(store: StateStore, checkpointSeq: number): Promise<TableLogEntry[]> {
     const entries: TableLogEntry[] = []
     const prefix = encodeKey([TABLE_LOG, BigInt(this.id)], [T.int8, T.int8])
     const gte = encodeKey([TABLE_LOG, BigInt(this.id), BigInt(checkpointSeq + 1)], [T.int8, T.int8, T.int8])
@@ -137,13 +144,17 @@ export class TableRows {
         inserts: ins.map(([s, r]) => [s, decodeRow(r, this.types)] as const),
       })
     }
+    return entries
+  }
+
+  /** Undoes `entries` (logAfter's) in the loaded rows: they are then as of the checkpoint. */
+  rewind(entries: readonly TableLogEntry[], checkpointSeq: number): void {
     for (let e = entries.length - 1; e >= 0; e--) {
       for (const [seq, row] of entries[e].inserts) this.remove(seq, row)
       for (const [seq, row] of entries[e].deletes) this.add(seq, row)
     }
     this.pushedSeq = this.trimmedSeq = checkpointSeq
     this.logSeq = entries.length > 0 ? entries[entries.length - 1].seq : checkpointSeq
-    return entries
   }
 
   /** Re-applies a log entry undone by rewindTo (recovery); returns its change chunk. */

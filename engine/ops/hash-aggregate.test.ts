@@ -35,10 +35,15 @@ class Collector implements Emitter {
   held(): string[] {
     const counts = new Map<string, number>()
     for (const { op, row } of this.rows) {
-      const k = JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' || (typeof v === 'object' && v !== null && !Array.isArray(v)) ? String(v) : v))
+      const k = JSON.stringify(row, (_k, v: unknown) =>
+        typeof v === 'bigint' || (typeof v === 'object' && v !== null && !Array.isArray(v)) ? String(v) : v,
+      )
       counts.set(k, (counts.get(k) ?? 0) + op)
     }
-    return [...counts].filter(([, n]) => n !== 0).map(([k, n]) => `${k} x${n}`).sort()
+    return [...counts]
+      .filter(([, n]) => n !== 0)
+      .map(([k, n]) => `${k} x${n}`)
+      .sort()
   }
 }
 
@@ -66,7 +71,10 @@ describe('HashAggregate', () => {
   it('forgets a group retracted to nothing, in its window too', () => {
     const op = new HashAggregate(SPEC)
     const out = new Collector()
-    feed(op, out, [[1n, 'a', 5n], [1n, 'b', 6n]])
+    feed(op, out, [
+      [1n, 'a', 5n],
+      [1n, 'b', 6n],
+    ])
     feed(op, out, [[1n, 'a', 5n]], -1)
     expect(op.stateSize()).toBe(1)
     feed(op, out, [[1n, 'c', 7n]])
@@ -78,7 +86,12 @@ describe('HashAggregate', () => {
   it('rebuilds from its group states and goes on as the original', () => {
     const original = new HashAggregate(SPEC)
     const out = new Collector()
-    feed(original, out, [[1n, 'a', 5n], [1n, 'a', 9n], [2n, 'b', 1n], [2n, 'c', null]])
+    feed(original, out, [
+      [1n, 'a', 5n],
+      [1n, 'a', 9n],
+      [2n, 'b', 1n],
+      [2n, 'c', null],
+    ])
     feed(original, out, [[1n, 'a', 9n]], -1)
     const states = [...original.groupStates()]
     expect(states).toHaveLength(3)
@@ -88,13 +101,19 @@ describe('HashAggregate', () => {
     expect(copy.stateSize()).toBe(3)
     const outCopy = new Collector()
     outCopy.rows.push(...out.rows)
-    const more: Value[][] = [[1n, 'a', 2n], [2n, 'c', 3n], [3n, 'd', 4n]]
+    const more: Value[][] = [
+      [1n, 'a', 2n],
+      [2n, 'c', 3n],
+      [3n, 'd', 4n],
+    ]
     feed(original, out, more)
     feed(copy, outCopy, more)
     feed(original, out, [[2n, 'b', 1n]], -1)
     feed(copy, outCopy, [[2n, 'b', 1n]], -1)
     expect(outCopy.held()).toEqual(out.held())
-    expect([...copy.groupStates()].map((s) => s.key)).toEqual(expect.arrayContaining([...original.groupStates()].map((s) => s.key)))
+    expect([...copy.groupStates()].map((s) => s.key)).toEqual(
+      expect.arrayContaining([...original.groupStates()].map((s) => s.key)),
+    )
   })
 
   it('keeps one row for a global aggregate, also when every row is retracted', () => {

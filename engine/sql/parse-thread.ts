@@ -2,7 +2,7 @@
  * PostgreSQL's grammar, run off the main thread for the statements that would hold it up.
  *
  * libpg-query parses synchronously inside WASM, on the thread that calls it. For everyday
- * statements that is a few microseconds and stays inline (front-door.ts). Two kinds do not:
+ * statements that is a few microseconds and stays inline (pg-parse.ts). Two kinds do not:
  *
  * - Long statements: the parse takes time in proportion to the text (about 0.6 s per MB, and the
  *   JSON tree it returns is 15 times the text), and every session and dataflow shares the main
