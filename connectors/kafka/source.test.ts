@@ -12,7 +12,8 @@ import { formatText } from '../../engine/types/text.ts'
 import { parseTimestamp } from '../../engine/types/time.ts'
 import { createTopic, ensureTestKafka, produceJson, produceRaw, uniqueTopic } from '../../test/kafka.ts'
 import { parseKafkaSourceOptions } from './options.ts'
-import { KafkaSourceReader, kafkaSourceFactory, type KafkaReaderTuning } from './source.ts'
+import { KafkaSourceReader, kafkaSourceFactory } from './source.ts'
+import type { KafkaReaderTuning } from './reader-tuning.ts'
 
 const COLUMNS: ColumnSchema[] = [
   { name: 'auction', type: T.int8 },

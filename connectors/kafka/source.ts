@@ -35,8 +35,6 @@ import type {
   ColumnSchema,
   ConnectorContext,
   DeadLetter,
-  DeadLetterReason,
-  PartitionClock,
   PartitionLag,
   SourceClocks,
   SourceFactory,
@@ -44,87 +42,27 @@ import type {
 } from '../../engine/connector.ts'
 import { emptyColumns } from '../../engine/chunk.ts'
 import { SluiceError, SqlState } from '../../engine/errors.ts'
-import { DeadLetterTopic } from './dead-letter-topic.ts'
-import { DeadLetterEpochs } from './dead-letter-epochs.ts'
+import type { DeadLetterEpochs } from './dead-letter-epochs.ts'
 import { createRecordDecoder, type RecordDecoder } from './decoding.ts'
 import type { FetchedBatch } from './fetched.ts'
-import { kafkaHeaders, keyOf, layoutOf, metadataValue, utf8OrNull, type Layout } from './metadata.ts'
+import { layoutOf, metadataValue, type Layout } from './metadata.ts'
 import type { FetcherEvent, FetcherStart } from './fetcher.ts'
-import { createFetcher, prepareFetcherThread, type FetcherHandle, type FetcherPlacement } from './fetch-thread.ts'
+import { createFetcher, prepareFetcherThread, type FetcherHandle } from './fetch-thread.ts'
 import { parseKafkaSourceOptions, type KafkaSourceConfig } from './options.ts'
-import { clockOf, minimumWatermarks, observeTime, restoreClock, type PartitionTime } from '../partition-time.ts'
-
-/** Knobs tests turn down; the defaults suit production. */
-export interface KafkaReaderTuning {
-  /** Records held between the fetcher and poll before fetching holds. */
-  readonly queueMax: number
-  /** Bytes of record values held before fetching holds (whichever limit comes first). */
-  readonly queueMaxBytes: number
-  /** Per-partition fetch size: bounds what one fetch adds to a full queue. */
-  readonly maxBytesPerPartition: number
-  /** How often (ms) the position is mirrored to `group.id`, when one is set. */
-  readonly groupCommitIntervalMs: number
-  /** How often (ms) partition end offsets are refreshed for lag reporting. */
-  readonly lagRefreshMs: number
-  /** Dead-letter records produced to the dead-letter topic at most in flight before poll waits. */
-  readonly deadLetterBacklog: number
-  /** Where the fetcher runs: a worker thread (default) or this thread. */
-  readonly fetchThread: FetcherPlacement
-  /** Without a completed fetch for this long (ms), the reader counts as disconnected. */
-  readonly staleMs: number
-  /** A consumer without a fetch for this long (ms) is dropped and a new one built (with backoff). */
-  readonly stuckMs: number
-}
-
-const DEFAULT_TUNING: KafkaReaderTuning = {
-  queueMax: 100_000,
-  queueMaxBytes: 32 << 20,
-  maxBytesPerPartition: 1 << 20,
-  groupCommitIntervalMs: 5000,
-  lagRefreshMs: 1000,
-  deadLetterBacklog: 5000,
-  fetchThread: process.env.SLUICE_KAFKA_FETCH_THREAD === 'main' ? 'main' : 'worker',
-  staleMs: 5000,
-  stuckMs: 30_000,
-}
-
-/** A fetched batch of one partition, consumed by poll from `index` on. */
-interface Segment {
-  readonly partition: PartitionState
-  readonly batch: FetchedBatch
-  /** The batch's values as a Buffer (no copy), for decoders and dead-letter payloads. */
-  readonly values: Buffer
-  index: number
-  /** The offset after the batch, past any trailing transaction markers or aborted records. */
-  readonly end: bigint
-  prepared: boolean
-}
-
-/** Everything the reader tracks per partition. */
-interface PartitionState extends PartitionTime {
-  readonly id: number
-  /** The offset after everything poll has returned: the checkpointed position. */
-  next: bigint
-  /** The offset after everything queued: where a restarted fetcher resumes. */
-  fetched: bigint
-  /** The end of the partition as last seen (high watermark; the last stable offset under read_committed). */
-  end: bigint
-  low: bigint
-  queued: number
-}
-
-/** What a reader reports for metrics and tests. */
-export interface KafkaReaderStats {
-  readonly queued: number
-  readonly paused: boolean
-  readonly pausedPartitions: readonly number[]
-  /** Dead-letter records not yet acknowledged by the dead-letter topic (per epoch: not yet handed to a checkpoint). */
-  readonly deadLettersInFlight: number
-  /** Whether the fetcher reaches the brokers (false after `staleMs` without a fetch). */
-  readonly connected: boolean
-  /** Why not, while not connected. */
-  readonly connectionError: string | undefined
-}
+import { observeTime, restoreClock } from '../partition-time.ts'
+import { DEFAULT_TUNING, type KafkaReaderStats, type KafkaReaderTuning } from './reader-tuning.ts'
+import {
+  isPaused,
+  partitionClocks,
+  partitionLag,
+  partitionOffsets,
+  partitionWatermarks,
+  reachedEnds,
+  type PartitionState,
+  type Segment,
+} from './partition-state.ts'
+import { SourceDeadLetters } from './source-dead-letters.ts'
+import { PositionReports } from './position-reports.ts'
 
 export class KafkaSourceReader implements SourceReader {
   private readonly kafka: Kafka
@@ -153,15 +91,9 @@ export class KafkaSourceReader implements SourceReader {
   private connectionError: string | undefined
   private disconnectedSince = 0
   private closed = false
-  private lastGroupCommit = 0
-  private groupCommit: Promise<void> | undefined
-  private lastLagRefresh = 0
-  private lagRefresh: Promise<void> | undefined
+  private readonly reports: PositionReports
 
-  /** The dead-letter topic, when `dead_letter` names one (letters sent as they come). */
-  private dlq: DeadLetterTopic | undefined
-  /** The dead-letter topic committed per checkpoint epoch instead (checkpoints on: `deadLetterOutlet`). */
-  private epochs: DeadLetterEpochs | undefined
+  private readonly letters: SourceDeadLetters
 
   constructor(
     columns: readonly ColumnSchema[],
@@ -173,6 +105,8 @@ export class KafkaSourceReader implements SourceReader {
     this.columns = [...columns]
     this.layout = layoutOf(this.columns)
     this.decoder = createRecordDecoder(config, this.payloadColumns())
+    this.reports = new PositionReports(config, ctx, this.tuning)
+    this.letters = new SourceDeadLetters(config, ctx, this.decoder, this.tuning.deadLetterBacklog)
     this.recycle = config.format !== 'avro'
     // A view usually follows CREATE SOURCE: its open should not wait for a thread to boot.
     if (this.tuning.fetchThread === 'worker') prepareFetcherThread(this.tuning.queueMaxBytes)
@@ -240,8 +174,8 @@ export class KafkaSourceReader implements SourceReader {
       // The engine may open this reader again later (a broker down at startup): start clean.
       this.fetcher = undefined
       await fetcher.close()
-      await this.dlq?.close(0)
-      this.dlq = undefined
+      await this.letters.dlq?.close(0)
+      this.letters.dlq = undefined
       await this.admin?.disconnect().catch(() => undefined)
       this.admin = undefined
       throw e
@@ -264,7 +198,7 @@ export class KafkaSourceReader implements SourceReader {
       const topics = await admin.listTopics()
       if (!topics.includes(topic)) throw new Error('the topic does not exist')
       partitions = await admin.fetchTopicOffsets(topic)
-      if (this.config.deadLetterTopic !== undefined) await this.openDeadLetterTopic(admin, topics)
+      if (this.config.deadLetterTopic !== undefined) await this.letters.open(this.kafka, admin, topics)
     } catch (e) {
       throw new SluiceError(
         SqlState.undefined_object,
@@ -291,7 +225,7 @@ export class KafkaSourceReader implements SourceReader {
       const clock = clocks?.[`${topic}/${p.partition}`]
       if (clock !== undefined) restoreClock(st, clock, this.layout.time, this.ctx.now())
     }
-    this.lastLagRefresh = this.ctx.now()
+    this.reports.lastLagRefresh = this.ctx.now()
   }
 
   /** Where a (re)started fetcher begins: after everything queued, with the queue as it is. */
@@ -328,23 +262,6 @@ export class KafkaSourceReader implements SourceReader {
     }
   }
 
-  /** Creates the dead-letter topic when it does not exist yet, and connects its producer. */
-  private async openDeadLetterTopic(admin: Admin, topics: readonly string[]): Promise<void> {
-    const dlq = this.config.deadLetterTopic
-    if (dlq === undefined) return
-    if (!topics.includes(dlq)) {
-      try {
-        await admin.createTopics({ topics: [{ topic: dlq, numPartitions: 1 }], waitForLeaders: true })
-      } catch (e) {
-        // Another reader may have created it at the same moment.
-        if (!(await admin.listTopics()).includes(dlq)) throw e
-      }
-    }
-    // Per epoch, the outlet's own transactional producer writes the topic.
-    if (this.epochs === undefined)
-      this.dlq = await DeadLetterTopic.open(this.kafka, dlq, this.ctx, this.tuning.deadLetterBacklog)
-  }
-
   private enqueue(batch: FetchedBatch): void {
     const end = BigInt(batch.end)
     const st = this.partition(batch.partition, batch.count > 0 ? BigInt(batch.offsets[0]) : end)
@@ -367,10 +284,11 @@ export class KafkaSourceReader implements SourceReader {
 
   async poll(maxRows: number): Promise<Chunk | undefined> {
     // Dead letters on their way to the dead-letter topic are bounded: wait for the topic first.
-    if (this.dlq?.full() === true) {
-      this.dlq.send()
-      await this.dlq.settled()
-      if (this.dlq.full()) return undefined
+    const dlq = this.letters.dlq
+    if (dlq?.full() === true) {
+      dlq.send()
+      await dlq.settled()
+      if (dlq.full()) return undefined
     }
     await this.prepare(Math.max(1, maxRows))
     const out: Column[] = emptyColumns(this.layout.width)
@@ -393,9 +311,9 @@ export class KafkaSourceReader implements SourceReader {
       this.finished = []
       this.fetcher?.credit(before - this.queued, beforeBytes - this.queuedBytes, buffers)
     }
-    this.dlq?.send()
-    this.mirrorToGroup()
-    this.refreshEnds()
+    this.letters.dlq?.send()
+    this.reports.mirrorToGroup(this.admin, this.partitions)
+    this.reports.refreshEnds(this.admin, this.partitions)
     if (ops.length === 0) {
       if (!this.connected && this.queued === 0) throw this.unreachable()
       return undefined
@@ -462,7 +380,7 @@ export class KafkaSourceReader implements SourceReader {
             : decoder.decode(values.subarray(s, ends[i]), payloadOut)
         }
         if (typeof result !== 'number') {
-          this.reject(st.id, seg, i, result.reason, result.detail)
+          this.letters.reject(st.id, seg, i, result.reason, result.detail)
           continue
         }
         if (result === 0) continue
@@ -490,109 +408,29 @@ export class KafkaSourceReader implements SourceReader {
     }
   }
 
-  private reject(partition: number, seg: Segment, i: number, reason: DeadLetterReason, detail: string): void {
-    const b = seg.batch
-    const s = b.valueStarts[i]
-    const value = s < 0 ? null : seg.values.subarray(s, b.valueEnds[i])
-    const offset = String(b.offsets[i])
-    const payload = value === null ? null : this.decoder.payloadText(value)
-    this.ctx.deadLetter({
-      object: this.ctx.name,
-      reason,
-      detail,
-      payload,
-      origin: `topic=${this.config.topic} partition=${partition} offset=${offset}`,
-    })
-    if (this.dlq === undefined && this.epochs === undefined) return
-    // Copied: the batch's buffer goes back to the fetcher once consumed, the record is sent later.
-    const view = keyOf(b, i)
-    const key = view === null ? null : Buffer.from(view)
-    const record = {
-      source: this.ctx.name,
-      reason,
-      error: detail,
-      topic: this.config.topic,
-      partition,
-      offset,
-      timestamp: b.timestamps.length > i ? String(b.timestamps[i]) : null,
-      key: key === null ? null : key.toString('base64'),
-      payload: value === null ? null : utf8OrNull(value),
-      payload_base64: value === null ? null : value.toString('base64'),
-      received_at: new Date(this.ctx.now()).toISOString(),
-    }
-    if (this.epochs !== undefined) this.epochs.stage(key, JSON.stringify(record), kafkaHeaders(b.headers?.[i]))
-    else this.dlq?.push({ key, value: JSON.stringify(record), headers: kafkaHeaders(b.headers?.[i]) })
-  }
-
   /** Checkpoints are on: the dead-letter topic (if any) is committed per epoch from now on. */
   deadLetterOutlet(): DeadLetterEpochs | undefined {
-    const topic = this.config.deadLetterTopic
-    if (topic === undefined) return undefined
-    this.epochs ??= new DeadLetterEpochs(topic, this.config.brokers, this.ctx)
-    return this.epochs
+    return this.letters.outlet()
   }
 
   forwardDeadLetter(letter: DeadLetter): void {
-    if (this.dlq === undefined && this.epochs === undefined) return
-    const record = {
-      source: this.ctx.name,
-      object: letter.object,
-      reason: letter.reason,
-      error: letter.detail,
-      payload: letter.payload,
-      origin: letter.origin ?? null,
-      received_at: new Date(this.ctx.now()).toISOString(),
-    }
-    if (this.epochs !== undefined) this.epochs.add(JSON.stringify(record))
-    else this.dlq?.push({ key: null, value: JSON.stringify(record) })
+    this.letters.forward(letter)
   }
 
   offsets(): Record<string, string> {
-    const out: Record<string, string> = {}
-    for (const st of this.partitions.values()) out[`${this.config.topic}/${st.id}`] = st.next.toString()
-    return out
+    return partitionOffsets(this.partitions, this.config.topic)
   }
 
-  /**
-   * Each partition's max event time and how long it has been quiet, at the same point as
-   * `offsets()`: restored, a lagging partition keeps holding the watermark back after a restart
-   * even though it has nothing new to read.
-   */
   clocks(): SourceClocks {
-    const now = this.ctx.now()
-    const out: Record<string, PartitionClock> = {}
-    for (const st of this.partitions.values()) out[`${this.config.topic}/${st.id}`] = clockOf(st, this.layout.time, now)
-    return out
+    return partitionClocks(this.partitions, this.config.topic, this.layout.time, this.ctx.now())
   }
 
-  /** The minimum over partitions of their max event time (connectors/partition-time.ts). */
   watermarks(): Watermark[] {
-    if (this.layout.time.length === 0 || this.partitions.size === 0) return []
-    const idleMs = this.config.idleTimeoutMicros === undefined ? undefined : this.config.idleTimeoutMicros / 1000
-    return minimumWatermarks(
-      this.partitions.values(),
-      this.layout.time,
-      this.ctx.now(),
-      idleMs,
-      (st) => st.queued > 0 || st.next < st.end,
-    )
-  }
-
-  /** Whether fetching of partition `st` is held back by the full queue. */
-  private paused(st: PartitionState): boolean {
-    return this.held !== undefined && (st.queued > 0 || st.id === this.held)
+    return partitionWatermarks(this.partitions, this.layout.time, this.ctx.now(), this.config.idleTimeoutMicros)
   }
 
   lag(): PartitionLag[] {
-    return [...this.partitions.values()]
-      .sort((a, b) => a.id - b.id)
-      .map((st) => ({
-        topic: this.config.topic,
-        partition: st.id,
-        offset: st.next,
-        end: st.end > st.next ? st.end : st.next,
-        paused: this.paused(st),
-      }))
+    return partitionLag(this.partitions, this.config.topic, this.held)
   }
 
   /** ALTER SOURCE: the payload columns must be readable by the format (Avro: the latest registered schema). */
@@ -626,67 +464,20 @@ export class KafkaSourceReader implements SourceReader {
 
   reached(end: Readonly<Record<string, string>>): boolean {
     // Dead letters still on their way to the dead-letter topic are part of "applied" for FLUSH.
-    if (this.dlq !== undefined && this.dlq.waiting > 0) return false
-    const prefix = `${this.config.topic}/`
-    for (const key in end) {
-      if (!key.startsWith(prefix)) continue
-      const st = this.partitions.get(Number(key.slice(prefix.length)))
-      const at = st === undefined ? 0n : st.next > st.low ? st.next : st.low
-      if (at < BigInt(end[key])) return false
-    }
-    return true
+    if (this.letters.dlq !== undefined && this.letters.dlq.waiting > 0) return false
+    return reachedEnds(this.partitions, this.config.topic, end)
   }
 
   stats(): KafkaReaderStats {
-    const pausedPartitions = [...this.partitions.values()].filter((s) => this.paused(s)).map((s) => s.id)
+    const pausedPartitions = [...this.partitions.values()].filter((s) => isPaused(s, this.held)).map((s) => s.id)
     return {
       queued: this.queued,
       paused: pausedPartitions.length > 0,
       pausedPartitions,
-      deadLettersInFlight: this.dlq?.waiting ?? this.epochs?.waiting ?? 0,
+      deadLettersInFlight: this.letters.dlq?.waiting ?? this.letters.epochs?.waiting ?? 0,
       connected: this.connected,
       connectionError: this.connected ? undefined : this.connectionError,
     }
-  }
-
-  /** Refreshes partition ends now and then: a held fetcher fetches nothing, so batches stop telling. */
-  private refreshEnds(): void {
-    if (this.admin === undefined || this.lagRefresh !== undefined) return
-    const now = this.ctx.now()
-    if (now - this.lastLagRefresh < this.tuning.lagRefreshMs) return
-    this.lastLagRefresh = now
-    this.lagRefresh = this.admin
-      .fetchTopicOffsets(this.config.topic)
-      .then((parts) => {
-        for (const p of parts) {
-          const st = this.partitions.get(p.partition)
-          if (st !== undefined && BigInt(p.high) > st.end) st.end = BigInt(p.high)
-        }
-      })
-      .catch((e: unknown) => this.ctx.log('debug', `could not refresh end offsets: ${(e as Error).message}`))
-      .finally(() => (this.lagRefresh = undefined))
-  }
-
-  /** Mirrors the position to `group.id` now and then, so lag tools see how far behind Sluice is. */
-  private mirrorToGroup(): void {
-    const groupId = this.config.groupId
-    if (
-      groupId === undefined ||
-      this.admin === undefined ||
-      this.groupCommit !== undefined ||
-      this.partitions.size === 0
-    )
-      return
-    const now = this.ctx.now()
-    if (now - this.lastGroupCommit < this.tuning.groupCommitIntervalMs) return
-    this.lastGroupCommit = now
-    const partitions = [...this.partitions.values()].map((st) => ({ partition: st.id, offset: st.next.toString() }))
-    this.groupCommit = this.admin
-      .setOffsets({ groupId, topic: this.config.topic, partitions })
-      .catch((e: unknown) =>
-        this.ctx.log('warn', `could not record offsets in consumer group "${groupId}": ${(e as Error).message}`),
-      )
-      .finally(() => (this.groupCommit = undefined))
   }
 
   async close(): Promise<void> {
@@ -697,9 +488,8 @@ export class KafkaSourceReader implements SourceReader {
     this.queued = 0
     this.queuedBytes = 0
     // A broker that is away cannot hold the close up for long.
-    await this.dlq?.close(10_000)
-    await this.groupCommit
-    await this.lagRefresh
+    await this.letters.dlq?.close(10_000)
+    await this.reports.settled()
     try {
       await this.fetcher?.close()
     } catch (e) {

@@ -11,9 +11,21 @@ import type { BinderCatalog } from './binder.ts'
 import { SluiceError, SqlState } from '../errors.ts'
 import { T } from '../types/datatype.ts'
 import { formatTypeName, typeFromName, typeFromOid, typeOid } from '../types/oid.ts'
-import { NAMESPACE } from '../catalog/system.ts'
+import { NAMESPACE } from '../catalog/system-table.ts'
 
-const REG_TYPES = new Set(['regclass', 'regtype', 'regnamespace', 'regproc', 'regprocedure', 'regrole', 'regoper', 'regoperator', 'regconfig', 'regdictionary', 'regcollation'])
+const REG_TYPES = new Set([
+  'regclass',
+  'regtype',
+  'regnamespace',
+  'regproc',
+  'regprocedure',
+  'regrole',
+  'regoper',
+  'regoperator',
+  'regconfig',
+  'regdictionary',
+  'regcollation',
+])
 
 export function isRegType(name: string): boolean {
   return REG_TYPES.has(name)
@@ -35,15 +47,43 @@ export function bindRegCast(
   const target = typeOf(e.type.name, e.type.array, e.type.position)
   if (target.kind !== 'text') return coerce(oid, target, e.position)
   const nameOf = namer(inner.type.name, catalog)
-  return { kind: 'call', fn: { name: `${inner.type.name}out`, argTypes: [T.int8], returnType: T.text, strict: true, impl: (v: Value) => nameOf(BigInt(v as bigint | number)) }, args: [oid], type: T.text }
+  return {
+    kind: 'call',
+    fn: {
+      name: `${inner.type.name}out`,
+      argTypes: [T.int8],
+      returnType: T.text,
+      strict: true,
+      impl: (v: Value) => nameOf(BigInt(v as bigint | number)),
+    },
+    args: [oid],
+    type: T.text,
+  }
 }
 
-function toOid(x: Expr, reg: TypeName, bind: (x: Expr) => BoundExpr, catalog: BinderCatalog, coerce: (x: BoundExpr, t: DataType, position: number) => BoundExpr): BoundExpr {
+function toOid(
+  x: Expr,
+  reg: TypeName,
+  bind: (x: Expr) => BoundExpr,
+  catalog: BinderCatalog,
+  coerce: (x: BoundExpr, t: DataType, position: number) => BoundExpr,
+): BoundExpr {
   if (x.kind === 'string') {
     const oid = lookup(reg.name, x.value, catalog)
     if (oid === undefined) {
-      const what = reg.name === 'regclass' ? 'relation' : reg.name === 'regtype' ? 'type' : reg.name === 'regnamespace' ? 'schema' : 'object'
-      throw new SluiceError(reg.name === 'regclass' ? SqlState.undefined_table : SqlState.undefined_object, `${what} "${x.value}" does not exist`, { position: x.position })
+      const what =
+        reg.name === 'regclass'
+          ? 'relation'
+          : reg.name === 'regtype'
+            ? 'type'
+            : reg.name === 'regnamespace'
+              ? 'schema'
+              : 'object'
+      throw new SluiceError(
+        reg.name === 'regclass' ? SqlState.undefined_table : SqlState.undefined_object,
+        `${what} "${x.value}" does not exist`,
+        { position: x.position },
+      )
     }
     return { kind: 'literal', value: oid, type: T.int8 }
   }
@@ -52,10 +92,19 @@ function toOid(x: Expr, reg: TypeName, bind: (x: Expr) => BoundExpr, catalog: Bi
     const arg = { ...bound, type: T.text }
     const find = (v: Value): Value => {
       const oid = lookup(reg.name, v as string, catalog)
-      if (oid === undefined) throw new SluiceError(SqlState.undefined_object, `${reg.name === 'regclass' ? 'relation' : 'object'} "${String(v)}" does not exist`)
+      if (oid === undefined)
+        throw new SluiceError(
+          SqlState.undefined_object,
+          `${reg.name === 'regclass' ? 'relation' : 'object'} "${String(v)}" does not exist`,
+        )
       return oid
     }
-    return { kind: 'call', fn: { name: `${reg.name}in`, argTypes: [T.text], returnType: T.int8, strict: true, impl: find }, args: [arg], type: T.int8 }
+    return {
+      kind: 'call',
+      fn: { name: `${reg.name}in`, argTypes: [T.text], returnType: T.int8, strict: true, impl: find },
+      args: [arg],
+      type: T.int8,
+    }
   }
   return coerce(bound, T.int8, reg.position)
 }
@@ -64,7 +113,9 @@ function toOid(x: Expr, reg: TypeName, bind: (x: Expr) => BoundExpr, catalog: Bi
 function qualified(text: string): { schema: string | undefined; name: string } {
   const parts = text.match(/"(?:[^"]|"")*"|[^.]+/g) ?? [text]
   const clean = parts.map((p) => (p.startsWith('"') ? p.slice(1, -1).replace(/""/g, '"') : p.trim().toLowerCase()))
-  return clean.length > 1 ? { schema: clean[clean.length - 2], name: clean[clean.length - 1] } : { schema: undefined, name: clean[0] }
+  return clean.length > 1
+    ? { schema: clean[clean.length - 2], name: clean[clean.length - 1] }
+    : { schema: undefined, name: clean[0] }
 }
 
 function lookup(reg: string, text: string, catalog: BinderCatalog): bigint | undefined {
@@ -74,7 +125,12 @@ function lookup(reg: string, text: string, catalog: BinderCatalog): bigint | und
     case 'regclass':
       return catalog.relationOid?.(schema, name)
     case 'regtype': {
-      const t = typeFromName(text.trim().toLowerCase().replace(/^pg_catalog\./, ''))
+      const t = typeFromName(
+        text
+          .trim()
+          .toLowerCase()
+          .replace(/^pg_catalog\./, ''),
+      )
       return t === undefined ? undefined : BigInt(typeOid(t))
     }
     case 'regnamespace':

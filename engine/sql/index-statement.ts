@@ -3,10 +3,10 @@
  * indexes (WHERE), INCLUDE, and UNIQUE are refused with 0A000 (a table's only unique constraint
  * is its primary key; docs/design/typmods-and-indexes.md).
  */
-import type { PgNode } from './convert.ts'
+import type { PgNode } from './pg-node.ts'
 import type { StatementBody } from './tree.ts'
 import type { Converter } from './convert.ts'
-import { field, list } from './convert.ts'
+import { field, list } from './pg-node.ts'
 
 export function createIndexStatement(s: PgNode, c: Converter): StatementBody {
   const relation = s.relation as PgNode

@@ -4,11 +4,11 @@
  * Materialize spell it), `ALTER SECRET`, `DROP SECRET`, `CREATE TOKEN FOR role` and `DROP TOKEN
  * 'id'` are Sluice-only and recognised by the front door from their leading words.
  */
-import type { PgNode } from './convert.ts'
+import type { PgNode } from './pg-node.ts'
 import type { Converter } from './convert.ts'
 import type { Token } from './lexer.ts'
 import type { GrantTarget, Privilege, RoleOptions, StatementBody } from './tree.ts'
-import { field, list, str, unwrap } from './convert.ts'
+import { field, list, str, unwrap } from './pg-node.ts'
 import { words } from './lexer.ts'
 import { SluiceError, SqlState } from '../errors.ts'
 

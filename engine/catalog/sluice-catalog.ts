@@ -1,0 +1,198 @@
+/**
+ * sluice_catalog: Sluice's own tables (sources, views, tables, sinks, lag, dead letters, secrets,
+ * checkpoints) and the integers generate_series in FROM draws from.
+ */
+import type { Engine } from '../engine.ts'
+import type { Value } from '../types/datatype.ts'
+import { T } from '../types/datatype.ts'
+import { secretRows } from './access-rows.ts'
+import { redactSql, redactText } from './redact.ts'
+import type { SystemTable } from './system-table.ts'
+import { col } from './system-table.ts'
+
+/** The range of generate_series in FROM: attribute numbers and array subscripts, with room. */
+export const SERIES_MIN = -1
+
+export const SERIES_MAX = 10_000
+
+const SERIES: Value[][] = Array.from({ length: SERIES_MAX - SERIES_MIN + 1 }, (_, i) => [SERIES_MIN + i])
+
+/** sluice_catalog's own tables: Sluice's objects, their state and health. */
+export const SLUICE_CATALOG: readonly SystemTable[] = [
+  {
+    schema: 'sluice_catalog',
+    name: 'series',
+    // The integers generate_series(...) in FROM draws from (see engine/sql/convert.ts).
+    columns: [col('n', T.int4)],
+    rows: () => SERIES,
+  },
+  {
+    schema: 'sluice_catalog',
+    name: 'dead_letters',
+    columns: [
+      col('object', T.text),
+      col('reason', T.text),
+      col('detail', T.text),
+      col('payload', T.text),
+      col('received_at', T.timestamptz),
+      col('origin', T.text),
+    ],
+    rows: (engine) =>
+      engine.deadLetters.list().map((l) => [l.object, l.reason, l.detail, l.payload, l.receivedAt, l.origin ?? null]),
+  },
+  {
+    schema: 'sluice_catalog',
+    name: 'sources',
+    columns: [
+      col('name', T.text),
+      col('connector', T.text),
+      col('running', T.bool),
+      col('last_error', T.text),
+      col('definition', T.text),
+    ],
+    rows: (engine) =>
+      engine
+        .sources()
+        .map((s) => [
+          s.name,
+          s.connector,
+          s.driver.started,
+          s.driver.lastError === undefined ? null : redactText(s.driver.lastError),
+          redactSql(s.sql),
+        ]),
+  },
+  {
+    schema: 'sluice_catalog',
+    name: 'views',
+    columns: [
+      col('name', T.text),
+      col('rows', T.int8),
+      col('state_entries', T.int8),
+      col('status', T.text),
+      col('error', T.text),
+      col('definition', T.text),
+    ],
+    rows: (engine) =>
+      engine.materializedViews().map((v) => {
+        let state = 0
+        for (const op of v.dataflow.operators()) state += op.stateSize?.() ?? 0
+        const waiting = v.failure === undefined ? waitingInput(engine, v.dependsOn) : undefined
+        const status = v.failure !== undefined ? 'failed' : waiting !== undefined ? 'waiting' : 'running'
+        return [v.name, BigInt(v.materialize.rowCount), BigInt(state), status, v.failure ?? waiting ?? null, v.sql]
+      }),
+  },
+  {
+    schema: 'sluice_catalog',
+    name: 'tables',
+    columns: [col('name', T.text), col('rows', T.int8), col('append_only', T.bool), col('definition', T.text)],
+    rows: (engine) =>
+      [...engine.objects.values()].flatMap((o) =>
+        o.kind === 'table' ? [[o.name, BigInt(o.rows.size), o.appendOnly, redactSql(o.sql)]] : [],
+      ),
+  },
+  {
+    schema: 'sluice_catalog',
+    name: 'lag',
+    // One row per partition of each running source: next offset to read, the partition's end as
+    // last seen, and their difference (readers without partitions show their positions only).
+    columns: [
+      col('source', T.text),
+      col('topic', T.text),
+      col('partition', T.int4),
+      col('offset', T.int8),
+      col('high_watermark', T.int8),
+      col('lag', T.int8),
+      col('paused', T.bool),
+    ],
+    rows: (engine) =>
+      engine.sources().flatMap((s): Value[][] => {
+        if (!s.driver.started) return []
+        const reader = s.driver.reader
+        if (reader.lag !== undefined)
+          return reader.lag().map((p) => [s.name, p.topic, p.partition, p.offset, p.end, p.end - p.offset, p.paused])
+        return Object.entries(reader.offsets()).map(([k, v]) => [
+          s.name,
+          k,
+          null,
+          /^\d+$/.test(v) ? BigInt(v) : null,
+          null,
+          null,
+          false,
+        ])
+      }),
+  },
+  {
+    schema: 'sluice_catalog',
+    name: 'sinks',
+    // status: running, or unhealthy while its writer keeps failing (commits retried each checkpoint).
+    columns: [
+      col('name', T.text),
+      col('connector', T.text),
+      col('status', T.text),
+      col('last_error', T.text),
+      col('committed_epoch', T.int8),
+      col('pending_epochs', T.int4),
+      col('definition', T.text),
+    ],
+    rows: (engine) =>
+      [...engine.objects.values()].flatMap((o) =>
+        o.kind === 'sink'
+          ? [
+              [
+                o.name,
+                o.connector,
+                o.lastError === undefined ? 'running' : 'unhealthy',
+                o.lastError === undefined ? null : redactText(o.lastError),
+                BigInt(o.committedEpoch),
+                engine.checkpoints.pendingEpochs(o.id),
+                redactSql(o.sql),
+              ],
+            ]
+          : [],
+      ),
+  },
+  {
+    schema: 'sluice_catalog',
+    name: 'secrets',
+    // Names only, and only for superusers (engine/exec/privileges.ts): values never leave the catalog.
+    columns: [col('name', T.text)],
+    rows: secretRows,
+  },
+  {
+    schema: 'sluice_catalog',
+    name: 'checkpoints',
+    // The last 100 checkpoints this process took, oldest first.
+    columns: [
+      col('epoch', T.int8),
+      col('started_at', T.timestamptz),
+      col('duration_ms', T.float8),
+      col('size_bytes', T.int8),
+      col('status', T.text),
+      col('error', T.text),
+    ],
+    rows: (engine) =>
+      engine.checkpoints.history.map((c) => [
+        BigInt(c.epoch),
+        c.startedAt * 1000,
+        c.durationMs,
+        BigInt(c.sizeBytes),
+        c.status,
+        c.error ?? null,
+      ]),
+  },
+]
+
+/** Why a view waits for its input: the last error of a source it reads that could not start yet. */
+function waitingInput(engine: Engine, dependsOn: readonly string[], seen = new Set<string>()): string | undefined {
+  for (const name of dependsOn) {
+    if (seen.has(name)) continue
+    seen.add(name)
+    const o = engine.get(name)
+    if (o?.kind === 'source' && o.driver.waiting) return `source ${name}: ${o.driver.lastError ?? 'not started'}`
+    if (o?.kind === 'materialized_view' || o?.kind === 'view') {
+      const up = waitingInput(engine, o.dependsOn, seen)
+      if (up !== undefined) return up
+    }
+  }
+  return undefined
+}
