@@ -117,13 +117,16 @@ describe('the console', () => {
     // Sorting by a column header orders the rows (descending on the second click).
     await page.click('th >> button:has-text("window_start")')
     await page.click('th >> button:has-text("window_start")')
-    await expect.poll(async () => page.locator('th[aria-sort="descending"]').count()).toBe(1)
+    await expect.poll(async () => page.locator('th[aria-sort="descending"]').count(), { timeout: 15_000 }).toBe(1)
     // Redrawn within a quarter second; newer windows keep arriving, so compare each read with itself.
     await expect
-      .poll(async () => {
-        const starts = (await page.locator('table.rows tbody tr td:first-child').allInnerTexts()).slice(0, 5)
-        return starts.length > 1 && [...starts].sort().reverse().join() === starts.join()
-      })
+      .poll(
+        async () => {
+          const starts = (await page.locator('table.rows tbody tr td:first-child').allInnerTexts()).slice(0, 5)
+          return starts.length > 1 && [...starts].sort().reverse().join() === starts.join()
+        },
+        { timeout: 15_000 },
+      )
       .toBe(true)
     await shot('view')
   })

@@ -24,7 +24,9 @@ describe('500 concurrent connections', () => {
     sluice = await SluiceProcess.create(dir, ['--checkpoint-interval', '0'])
     await sluice.start()
     await sluice.query(`CREATE TABLE kv (k BIGINT PRIMARY KEY, v TEXT)`)
-    await sluice.query(`INSERT INTO kv VALUES ${Array.from({ length: CONNECTIONS }, (_x, i) => `(${i}, 'v${i}')`).join(', ')}`)
+    await sluice.query(
+      `INSERT INTO kv VALUES ${Array.from({ length: CONNECTIONS }, (_x, i) => `(${i}, 'v${i}')`).join(', ')}`,
+    )
   })
 
   afterAll(async () => {
@@ -38,7 +40,13 @@ describe('500 concurrent connections', () => {
     for (let start = 0; start < CONNECTIONS; start += WAVE) {
       const wave = await Promise.all(
         Array.from({ length: Math.min(WAVE, CONNECTIONS - start) }, async () => {
-          const c = new pg.Client({ host: '127.0.0.1', port: sluice.pgPort, user: 'sluice', database: 'sluice', application_name: 'conns' })
+          const c = new pg.Client({
+            host: '127.0.0.1',
+            port: sluice.pgPort,
+            user: 'sluice',
+            database: 'sluice',
+            application_name: 'conns',
+          })
           c.on('error', () => dropped++)
           c.on('end', () => dropped++)
           await c.connect()
@@ -54,10 +62,20 @@ describe('500 concurrent connections', () => {
       const answers = await Promise.all(
         clients.map(async (c, i) => {
           const key = (i * 7 + round) % CONNECTIONS
-          const point = round === 0 ? await c.query(`SELECT v FROM kv WHERE k = ${key}`) : await c.query('SELECT v FROM kv WHERE k = $1', [key])
+          const point =
+            round === 0
+              ? await c.query(`SELECT v FROM kv WHERE k = ${key}`)
+              : await c.query('SELECT v FROM kv WHERE k = $1', [key])
           const count = await c.query('SELECT count(*) AS n FROM kv')
-          const rel = await c.query("SELECT relname FROM pg_catalog.pg_class WHERE relkind = 'r'")
-          return { v: point.rows[0]?.v as string | undefined, n: count.rows[0].n as string, rel: rel.rows.map((r: { relname: string }) => r.relname), key }
+          const rel = await c.query(
+            "SELECT c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = 'public'",
+          )
+          return {
+            v: point.rows[0]?.v as string | undefined,
+            n: count.rows[0].n as string,
+            rel: rel.rows.map((r: { relname: string }) => r.relname),
+            key,
+          }
         }),
       )
       for (const a of answers) {
