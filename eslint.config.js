@@ -5,13 +5,38 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'dist.next/**', 'dist.old/**', 'sluice-data/**', '.cache/**', 'bench/results/**', '**/*.cjs', 'test/clients/**/target/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      'dist.next/**',
+      'dist.old/**',
+      'sluice-data/**',
+      '.cache/**',
+      'bench/results/**',
+      '**/*.cjs',
+      'test/clients/**/target/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js', 'scripts/*.mjs', 'scripts/*/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
-      globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', Buffer: 'readonly', URL: 'readonly', setImmediate: 'readonly' },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', 'bin/*.js', 'scripts/*.mjs', 'scripts/*/*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setImmediate: 'readonly',
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -41,13 +66,26 @@ export default tseslint.config(
   {
     files: ['engine/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/server/**', '**/connectors/**'], message: 'engine/ must not depend on server/ or connectors/ (server → engine ← connectors).' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/server/**', '**/connectors/**'],
+              message: 'engine/ must not depend on server/ or connectors/ (server → engine ← connectors).',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['connectors/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/server/**'], message: 'connectors/ must not depend on server/.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/server/**'], message: 'connectors/ must not depend on server/.' }] },
+      ],
     },
   },
 )

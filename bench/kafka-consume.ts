@@ -67,7 +67,9 @@ async function produce(kafka: Kafka, topic: string, n: number): Promise<void> {
     await producer.send({ topic, messages, acks: 1 })
   }
   await producer.disconnect()
-  console.log(`produced ${n} records (${record(0).length} bytes each) to ${topic} in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  console.log(
+    `produced ${n} records (${record(0).length} bytes each) to ${topic} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  )
 }
 
 /** Times `run` (which resolves with the time its first record arrived) and the CPU it took. */
@@ -135,7 +137,13 @@ async function rawPlatformatic(brokers: string, topic: string, n: number): Promi
 
 type ReaderClass = new (...args: ConstructorParameters<typeof KafkaSourceReader>) => SourceReader
 
-async function sluice(brokers: string, topic: string, n: number, tuning: Partial<KafkaReaderTuning>, Reader: ReaderClass): Promise<number> {
+async function sluice(
+  brokers: string,
+  topic: string,
+  n: number,
+  tuning: Partial<KafkaReaderTuning>,
+  Reader: ReaderClass,
+): Promise<number> {
   const factory: SourceFactory = {
     connector: 'kafka',
     create: (columns, options, ctx) => new Reader(columns, parseKafkaSourceOptions(options), ctx, tuning),
@@ -157,12 +165,19 @@ async function sluice(brokers: string, topic: string, n: number, tuning: Partial
 }
 
 /** One measurement in this (child) process; prints its result as one JSON line. */
-async function child(contender: string, brokers: string, topic: string, n: number, readerModule: string | undefined): Promise<void> {
+async function child(
+  contender: string,
+  brokers: string,
+  topic: string,
+  n: number,
+  readerModule: string | undefined,
+): Promise<void> {
   let run: () => Promise<number>
   if (contender === 'kafkajs') run = () => rawKafkajs(brokers, topic, n)
   else if (contender === 'platformatic') run = () => rawPlatformatic(brokers, topic, n)
   else if (contender === 'sluice') run = () => sluice(brokers, topic, n, {}, KafkaSourceReader)
-  else if (contender === 'sluice-main') run = () => sluice(brokers, topic, n, { fetchThread: 'main' }, KafkaSourceReader)
+  else if (contender === 'sluice-main')
+    run = () => sluice(brokers, topic, n, { fetchThread: 'main' }, KafkaSourceReader)
   else if (contender === 'sluice-alt' && readerModule !== undefined) {
     const mod = (await import(resolve(readerModule))) as { KafkaSourceReader: ReaderClass }
     run = () => sluice(brokers, topic, n, {}, mod.KafkaSourceReader)
@@ -205,14 +220,20 @@ async function main(argv: string[]): Promise<void> {
     const round = new Map<string, Result>()
     for (const c of order) {
       const extra = readerModule === undefined ? [] : ['--reader-module', readerModule]
-      const out = execFileSync(process.execPath, [...process.execArgv, self, '--child', c, brokers, topic, String(n), ...extra], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-      })
+      const out = execFileSync(
+        process.execPath,
+        [...process.execArgv, self, '--child', c, brokers, topic, String(n), ...extra],
+        {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      )
       const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Result
       results.get(c)?.push(result)
       round.set(c, result)
-      line.push(`${c} ${(result.rate / 1000).toFixed(0)}k (${(result.steady / 1000).toFixed(0)}k, ${result.cpuPerRecord.toFixed(2)} µs cpu)`)
+      line.push(
+        `${c} ${(result.rate / 1000).toFixed(0)}k (${(result.steady / 1000).toFixed(0)}k, ${result.cpuPerRecord.toFixed(2)} µs cpu)`,
+      )
     }
     const ours = round.get('sluice')
     const base = round.get('kafkajs')
@@ -222,7 +243,9 @@ async function main(argv: string[]): Promise<void> {
   console.log('\nk records/s, min / median / max over the whole run; from the first record; CPU µs per record (median)')
   for (const [c, rs] of results) {
     const cpu = rs.map((x) => x.cpuPerRecord).sort((a, b) => a - b)[rs.length >> 1]
-    console.log(`${c.padEnd(14)} ${stats(rs.map((x) => x.rate)).padEnd(18)} ${stats(rs.map((x) => x.steady)).padEnd(18)} ${cpu.toFixed(2)}`)
+    console.log(
+      `${c.padEnd(14)} ${stats(rs.map((x) => x.rate)).padEnd(18)} ${stats(rs.map((x) => x.steady)).padEnd(18)} ${cpu.toFixed(2)}`,
+    )
   }
   if (shares.length > 0) {
     const pct = shares.map((s) => `${(s * 100).toFixed(0)}%`)

@@ -68,7 +68,15 @@ function auctions(count: number): Table {
     id.push(BigInt(1000 + a))
     category.push(BigInt(10 + (a % 5)))
   }
-  return { name: 'auction', columns: [{ name: 'id', type: T.int8 }, { name: 'category', type: T.int8 }], chunks: [{ columns: [id, category], ops: new Int8Array(count).fill(1), length: count }], stream: new Stream('auction') }
+  return {
+    name: 'auction',
+    columns: [
+      { name: 'id', type: T.int8 },
+      { name: 'category', type: T.int8 },
+    ],
+    chunks: [{ columns: [id, category], ops: new Int8Array(count).fill(1), length: count }],
+    stream: new Stream('auction'),
+  }
 }
 
 async function plan(sql: string, tables: Table[]): Promise<LogicalPlan> {
@@ -79,8 +87,16 @@ async function plan(sql: string, tables: Table[]): Promise<LogicalPlan> {
       relation(_schema, name) {
         const t = tables.find((x) => x.name === name)
         if (t === undefined) throw new Error(`no table ${name}`)
-        const input: RelationInput = { name, stream: t.stream, snapshot: () => ({ columns: t.columns.map(() => []), ops: new Int8Array(0), length: 0 }) }
-        return { kind: 'relation', ref: { kind: 'source', name, input, watermarkDelays: new Map([[3, 0]]), appendOnly: true }, columns: t.columns }
+        const input: RelationInput = {
+          name,
+          stream: t.stream,
+          snapshot: () => ({ columns: t.columns.map(() => []), ops: new Int8Array(0), length: 0 }),
+        }
+        return {
+          kind: 'relation',
+          ref: { kind: 'source', name, input, watermarkDelays: new Map([[3, 0]]), appendOnly: true },
+          columns: t.columns,
+        }
       },
     },
     compile: { params: [], timezone: 'UTC', now: 0 },
@@ -93,10 +109,21 @@ async function plan(sql: string, tables: Table[]): Promise<LogicalPlan> {
 const ONLY = process.argv[3]
 
 /** Runs `rows` bid rows through a fresh dataflow for `sql`; returns seconds spent pushing and rows out. */
-async function run(sql: string, feed: Table, others: Table[], rows: number, label: string): Promise<{ seconds: number; out: number }> {
+async function run(
+  sql: string,
+  feed: Table,
+  others: Table[],
+  rows: number,
+  label: string,
+): Promise<{ seconds: number; out: number }> {
   const logical = await plan(sql, [feed, ...others])
   const ops = { owner: label, deadLetter: () => {}, countLate: () => {}, countEvalErrors: () => {} }
-  const physical: PhysicalNode = lower(logical, { compile: { params: [], timezone: 'UTC', now: 0 }, ops, watermarkOverride: undefined, emitOnWindowClose: false })
+  const physical: PhysicalNode = lower(logical, {
+    compile: { params: [], timezone: 'UTC', now: 0 },
+    ops,
+    watermarkOverride: undefined,
+    emitOnWindowClose: false,
+  })
   let out = 0
   // Each run starts from a fresh event-time high mark (the streams are reused).
   for (const t of [feed, ...others]) t.stream.maxEventTime.clear()
@@ -123,13 +150,28 @@ async function measure(label: string, sql: string, feed: Table, others: Table[] 
   await run(sql, feed, others, Math.min(ROWS, 200_000), label)
   const { seconds, out } = await run(sql, feed, others, ROWS, label)
   const rate = ROWS / seconds
-  console.log(`${label.padEnd(28)} ${(rate / 1e6).toFixed(2).padStart(6)} M rows/s   (${ROWS} rows in ${seconds.toFixed(2)} s, ${out} rows out)`)
+  console.log(
+    `${label.padEnd(28)} ${(rate / 1e6).toFixed(2).padStart(6)} M rows/s   (${ROWS} rows in ${seconds.toFixed(2)} s, ${out} rows out)`,
+  )
 }
 
 const feed = bids(ROWS)
 console.log(`Sluice operators, one core, ${ROWS} input rows in chunks of ${CHUNK} (node ${process.version})`)
 await measure('filter + project', 'SELECT auction, price * 2 AS p2, bidder FROM bid WHERE price > 50000', feed)
-await measure('tumbling aggregation (1 s)', "SELECT auction, count(*) AS n, max(price) AS top FROM bid GROUP BY TUMBLE(date_time, '1s'), auction", feed)
-await measure('hash join (1000 auctions)', 'SELECT b.price, a.category FROM bid b JOIN auction a ON b.auction = a.id', feed, [auctions(1000)])
-await measure('top-3 per auction', 'SELECT auction, price FROM (SELECT auction, price, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC) AS rn FROM bid) s WHERE rn <= 3', feed)
+await measure(
+  'tumbling aggregation (1 s)',
+  "SELECT auction, count(*) AS n, max(price) AS top FROM bid GROUP BY TUMBLE(date_time, '1s'), auction",
+  feed,
+)
+await measure(
+  'hash join (1000 auctions)',
+  'SELECT b.price, a.category FROM bid b JOIN auction a ON b.auction = a.id',
+  feed,
+  [auctions(1000)],
+)
+await measure(
+  'top-3 per auction',
+  'SELECT auction, price FROM (SELECT auction, price, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC) AS rn FROM bid) s WHERE rn <= 3',
+  feed,
+)
 console.log(`RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`)

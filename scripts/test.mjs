@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: lint, typecheck, then every vitest suite (unit, sqllogictest, integration with the
+// `npm test`: lint, typecheck, format check, then every vitest suite (unit, sqllogictest, integration with the
 // real Kafka, PostgreSQL and Redis). Prints the totals of all runners as its last line:
 // `N passed, N failed` (lint and typecheck count as one check each).
 import { spawnSync } from 'node:child_process'
@@ -19,6 +19,8 @@ for (const [name, args] of [
   ['typecheck', ['tsc', '--noEmit', '-p', '.']],
   // The console's browser code has its own project (DOM types), kept out of the server's.
   ['typecheck console', ['tsc', '--noEmit', '-p', 'console']],
+  // Formatting of the code (docs are hand-wrapped); `npm run format` fixes it.
+  ['format', ['prettier', '--check', '--log-level', 'warn', '**/*.{ts,js,mjs,css}']],
 ]) {
   if (step(name, 'npx', args)) passed++
   else {

@@ -29,7 +29,9 @@ describe('eval errors in a view', () => {
 
   it('counts each failing row in the eval-error and dead-letter metrics', async () => {
     await db.sql('CREATE TABLE readings (sensor BIGINT, total BIGINT, samples BIGINT, label TEXT) APPEND ONLY')
-    await db.sql('CREATE MATERIALIZED VIEW averages AS SELECT sensor, total / samples AS mean, label::int AS code FROM readings')
+    await db.sql(
+      'CREATE MATERIALIZED VIEW averages AS SELECT sensor, total / samples AS mean, label::int AS code FROM readings',
+    )
     await db.sql("INSERT INTO readings VALUES (1, 10, 2, '7'), (2, 5, 0, '8'), (3, 9, 3, 'x'), (4, 8, 4, '9')")
     await db.sql('FLUSH')
     expect(await metric('sluice_eval_errors_total', { view: 'averages' })).toBe(2)

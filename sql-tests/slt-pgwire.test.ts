@@ -20,7 +20,15 @@ describe('sqllogictest over pgwire', () => {
     const name = relative(here, file)
     it(name, async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'sluice-slt-wire-'))
-      const server = await startServer({ dataDir, host: '127.0.0.1', pgPort: 0, httpPort: 0, demo: false, auth: { mode: 'trust' }, logLevel: 'warn' })
+      const server = await startServer({
+        dataDir,
+        host: '127.0.0.1',
+        pgPort: 0,
+        httpPort: 0,
+        demo: false,
+        auth: { mode: 'trust' },
+        logLevel: 'warn',
+      })
       const client = await pgwireClient({ host: '127.0.0.1', port: server.pgPort, user: 'sluice', database: 'sluice' })
       try {
         const result = await runSltFile(file, client, { engine: 'sluice' })

@@ -29,7 +29,11 @@ interface Expected {
 }
 
 /** Every record of `topic` a read_committed consumer sees, once the topic has been quiet for a while. */
-async function readCommitted(brokers: string, topic: string, minRecords: number): Promise<{ key: string | null; value: string | null }[]> {
+async function readCommitted(
+  brokers: string,
+  topic: string,
+  minRecords: number,
+): Promise<{ key: string | null; value: string | null }[]> {
   const kafka = new Kafka({ clientId: 'chaos-check', brokers: [brokers], logLevel: logLevel.NOTHING })
   const consumer = kafka.consumer({ groupId: `chaos-check-${topic}-${Date.now()}`, readUncommitted: false })
   const out: { key: string | null; value: string | null }[] = []
@@ -68,13 +72,25 @@ describe('exactly once through kill -9, with Kafka and Redis sinks', () => {
     const sluice = await SluiceProcess.create(dataDir, ['--checkpoint-interval', '250'])
     procs.push(sluice)
     // What the server logged is what tells a failure here apart (a lost epoch, a crash loop).
-    onTestFailed(() => console.error(`sluice output (last 80 lines):\n${sluice.output.split('\n').slice(-80).join('\n')}`))
+    onTestFailed(() =>
+      console.error(`sluice output (last 80 lines):\n${sluice.output.split('\n').slice(-80).join('\n')}`),
+    )
     await sluice.start()
-    await sluice.query(`CREATE SOURCE ev (id BIGINT, k INT, v BIGINT) WITH (connector = 'kafka', topic = '${input}', brokers = '${brokers}', format = 'json', startup = 'earliest')`)
-    await sluice.query('CREATE MATERIALIZED VIEW per_k AS SELECT k, count(*) AS n, sum(v)::bigint AS s FROM ev GROUP BY k')
-    await sluice.query(`CREATE SINK per_k_out FROM per_k WITH (connector = 'kafka', topic = '${upsertTopic}', brokers = '${brokers}', format = 'json', delivery = 'exactly_once')`)
-    await sluice.query(`CREATE SINK rows_out AS SELECT id, k, v FROM ev WITH (connector = 'kafka', topic = '${appendTopic}', brokers = '${brokers}', format = 'json', delivery = 'exactly_once')`)
-    await sluice.query(`CREATE SINK per_k_redis FROM per_k WITH (connector = 'redis', url = 'redis://127.0.0.1:6379', key_prefix = '${prefix}')`)
+    await sluice.query(
+      `CREATE SOURCE ev (id BIGINT, k INT, v BIGINT) WITH (connector = 'kafka', topic = '${input}', brokers = '${brokers}', format = 'json', startup = 'earliest')`,
+    )
+    await sluice.query(
+      'CREATE MATERIALIZED VIEW per_k AS SELECT k, count(*) AS n, sum(v)::bigint AS s FROM ev GROUP BY k',
+    )
+    await sluice.query(
+      `CREATE SINK per_k_out FROM per_k WITH (connector = 'kafka', topic = '${upsertTopic}', brokers = '${brokers}', format = 'json', delivery = 'exactly_once')`,
+    )
+    await sluice.query(
+      `CREATE SINK rows_out AS SELECT id, k, v FROM ev WITH (connector = 'kafka', topic = '${appendTopic}', brokers = '${brokers}', format = 'json', delivery = 'exactly_once')`,
+    )
+    await sluice.query(
+      `CREATE SINK per_k_redis FROM per_k WITH (connector = 'redis', url = 'redis://127.0.0.1:6379', key_prefix = '${prefix}')`,
+    )
 
     const expected = new Map<number, Expected>()
     const random = rng(2026)
@@ -107,14 +123,24 @@ describe('exactly once through kill -9, with Kafka and Redis sinks', () => {
 
     // Everything produced is in the view; then wait until each sink committed a checkpoint taken after that.
     await sluice.query('FLUSH')
-    const want = [...expected.entries()].sort((a, b) => a[0] - b[0]).map(([k, e]) => ({ k, n: String(e.n), s: String(e.s) }))
+    const want = [...expected.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([k, e]) => ({ k, n: String(e.n), s: String(e.s) }))
     expect((await sluice.query('SELECT k, n, s FROM per_k ORDER BY k')).rows).toEqual(want)
     const epochNow = Number((await sluice.query('SELECT max(epoch) AS e FROM sluice_catalog.checkpoints')).rows[0].e)
     const deadline = Date.now() + 60_000
     for (;;) {
-      const r = await sluice.query("SELECT name, status, committed_epoch, pending_epochs FROM sluice_catalog.sinks WHERE name IN ('per_k_out', 'rows_out', 'per_k_redis')")
-      const done = r.rows.length === 3 && r.rows.every((s: { committed_epoch: string; pending_epochs: number }) => Number(s.pending_epochs) === 0 && Number(s.committed_epoch) > 0)
-      const checkpointed = Number((await sluice.query('SELECT max(epoch) AS e FROM sluice_catalog.checkpoints')).rows[0].e) > epochNow + 1
+      const r = await sluice.query(
+        "SELECT name, status, committed_epoch, pending_epochs FROM sluice_catalog.sinks WHERE name IN ('per_k_out', 'rows_out', 'per_k_redis')",
+      )
+      const done =
+        r.rows.length === 3 &&
+        r.rows.every(
+          (s: { committed_epoch: string; pending_epochs: number }) =>
+            Number(s.pending_epochs) === 0 && Number(s.committed_epoch) > 0,
+        )
+      const checkpointed =
+        Number((await sluice.query('SELECT max(epoch) AS e FROM sluice_catalog.checkpoints')).rows[0].e) > epochNow + 1
       if (done && checkpointed) break
       if (Date.now() > deadline) throw new Error(`sinks did not catch up: ${JSON.stringify(r.rows)}`)
       await sleep(200)

@@ -49,14 +49,19 @@ describe('crash recovery', () => {
           while (!stop) {
             const r = random()
             if (r < 0.6) {
-              const rows = Array.from({ length: 1 + Math.floor(random() * 20) }, () => `(${nextId++}, ${Math.floor(random() * 6)}, ${Math.floor(random() * 1000)})`)
+              const rows = Array.from(
+                { length: 1 + Math.floor(random() * 20) },
+                () => `(${nextId++}, ${Math.floor(random() * 6)}, ${Math.floor(random() * 1000)})`,
+              )
               await c.query(`INSERT INTO t VALUES ${rows.join(', ')}`)
             } else if (r < 0.8) {
               await c.query(`UPDATE t SET v = v + 1 WHERE id % 7 = ${Math.floor(random() * 7)}`)
             } else if (r < 0.95) {
               await c.query(`DELETE FROM t WHERE id % 13 = ${Math.floor(random() * 13)}`)
             } else {
-              await c.query(`UPDATE dim SET name = 'n${Math.floor(random() * 100)}' WHERE k = ${Math.floor(random() * 4)}`)
+              await c.query(
+                `UPDATE dim SET name = 'n${Math.floor(random() * 100)}' WHERE k = ${Math.floor(random() * 4)}`,
+              )
             }
           }
         } catch {
@@ -91,7 +96,9 @@ describe('crash recovery', () => {
     await sluice.query(
       `CREATE SOURCE ev (id BIGINT, k INT, v BIGINT) WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', format = 'json', startup = 'earliest')`,
     )
-    await sluice.query('CREATE MATERIALIZED VIEW per_k AS SELECT k, count(*) AS n, sum(v) AS s, count(DISTINCT id) AS ids FROM ev GROUP BY k')
+    await sluice.query(
+      'CREATE MATERIALIZED VIEW per_k AS SELECT k, count(*) AS n, sum(v) AS s, count(DISTINCT id) AS ids FROM ev GROUP BY k',
+    )
     const expected = new Map<number, { n: number; s: number }>()
     const random = rng(7)
     let id = 0
@@ -120,7 +127,9 @@ describe('crash recovery', () => {
     await producer
     await sluice.query('FLUSH')
     const got = await sluice.query('SELECT k, n, s, ids FROM per_k ORDER BY k')
-    const want = [...expected.entries()].sort((a, b) => a[0] - b[0]).map(([k, e]) => ({ k, n: String(e.n), s: String(e.s), ids: String(e.n) }))
+    const want = [...expected.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([k, e]) => ({ k, n: String(e.n), s: String(e.s), ids: String(e.n) }))
     expect(got.rows).toEqual(want)
     expect(id).toBeGreaterThan(2000)
     expect(sluice.output).toMatch(/restored checkpoint \d+/)

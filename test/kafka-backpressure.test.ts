@@ -48,7 +48,10 @@ describe('backpressure', () => {
     const topic = uniqueTopic('backpressure')
     await createTopic(topic, 3)
     const script = fileURLToPath(new URL('./fixtures/backpressure-child.ts', import.meta.url))
-    const proc = fork(script, [brokers, topic, String(US_PER_ROW)], { execArgv: ['--import', 'tsx', `--max-old-space-size=${HEAP_LIMIT_MB}`], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const proc = fork(script, [brokers, topic, String(US_PER_ROW)], {
+      execArgv: ['--import', 'tsx', `--max-old-space-size=${HEAP_LIMIT_MB}`],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
     child = proc
     const reports: Report[] = []
     const errors: string[] = []
@@ -71,14 +74,21 @@ describe('backpressure', () => {
     for (let i = 0; i < RECORDS; i += 1000) {
       await producer.send({
         topic,
-        messages: Array.from({ length: 1000 }, (_, j) => ({ partition: (i + j) % 3, value: `{"id":${i + j},"pad":"${PAD}"}` })),
+        messages: Array.from({ length: 1000 }, (_, j) => ({
+          partition: (i + j) % 3,
+          value: `{"id":${i + j},"pad":"${PAD}"}`,
+        })),
       })
     }
     const burstMs = Date.now() - started
     await producer.disconnect()
 
     const deadline = Date.now() + 60_000
-    while (Date.now() < deadline && !(reports.length > 0 && reports[reports.length - 1].count === RECORDS && reports[reports.length - 1].lag === 0)) await sleep(100)
+    while (
+      Date.now() < deadline &&
+      !(reports.length > 0 && reports[reports.length - 1].count === RECORDS && reports[reports.length - 1].lag === 0)
+    )
+      await sleep(100)
     proc.send({ kind: 'stop' })
 
     const last = reports[reports.length - 1]

@@ -103,7 +103,10 @@ describe('Kafka broker restart', () => {
     const expected = new Map<number, { n: number; s: number }>()
     let nextId = 0
     async function produce(records: number): Promise<void> {
-      const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
+      const producer = kafka.producer({
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      })
       await producer.connect()
       for (let sent = 0; sent < records; sent += 5000) {
         const messages = []
@@ -123,11 +126,16 @@ describe('Kafka broker restart', () => {
     await produce(200_000)
     sluice = await SluiceProcess.create(dataDir, ['--checkpoint-interval', '500'])
     await sluice.start()
-    await sluice.query(`CREATE SOURCE ev (id BIGINT, k INT, v BIGINT) WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', startup = 'earliest')`)
+    await sluice.query(
+      `CREATE SOURCE ev (id BIGINT, k INT, v BIGINT) WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', startup = 'earliest')`,
+    )
     // count(DISTINCT id) equal to count(*) says no record came twice (and keeps the view busy
     // enough that the broker dies while it is still reading).
-    await sluice.query('CREATE MATERIALIZED VIEW per_k AS SELECT k, count(*) AS n, sum(v) AS s, count(DISTINCT id) AS ids FROM ev GROUP BY k')
-    const counted = async (): Promise<number> => Number((await sluice!.query('SELECT coalesce(sum(n), 0)::BIGINT AS n FROM per_k')).rows[0].n)
+    await sluice.query(
+      'CREATE MATERIALIZED VIEW per_k AS SELECT k, count(*) AS n, sum(v) AS s, count(DISTINCT id) AS ids FROM ev GROUP BY k',
+    )
+    const counted = async (): Promise<number> =>
+      Number((await sluice!.query('SELECT coalesce(sum(n), 0)::BIGINT AS n FROM per_k')).rows[0].n)
     // Kill the broker as soon as the view has started counting: mid-stream (the count at the kill
     // is printed). Every record was acknowledged before, so the restarted broker still has it
     // (the page cache outlives the process).
@@ -157,7 +165,12 @@ describe('Kafka broker restart', () => {
       }
     })
 
-    const rows = (await sluice.query('SELECT k, n, s, ids FROM per_k ORDER BY k')).rows.map((r) => [Number(r.k), Number(r.n), Number(r.s), Number(r.ids)])
+    const rows = (await sluice.query('SELECT k, n, s, ids FROM per_k ORDER BY k')).rows.map((r) => [
+      Number(r.k),
+      Number(r.n),
+      Number(r.s),
+      Number(r.ids),
+    ])
     expect(rows).toEqual([...expected].sort(([a], [b]) => a - b).map(([k, e]) => [k, e.n, e.s, e.n]))
     expect(rows.reduce((t, r) => t + r[1], 0)).toBe(230_000)
     const after = await sluice.query(`SELECT running, last_error FROM sluice_catalog.sources WHERE name = 'ev'`)
@@ -178,15 +191,38 @@ describe('Kafka broker restart', () => {
       await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true })
       await admin.disconnect()
       const produce = async (from: number, to: number): Promise<void> => {
-        const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
+        const producer = kafka.producer({
+          allowAutoTopicCreation: false,
+          createPartitioner: Partitioners.DefaultPartitioner,
+        })
         await producer.connect()
-        await producer.send({ topic, messages: Array.from({ length: to - from }, (_, i) => ({ partition: (from + i) % 2, value: JSON.stringify({ id: from + i }) })) })
+        await producer.send({
+          topic,
+          messages: Array.from({ length: to - from }, (_, i) => ({
+            partition: (from + i) % 2,
+            value: JSON.stringify({ id: from + i }),
+          })),
+        })
         await producer.disconnect()
       }
       const logs: string[] = []
-      const ctx: ConnectorContext = { name: 'rebuild', deadLetter: () => {}, now: () => Date.now(), log: (_level, message) => logs.push(message) }
-      const options = parseKafkaSourceOptions(new Map([['topic', topic], ['brokers', brokers]]))
-      const reader = new KafkaSourceReader([{ name: 'id', type: T.int8 }], options, ctx, { fetchThread, stuckMs: 3000, staleMs: 1000 })
+      const ctx: ConnectorContext = {
+        name: 'rebuild',
+        deadLetter: () => {},
+        now: () => Date.now(),
+        log: (_level, message) => logs.push(message),
+      }
+      const options = parseKafkaSourceOptions(
+        new Map([
+          ['topic', topic],
+          ['brokers', brokers],
+        ]),
+      )
+      const reader = new KafkaSourceReader([{ name: 'id', type: T.int8 }], options, ctx, {
+        fetchThread,
+        stuckMs: 3000,
+        staleMs: 1000,
+      })
       const ids: bigint[] = []
       const errors: string[] = []
       const read = async (until: number): Promise<void> => {
@@ -218,7 +254,9 @@ describe('Kafka broker restart', () => {
           return errors.length > 0 ? true : undefined
         })
         // Without a fetch for stuckMs, the consumer is dropped and a new one built, with backoff.
-        await eventually('the consumer to be rebuilt', 60_000, async () => (logs.some((l) => /stopped \(no fetch for \d+ s\); reconnecting in \d+ ms/.test(l)) ? true : undefined))
+        await eventually('the consumer to be rebuilt', 60_000, async () =>
+          logs.some((l) => /stopped \(no fetch for \d+ s\); reconnecting in \d+ ms/.test(l)) ? true : undefined,
+        )
         await start({ port, keepData: true })
         await produce(1000, 2000)
         await read(2000)

@@ -23,7 +23,15 @@ describe('Kafka → tumbling window view → psql and pg', () => {
     brokers = await ensureTestKafka()
     await createTopic(topic, 2)
     dataDir = mkdtempSync(join(tmpdir(), 'sluice-e2e-'))
-    server = await startServer({ dataDir, host: '127.0.0.1', pgPort: 0, httpPort: 0, demo: false, auth: { mode: 'trust' }, logLevel: 'warn' })
+    server = await startServer({
+      dataDir,
+      host: '127.0.0.1',
+      pgPort: 0,
+      httpPort: 0,
+      demo: false,
+      auth: { mode: 'trust' },
+      logLevel: 'warn',
+    })
   })
 
   afterAll(async () => {
@@ -33,7 +41,11 @@ describe('Kafka → tumbling window view → psql and pg', () => {
 
   // Asynchronous on purpose: the server runs in this process, so a blocking call would deadlock.
   const psql = async (sql: string): Promise<string> => {
-    const { stdout } = await promisify(execFile)('psql', ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(server.pgPort), '-U', 'sluice', '-d', 'sluice', '-c', sql], { encoding: 'utf8' })
+    const { stdout } = await promisify(execFile)(
+      'psql',
+      ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(server.pgPort), '-U', 'sluice', '-d', 'sluice', '-c', sql],
+      { encoding: 'utf8' },
+    )
     return stdout.trim()
   }
 
@@ -51,12 +63,16 @@ describe('Kafka → tumbling window view → psql and pg', () => {
           GROUP BY window_start, auction`)
 
       // Minute 10:00 gets three bids for auction 1 and one for auction 2.
-      await produceJson(topic, [
-        { auction: 1, price: 10, event_time: '2024-01-01 10:00:05' },
-        { auction: 1, price: 20, event_time: '2024-01-01 10:00:30' },
-        { auction: 2, price: 5, event_time: '2024-01-01 10:00:40' },
-        { auction: 1, price: 30, event_time: '2024-01-01 10:00:59' },
-      ], 0)
+      await produceJson(
+        topic,
+        [
+          { auction: 1, price: 10, event_time: '2024-01-01 10:00:05' },
+          { auction: 1, price: 20, event_time: '2024-01-01 10:00:30' },
+          { auction: 2, price: 5, event_time: '2024-01-01 10:00:40' },
+          { auction: 1, price: 30, event_time: '2024-01-01 10:00:59' },
+        ],
+        0,
+      )
       await client.query('FLUSH')
       // The watermark moves to 10:02:00 - 5s, closing the 10:00 window...
       await produceJson(topic, [{ auction: 3, price: 1, event_time: '2024-01-01 10:02:00' }], 0)
@@ -65,15 +81,30 @@ describe('Kafka → tumbling window view → psql and pg', () => {
       await produceJson(topic, [{ auction: 1, price: 1000, event_time: '2024-01-01 10:00:50' }], 0)
       await client.query('FLUSH')
 
-      const { rows } = await client.query('SELECT window_start, auction, n, total FROM bids_per_minute ORDER BY window_start, auction')
-      expect(rows.map((r: Record<string, unknown>) => [String(r.window_start instanceof Date ? r.window_start.toISOString() : r.window_start), String(r.auction), String(r.n), String(r.total)])).toEqual([
+      const { rows } = await client.query(
+        'SELECT window_start, auction, n, total FROM bids_per_minute ORDER BY window_start, auction',
+      )
+      expect(
+        rows.map((r: Record<string, unknown>) => [
+          String(r.window_start instanceof Date ? r.window_start.toISOString() : r.window_start),
+          String(r.auction),
+          String(r.n),
+          String(r.total),
+        ]),
+      ).toEqual([
         [expect.stringMatching(/2024-01-01.10:00:00/), '1', '3', '60'],
         [expect.stringMatching(/2024-01-01.10:00:00/), '2', '1', '5'],
         [expect.stringMatching(/2024-01-01.10:02:00/), '3', '1', '1'],
       ])
 
-      expect(await psql("SELECT n FROM bids_per_minute WHERE auction = 1 AND window_start = '2024-01-01 10:00:00'")).toBe('3')
-      expect(await psql("SELECT count(*) FROM sluice_catalog.dead_letters WHERE reason = 'late' AND object = 'bids_per_minute'")).toBe('1')
+      expect(
+        await psql("SELECT n FROM bids_per_minute WHERE auction = 1 AND window_start = '2024-01-01 10:00:00'"),
+      ).toBe('3')
+      expect(
+        await psql(
+          "SELECT count(*) FROM sluice_catalog.dead_letters WHERE reason = 'late' AND object = 'bids_per_minute'",
+        ),
+      ).toBe('1')
       const metrics = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text()
       expect(metrics).toMatch(/sluice_late_rows_total\{view="bids_per_minute"\} 1/)
     } finally {

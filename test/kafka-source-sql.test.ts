@@ -73,8 +73,12 @@ describe('per-partition watermarks', () => {
     const topic = uniqueTopic('wm_idle')
     await createTopic(topic, 3)
     const cols = `(k BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1 second')`
-    await db.sql(`CREATE SOURCE wm_strict ${cols} WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}')`)
-    await db.sql(`CREATE SOURCE wm_idle ${cols} WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', idle_timeout = '1s')`)
+    await db.sql(
+      `CREATE SOURCE wm_strict ${cols} WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}')`,
+    )
+    await db.sql(
+      `CREATE SOURCE wm_idle ${cols} WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', idle_timeout = '1s')`,
+    )
     for (const s of ['wm_strict', 'wm_idle']) {
       await db.sql(`CREATE MATERIALIZED VIEW ${s}_w AS SELECT window_start, count(*) AS n FROM TUMBLE(${s}, ts, INTERVAL '10 seconds')
         GROUP BY window_start EMIT ON WINDOW CLOSE`)
@@ -132,8 +136,14 @@ describe('INCLUDE metadata columns', () => {
   })
 
   it('refuses INCLUDE of an unknown item with 42601 and INCLUDE on a connector without metadata with 0A000', async () => {
-    expect(await refusal(`CREATE SOURCE inc_bad (v BIGINT) INCLUDE colour AS c WITH (connector = 'kafka', topic = 't', brokers = '${brokers}')`)).toMatchObject({ code: '42601' })
-    expect(await refusal(`CREATE SOURCE inc_gen (v BIGINT) INCLUDE key AS k WITH (connector = 'nonesuch')`)).toMatchObject({ code: '42704' })
+    expect(
+      await refusal(
+        `CREATE SOURCE inc_bad (v BIGINT) INCLUDE colour AS c WITH (connector = 'kafka', topic = 't', brokers = '${brokers}')`,
+      ),
+    ).toMatchObject({ code: '42601' })
+    expect(
+      await refusal(`CREATE SOURCE inc_gen (v BIGINT) INCLUDE key AS k WITH (connector = 'nonesuch')`),
+    ).toMatchObject({ code: '42704' })
   })
 })
 
@@ -157,12 +167,22 @@ describe('dead letters', () => {
     const topic = uniqueTopic('dlq_mixed')
     const dlqTopic = uniqueTopic('dlq_out')
     await createTopic(topic, 3)
-    await db.sql(`CREATE TABLE mixed_rejects (object VARCHAR, reason VARCHAR, detail VARCHAR, payload VARCHAR, received_at TIMESTAMPTZ, origin VARCHAR) APPEND ONLY`)
+    await db.sql(
+      `CREATE TABLE mixed_rejects (object VARCHAR, reason VARCHAR, detail VARCHAR, payload VARCHAR, received_at TIMESTAMPTZ, origin VARCHAR) APPEND ONLY`,
+    )
     const cols = '(id BIGINT, amount BIGINT, at TIMESTAMP)'
-    await db.sql(`CREATE SOURCE mixed_t ${cols} WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', dead_letter = '${dlqTopic}')`)
-    await db.sql(`CREATE SOURCE mixed_tab ${cols} WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', dead_letter = 'mixed_rejects')`)
-    await db.sql('CREATE MATERIALIZED VIEW mixed_t_v AS SELECT count(*) AS n, sum(amount)::BIGINT AS total FROM mixed_t')
-    await db.sql('CREATE MATERIALIZED VIEW mixed_tab_v AS SELECT count(*) AS n, sum(amount)::BIGINT AS total FROM mixed_tab')
+    await db.sql(
+      `CREATE SOURCE mixed_t ${cols} WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', dead_letter = '${dlqTopic}')`,
+    )
+    await db.sql(
+      `CREATE SOURCE mixed_tab ${cols} WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', dead_letter = 'mixed_rejects')`,
+    )
+    await db.sql(
+      'CREATE MATERIALIZED VIEW mixed_t_v AS SELECT count(*) AS n, sum(amount)::BIGINT AS total FROM mixed_t',
+    )
+    await db.sql(
+      'CREATE MATERIALIZED VIEW mixed_tab_v AS SELECT count(*) AS n, sum(amount)::BIGINT AS total FROM mixed_tab',
+    )
 
     const bad = 10_000
     const good = 20_000
@@ -202,14 +222,22 @@ describe('dead letters', () => {
     }
 
     // The table route: every reject as a row with its reason, origin and payload.
-    const byReason = await query(`SELECT reason, count(*) FROM mixed_rejects WHERE object = 'mixed_tab' GROUP BY reason ORDER BY reason`)
-    expect(byReason).toEqual([...expectedReasons].sort(([a], [b]) => a.localeCompare(b)).map(([r, n]) => [r, BigInt(n)]))
-    const typed = await query(`SELECT detail, payload, origin FROM mixed_rejects WHERE reason = 'type_error' AND payload LIKE '%"id-3"%'`)
+    const byReason = await query(
+      `SELECT reason, count(*) FROM mixed_rejects WHERE object = 'mixed_tab' GROUP BY reason ORDER BY reason`,
+    )
+    expect(byReason).toEqual(
+      [...expectedReasons].sort(([a], [b]) => a.localeCompare(b)).map(([r, n]) => [r, BigInt(n)]),
+    )
+    const typed = await query(
+      `SELECT detail, payload, origin FROM mixed_rejects WHERE reason = 'type_error' AND payload LIKE '%"id-3"%'`,
+    )
     expect(typed[0]?.[0]).toMatch(/id/)
     expect(typed[0]?.[2]).toMatch(new RegExp(`^topic=${topic} partition=\\d offset=\\d+$`))
 
     // sluice_catalog.dead_letters holds them too (its ring keeps the newest 10,000 over all objects).
-    const recent = await query(`SELECT count(*) FROM sluice_catalog.dead_letters WHERE object IN ('mixed_t', 'mixed_tab')`)
+    const recent = await query(
+      `SELECT count(*) FROM sluice_catalog.dead_letters WHERE object IN ('mixed_t', 'mixed_tab')`,
+    )
     expect(Number(recent[0][0])).toBeGreaterThan(0)
 
     // The topic route: one JSON record per reject with the original bytes, position, reason and error.
@@ -220,8 +248,13 @@ describe('dead letters', () => {
     expect(topicReasons).toEqual(expectedReasons)
     const positions = new Set(letters.map((l) => `${l.partition as number}/${l.offset as string}`))
     expect(positions.size).toBe(bad)
-    const truncated = letters.find((l) => typeof l.payload === 'string' && (l.payload).startsWith('{"id": 0,'))
-    expect(truncated).toMatchObject({ source: 'mixed_t', topic, reason: 'decode_error', payload: '{"id": 0, "amount": ' })
+    const truncated = letters.find((l) => typeof l.payload === 'string' && l.payload.startsWith('{"id": 0,'))
+    expect(truncated).toMatchObject({
+      source: 'mixed_t',
+      topic,
+      reason: 'decode_error',
+      payload: '{"id": 0, "amount": ',
+    })
     expect(Buffer.from(truncated?.payload_base64 as string, 'base64').toString()).toBe('{"id": 0, "amount": ')
     const tombstone = letters.find((l) => l.payload_base64 === null)
     expect(tombstone).toMatchObject({ reason: 'decode_error', error: expect.stringContaining('tombstone') })
@@ -231,12 +264,22 @@ describe('dead letters', () => {
     const topic = uniqueTopic('dlq_late')
     const dlqTopic = uniqueTopic('dlq_late_out')
     await createTopic(topic, 1)
-    await db.sql('CREATE TABLE late_rejects (object VARCHAR, reason VARCHAR, detail VARCHAR, payload VARCHAR, received_at TIMESTAMPTZ) APPEND ONLY')
+    await db.sql(
+      'CREATE TABLE late_rejects (object VARCHAR, reason VARCHAR, detail VARCHAR, payload VARCHAR, received_at TIMESTAMPTZ) APPEND ONLY',
+    )
     const cols = `(k BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1 second')`
-    await db.sql(`CREATE SOURCE late_src ${cols} WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', dead_letter = 'late_rejects')`)
-    await db.sql(`CREATE SOURCE late_src_t ${cols} WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', dead_letter = '${dlqTopic}')`)
-    await db.sql(`CREATE MATERIALIZED VIEW late_v AS SELECT window_start, count(*) AS n FROM TUMBLE(late_src, ts, INTERVAL '10 seconds') GROUP BY window_start`)
-    await db.sql(`CREATE MATERIALIZED VIEW late_vt AS SELECT window_start, count(*) AS n FROM TUMBLE(late_src_t, ts, INTERVAL '10 seconds') GROUP BY window_start`)
+    await db.sql(
+      `CREATE SOURCE late_src ${cols} WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', dead_letter = 'late_rejects')`,
+    )
+    await db.sql(
+      `CREATE SOURCE late_src_t ${cols} WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', dead_letter = '${dlqTopic}')`,
+    )
+    await db.sql(
+      `CREATE MATERIALIZED VIEW late_v AS SELECT window_start, count(*) AS n FROM TUMBLE(late_src, ts, INTERVAL '10 seconds') GROUP BY window_start`,
+    )
+    await db.sql(
+      `CREATE MATERIALIZED VIEW late_vt AS SELECT window_start, count(*) AS n FROM TUMBLE(late_src_t, ts, INTERVAL '10 seconds') GROUP BY window_start`,
+    )
     await send(topic, 0, [json({ k: 1, ts: '2024-01-01 10:00:01' }), json({ k: 2, ts: '2024-01-01 10:00:30' })])
     await db.sql('FLUSH')
     await send(topic, 0, [json({ k: 3, ts: '2024-01-01 10:00:02' })])
@@ -250,11 +293,17 @@ describe('dead letters', () => {
 
   it('refuses a dead-letter table without the dead-letter columns, or with a primary key', async () => {
     await db.sql('CREATE TABLE not_rejects (object VARCHAR, reason VARCHAR) APPEND ONLY')
-    await db.sql('CREATE TABLE keyed_rejects (id BIGINT PRIMARY KEY, object VARCHAR, reason VARCHAR, detail VARCHAR, payload VARCHAR, received_at TIMESTAMPTZ)')
+    await db.sql(
+      'CREATE TABLE keyed_rejects (id BIGINT PRIMARY KEY, object VARCHAR, reason VARCHAR, detail VARCHAR, payload VARCHAR, received_at TIMESTAMPTZ)',
+    )
     const topic = uniqueTopic('dlq_refuse')
     await createTopic(topic, 1)
-    const create = (dl: string): string => `CREATE SOURCE dl_${dl} (v BIGINT) WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', dead_letter = '${dl}')`
-    expect(await refusal(create('not_rejects'))).toMatchObject({ code: '42703', message: expect.stringContaining('"detail"') })
+    const create = (dl: string): string =>
+      `CREATE SOURCE dl_${dl} (v BIGINT) WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', dead_letter = '${dl}')`
+    expect(await refusal(create('not_rejects'))).toMatchObject({
+      code: '42703',
+      message: expect.stringContaining('"detail"'),
+    })
     expect(await refusal(create('keyed_rejects'))).toMatchObject({ code: '0A000' })
   })
 })
@@ -286,13 +335,20 @@ describe('ALTER SOURCE ADD COLUMN', () => {
     await createTopic(topic, 1)
     let local = await Sluice.open({ dataDir, sources: [kafkaSourceFactory] })
     try {
-      await local.sql(`CREATE SOURCE evolving (a BIGINT) WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}')`)
+      await local.sql(
+        `CREATE SOURCE evolving (a BIGINT) WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}')`,
+      )
       await local.sql('CREATE MATERIALIZED VIEW old_v AS SELECT * FROM evolving')
       await send(topic, 0, [json({ a: 1, c: 'x' })])
       await local.sql('FLUSH')
       await local.sql('ALTER SOURCE evolving ADD COLUMN c VARCHAR')
       await local.sql('CREATE MATERIALIZED VIEW new_v AS SELECT a, c FROM evolving')
-      await send(topic, 0, [json({ a: 2, c: 'y' }), json({ a: 3 }), json({ a: 4, c: { nested: true } }), json({ a: 5, c: 7 })])
+      await send(topic, 0, [
+        json({ a: 2, c: 'y' }),
+        json({ a: 3 }),
+        json({ a: 4, c: { nested: true } }),
+        json({ a: 5, c: 7 }),
+      ])
       await local.sql('FLUSH')
       expect(await query('SELECT * FROM old_v ORDER BY a', local)).toEqual([[1n], [2n], [3n], [4n], [5n]])
       expect(await query('SELECT a, c FROM new_v ORDER BY a', local)).toEqual([
@@ -307,7 +363,9 @@ describe('ALTER SOURCE ADD COLUMN', () => {
       expect(await refusal('ALTER SOURCE evolving ADD COLUMN c BIGINT', local)).toMatchObject({ code: '42701' })
       expect(await refusal('ALTER SOURCE evolving DROP COLUMN c', local)).toMatchObject({ code: '0A000' })
       expect(await refusal('ALTER SOURCE evolving ALTER COLUMN c TYPE BIGINT', local)).toMatchObject({ code: '0A000' })
-      expect(await refusal('ALTER SOURCE evolving ADD COLUMN d BIGINT NOT NULL', local)).toMatchObject({ code: '0A000' })
+      expect(await refusal('ALTER SOURCE evolving ADD COLUMN d BIGINT NOT NULL', local)).toMatchObject({
+        code: '0A000',
+      })
       expect(await refusal('ALTER SOURCE nowhere ADD COLUMN d BIGINT', local)).toMatchObject({ code: '42P01' })
       await local.sql('CREATE TABLE plain (x BIGINT)')
       expect(await refusal('ALTER SOURCE plain ADD COLUMN d BIGINT', local)).toMatchObject({ code: '42809' })
@@ -318,9 +376,14 @@ describe('ALTER SOURCE ADD COLUMN', () => {
       await send(topic, 0, [json({ a: 6, n: 'six' }), json({ a: 7, n: 7 })])
       await local.sql('FLUSH')
       expect(await query('SELECT a, n FROM n_v', local)).toEqual([[7n, 7n]])
-      const letters = await query(`SELECT reason, detail FROM sluice_catalog.dead_letters WHERE object = 'evolving'`, local)
+      const letters = await query(
+        `SELECT reason, detail FROM sluice_catalog.dead_letters WHERE object = 'evolving'`,
+        local,
+      )
       expect(letters).toEqual([['type_error', expect.stringContaining('n')]])
-      expect(String((await query('SHOW CREATE SOURCE evolving', local))[0][1])).toMatch(/ALTER SOURCE evolving ADD COLUMN n BIGINT$/)
+      expect(String((await query('SHOW CREATE SOURCE evolving', local))[0][1])).toMatch(
+        /ALTER SOURCE evolving ADD COLUMN n BIGINT$/,
+      )
     } finally {
       await local.close()
     }
@@ -346,10 +409,14 @@ describe('sluice_catalog.lag', () => {
     await createTopic(topic, 2)
     await send(topic, 0, [json({ v: 1 }), json({ v: 2 })])
     await send(topic, 1, [json({ v: 3 })])
-    await db.sql(`CREATE SOURCE lagged (v BIGINT) WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}')`)
+    await db.sql(
+      `CREATE SOURCE lagged (v BIGINT) WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}')`,
+    )
     await db.sql('CREATE MATERIALIZED VIEW lagged_v AS SELECT count(*) AS n FROM lagged')
     await db.sql('FLUSH')
-    const rows = await query(`SELECT topic, partition, "offset", high_watermark, lag, paused FROM sluice_catalog.lag WHERE source = 'lagged' ORDER BY partition`)
+    const rows = await query(
+      `SELECT topic, partition, "offset", high_watermark, lag, paused FROM sluice_catalog.lag WHERE source = 'lagged' ORDER BY partition`,
+    )
     expect(rows).toEqual([
       [topic, 0, 2n, 2n, 0n, false],
       [topic, 1, 1n, 1n, 0n, false],

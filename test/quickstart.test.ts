@@ -23,9 +23,24 @@ afterAll(() => {
 
 describe('quick start', () => {
   it('serves a demo view whose rows change between two psql reads', async () => {
-    child = spawn(process.execPath, [join(root, 'bin', 'sluice.js'), 'start', '--data-dir', dataDir, '--pg-port', String(pgPort), '--http-port', String(httpPort), '--log-level', 'warn'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    child = spawn(
+      process.execPath,
+      [
+        join(root, 'bin', 'sluice.js'),
+        'start',
+        '--data-dir',
+        dataDir,
+        '--pg-port',
+        String(pgPort),
+        '--http-port',
+        String(httpPort),
+        '--log-level',
+        'warn',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     const banner = await new Promise<string>((resolve, reject) => {
       let text = ''
       const read = (d: Buffer): void => {
@@ -38,7 +53,23 @@ describe('quick start', () => {
     })
     expect(banner).toContain(`psql -h 127.0.0.1 -p ${pgPort} -U sluice -d sluice`)
     const psql = async (): Promise<string> =>
-      (await run('psql', ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(pgPort), '-U', 'sluice', '-d', 'sluice', '-c', 'SELECT * FROM bids_per_channel ORDER BY channel LIMIT 5'])).stdout
+      (
+        await run('psql', [
+          '-X',
+          '-A',
+          '-t',
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(pgPort),
+          '-U',
+          'sluice',
+          '-d',
+          'sluice',
+          '-c',
+          'SELECT * FROM bids_per_channel ORDER BY channel LIMIT 5',
+        ])
+      ).stdout
     await new Promise((r) => setTimeout(r, 500))
     const first = await psql()
     await new Promise((r) => setTimeout(r, 1500))

@@ -21,10 +21,14 @@ describe('restart', () => {
   it('brings back sources, tables, views and rows', async () => {
     let db = await Sluice.open({ dataDir, sources: [datagenSourceFactory] })
     await db.sql(`CREATE TABLE users (id BIGINT PRIMARY KEY, region TEXT)`)
-    await db.sql(`CREATE TABLE clicks (user_id BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1 second') APPEND ONLY`)
+    await db.sql(
+      `CREATE TABLE clicks (user_id BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '1 second') APPEND ONLY`,
+    )
     await db.sql(`CREATE SOURCE bid WITH (connector = 'datagen', generator = 'nexmark', rate = '1000')`)
     await db.sql(`CREATE MATERIALIZED VIEW per_region AS SELECT region, count(*) AS n FROM users GROUP BY region`)
-    await db.sql(`CREATE MATERIALIZED VIEW per_minute AS SELECT window_start, count(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '1 minute') GROUP BY window_start`)
+    await db.sql(
+      `CREATE MATERIALIZED VIEW per_minute AS SELECT window_start, count(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '1 minute') GROUP BY window_start`,
+    )
     await db.sql(`CREATE MATERIALIZED VIEW bid_count AS SELECT count(*) AS n FROM bid`)
     await db.sql(`CREATE MATERIALIZED VIEW big_regions AS SELECT region FROM per_region WHERE n > 1`)
     await db.sql(`INSERT INTO users VALUES (1, 'eu'), (2, 'eu'), (3, 'us')`)
@@ -35,7 +39,12 @@ describe('restart', () => {
     try {
       expect(await rows(db, 'SHOW TABLES')).toEqual(['clicks', 'users'])
       expect(await rows(db, 'SHOW SOURCES')).toEqual(['bid|datagen'])
-      expect(await rows(db, 'SHOW MATERIALIZED VIEWS')).toEqual(['bid_count', 'big_regions', 'per_minute', 'per_region'])
+      expect(await rows(db, 'SHOW MATERIALIZED VIEWS')).toEqual([
+        'bid_count',
+        'big_regions',
+        'per_minute',
+        'per_region',
+      ])
       expect(await rows(db, 'SELECT * FROM users ORDER BY id')).toEqual(['1|eu', '2|eu', '3|us'])
       expect(await rows(db, 'SELECT * FROM per_region ORDER BY region')).toEqual(['eu|2', 'us|1'])
       expect(await rows(db, 'SELECT * FROM big_regions')).toEqual(['eu'])
@@ -50,7 +59,12 @@ describe('restart', () => {
       // The datagen source is reading again.
       await new Promise((r) => setTimeout(r, 300))
       expect(Number((await rows(db, 'SELECT n FROM bid_count'))[0])).toBeGreaterThan(0)
-      expect(await rows(db, "SELECT name, status FROM sluice_catalog.views ORDER BY name")).toEqual(['bid_count|running', 'big_regions|running', 'per_minute|running', 'per_region|running'])
+      expect(await rows(db, 'SELECT name, status FROM sluice_catalog.views ORDER BY name')).toEqual([
+        'bid_count|running',
+        'big_regions|running',
+        'per_minute|running',
+        'per_region|running',
+      ])
     } finally {
       await db.close()
     }

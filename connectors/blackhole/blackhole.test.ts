@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { Sluice } from '../../engine/index.ts'
 import { TempDirs } from '../../test/support.ts'
-import type { BlackholeWriter} from './sink.ts';
+import type { BlackholeWriter } from './sink.ts'
 import { blackholeSinkFactory } from './sink.ts'
 
 const dirs = new TempDirs('sluice-blackhole-')

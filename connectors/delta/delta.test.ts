@@ -19,7 +19,10 @@ const readerDir = join(import.meta.dirname, '../../test/clients/delta-reader')
 let classpath = ''
 
 beforeAll(() => {
-  const r = spawnSync('mvn', ['-q', 'compile', 'dependency:build-classpath', '-Dmdep.outputFile=target/cp.txt'], { cwd: readerDir, encoding: 'utf8' })
+  const r = spawnSync('mvn', ['-q', 'compile', 'dependency:build-classpath', '-Dmdep.outputFile=target/cp.txt'], {
+    cwd: readerDir,
+    encoding: 'utf8',
+  })
   if (r.status !== 0) throw new Error(`building the Delta Kernel reader failed:\n${r.stdout}\n${r.stderr}`)
   classpath = `${join(readerDir, 'target/classes')}:${readFileSync(join(readerDir, 'target/cp.txt'), 'utf8').trim()}`
 }, 600_000)
@@ -37,12 +40,20 @@ function tableDir(): string {
 
 /** The table as Delta's Kernel reads it: the txn version for `appId` and the sorted rows. */
 function kernelRead(path: string, appId: string): { txn: string; schema: string; rows: string[] } {
-  const out = execFileSync('java', ['-cp', classpath, 'sluice.DeltaRead', path, appId], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  const out = execFileSync('java', ['-cp', classpath, 'sluice.DeltaRead', path, appId], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
   const lines = out.split('\n').filter((l) => l !== '')
   return { txn: lines[0], schema: lines[1], rows: lines.slice(2).sort() }
 }
 
-const ctx = (name: string): ConnectorContext => ({ name, deadLetter: () => {}, now: () => 1_764_000_000_000, log: () => {} })
+const ctx = (name: string): ConnectorContext => ({
+  name,
+  deadLetter: () => {},
+  now: () => 1_764_000_000_000,
+  log: () => {},
+})
 
 const columns: ColumnSchema[] = [
   { name: 'window_start', type: scalar('timestamp') },
@@ -74,7 +85,12 @@ describe('delta sink', () => {
     await w.open()
     expect(await w.committedEpoch()).toBe(0)
 
-    w.write(chunkFromRows(5, [[T0, 7n, 3, new Decimal(1050n, 2), 'Google'], [T0, 8n, 1, new Decimal(5n, 0), null]]))
+    w.write(
+      chunkFromRows(5, [
+        [T0, 7n, 3, new Decimal(1050n, 2), 'Google'],
+        [T0, 8n, 1, new Decimal(5n, 0), null],
+      ]),
+    )
     w.write(chunkFromRows(5, [[T0 + MIN, 7n, 2, new Decimal(-25n, 1), 'Apple']]))
     const e1 = w.preCommit(1)
     await w.commit(1, e1)
@@ -105,18 +121,34 @@ describe('delta sink', () => {
         `${T0 + 2 * MIN}\t9\t1\t1\tBaidu`,
       ].sort(),
     )
-    expect(readdirSync(join(path, '_delta_log')).sort()).toEqual(['00000000000000000000.json', '00000000000000000001.json', '00000000000000000002.json'])
+    expect(readdirSync(join(path, '_delta_log')).sort()).toEqual([
+      '00000000000000000000.json',
+      '00000000000000000001.json',
+      '00000000000000000002.json',
+    ])
   })
 
   it('writes every change with _op in changelog mode', async () => {
     const path = tableDir()
-    const w = deltaSinkFactory.create(spec(false), options({ connector: 'delta', path, mode: 'changelog' }), ctx('changes'))
+    const w = deltaSinkFactory.create(
+      spec(false),
+      options({ connector: 'delta', path, mode: 'changelog' }),
+      ctx('changes'),
+    )
     await w.open()
     const ops = new Int8Array([1, -1, 1])
-    const rows = chunkFromRows(5, [[T0, 1n, 1, new Decimal(1n, 0), 'a'], [T0, 1n, 1, new Decimal(1n, 0), 'a'], [T0, 1n, 2, new Decimal(2n, 0), 'a']])
+    const rows = chunkFromRows(5, [
+      [T0, 1n, 1, new Decimal(1n, 0), 'a'],
+      [T0, 1n, 1, new Decimal(1n, 0), 'a'],
+      [T0, 1n, 2, new Decimal(2n, 0), 'a'],
+    ])
     w.write({ ...rows, ops })
     await w.commit(1, w.preCommit(1))
-    expect(kernelRead(path, 'sluice:changes').rows).toEqual([`${T0}\t1\t1\t1\ta\t-1`, `${T0}\t1\t1\t1\ta\t1`, `${T0}\t1\t2\t2\ta\t1`])
+    expect(kernelRead(path, 'sluice:changes').rows).toEqual([
+      `${T0}\t1\t1\t1\ta\t-1`,
+      `${T0}\t1\t1\t1\ta\t1`,
+      `${T0}\t1\t2\t2\ta\t1`,
+    ])
   })
 
   it('refuses bad options and a retracting input in append mode', async () => {
@@ -130,13 +162,25 @@ describe('delta sink', () => {
       return undefined
     }
     expect(codeOf(() => deltaSinkFactory.create(spec(), options({ connector: 'delta' }), ctx('x')))).toBe('22023')
-    expect(codeOf(() => deltaSinkFactory.create(spec(), options({ connector: 'delta', path, colour: 'red' }), ctx('x')))).toBe('22023')
-    expect(codeOf(() => deltaSinkFactory.create(spec(), options({ connector: 'delta', path, partition_by: 'nope' }), ctx('x')))).toBe('22023')
-    expect(codeOf(() => deltaSinkFactory.create(spec(false), options({ connector: 'delta', path }), ctx('x')))).toBe('0A000')
+    expect(
+      codeOf(() => deltaSinkFactory.create(spec(), options({ connector: 'delta', path, colour: 'red' }), ctx('x'))),
+    ).toBe('22023')
+    expect(
+      codeOf(() =>
+        deltaSinkFactory.create(spec(), options({ connector: 'delta', path, partition_by: 'nope' }), ctx('x')),
+      ),
+    ).toBe('22023')
+    expect(codeOf(() => deltaSinkFactory.create(spec(false), options({ connector: 'delta', path }), ctx('x')))).toBe(
+      '0A000',
+    )
     // A table written with other columns is not appended to.
     const w = deltaSinkFactory.create(spec(), options({ connector: 'delta', path }), ctx('x'))
     await w.open()
-    const other = deltaSinkFactory.create({ columns: columns.slice(1), key: [], appendOnly: true }, options({ connector: 'delta', path }), ctx('x'))
+    const other = deltaSinkFactory.create(
+      { columns: columns.slice(1), key: [], appendOnly: true },
+      options({ connector: 'delta', path }),
+      ctx('x'),
+    )
     await expect(other.open()).rejects.toMatchObject({ code: '42804' })
   })
 })

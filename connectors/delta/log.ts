@@ -68,7 +68,11 @@ export function readLog(table: string): LogState {
       const action = JSON.parse(line) as Record<string, unknown>
       const meta = action.metaData as { schemaString: string; partitionColumns: string[] } | undefined
       if (meta !== undefined) {
-        fields = (JSON.parse(meta.schemaString) as { fields: DeltaField[] }).fields.map((f) => ({ name: f.name, type: f.type, nullable: f.nullable }))
+        fields = (JSON.parse(meta.schemaString) as { fields: DeltaField[] }).fields.map((f) => ({
+          name: f.name,
+          type: f.type,
+          nullable: f.nullable,
+        }))
         partitionColumns = meta.partitionColumns
       }
       const t = action.txn as { appId: string; version: number } | undefined
@@ -79,15 +83,32 @@ export function readLog(table: string): LogState {
 }
 
 /** Version 0: the protocol and the table's schema. */
-export function initialActions(fields: readonly DeltaField[], partitionColumns: readonly string[], now: number, id: string): object[] {
+export function initialActions(
+  fields: readonly DeltaField[],
+  partitionColumns: readonly string[],
+  now: number,
+  id: string,
+): object[] {
   const ntz = fields.some((f) => f.type === 'timestamp_ntz')
   const protocol = ntz
     ? { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ['timestampNtz'], writerFeatures: ['timestampNtz'] }
     : { minReaderVersion: 1, minWriterVersion: 2 }
-  const schemaString = JSON.stringify({ type: 'struct', fields: fields.map((f) => ({ name: f.name, type: f.type, nullable: f.nullable, metadata: {} })) })
+  const schemaString = JSON.stringify({
+    type: 'struct',
+    fields: fields.map((f) => ({ name: f.name, type: f.type, nullable: f.nullable, metadata: {} })),
+  })
   return [
     { protocol },
-    { metaData: { id, format: { provider: 'parquet', options: {} }, schemaString, partitionColumns, configuration: {}, createdTime: now } },
+    {
+      metaData: {
+        id,
+        format: { provider: 'parquet', options: {} },
+        schemaString,
+        partitionColumns,
+        configuration: {},
+        createdTime: now,
+      },
+    },
   ]
 }
 

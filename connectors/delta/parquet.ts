@@ -75,7 +75,8 @@ function schemaElement(name: string, type: string): SchemaElement {
 
 /** One column's values as the Parquet writer takes them. */
 function parquetValues(values: readonly Value[], type: DataType, delta: string): ParquetColumn {
-  if (delta === 'timestamp' || delta === 'timestamp_ntz') return values.map((v) => (v === null ? null : BigInt(Math.round(v as number))))
+  if (delta === 'timestamp' || delta === 'timestamp_ntz')
+    return values.map((v) => (v === null ? null : BigInt(Math.round(v as number))))
   if (delta === 'string' && type.kind !== 'text') return values.map((v) => (v === null ? null : formatText(type, v)))
   return values.slice()
 }
@@ -101,7 +102,11 @@ export async function loadParquetWriter(): Promise<void> {
   writer ??= await import('hyparquet-writer')
 }
 
-export function encodeParquet(fields: readonly DeltaField[], types: readonly DataType[], columns: readonly (readonly Value[])[]): Uint8Array {
+export function encodeParquet(
+  fields: readonly DeltaField[],
+  types: readonly DataType[],
+  columns: readonly (readonly Value[])[],
+): Uint8Array {
   if (writer === undefined) throw new Error('encodeParquet before loadParquetWriter')
   const buffer = writer.parquetWriteBuffer({
     columnData: fields.map((f, i) => ({ name: f.name, data: parquetValues(columns[i], types[i], f.type) })),

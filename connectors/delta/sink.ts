@@ -15,7 +15,14 @@
  * `_op` column (1 insert, -1 delete) to every row.
  */
 import type { Chunk } from '../../engine/chunk.ts'
-import type { ColumnSchema, ConnectorContext, ConnectorOptions, SinkFactory, SinkSpec, SinkWriter } from '../../engine/connector.ts'
+import type {
+  ColumnSchema,
+  ConnectorContext,
+  ConnectorOptions,
+  SinkFactory,
+  SinkSpec,
+  SinkWriter,
+} from '../../engine/connector.ts'
 import type { DataType, Value } from '../../engine/types/datatype.ts'
 import type { AddAction, DeltaField } from './log.ts'
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
@@ -48,13 +55,19 @@ function parseOptions(spec: SinkSpec, options: ConnectorOptions): DeltaSinkConfi
     }
   }
   const path = options.get('path')
-  if (path === undefined || path.trim() === '') throw invalid('connector delta needs option "path" (the table directory)')
+  if (path === undefined || path.trim() === '')
+    throw invalid('connector delta needs option "path" (the table directory)')
   const mode = (options.get('mode') ?? 'append').toLowerCase()
-  if (mode !== 'append' && mode !== 'changelog') throw invalid(`invalid value "${mode}" for option "mode" of connector delta`, "use 'append' or 'changelog'")
+  if (mode !== 'append' && mode !== 'changelog')
+    throw invalid(`invalid value "${mode}" for option "mode" of connector delta`, "use 'append' or 'changelog'")
   if (mode === 'append' && !spec.appendOnly) {
-    throw new SluiceError(SqlState.feature_not_supported, 'a delta sink in append mode needs an input that never retracts', {
-      hint: "use EMIT ON WINDOW CLOSE or an append-only input, or mode = 'changelog' to write every change with an _op column",
-    })
+    throw new SluiceError(
+      SqlState.feature_not_supported,
+      'a delta sink in append mode needs an input that never retracts',
+      {
+        hint: "use EMIT ON WINDOW CLOSE or an append-only input, or mode = 'changelog' to write every change with an _op column",
+      },
+    )
   }
   let partition = -1
   const by = options.get('partition_by')
@@ -84,7 +97,9 @@ export class DeltaSinkWriter implements SinkWriter {
     this.allFields = deltaFields(columns, config.changelog ? [OP_FIELD] : [])
     this.partitionName = config.partition >= 0 ? columns[config.partition].name : undefined
     this.dataFields = this.allFields.filter((_f, i) => i !== config.partition)
-    this.dataTypes = [...columns.map((c) => c.type), ...(config.changelog ? [scalar('int2')] : [])].filter((_t, i) => i !== config.partition)
+    this.dataTypes = [...columns.map((c) => c.type), ...(config.changelog ? [scalar('int2')] : [])].filter(
+      (_t, i) => i !== config.partition,
+    )
   }
 
   open(): Promise<void> {
@@ -100,7 +115,11 @@ export class DeltaSinkWriter implements SinkWriter {
     const found = (log.fields ?? []).map((f) => `${f.name} ${f.type}`).join(', ')
     if (expected !== found) {
       return Promise.reject(
-        new SluiceError(SqlState.datatype_mismatch, `delta table at "${path}" has columns (${found}), the sink writes (${expected})`, { domain: 'user' }),
+        new SluiceError(
+          SqlState.datatype_mismatch,
+          `delta table at "${path}" has columns (${found}), the sink writes (${expected})`,
+          { domain: 'user' },
+        ),
       )
     }
     this.committed = log.txn.get(this.appId) ?? 0
@@ -125,19 +144,35 @@ export class DeltaSinkWriter implements SinkWriter {
     const now = this.ctx.now()
     const adds: AddAction[] = files.map((f, i) => {
       // On disk, partition directories escape as Hive does; in the log, paths are URI-encoded.
-      const dir = this.partitionName === undefined ? '' : `${this.partitionName}=${hiveEscape(f.partition ?? '__HIVE_DEFAULT_PARTITION__')}/`
+      const dir =
+        this.partitionName === undefined
+          ? ''
+          : `${this.partitionName}=${hiveEscape(f.partition ?? '__HIVE_DEFAULT_PARTITION__')}/`
       const rel = `${dir}part-${String(epoch).padStart(10, '0')}-${String(i).padStart(4, '0')}.parquet`
       const full = join(path, rel)
       mkdirSync(join(full, '..'), { recursive: true })
       writeFileSync(`${full}.tmp`, f.bytes)
       renameSync(`${full}.tmp`, full)
       const partitionValues = this.partitionName === undefined ? {} : { [this.partitionName]: f.partition }
-      return { path: rel.split('/').map(encodeURIComponent).join('/'), partitionValues, size: f.bytes.length, modificationTime: now, dataChange: true }
+      return {
+        path: rel.split('/').map(encodeURIComponent).join('/'),
+        partitionValues,
+        size: f.bytes.length,
+        modificationTime: now,
+        dataChange: true,
+      }
     })
     const actions = [
       ...adds.map((add) => ({ add })),
       { txn: { appId: this.appId, version: epoch, lastUpdated: now } },
-      { commitInfo: { timestamp: now, operation: 'STREAMING UPDATE', operationParameters: { epochId: String(epoch), outputMode: 'Append' }, engineInfo: 'sluice' } },
+      {
+        commitInfo: {
+          timestamp: now,
+          operation: 'STREAMING UPDATE',
+          operationParameters: { epochId: String(epoch), outputMode: 'Append' },
+          engineInfo: 'sluice',
+        },
+      },
     ]
     // Another writer may take a version between our read and our create: read again and retry,
     // unless that writer was an earlier attempt of ours that already recorded this epoch.
@@ -176,7 +211,10 @@ export class DeltaSinkWriter implements SinkWriter {
         if (changelog) cols[out].push(chunk.ops[i])
       }
     }
-    return [...groups].map(([key, cols]) => ({ partition: key, bytes: encodeParquet(this.dataFields, this.dataTypes, cols) }))
+    return [...groups].map(([key, cols]) => ({
+      partition: key,
+      bytes: encodeParquet(this.dataFields, this.dataTypes, cols),
+    }))
   }
 }
 
@@ -185,7 +223,10 @@ function hiveEscape(value: string): string {
   let out = ''
   for (const c of value) {
     const code = c.charCodeAt(0)
-    out += code < 0x20 || code === 0x7f || HIVE_SPECIAL.includes(c) ? `%${code.toString(16).toUpperCase().padStart(2, '0')}` : c
+    out +=
+      code < 0x20 || code === 0x7f || HIVE_SPECIAL.includes(c)
+        ? `%${code.toString(16).toUpperCase().padStart(2, '0')}`
+        : c
   }
   return out
 }

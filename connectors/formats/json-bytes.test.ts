@@ -49,19 +49,54 @@ function both(columns: readonly ColumnSchema[], records: readonly string[]) {
   return { text, bytes, textOut, byteOut }
 }
 
-const keys = ['auction', 'Auction', 'AUCTION', 'price', 'qty', 'small', 'ratio', 'f4', 'channel', 'Channel', 'eventTime', 'eventtime', 'ok', 'doc', 'constructor', 'toString', 'other', 'päd', 'a\\u0062']
+const keys = [
+  'auction',
+  'Auction',
+  'AUCTION',
+  'price',
+  'qty',
+  'small',
+  'ratio',
+  'f4',
+  'channel',
+  'Channel',
+  'eventTime',
+  'eventtime',
+  'ok',
+  'doc',
+  'constructor',
+  'toString',
+  'other',
+  'päd',
+  'a\\u0062',
+]
 const scalar = fc.oneof(
   fc.integer({ min: -40000, max: 40000 }).map(String),
   fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).map(String),
   fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => JSON.stringify(d)),
   fc.constantFrom('0', '-0', '1.50', '1e3', '1E-2', '-12.5e+2', '01', '1.', '.5', '+1', '-', '1e', '9007199254740993'),
   fc.string().map((s) => JSON.stringify(s)),
-  fc.constantFrom('"web"', '"héllo"', '"a\\"b"', '"\\u00e9"', '"\\x"', '"2024-01-01 10:00:00"', '"NaN"', '"42"', '"tab\there"'),
+  fc.constantFrom(
+    '"web"',
+    '"héllo"',
+    '"a\\"b"',
+    '"\\u00e9"',
+    '"\\x"',
+    '"2024-01-01 10:00:00"',
+    '"NaN"',
+    '"42"',
+    '"tab\there"',
+  ),
   fc.constantFrom('true', 'false', 'null', 'nul', 'tru', '{"x":1}', '[1,2]', '[]', '{}'),
 )
 const field = fc.tuple(fc.constantFrom(...keys), scalar, fc.constantFrom('', ' ', '\n\t'))
 const record = fc.oneof(
-  { weight: 8, arbitrary: fc.array(field, { maxLength: 8 }).map((fs) => `{${fs.map(([k, v, ws]) => `${ws}"${k}"${ws}:${ws}${v}${ws}`).join(',')}}`) },
+  {
+    weight: 8,
+    arbitrary: fc
+      .array(field, { maxLength: 8 })
+      .map((fs) => `{${fs.map(([k, v, ws]) => `${ws}"${k}"${ws}:${ws}${v}${ws}`).join(',')}}`),
+  },
   { weight: 1, arbitrary: fc.string() },
   {
     weight: 1,

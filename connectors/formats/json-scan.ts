@@ -163,12 +163,27 @@ export class FlatJsonScanner {
               const e = bytes[i + 1]
               if (e === 0x75) {
                 // \uXXXX
-                if (i + 5 >= end || !isHex(bytes[i + 2]) || !isHex(bytes[i + 3]) || !isHex(bytes[i + 4]) || !isHex(bytes[i + 5]))
+                if (
+                  i + 5 >= end ||
+                  !isHex(bytes[i + 2]) ||
+                  !isHex(bytes[i + 3]) ||
+                  !isHex(bytes[i + 4]) ||
+                  !isHex(bytes[i + 5])
+                )
                   return false
                 i += 6
                 continue
               }
-              if (e !== QUOTE && e !== BACKSLASH && e !== 0x2f && e !== 0x62 && e !== 0x66 && e !== 0x6e && e !== 0x72 && e !== 0x74)
+              if (
+                e !== QUOTE &&
+                e !== BACKSLASH &&
+                e !== 0x2f &&
+                e !== 0x62 &&
+                e !== 0x66 &&
+                e !== 0x6e &&
+                e !== 0x72 &&
+                e !== 0x74
+              )
                 return false
               i += 2
               continue
@@ -225,7 +240,13 @@ export class FlatJsonScanner {
           i += 4
           vTo = i
         } else if (b === 0x66) {
-          if (i + 4 >= end || bytes[i + 1] !== 0x61 || bytes[i + 2] !== 0x6c || bytes[i + 3] !== 0x73 || bytes[i + 4] !== 0x65)
+          if (
+            i + 4 >= end ||
+            bytes[i + 1] !== 0x61 ||
+            bytes[i + 2] !== 0x6c ||
+            bytes[i + 3] !== 0x73 ||
+            bytes[i + 4] !== 0x65
+          )
             return false
           k = Slot.False
           i += 5

@@ -101,7 +101,8 @@ export class DeadLetterTopic {
       }
     }
     await Promise.race([flush(), new Promise((r) => setTimeout(r, timeoutMs).unref())])
-    if (this.waiting > 0) this.ctx.log('warn', `closing with ${this.waiting} dead letters not written to topic "${this.topic}"`)
+    if (this.waiting > 0)
+      this.ctx.log('warn', `closing with ${this.waiting} dead letters not written to topic "${this.topic}"`)
     try {
       await this.producer.disconnect()
     } catch (e) {

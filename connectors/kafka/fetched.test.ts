@@ -7,8 +7,21 @@ import { describe, expect, it } from 'vitest'
 import type { KafkaMessage } from 'kafkajs'
 import { BufferPool, packBatch, transferables, type FetchedBatch } from './fetched.ts'
 
-function message(offset: number, value: Buffer | null, key: Buffer | null = null, headers: KafkaMessage['headers'] = {}): KafkaMessage {
-  return { offset: String(offset), timestamp: String(1_700_000_000_000 + offset), value, key, headers, attributes: 0, size: 0 } as unknown as KafkaMessage
+function message(
+  offset: number,
+  value: Buffer | null,
+  key: Buffer | null = null,
+  headers: KafkaMessage['headers'] = {},
+): KafkaMessage {
+  return {
+    offset: String(offset),
+    timestamp: String(1_700_000_000_000 + offset),
+    value,
+    key,
+    headers,
+    attributes: 0,
+    size: 0,
+  } as unknown as KafkaMessage
 }
 
 function values(b: FetchedBatch): (string | null)[] {
@@ -36,7 +49,9 @@ describe('packBatch', () => {
     expect([...b.offsets]).toEqual([10, 11, 12, 13])
     expect(b.timestamps[2]).toBe(1_700_000_000_012)
     expect(b.keyStarts[0]).toBeGreaterThanOrEqual(0)
-    expect(Buffer.from(b.keys.buffer, b.keys.byteOffset + b.keyStarts[0], b.keyEnds[0] - b.keyStarts[0]).toString()).toBe('k1')
+    expect(
+      Buffer.from(b.keys.buffer, b.keys.byteOffset + b.keyStarts[0], b.keyEnds[0] - b.keyStarts[0]).toString(),
+    ).toBe('k1')
     expect(b.keyStarts[1]).toBe(-1)
     expect(b.headers?.[0]).toBeUndefined()
     expect(b.headers?.[2]?.[0][0]).toBe('trace')

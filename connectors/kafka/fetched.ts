@@ -117,7 +117,9 @@ function packHeaders(h: KafkaMessage['headers']): PackedHeader[] | undefined {
     const raw = h[name]
     if (raw === undefined) continue
     const list = Array.isArray(raw) ? raw : [raw]
-    const values = list.map((v: Buffer | string) => (typeof v === 'string' ? Buffer.from(v, 'utf8') : new Uint8Array(v)))
+    const values = list.map((v: Buffer | string) =>
+      typeof v === 'string' ? Buffer.from(v, 'utf8') : new Uint8Array(v),
+    )
     ;(out ??= []).push([name, values])
   }
   return out
@@ -129,7 +131,11 @@ function packHeaders(h: KafkaMessage['headers']): PackedHeader[] | undefined {
  * that span replaces a copy per record. Undefined when they are spread over buffers, or when the
  * span is much larger than the values (big keys or headers between them).
  */
-function valueSpan(messages: readonly KafkaMessage[], from: number, valueBytes: number): { buffer: ArrayBufferLike; start: number; end: number } | undefined {
+function valueSpan(
+  messages: readonly KafkaMessage[],
+  from: number,
+  valueBytes: number,
+): { buffer: ArrayBufferLike; start: number; end: number } | undefined {
   let buffer: ArrayBufferLike | undefined
   let start = -1
   let end = -1

@@ -43,10 +43,19 @@ describe('Kafka source options', () => {
   })
 
   it('refuses a bad idle_timeout or dead_letter topic with 22023', () => {
-    expect(refusal({ ...base, idle_timeout: 'soon' })).toMatchObject({ code: '22023', message: expect.stringContaining('idle_timeout') })
+    expect(refusal({ ...base, idle_timeout: 'soon' })).toMatchObject({
+      code: '22023',
+      message: expect.stringContaining('idle_timeout'),
+    })
     expect(refusal({ ...base, idle_timeout: '0s' })).toMatchObject({ code: '22023' })
-    expect(refusal({ ...base, dead_letter: 'bad name!' })).toMatchObject({ code: '22023', message: expect.stringContaining('dead_letter') })
-    expect(refusal({ ...base, dead_letter: 'bids' })).toMatchObject({ code: '22023', message: expect.stringContaining('the topic the source reads') })
+    expect(refusal({ ...base, dead_letter: 'bad name!' })).toMatchObject({
+      code: '22023',
+      message: expect.stringContaining('dead_letter'),
+    })
+    expect(refusal({ ...base, dead_letter: 'bids' })).toMatchObject({
+      code: '22023',
+      message: expect.stringContaining('the topic the source reads'),
+    })
   })
 
   it('takes properties.bootstrap.server as brokers, and several brokers', () => {
@@ -84,7 +93,9 @@ describe('Kafka source options', () => {
 
   it('takes every format with its own options; debezium_json only for keyed tables (0A000)', () => {
     expect(parse({ ...base, format: 'csv', 'csv.delimiter': '|' }).format).toBe('csv')
-    expect(parse({ ...base, format: 'avro', 'schema.registry': 'http://127.0.0.1:8081' }).formatConfig.subject).toBe('bids-value')
+    expect(parse({ ...base, format: 'avro', 'schema.registry': 'http://127.0.0.1:8081' }).formatConfig.subject).toBe(
+      'bids-value',
+    )
     expect(refusal({ ...base, format: 'avro' })).toMatchObject({ code: '22023' })
     expect(refusal({ ...base, 'csv.delimiter': '|' })).toMatchObject({ code: '22023' })
     expect(refusal({ ...base, format: 'debezium_json' })).toMatchObject({ code: '0A000' })

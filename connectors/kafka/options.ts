@@ -126,7 +126,10 @@ export function parseKafkaSourceOptions(
     try {
       idleTimeoutMicros = parseDuration(idle)
     } catch {
-      throw invalid(`invalid duration "${idle}" for option "idle_timeout" of connector kafka`, "e.g. idle_timeout = '5s'")
+      throw invalid(
+        `invalid duration "${idle}" for option "idle_timeout" of connector kafka`,
+        "e.g. idle_timeout = '5s'",
+      )
     }
     if (!(idleTimeoutMicros > 0)) throw invalid('option "idle_timeout" of connector kafka must be positive')
   }

@@ -23,12 +23,16 @@ function identifier(option: string, raw: string): string {
   const t = raw.trim()
   if (t.length >= 2 && t.startsWith('"') && t.endsWith('"')) {
     const inner = t.slice(1, -1)
-    if (inner.replace(/""/g, '').includes('"')) throw invalidOption(`invalid identifier ${raw} in option "${option}" of connector postgres`)
+    if (inner.replace(/""/g, '').includes('"'))
+      throw invalidOption(`invalid identifier ${raw} in option "${option}" of connector postgres`)
     if (inner === '') throw invalidOption(`option "${option}" of connector postgres must not be empty`)
     return inner.replace(/""/g, '"')
   }
   if (!/^[A-Za-z_][A-Za-z0-9_$]*$/.test(t)) {
-    throw invalidOption(`invalid name "${raw}" in option "${option}" of connector postgres`, `use a plain name, or a "quoted" one${option === 'table' ? "; name the schema with schema = '...'" : ''}`)
+    throw invalidOption(
+      `invalid name "${raw}" in option "${option}" of connector postgres`,
+      `use a plain name, or a "quoted" one${option === 'table' ? "; name the schema with schema = '...'" : ''}`,
+    )
   }
   return t.toLowerCase()
 }
@@ -36,12 +40,16 @@ function identifier(option: string, raw: string): string {
 export function parsePostgresOptions(sinkName: string, spec: SinkSpec, options: ConnectorOptions): PostgresSinkConfig {
   checkKnownOptions('postgres', options, POSTGRES_SINK_OPTIONS)
   const url = options.get('url')?.trim()
-  if (url === undefined || url === '') throw invalidOption('connector postgres needs option "url"', "e.g. url = 'postgres://user@127.0.0.1:5432/db'")
+  if (url === undefined || url === '')
+    throw invalidOption('connector postgres needs option "url"', "e.g. url = 'postgres://user@127.0.0.1:5432/db'")
   let parsed: URL
   try {
     parsed = new URL(url)
   } catch {
-    throw invalidOption(`invalid value for option "url" of connector postgres`, 'use postgres://user:password@host:port/database')
+    throw invalidOption(
+      `invalid value for option "url" of connector postgres`,
+      'use postgres://user:password@host:port/database',
+    )
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     throw invalidOption(`option "url" of connector postgres must start with postgres:// or postgresql://`)

@@ -54,7 +54,11 @@ function tempDir(): string {
 }
 
 async function openDb(dataDir = tempDir()): Promise<Sluice> {
-  const db = await Sluice.open({ dataDir, sinks: [postgresSinkFactory, postgresqlSinkFactory], checkpointIntervalMs: 3_600_000 })
+  const db = await Sluice.open({
+    dataDir,
+    sinks: [postgresSinkFactory, postgresqlSinkFactory],
+    checkpointIntervalMs: 3_600_000,
+  })
   dbs.push(db)
   return db
 }
@@ -67,7 +71,10 @@ async function waitFor(what: string, cond: () => boolean | Promise<boolean>, tim
   }
 }
 
-async function sinkRow(db: Sluice, name: string): Promise<{ status: string; lastError: string | null; pending: number }> {
+async function sinkRow(
+  db: Sluice,
+  name: string,
+): Promise<{ status: string; lastError: string | null; pending: number }> {
   const [r] = await db.sql(`SELECT status, last_error, pending_epochs FROM sluice_catalog.sinks WHERE name = '${name}'`)
   const row = r.rows?.[0]
   if (row === undefined) throw new Error(`no sink ${name}`)
@@ -87,7 +94,11 @@ async function settle(db: Sluice, sink: string): Promise<void> {
 
 /** A PostgreSQL table's rows as PostgreSQL prints them (text, time zone UTC), sorted. */
 async function pgRows(table: string): Promise<(string | null)[][]> {
-  const r = await admin.query({ text: `SELECT * FROM ${SCHEMA}.${table}`, rowMode: 'array', types: { getTypeParser: () => (v: string) => v } })
+  const r = await admin.query({
+    text: `SELECT * FROM ${SCHEMA}.${table}`,
+    rowMode: 'array',
+    types: { getTypeParser: () => (v: string) => v },
+  })
   return sortRows(r.rows as (string | null)[][])
 }
 
@@ -95,7 +106,9 @@ async function pgRows(table: string): Promise<(string | null)[][]> {
 async function viewRows(db: Sluice, query: string): Promise<(string | null)[][]> {
   const [r] = await db.sql(query)
   const cols = r.columns ?? []
-  return sortRows((r.rows ?? []).map((row) => row.map((v, i) => (v === null ? null : formatText(cols[i].type, v, 'UTC')))))
+  return sortRows(
+    (r.rows ?? []).map((row) => row.map((v, i) => (v === null ? null : formatText(cols[i].type, v, 'UTC')))),
+  )
 }
 
 function sortRows(rows: (string | null)[][]): (string | null)[][] {
@@ -113,19 +126,21 @@ describe('postgres sink', () => {
       (3, 'us', 99999999999999999999.99, NULL, '2026-12-02 09:00:00+00'), (4, 'apac', 1, 'x', '2026-12-01 00:00:00+00')`)
     await db.sql(`CREATE MATERIALIZED VIEW by_region AS
       SELECT region, count(*) AS n, sum(amount) AS total, max(note) AS last_note, max(at) AS last_at FROM orders GROUP BY region`)
-    await db.sql(`CREATE SINK ${sink} FROM by_region WITH (connector = 'postgres', url = '${PG_URL}', schema = '${SCHEMA}')`)
+    await db.sql(
+      `CREATE SINK ${sink} FROM by_region WITH (connector = 'postgres', url = '${PG_URL}', schema = '${SCHEMA}')`,
+    )
     await settle(db, sink)
     expect(await pgRows(sink)).toEqual(await viewRows(db, 'SELECT * FROM by_region'))
     // The created table: Sluice's types, PRIMARY KEY on the view's key.
-    const cols = await admin.query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '${SCHEMA}' AND table_name = '${sink}' ORDER BY ordinal_position`)
-    expect(cols.rows.map((r: { column_name: string; data_type: string }) => `${r.column_name} ${r.data_type}`)).toEqual([
-      'region text',
-      'n bigint',
-      'total numeric',
-      'last_note text',
-      'last_at timestamp with time zone',
-    ])
-    const pk = await admin.query(`SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = '${SCHEMA}.${sink}'::regclass AND i.indisprimary`)
+    const cols = await admin.query(
+      `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '${SCHEMA}' AND table_name = '${sink}' ORDER BY ordinal_position`,
+    )
+    expect(cols.rows.map((r: { column_name: string; data_type: string }) => `${r.column_name} ${r.data_type}`)).toEqual(
+      ['region text', 'n bigint', 'total numeric', 'last_note text', 'last_at timestamp with time zone'],
+    )
+    const pk = await admin.query(
+      `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = '${SCHEMA}.${sink}'::regclass AND i.indisprimary`,
+    )
     expect(pk.rows).toEqual([{ attname: 'region' }])
 
     await db.sql("UPDATE orders SET region = 'us', note = 'moved' WHERE id = 1")
@@ -136,7 +151,13 @@ describe('postgres sink', () => {
     const rows = await pgRows(sink)
     expect(rows).toEqual(await viewRows(db, 'SELECT * FROM by_region'))
     expect(rows.map((r) => r[0])).toEqual(['eu', 'latam', 'us'])
-    expect(rows.find((r) => r[0] === 'us')).toEqual(['us', '2', '100000000000000000010.49', 'moved', '2026-12-02 10:00:00+00'])
+    expect(rows.find((r) => r[0] === 'us')).toEqual([
+      'us',
+      '2',
+      '100000000000000000010.49',
+      'moved',
+      '2026-12-02 10:00:00+00',
+    ])
     const progress = await admin.query(`SELECT epoch FROM ${SCHEMA}._sluice_sink_progress WHERE sink = $1`, [sink])
     expect(progress.rows).toEqual([{ epoch: String(db.engine.checkpoints.epoch) }])
     // Write latency: one observation per committed epoch, labelled with the sink.
@@ -154,11 +175,17 @@ describe('postgres sink', () => {
        '{"a": [1, 2.50, null], "b": {"c": "d"}}', '{1,NULL,3}', '{"a b","x,y",NULL,"q\\"t"}'),
       (2, NULL, NULL, NULL, -9223372036854775808, 'Infinity', 'NaN', -0.000001, '', NULL, '\\x', '0001-01-01', '00:00', '1970-01-01 00:00:00', '1969-12-31 23:59:59.999999+00', '-1 days +02:00:00', '[]', '{}', '{}'),
       (3, false, 0, 0, 0, -0, 1e300, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'null', NULL, NULL)`)
-    await db.sql(`CREATE SINK ${sink} FROM typed WITH (connector = 'postgresql', url = '${PG_URL}', schema = '${SCHEMA}', table = '${sink}')`)
+    await db.sql(
+      `CREATE SINK ${sink} FROM typed WITH (connector = 'postgresql', url = '${PG_URL}', schema = '${SCHEMA}', table = '${sink}')`,
+    )
     await settle(db, sink)
     expect(await pgRows(sink)).toEqual(await viewRows(db, 'SELECT * FROM typed'))
     const r = await admin.query(`SELECT i8, num, tz, j, by, iv FROM ${SCHEMA}.${sink} WHERE id = 1`)
-    expect(r.rows[0]).toMatchObject({ i8: '9223372036854775807', num: '12345678901234567890.123456789', j: { a: [1, 2.5, null], b: { c: 'd' } } })
+    expect(r.rows[0]).toMatchObject({
+      i8: '9223372036854775807',
+      num: '12345678901234567890.123456789',
+      j: { a: [1, 2.5, null], b: { c: 'd' } },
+    })
     expect((r.rows[0] as { tz: Date }).tz.toISOString()).toBe('2026-12-02T16:00:00.500Z')
     expect((r.rows[0] as { by: Buffer }).by).toEqual(Buffer.from([0, 255, 16]))
 
@@ -170,9 +197,19 @@ describe('postgres sink', () => {
 
   it('commits an epoch as one transaction with its progress, and repeats or replays old epochs as no-ops', async () => {
     const name = unique('writer')
-    const spec: SinkSpec = { columns: [{ name: 'k', type: scalar('int8') }, { name: 'v', type: scalar('numeric') }], key: [0], appendOnly: false }
+    const spec: SinkSpec = {
+      columns: [
+        { name: 'k', type: scalar('int8') },
+        { name: 'v', type: scalar('numeric') },
+      ],
+      key: [0],
+      appendOnly: false,
+    }
     const ctx: ConnectorContext = { name, deadLetter: () => {}, now: () => 0, log: () => {} }
-    const options = new Map([['url', PG_URL], ['schema', SCHEMA]])
+    const options = new Map([
+      ['url', PG_URL],
+      ['schema', SCHEMA],
+    ])
     const w = postgresSinkFactory.create(spec, options, ctx)
     await w.open()
     expect(await w.committedEpoch()).toBe(0)
@@ -187,15 +224,24 @@ describe('postgres sink', () => {
     w.write(rows(-1, [4n, dec('4')]))
     const e2 = w.preCommit(2)
     await w.commit(2, e2)
-    expect(await pgRows(name)).toEqual([['1', '-1.000'], ['2', '2']])
+    expect(await pgRows(name)).toEqual([
+      ['1', '-1.000'],
+      ['2', '2'],
+    ])
     await w.commit(2, e2)
     await w.commit(1, e1) // would bring back 1.10 and 3
-    expect(await pgRows(name)).toEqual([['1', '-1.000'], ['2', '2']])
+    expect(await pgRows(name)).toEqual([
+      ['1', '-1.000'],
+      ['2', '2'],
+    ])
     const again = postgresSinkFactory.create(spec, options, ctx)
     await again.open()
     expect(await again.committedEpoch()).toBe(2)
     await again.commit(1, e1)
-    expect(await pgRows(name)).toEqual([['1', '-1.000'], ['2', '2']])
+    expect(await pgRows(name)).toEqual([
+      ['1', '-1.000'],
+      ['2', '2'],
+    ])
     await again.close()
     await w.close()
   })
@@ -206,22 +252,40 @@ describe('postgres sink', () => {
     await db.sql("INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2)")
     await db.sql('CREATE MATERIALIZED VIEW per_g AS SELECT g, sum(v) AS s FROM t GROUP BY g')
     const fits = unique('fits')
-    await admin.query(`CREATE TABLE ${SCHEMA}.${fits} (extra int DEFAULT 7, g varchar(20) PRIMARY KEY, s numeric(10, 0), note text)`)
-    await db.sql(`CREATE SINK ${fits} FROM per_g WITH (connector = 'postgres', url = '${PG_URL}', schema = '${SCHEMA}', create_table = 'false')`)
+    await admin.query(
+      `CREATE TABLE ${SCHEMA}.${fits} (extra int DEFAULT 7, g varchar(20) PRIMARY KEY, s numeric(10, 0), note text)`,
+    )
+    await db.sql(
+      `CREATE SINK ${fits} FROM per_g WITH (connector = 'postgres', url = '${PG_URL}', schema = '${SCHEMA}', create_table = 'false')`,
+    )
     await settle(db, fits)
-    expect(await pgRows(fits)).toEqual([['7', 'a', '1', null], ['7', 'b', '2', null]])
+    expect(await pgRows(fits)).toEqual([
+      ['7', 'a', '1', null],
+      ['7', 'b', '2', null],
+    ])
 
     const create = (table: string, extra = ''): Promise<unknown> =>
-      db.sql(`CREATE SINK ${table} FROM per_g WITH (connector = 'postgres', url = '${PG_URL}', schema = '${SCHEMA}'${extra})`)
+      db.sql(
+        `CREATE SINK ${table} FROM per_g WITH (connector = 'postgres', url = '${PG_URL}', schema = '${SCHEMA}'${extra})`,
+      )
     const wrongType = unique('wrong_type')
     await admin.query(`CREATE TABLE ${SCHEMA}.${wrongType} (g text PRIMARY KEY, s int)`)
-    await expect(create(wrongType)).rejects.toMatchObject({ code: '42804', message: expect.stringContaining('column "s" of type integer, the sink writes numeric') })
+    await expect(create(wrongType)).rejects.toMatchObject({
+      code: '42804',
+      message: expect.stringContaining('column "s" of type integer, the sink writes numeric'),
+    })
     const noKey = unique('no_key')
     await admin.query(`CREATE TABLE ${SCHEMA}.${noKey} (g text, s numeric)`)
-    await expect(create(noKey)).rejects.toMatchObject({ code: '42804', message: expect.stringContaining('no primary key or unique index') })
+    await expect(create(noKey)).rejects.toMatchObject({
+      code: '42804',
+      message: expect.stringContaining('no primary key or unique index'),
+    })
     const missingCol = unique('missing_col')
     await admin.query(`CREATE TABLE ${SCHEMA}.${missingCol} (g text PRIMARY KEY)`)
-    await expect(create(missingCol)).rejects.toMatchObject({ code: '42804', message: expect.stringContaining('has no column "s"') })
+    await expect(create(missingCol)).rejects.toMatchObject({
+      code: '42804',
+      message: expect.stringContaining('has no column "s"'),
+    })
     await expect(create(unique('absent'), ", create_table = 'false'")).rejects.toMatchObject({ code: '42P01' })
     expect((await db.sql('SHOW SINKS'))[0].rows).toEqual([[fits]])
   })
@@ -232,7 +296,9 @@ describe('postgres sink', () => {
     await db.sql('CREATE TABLE t (id BIGINT PRIMARY KEY, g TEXT, v BIGINT)')
     await db.sql("INSERT INTO t VALUES (1, 'a', 1), (2, NULL, 2)")
     await db.sql('CREATE MATERIALIZED VIEW per_g AS SELECT g, sum(v) AS s FROM t GROUP BY g')
-    await db.sql(`CREATE SINK ${sink} FROM per_g WITH (connector = 'postgres', url = '${PG_URL}', schema = '${SCHEMA}')`)
+    await db.sql(
+      `CREATE SINK ${sink} FROM per_g WITH (connector = 'postgres', url = '${PG_URL}', schema = '${SCHEMA}')`,
+    )
     await settle(db, sink)
     expect(await pgRows(sink)).toEqual([['a', '1']])
     const [dl] = await db.sql(`SELECT reason, detail FROM sluice_catalog.dead_letters WHERE object = '${sink}'`)
@@ -249,7 +315,9 @@ describe('postgres sink', () => {
     await db.sql('CREATE TABLE t (id BIGINT PRIMARY KEY, g TEXT, v BIGINT)')
     await db.sql("INSERT INTO t VALUES (1, 'a', 1), (2, 'b', 2)")
     await db.sql('CREATE MATERIALIZED VIEW per_g AS SELECT g, sum(v) AS s FROM t GROUP BY g')
-    await db.sql(`CREATE SINK ${sink} FROM per_g WITH (connector = 'postgres', url = 'postgres://postgres@127.0.0.1:${proxy.port}/postgres', schema = '${SCHEMA}')`)
+    await db.sql(
+      `CREATE SINK ${sink} FROM per_g WITH (connector = 'postgres', url = 'postgres://postgres@127.0.0.1:${proxy.port}/postgres', schema = '${SCHEMA}')`,
+    )
     await settle(db, sink)
 
     await proxy.close()
@@ -258,15 +326,24 @@ describe('postgres sink', () => {
     await waitFor('the sink to turn unhealthy', async () => (await sinkRow(db, sink)).status === 'unhealthy')
     expect((await sinkRow(db, sink)).lastError).toContain('unreachable')
     await db.sql("DELETE FROM t WHERE g = 'a'")
-    await db.sql("UPDATE t SET v = 20 WHERE id = 2")
+    await db.sql('UPDATE t SET v = 20 WHERE id = 2')
     // Closing takes a last checkpoint whose commit fails too: both epochs stay in the log.
     await db.close()
-    expect(await pgRows(sink)).toEqual([['a', '1'], ['b', '2']])
+    expect(await pgRows(sink)).toEqual([
+      ['a', '1'],
+      ['b', '2'],
+    ])
 
     await proxy.open()
     db = await openDb(dataDir)
-    await waitFor('the logged epochs to commit', async () => (await pgRows(sink)).length === 2 && (await sinkRow(db, sink)).pending === 0)
-    expect(await pgRows(sink)).toEqual([['b', '20'], ['c', '3']])
+    await waitFor(
+      'the logged epochs to commit',
+      async () => (await pgRows(sink)).length === 2 && (await sinkRow(db, sink)).pending === 0,
+    )
+    expect(await pgRows(sink)).toEqual([
+      ['b', '20'],
+      ['c', '3'],
+    ])
     await db.sql("INSERT INTO t VALUES (4, 'b', 1)")
     await settle(db, sink)
     expect(await pgRows(sink)).toEqual(await viewRows(db, 'SELECT * FROM per_g'))
@@ -277,7 +354,8 @@ describe('postgres sink', () => {
     await db.sql('CREATE TABLE t (id BIGINT PRIMARY KEY, g TEXT, v BIGINT)')
     await db.sql('CREATE MATERIALIZED VIEW per_g AS SELECT g, sum(v) AS s FROM t GROUP BY g')
     await db.sql('CREATE TABLE nokey (a BIGINT, b TEXT)')
-    const create = (withClause: string, from = 'per_g'): Promise<unknown> => db.sql(`CREATE SINK ${unique('bad')} FROM ${from} WITH (connector = 'postgres', ${withClause})`)
+    const create = (withClause: string, from = 'per_g'): Promise<unknown> =>
+      db.sql(`CREATE SINK ${unique('bad')} FROM ${from} WITH (connector = 'postgres', ${withClause})`)
     const ok = `url = '${PG_URL}', schema = '${SCHEMA}'`
     expect(await codeOf(create(`${ok}, colour = 'red'`))).toBe('22023')
     expect(await codeOf(create(`schema = '${SCHEMA}'`))).toBe('22023')

@@ -15,7 +15,14 @@
  * a key column (a primary key cannot be NULL), a NUL character in text.
  */
 import type { Chunk } from '../../engine/chunk.ts'
-import type { ColumnSchema, ConnectorContext, ConnectorOptions, SinkFactory, SinkSpec, SinkWriter } from '../../engine/connector.ts'
+import type {
+  ColumnSchema,
+  ConnectorContext,
+  ConnectorOptions,
+  SinkFactory,
+  SinkSpec,
+  SinkWriter,
+} from '../../engine/connector.ts'
 import type { KeyChange, TextRow } from '../upsert/net-changes.ts'
 import type { PostgresSinkConfig } from './options.ts'
 import pg from 'pg'
@@ -40,7 +47,13 @@ export class PostgresSinkWriter implements SinkWriter {
   private pending: Chunk[] = []
   private client: pg.Client | undefined
   private readonly target: string
-  private readonly sql: { readonly deletes: string; readonly upsert: string; readonly lock: string; readonly progress: string; readonly read: string }
+  private readonly sql: {
+    readonly deletes: string
+    readonly upsert: string
+    readonly lock: string
+    readonly progress: string
+    readonly read: string
+  }
 
   constructor(
     private readonly columns: readonly ColumnSchema[],
@@ -54,7 +67,11 @@ export class PostgresSinkWriter implements SinkWriter {
   async open(): Promise<void> {
     const client = await this.connected()
     try {
-      await prepareTables(client, { schema: this.config.schema, table: this.config.table, columns: this.columns, key: this.config.key }, this.config.createTable)
+      await prepareTables(
+        client,
+        { schema: this.config.schema, table: this.config.table, columns: this.columns, key: this.config.key },
+        this.config.createTable,
+      )
     } catch (e) {
       this.disconnect()
       throw asSinkError(this.config.url, e)
@@ -77,7 +94,9 @@ export class PostgresSinkWriter implements SinkWriter {
 
   async commit(epoch: number, logged: Uint8Array | undefined): Promise<void> {
     if (logged === undefined) return
-    const [deletes, upserts] = JSON.parse(Buffer.from(logged.buffer, logged.byteOffset, logged.byteLength).toString('utf8')) as [TextRow[], TextRow[]]
+    const [deletes, upserts] = JSON.parse(
+      Buffer.from(logged.buffer, logged.byteOffset, logged.byteLength).toString('utf8'),
+    ) as [TextRow[], TextRow[]]
     const client = await this.connected()
     try {
       await client.query('BEGIN')
@@ -86,8 +105,10 @@ export class PostgresSinkWriter implements SinkWriter {
         await client.query('ROLLBACK')
         return
       }
-      for (let i = 0; i < deletes.length; i += BATCH_ROWS) await client.query(this.sql.deletes, columnArrays(deletes.slice(i, i + BATCH_ROWS), this.config.key.length))
-      for (let i = 0; i < upserts.length; i += BATCH_ROWS) await client.query(this.sql.upsert, columnArrays(upserts.slice(i, i + BATCH_ROWS), this.columns.length))
+      for (let i = 0; i < deletes.length; i += BATCH_ROWS)
+        await client.query(this.sql.deletes, columnArrays(deletes.slice(i, i + BATCH_ROWS), this.config.key.length))
+      for (let i = 0; i < upserts.length; i += BATCH_ROWS)
+        await client.query(this.sql.upsert, columnArrays(upserts.slice(i, i + BATCH_ROWS), this.columns.length))
       await client.query(this.sql.progress, [this.ctx.name, this.target, epoch])
       await client.query('COMMIT')
     } catch (e) {
@@ -120,28 +141,50 @@ export class PostgresSinkWriter implements SinkWriter {
     const nullKey = change.key.findIndex((v) => v === null)
     if (nullKey >= 0) {
       // Never written, so there is nothing to delete either.
-      if (change.row !== undefined) this.reject(change.row, `NULL in key column "${this.columns[this.config.key[nullKey]].name}": a PostgreSQL primary key cannot be NULL`)
+      if (change.row !== undefined)
+        this.reject(
+          change.row,
+          `NULL in key column "${this.columns[this.config.key[nullKey]].name}": a PostgreSQL primary key cannot be NULL`,
+        )
       return
     }
     if (change.row !== undefined) {
-      const bad = change.row.findIndex((v, c) => v !== null && (v.includes('\u0000') || (this.columns[c].type.kind === 'jsonb' && v.includes('\\u0000'))))
+      const bad = change.row.findIndex(
+        (v, c) =>
+          v !== null && (v.includes('\u0000') || (this.columns[c].type.kind === 'jsonb' && v.includes('\\u0000'))),
+      )
       if (bad < 0) {
         epoch.upserts.push(change.row)
         return
       }
       // The key's earlier row must not stay behind as if it were current.
-      this.reject(change.row, `column "${this.columns[bad].name}" holds a NUL character, which PostgreSQL text cannot store`)
+      this.reject(
+        change.row,
+        `column "${this.columns[bad].name}" holds a NUL character, which PostgreSQL text cannot store`,
+      )
     }
     epoch.deletes.push(change.key)
   }
 
   private reject(row: TextRow, detail: string): void {
-    this.ctx.deadLetter({ object: this.ctx.name, reason: 'type_error', detail, payload: JSON.stringify(row), origin: `postgres table ${this.target}` })
+    this.ctx.deadLetter({
+      object: this.ctx.name,
+      reason: 'type_error',
+      detail,
+      payload: JSON.stringify(row),
+      origin: `postgres table ${this.target}`,
+    })
   }
 
   private async connected(): Promise<pg.Client> {
     if (this.client !== undefined) return this.client
-    const client = new pg.Client({ connectionString: this.config.url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS, keepAlive: true, application_name: `sluice sink ${this.ctx.name}` })
+    const client = new pg.Client({
+      connectionString: this.config.url,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: QUERY_TIMEOUT_MS,
+      keepAlive: true,
+      application_name: `sluice sink ${this.ctx.name}`,
+    })
     // Without a listener an 'error' event (server gone while idle) would end the process.
     client.on('error', (e) => {
       this.ctx.log('debug', 'postgres connection error', { error: e.message })
@@ -175,7 +218,8 @@ function statements(columns: readonly ColumnSchema[], config: PostgresSinkConfig
   const keyTypes = config.key.map((k) => pgType(columns[k].type))
   const allTypes = columns.map((c) => pgType(c.type))
   const others = columns.filter((_c, i) => !config.key.includes(i)).map((c) => quoteIdent(c.name))
-  const onConflict = others.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${others.map((n) => `${n} = EXCLUDED.${n}`).join(', ')}`
+  const onConflict =
+    others.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${others.map((n) => `${n} = EXCLUDED.${n}`).join(', ')}`
   return {
     deletes: `DELETE FROM ${target} WHERE (${keyNames.join(', ')}) IN (SELECT ${casts(keyTypes)} FROM ${unnest(keyTypes)})`,
     upsert: `INSERT INTO ${target} (${columns.map((c) => quoteIdent(c.name)).join(', ')}) SELECT ${casts(allTypes)} FROM ${unnest(allTypes)} ON CONFLICT (${keyNames.join(', ')}) ${onConflict}`,
@@ -206,7 +250,10 @@ function asSinkError(url: string, e: unknown, epoch?: number): SluiceError {
   const code = pgCode(e)
   if (code !== undefined && !code.startsWith('08') && !code.startsWith('57P')) {
     const what = epoch === undefined ? 'postgres' : `postgres refused epoch ${epoch}`
-    return new SluiceError(SqlState.data_exception, `${what}: ${message} (SQLSTATE ${code})`, { domain: 'external', cause: e })
+    return new SluiceError(SqlState.data_exception, `${what}: ${message} (SQLSTATE ${code})`, {
+      domain: 'external',
+      cause: e,
+    })
   }
   let where = url
   try {
@@ -216,7 +263,11 @@ function asSinkError(url: string, e: unknown, epoch?: number): SluiceError {
   } catch {
     // keep as given
   }
-  return new SluiceError(SqlState.io_error, `postgres at ${where} is unreachable: ${message}`, { domain: 'external', retryable: true, cause: e })
+  return new SluiceError(SqlState.io_error, `postgres at ${where} is unreachable: ${message}`, {
+    domain: 'external',
+    retryable: true,
+    cause: e,
+  })
 }
 
 function factory(connector: string): SinkFactory {

@@ -44,7 +44,10 @@ export function qualified(t: { readonly schema: string; readonly table: string }
 }
 
 function mismatch(t: TargetTable, message: string, hint?: string): SluiceError {
-  return new SluiceError(SqlState.datatype_mismatch, `postgres table ${qualified(t)} ${message}`, { domain: 'user', ...(hint === undefined ? {} : { hint }) })
+  return new SluiceError(SqlState.datatype_mismatch, `postgres table ${qualified(t)} ${message}`, {
+    domain: 'user',
+    ...(hint === undefined ? {} : { hint }),
+  })
 }
 
 /**
@@ -61,9 +64,14 @@ export async function prepareTables(client: pg.Client, t: TargetTable, create: b
     const exists = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [qualified(t)])
     let oid = exists.rows[0]?.oid ?? null
     if (oid === null) {
-      if (!create) throw new SluiceError(SqlState.undefined_table, `postgres table ${qualified(t)} does not exist`, { hint: "create it, or let the sink create it (create_table = 'true')" })
+      if (!create)
+        throw new SluiceError(SqlState.undefined_table, `postgres table ${qualified(t)} does not exist`, {
+          hint: "create it, or let the sink create it (create_table = 'true')",
+        })
       const cols = t.columns.map((c) => `${quoteIdent(c.name)} ${pgType(c.type)}`)
-      await client.query(`CREATE TABLE ${qualified(t)} (${cols.join(', ')}, PRIMARY KEY (${t.key.map((k) => quoteIdent(t.columns[k].name)).join(', ')}))`)
+      await client.query(
+        `CREATE TABLE ${qualified(t)} (${cols.join(', ')}, PRIMARY KEY (${t.key.map((k) => quoteIdent(t.columns[k].name)).join(', ')}))`,
+      )
       oid = (await client.query<{ oid: string }>('SELECT to_regclass($1)::oid AS oid', [qualified(t)])).rows[0].oid
     }
     await checkTable(client, t, oid)
@@ -84,12 +92,18 @@ async function checkTable(client: pg.Client, t: TargetTable, oid: string): Promi
   for (const c of t.columns) {
     const a = byName.get(c.name)
     const want = pgType(c.type)
-    if (a === undefined) throw mismatch(t, `has no column "${c.name}" (${want})`, `add it: ALTER TABLE ${qualified(t)} ADD COLUMN ${quoteIdent(c.name)} ${want}`)
+    if (a === undefined)
+      throw mismatch(
+        t,
+        `has no column "${c.name}" (${want})`,
+        `add it: ALTER TABLE ${qualified(t)} ADD COLUMN ${quoteIdent(c.name)} ${want}`,
+      )
     if (!fits(want, a.type)) throw mismatch(t, `has column "${c.name}" of type ${a.type}, the sink writes ${want}`)
   }
   const written = new Set(t.columns.map((c) => c.name))
   for (const a of attrs.rows) {
-    if (!written.has(a.name) && a.notnull && !a.hasdef) throw mismatch(t, `has a NOT NULL column "${a.name}" without a default that the sink does not write`)
+    if (!written.has(a.name) && a.notnull && !a.hasdef)
+      throw mismatch(t, `has a NOT NULL column "${a.name}" without a default that the sink does not write`)
   }
   const keyAttnums = t.key.map((k) => byName.get(t.columns[k].name)!.attnum).sort((x, y) => x - y)
   const indexes = await client.query<{ cols: number[] }>(
@@ -102,6 +116,10 @@ async function checkTable(client: pg.Client, t: TargetTable, oid: string): Promi
   }
   if (!indexes.rows.some((r) => same(r.cols))) {
     const names = t.key.map((k) => quoteIdent(t.columns[k].name)).join(', ')
-    throw mismatch(t, `has no primary key or unique index on the sink's key (${names})`, `add one: ALTER TABLE ${qualified(t)} ADD PRIMARY KEY (${names})`)
+    throw mismatch(
+      t,
+      `has no primary key or unique index on the sink's key (${names})`,
+      `add one: ALTER TABLE ${qualified(t)} ADD PRIMARY KEY (${names})`,
+    )
   }
 }

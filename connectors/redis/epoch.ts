@@ -87,17 +87,17 @@ export function encodeEpoch(e: RedisEpoch): Uint8Array {
 }
 
 export function decodeEpoch(bytes: Uint8Array): RedisEpoch {
-  const [deletes, upserts, zadd, zrem] = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as [
-    RedisEpoch['deletes'],
-    RedisEpoch['upserts'],
-    RedisEpoch['zadd'],
-    RedisEpoch['zrem'],
-  ]
+  const [deletes, upserts, zadd, zrem] = JSON.parse(
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
+  ) as [RedisEpoch['deletes'], RedisEpoch['upserts'], RedisEpoch['zadd'], RedisEpoch['zrem']]
   return { deletes, upserts, zadd, zrem }
 }
 
 /** The hash fields of an upsert: [names with values, values], [names of NULL columns]. */
-export function hashFields(columns: readonly ColumnSchema[], values: readonly (string | null)[]): { set: [string, string][]; absent: string[] } {
+export function hashFields(
+  columns: readonly ColumnSchema[],
+  values: readonly (string | null)[],
+): { set: [string, string][]; absent: string[] } {
   const set: [string, string][] = []
   const absent: string[] = []
   for (let c = 0; c < columns.length; c++) {

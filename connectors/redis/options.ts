@@ -11,7 +11,15 @@
 import type { ConnectorOptions, SinkSpec } from '../../engine/connector.ts'
 import { checkKnownOptions, invalidOption, parseColumnList, rowKey } from '../upsert/options.ts'
 
-export const REDIS_SINK_OPTIONS: readonly string[] = ['url', 'key', 'key_prefix', 'zset', 'zset_key', 'zset_group', 'zset_member']
+export const REDIS_SINK_OPTIONS: readonly string[] = [
+  'url',
+  'key',
+  'key_prefix',
+  'zset',
+  'zset_key',
+  'zset_group',
+  'zset_member',
+]
 
 const SCORE_KINDS = new Set(['int2', 'int4', 'int8', 'float4', 'float8', 'numeric'])
 
@@ -36,12 +44,16 @@ export interface RedisSinkConfig {
 export function parseRedisOptions(sinkName: string, spec: SinkSpec, options: ConnectorOptions): RedisSinkConfig {
   checkKnownOptions('redis', options, REDIS_SINK_OPTIONS)
   const url = options.get('url')?.trim()
-  if (url === undefined || url === '') throw invalidOption('connector redis needs option "url"', "e.g. url = 'redis://127.0.0.1:6379'")
+  if (url === undefined || url === '')
+    throw invalidOption('connector redis needs option "url"', "e.g. url = 'redis://127.0.0.1:6379'")
   let parsed: URL
   try {
     parsed = new URL(url)
   } catch {
-    throw invalidOption(`invalid value "${url}" for option "url" of connector redis`, "use redis://host:port[/db] or rediss:// for TLS")
+    throw invalidOption(
+      `invalid value "${url}" for option "url" of connector redis`,
+      'use redis://host:port[/db] or rediss:// for TLS',
+    )
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
     throw invalidOption(`option "url" of connector redis must start with redis:// or rediss://, got "${url}"`)
@@ -60,7 +72,10 @@ export function parseRedisOptions(sinkName: string, spec: SinkSpec, options: Con
     const groupRaw = options.get('zset_group')
     const group = groupRaw === undefined ? [] : parseColumnList('redis', 'zset_group', groupRaw, spec.columns)
     const memberRaw = options.get('zset_member')
-    let member = memberRaw === undefined ? key.filter((k) => !group.includes(k)) : parseColumnList('redis', 'zset_member', memberRaw, spec.columns)
+    let member =
+      memberRaw === undefined
+        ? key.filter((k) => !group.includes(k))
+        : parseColumnList('redis', 'zset_member', memberRaw, spec.columns)
     if (member.length === 0) member = [...key]
     const name = options.get('zset_key') ?? `${prefix}by_${column.name}`
     if (name === '') throw invalidOption('option "zset_key" of connector redis must not be empty')

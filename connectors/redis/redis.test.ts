@@ -43,7 +43,9 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const db of dbs) await db.close().catch(() => {})
   for (const p of proxies) await p.close()
-  for (const pattern of [`*${RUN}*`]) for await (const keys of redis.scanIterator({ MATCH: pattern, COUNT: 1000 })) if (keys.length > 0) await redis.del(keys)
+  for (const pattern of [`*${RUN}*`])
+    for await (const keys of redis.scanIterator({ MATCH: pattern, COUNT: 1000 }))
+      if (keys.length > 0) await redis.del(keys)
   redis.destroy()
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
@@ -76,10 +78,17 @@ interface SinkRow {
 }
 
 async function sinkRow(db: Sluice, name: string): Promise<SinkRow> {
-  const [r] = await db.sql(`SELECT status, last_error, committed_epoch, pending_epochs FROM sluice_catalog.sinks WHERE name = '${name}'`)
+  const [r] = await db.sql(
+    `SELECT status, last_error, committed_epoch, pending_epochs FROM sluice_catalog.sinks WHERE name = '${name}'`,
+  )
   const row = r.rows?.[0]
   if (row === undefined) throw new Error(`no sink ${name}`)
-  return { status: row[0] as string, lastError: row[1] as string | null, committed: row[2] as bigint, pending: row[3] as number }
+  return {
+    status: row[0] as string,
+    lastError: row[1] as string | null,
+    committed: row[2] as bigint,
+    pending: row[3] as number,
+  }
 }
 
 /** FLUSH, take a checkpoint, and wait until the sink has committed every epoch up to it. */
@@ -103,7 +112,12 @@ async function hashes(prefix: string): Promise<Record<string, Record<string, str
 }
 
 /** The view's rows as the sink should have written them: text as pgwire prints it, NULL fields absent. */
-async function expectedHashes(db: Sluice, view: string, key: readonly string[], prefix: string): Promise<Record<string, Record<string, string>>> {
+async function expectedHashes(
+  db: Sluice,
+  view: string,
+  key: readonly string[],
+  prefix: string,
+): Promise<Record<string, Record<string, string>>> {
   const [r] = await db.sql(`SELECT * FROM ${view}`)
   const cols = r.columns ?? []
   const out: Record<string, Record<string, string>> = {}
@@ -142,7 +156,13 @@ describe('redis sink', () => {
     expect(Object.keys(await hashes(prefix)).sort()).toEqual([`${prefix}apac`, `${prefix}eu`, `${prefix}us`])
     expect(await hashes(prefix)).toEqual(await expectedHashes(db, 'by_region', ['region'], prefix))
     // Exact text: NUMERIC digits, microseconds, NULL as an absent field.
-    expect(await redis.hGetAll(`${prefix}us`)).toEqual({ region: 'us', n: '1', total: '99999999999999999999.99', last_at: '2026-12-02 09:00:00+00', ids: '3' })
+    expect(await redis.hGetAll(`${prefix}us`)).toEqual({
+      region: 'us',
+      n: '1',
+      total: '99999999999999999999.99',
+      last_at: '2026-12-02 09:00:00+00',
+      ids: '3',
+    })
 
     await db.sql("UPDATE orders SET region = 'us', note = 'moved' WHERE id = 1")
     await db.sql('DELETE FROM orders WHERE id = 4') // the apac group is gone
@@ -167,22 +187,34 @@ describe('redis sink', () => {
     const rows: string[] = []
     let id = 0
     // category a: auction 1 ×5, 2 ×4, 3 ×3, 4 ×2; category b: auction 7 ×2, 8 ×1
-    for (const [cat, auction, n] of [['a', 1, 5], ['a', 2, 4], ['a', 3, 3], ['a', 4, 2], ['b', 7, 2], ['b', 8, 1]] as const) {
+    for (const [cat, auction, n] of [
+      ['a', 1, 5],
+      ['a', 2, 4],
+      ['a', 3, 3],
+      ['a', 4, 2],
+      ['b', 7, 2],
+      ['b', 8, 1],
+    ] as const) {
       for (let i = 0; i < n; i++) rows.push(`(${++id}, '${cat}', ${auction}, ${100 + id})`)
     }
     await db.sql(`INSERT INTO bids VALUES ${rows.join(', ')}`)
-    await db.sql('CREATE MATERIALIZED VIEW per_auction AS SELECT category, auction, count(*) AS n, max(price) AS top FROM bids GROUP BY category, auction')
+    await db.sql(
+      'CREATE MATERIALIZED VIEW per_auction AS SELECT category, auction, count(*) AS n, max(price) AS top FROM bids GROUP BY category, auction',
+    )
     await db.sql(`CREATE MATERIALIZED VIEW top3 AS SELECT * FROM (
       SELECT category, auction, n, top, ROW_NUMBER() OVER (PARTITION BY category ORDER BY n DESC) AS rn FROM per_auction) r WHERE rn <= 3`)
     await db.sql(`CREATE SINK ${sink} FROM top3 WITH (connector = 'redis', url = '${REDIS_URL}', key = 'category, auction',
       zset = 'n', zset_group = 'category', zset_key = '${zkey}')`)
     // The view's own key (category, rn): a hash per rank, the auctions named as members.
     const ranks = unique('ranks')
-    await db.sql(`CREATE SINK ${ranks} FROM top3 WITH (connector = 'redis', url = '${REDIS_URL}', zset = 'n', zset_group = 'category', zset_member = 'auction')`)
+    await db.sql(
+      `CREATE SINK ${ranks} FROM top3 WITH (connector = 'redis', url = '${REDIS_URL}', zset = 'n', zset_group = 'category', zset_member = 'auction')`,
+    )
     await settle(db, sink)
     await settle(db, ranks)
 
-    const board = async (cat: string, set = zkey): Promise<string[]> => (await redis.zRangeWithScores(`${set}:${cat}`, 0, -1, { REV: true })).map((e) => `${e.value}=${e.score}`)
+    const board = async (cat: string, set = zkey): Promise<string[]> =>
+      (await redis.zRangeWithScores(`${set}:${cat}`, 0, -1, { REV: true })).map((e) => `${e.value}=${e.score}`)
     const sameBoards = async (): Promise<void> => {
       for (const cat of ['a', 'b']) expect(await board(cat, `${ranks}:by_n`)).toEqual(await board(cat))
       expect(await hashes(`${ranks}:`)).toEqual(await expectedHashes(db, 'top3', ['category', 'rn'], `${ranks}:`))
@@ -195,7 +227,11 @@ describe('redis sink', () => {
     expect(await board('a')).toEqual(await fromView('a'))
     expect(await board('b')).toEqual(['7=2', '8=1'])
     // What a dashboard reads: the leaders with scores, then a leader's row.
-    expect(await redis.sendCommand(['ZREVRANGE', `${zkey}:a`, '0', '2', 'WITHSCORES'])).toEqual([['1', 5], ['2', 4], ['3', 3]])
+    expect(await redis.sendCommand(['ZREVRANGE', `${zkey}:a`, '0', '2', 'WITHSCORES'])).toEqual([
+      ['1', 5],
+      ['2', 4],
+      ['3', 3],
+    ])
     expect(await redis.hGetAll(`${sink}:a:1`)).toEqual({ category: 'a', auction: '1', n: '5', top: '105', rn: '1' })
     await sameBoards()
 
@@ -236,7 +272,14 @@ describe('redis sink', () => {
       appendOnly: false,
     }
     const ctx: ConnectorContext = { name, deadLetter: () => {}, now: () => 0, log: () => {} }
-    const w = redisSinkFactory.create(spec, new Map([['url', REDIS_URL], ['zset', 'score']]), ctx)
+    const w = redisSinkFactory.create(
+      spec,
+      new Map([
+        ['url', REDIS_URL],
+        ['zset', 'score'],
+      ]),
+      ctx,
+    )
     await w.open()
     expect(await w.committedEpoch()).toBe(0)
     const rows = (op: 1 | -1, ...rs: Value[][]): ReturnType<typeof chunkFromRows> => chunkFromRows(4, rs, op)
@@ -248,12 +291,18 @@ describe('redis sink', () => {
     // Epoch 2: an update of 1 (−old +new), 2 deleted then inserted again, 3 inserted again and
     // then deleted (ends deleted), 4 inserted and deleted (never exists), NaN and ±Infinity scores.
     w.write(rows(-1, [1n, 'one', 1.5, null], [2n, 'two', 2, null]))
-    w.write(rows(1, [1n, 'uno', Infinity, null], [2n, 'dos', 2, null], [4n, 'four', 4, null], [5n, 'five', Number.NaN, null]))
+    w.write(
+      rows(1, [1n, 'uno', Infinity, null], [2n, 'dos', 2, null], [4n, 'four', 4, null], [5n, 'five', Number.NaN, null]),
+    )
     w.write(rows(-1, [3n, 'three', 3, null], [4n, 'four', 4, null]))
     const e2 = w.preCommit(2)
     expect(w.preCommit(3)).toBeUndefined() // nothing written since
     await w.commit(2, e2)
-    const after2 = { 1: await redis.hGetAll(`${name}:1`), 2: await redis.hGetAll(`${name}:2`), set: await redis.zRangeWithScores(`${name}:by_score`, 0, -1) }
+    const after2 = {
+      1: await redis.hGetAll(`${name}:1`),
+      2: await redis.hGetAll(`${name}:2`),
+      set: await redis.zRangeWithScores(`${name}:by_score`, 0, -1),
+    }
     expect(after2[1]).toEqual({ k: '1', v: 'uno', score: 'Infinity' })
     expect(after2[2]).toEqual({ k: '2', v: 'dos', score: '2' })
     expect(await redis.exists([`${name}:3`, `${name}:4`])).toBe(0)
@@ -268,7 +317,14 @@ describe('redis sink', () => {
     expect(await redis.get(`_sluice:sink:${name}:progress`)).toBe('2')
 
     // A fresh writer (a restart) sees the progress and skips the epoch it already committed.
-    const again = redisSinkFactory.create(spec, new Map([['url', REDIS_URL], ['zset', 'score']]), ctx)
+    const again = redisSinkFactory.create(
+      spec,
+      new Map([
+        ['url', REDIS_URL],
+        ['zset', 'score'],
+      ]),
+      ctx,
+    )
     await again.open()
     expect(await again.committedEpoch()).toBe(2)
     await again.commit(1, e1)
@@ -279,22 +335,40 @@ describe('redis sink', () => {
 
   it('keeps an epoch pending when Redis refuses part of it (a key of another type) and applies it once fixed', async () => {
     const name = unique('wrongtype')
-    const spec: SinkSpec = { columns: [{ name: 'k', type: scalar('int8') }, { name: 'v', type: scalar('text') }], key: [0], appendOnly: false }
+    const spec: SinkSpec = {
+      columns: [
+        { name: 'k', type: scalar('int8') },
+        { name: 'v', type: scalar('text') },
+      ],
+      key: [0],
+      appendOnly: false,
+    }
     const ctx: ConnectorContext = { name, deadLetter: () => {}, now: () => 0, log: () => {} }
     const w = redisSinkFactory.create(spec, new Map([['url', REDIS_URL]]), ctx)
     await w.open()
     w.write(chunkFromRows(2, [[1n, 'a']]))
     await w.commit(1, w.preCommit(1))
     await redis.set(`${name}:2`, 'not a hash')
-    w.write(chunkFromRows(2, [[2n, 'b'], [3n, 'c']]))
+    w.write(
+      chunkFromRows(2, [
+        [2n, 'b'],
+        [3n, 'c'],
+      ]),
+    )
     const e2 = w.preCommit(2)
-    await expect(w.commit(2, e2)).rejects.toMatchObject({ code: '42804', message: expect.stringContaining('WRONGTYPE') })
+    await expect(w.commit(2, e2)).rejects.toMatchObject({
+      code: '42804',
+      message: expect.stringContaining('WRONGTYPE'),
+    })
     // EXEC applied the rest, but the progress was put back: the epoch is still to be committed.
     expect(await w.committedEpoch()).toBe(1)
     await redis.del(`${name}:2`)
     await w.commit(2, e2)
     expect(await w.committedEpoch()).toBe(2)
-    expect([await redis.hGetAll(`${name}:2`), await redis.hGetAll(`${name}:3`)]).toEqual([{ k: '2', v: 'b' }, { k: '3', v: 'c' }])
+    expect([await redis.hGetAll(`${name}:2`), await redis.hGetAll(`${name}:3`)]).toEqual([
+      { k: '2', v: 'b' },
+      { k: '3', v: 'c' },
+    ])
     await w.close()
   })
 
@@ -332,7 +406,8 @@ describe('redis sink', () => {
     await db.sql('CREATE TABLE t (id BIGINT PRIMARY KEY, g TEXT, v BIGINT)')
     await db.sql('CREATE MATERIALIZED VIEW per_g AS SELECT g, sum(v) AS s FROM t GROUP BY g')
     await db.sql('CREATE TABLE nokey (a BIGINT, b TEXT)')
-    const create = (withClause: string, from = 'per_g'): Promise<unknown> => db.sql(`CREATE SINK ${unique('bad')} FROM ${from} WITH (connector = 'redis', ${withClause})`)
+    const create = (withClause: string, from = 'per_g'): Promise<unknown> =>
+      db.sql(`CREATE SINK ${unique('bad')} FROM ${from} WITH (connector = 'redis', ${withClause})`)
     expect(await codeOf(create(`url = '${REDIS_URL}', colour = 'red'`))).toBe('22023')
     expect(await codeOf(create(`URL = '${REDIS_URL}', Key_Prefix = 'x:', Zset = 'nope'`))).toBe('22023') // keys are case-insensitive: zset's column is what is wrong
     expect(await codeOf(create("key = 'g'"))).toBe('22023')
@@ -364,7 +439,9 @@ describe('redis sink in a server process killed with SIGKILL', () => {
       await sluice.start()
       await sluice.query('CREATE TABLE t (id BIGINT PRIMARY KEY, g INT, v BIGINT)')
       await sluice.query('CREATE MATERIALIZED VIEW per_g AS SELECT g, count(*) AS n, sum(v) AS s FROM t GROUP BY g')
-      await sluice.query(`CREATE SINK ${sink} FROM per_g WITH (connector = 'redis', url = 'redis://127.0.0.1:${proxy.port}')`)
+      await sluice.query(
+        `CREATE SINK ${sink} FROM per_g WITH (connector = 'redis', url = 'redis://127.0.0.1:${proxy.port}')`,
+      )
       let nextId = 1
       let random = 7
       const rand = (n: number): number => {
@@ -375,7 +452,10 @@ describe('redis sink in a server process killed with SIGKILL', () => {
         const c = await sluice.client()
         for (let i = 0; i < 30; i++) {
           const r = rand(10)
-          if (r < 6) await c.query(`INSERT INTO t VALUES ${Array.from({ length: 5 }, () => `(${nextId++}, ${rand(8)}, ${rand(100)})`).join(', ')}`)
+          if (r < 6)
+            await c.query(
+              `INSERT INTO t VALUES ${Array.from({ length: 5 }, () => `(${nextId++}, ${rand(8)}, ${rand(100)})`).join(', ')}`,
+            )
           else if (r < 8) await c.query(`UPDATE t SET v = v + 1, g = (g + 1) % 8 WHERE id % 5 = ${rand(5)} AND g < 8`)
           else await c.query(`DELETE FROM t WHERE g = ${rand(8)}`)
         }
@@ -386,7 +466,9 @@ describe('redis sink in a server process killed with SIGKILL', () => {
           await c.query(`INSERT INTO t VALUES (${nextId++}, 100, 1)`)
           await c.query('DELETE FROM t WHERE g = 0')
           await waitFor('logged epochs to pile up', async () => {
-            const r = await sluice.query(`SELECT status, pending_epochs FROM sluice_catalog.sinks WHERE name = '${sink}'`)
+            const r = await sluice.query(
+              `SELECT status, pending_epochs FROM sluice_catalog.sinks WHERE name = '${sink}'`,
+            )
             return r.rows[0]?.status === 'unhealthy' && Number(r.rows[0]?.pending_epochs) >= 2
           })
         }
@@ -397,15 +479,27 @@ describe('redis sink in a server process killed with SIGKILL', () => {
       }
       // No more writes: wait for a checkpoint after FLUSH and for the sink to commit through it.
       await sluice.query('FLUSH')
-      const last = Number((await sluice.query('SELECT coalesce(max(epoch), 0) AS e FROM sluice_catalog.checkpoints')).rows[0].e)
-      await waitFor('a later checkpoint committed by the sink', async () => {
-        const cp = Number((await sluice.query('SELECT coalesce(max(epoch), 0) AS e FROM sluice_catalog.checkpoints')).rows[0].e)
-        const s = await sluice.query(`SELECT status, pending_epochs FROM sluice_catalog.sinks WHERE name = '${sink}'`)
-        return cp > last && s.rows[0]?.status === 'running' && Number(s.rows[0]?.pending_epochs) === 0
-      }, 60_000)
+      const last = Number(
+        (await sluice.query('SELECT coalesce(max(epoch), 0) AS e FROM sluice_catalog.checkpoints')).rows[0].e,
+      )
+      await waitFor(
+        'a later checkpoint committed by the sink',
+        async () => {
+          const cp = Number(
+            (await sluice.query('SELECT coalesce(max(epoch), 0) AS e FROM sluice_catalog.checkpoints')).rows[0].e,
+          )
+          const s = await sluice.query(`SELECT status, pending_epochs FROM sluice_catalog.sinks WHERE name = '${sink}'`)
+          return cp > last && s.rows[0]?.status === 'running' && Number(s.rows[0]?.pending_epochs) === 0
+        },
+        60_000,
+      )
       // The view over pgwire, in text as a client sees it.
       const c = await sluice.client()
-      const view = await c.query({ text: 'SELECT g, n, s FROM per_g', rowMode: 'array', types: { getTypeParser: () => (v: string) => v } })
+      const view = await c.query({
+        text: 'SELECT g, n, s FROM per_g',
+        rowMode: 'array',
+        types: { getTypeParser: () => (v: string) => v },
+      })
       await c.end()
       const expected: Record<string, Record<string, string>> = {}
       for (const [g, n, s] of view.rows as string[][]) expected[`${prefix}${g}`] = { g, n, s }

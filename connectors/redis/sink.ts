@@ -15,7 +15,14 @@
  * epoch stays pending and the error shows in sluice_catalog.sinks; replaying it is idempotent.
  */
 import type { Chunk } from '../../engine/chunk.ts'
-import type { ColumnSchema, ConnectorContext, ConnectorOptions, SinkFactory, SinkSpec, SinkWriter } from '../../engine/connector.ts'
+import type {
+  ColumnSchema,
+  ConnectorContext,
+  ConnectorOptions,
+  SinkFactory,
+  SinkSpec,
+  SinkWriter,
+} from '../../engine/connector.ts'
 import type { RedisSinkConfig } from './options.ts'
 import type * as RedisModule from 'redis'
 import { SluiceError, SqlState } from '../../engine/errors.ts'
@@ -83,7 +90,11 @@ export class RedisSinkWriter implements SinkWriter {
         } catch (e) {
           if (!(e instanceof redisModule().WatchError)) throw e
           if (attempt >= 3) {
-            throw new SluiceError(SqlState.io_error, `the progress key ${this.config.progressKey} keeps changing under this sink's commits: is another writer using it?`, { domain: 'external', retryable: true })
+            throw new SluiceError(
+              SqlState.io_error,
+              `the progress key ${this.config.progressKey} keeps changing under this sink's commits: is another writer using it?`,
+              { domain: 'external', retryable: true },
+            )
           }
         }
       }
@@ -128,10 +139,14 @@ export class RedisSinkWriter implements SinkWriter {
       // progress back so the epoch is retried, and report what Redis said.
       await (before === 0 ? client.del(progressKey) : client.set(progressKey, String(before)))
       const first = [...e.errors()][0]
-      throw new SluiceError(SqlState.datatype_mismatch, `redis refused part of epoch ${epoch}: ${first?.message ?? e.message}`, {
-        domain: 'external',
-        hint: `keys under "${this.config.prefix}" must be hashes (and the sorted sets sorted sets) written only by this sink`,
-      })
+      throw new SluiceError(
+        SqlState.datatype_mismatch,
+        `redis refused part of epoch ${epoch}: ${first?.message ?? e.message}`,
+        {
+          domain: 'external',
+          hint: `keys under "${this.config.prefix}" must be hashes (and the sorted sets sorted sets) written only by this sink`,
+        },
+      )
     }
   }
 
@@ -154,10 +169,12 @@ export class RedisSinkWriter implements SinkWriter {
     }
     if (zset === undefined) return
     for (const [set, members] of groupBySet(changes.zrem.map(([s, m]) => [s, [m]]))) {
-      for (let i = 0; i < members.length; i += BATCH) multi.sendCommand(['ZREM', zset.name + set, ...members.slice(i, i + BATCH)])
+      for (let i = 0; i < members.length; i += BATCH)
+        multi.sendCommand(['ZREM', zset.name + set, ...members.slice(i, i + BATCH)])
     }
     for (const [set, pairs] of groupBySet(changes.zadd.map(([s, score, m]) => [s, [score, m]]))) {
-      for (let i = 0; i < pairs.length; i += 2 * BATCH) multi.sendCommand(['ZADD', zset.name + set, ...pairs.slice(i, i + 2 * BATCH)])
+      for (let i = 0; i < pairs.length; i += 2 * BATCH)
+        multi.sendCommand(['ZADD', zset.name + set, ...pairs.slice(i, i + 2 * BATCH)])
     }
   }
 
@@ -167,7 +184,9 @@ export class RedisSinkWriter implements SinkWriter {
     this.disconnect()
     const client = newClient(this.config.url)
     // Without a listener an 'error' event would be thrown and end the process.
-    client.on('error', (e: unknown) => this.ctx.log('debug', 'redis connection error', { error: e instanceof Error ? e.message : String(e) }))
+    client.on('error', (e: unknown) =>
+      this.ctx.log('debug', 'redis connection error', { error: e instanceof Error ? e.message : String(e) }),
+    )
     try {
       await client.connect()
     } catch (e) {
@@ -230,8 +249,17 @@ function unreachable(url: string, e: unknown): SluiceError {
     // keep as given
   }
   const message = e instanceof Error ? e.message || e.name : String(e)
-  if (redis !== undefined && e instanceof redis.ErrorReply) return new SluiceError(SqlState.io_error, `redis at ${where} refused: ${message}`, { domain: 'external', retryable: true, cause: e })
-  return new SluiceError(SqlState.io_error, `redis at ${where} is unreachable: ${message}`, { domain: 'external', retryable: true, cause: e })
+  if (redis !== undefined && e instanceof redis.ErrorReply)
+    return new SluiceError(SqlState.io_error, `redis at ${where} refused: ${message}`, {
+      domain: 'external',
+      retryable: true,
+      cause: e,
+    })
+  return new SluiceError(SqlState.io_error, `redis at ${where} is unreachable: ${message}`, {
+    domain: 'external',
+    retryable: true,
+    cause: e,
+  })
 }
 
 export const redisSinkFactory: SinkFactory = {

@@ -15,11 +15,18 @@ const columns: ColumnSchema[] = [
 
 /** Rows written as [op, k, v]. */
 function chunk(...rows: [1 | -1, bigint, string | null][]): Chunk {
-  return { ops: Int8Array.from(rows.map((r) => r[0])), columns: [rows.map((r) => r[1]), rows.map((r) => r[2] as Value)], length: rows.length }
+  return {
+    ops: Int8Array.from(rows.map((r) => r[0])),
+    columns: [rows.map((r) => r[1]), rows.map((r) => r[2] as Value)],
+    length: rows.length,
+  }
 }
 
 const summary = (chunks: Chunk[]): string[] =>
-  netChanges(chunks, columns, [0]).map((c) => `${c.key.join(',')} ${c.row === undefined ? 'deleted' : `= ${c.row.join(',')}`}${c.retracted.length > 0 ? ` (was ${c.retracted.map((r) => r[1]).join('|')})` : ''}`)
+  netChanges(chunks, columns, [0]).map(
+    (c) =>
+      `${c.key.join(',')} ${c.row === undefined ? 'deleted' : `= ${c.row.join(',')}`}${c.retracted.length > 0 ? ` (was ${c.retracted.map((r) => r[1]).join('|')})` : ''}`,
+  )
 
 describe('net changes of an epoch', () => {
   it('ends each key as its remaining row says, in any emission order', () => {

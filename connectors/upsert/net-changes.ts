@@ -63,7 +63,11 @@ function keyOf(row: TextRow, key: readonly number[]): TextRow {
  * first appearance. Keys whose rows cancel out (inserted and retracted in the same epoch, or
  * retracted and inserted again unchanged) are left out.
  */
-export function netChanges(chunks: readonly Chunk[], columns: readonly ColumnSchema[], key: readonly number[]): KeyChange[] {
+export function netChanges(
+  chunks: readonly Chunk[],
+  columns: readonly ColumnSchema[],
+  key: readonly number[],
+): KeyChange[] {
   const byKey = new Map<string, Map<string, RowCount>>()
   let seq = 0
   for (const chunk of chunks) {

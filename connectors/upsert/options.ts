@@ -14,7 +14,10 @@ export function invalidOption(message: string, hint?: string): SluiceError {
 export function checkKnownOptions(connector: string, options: ConnectorOptions, known: readonly string[]): void {
   for (const key of options.keys()) {
     if (key !== 'connector' && !known.includes(key)) {
-      throw invalidOption(`unknown option "${key}" for sink connector ${connector}`, `known options: ${known.join(', ')}`)
+      throw invalidOption(
+        `unknown option "${key}" for sink connector ${connector}`,
+        `known options: ${known.join(', ')}`,
+      )
     }
   }
 }
@@ -23,15 +26,24 @@ export function checkKnownOptions(connector: string, options: ConnectorOptions, 
  * A comma-separated list of the input's column names (double quotes keep case and commas), as
  * column indexes. Unquoted names match case-insensitively, as SQL identifiers do.
  */
-export function parseColumnList(connector: string, option: string, raw: string, columns: readonly ColumnSchema[]): number[] {
+export function parseColumnList(
+  connector: string,
+  option: string,
+  raw: string,
+  columns: readonly ColumnSchema[],
+): number[] {
   const names = splitNames(raw)
-  if (names === undefined || names.length === 0) throw invalidOption(`option "${option}" of connector ${connector} needs a list of column names, got "${raw}"`)
+  if (names === undefined || names.length === 0)
+    throw invalidOption(`option "${option}" of connector ${connector} needs a list of column names, got "${raw}"`)
   const out: number[] = []
   for (const { name, quoted } of names) {
     let at = columns.findIndex((c) => c.name === name)
     if (at < 0 && !quoted) at = columns.findIndex((c) => c.name.toLowerCase() === name.toLowerCase())
     if (at < 0) {
-      throw invalidOption(`column "${name}" in option "${option}" is not a column of the sink's input`, `columns: ${columns.map((c) => c.name).join(', ')}`)
+      throw invalidOption(
+        `column "${name}" in option "${option}" is not a column of the sink's input`,
+        `columns: ${columns.map((c) => c.name).join(', ')}`,
+      )
     }
     if (out.includes(at)) throw invalidOption(`column "${name}" appears twice in option "${option}"`)
     out.push(at)
@@ -83,7 +95,10 @@ export function rowKey(connector: string, spec: SinkSpec, options: ConnectorOpti
   const raw = options.get('key')
   if (raw !== undefined) return parseColumnList(connector, 'key', raw, spec.columns)
   if (spec.key.length === 0) {
-    throw invalidOption(`a ${connector} sink needs a row key, and its input has none Sluice can derive`, `name the columns that identify a row with key = 'col1, col2'`)
+    throw invalidOption(
+      `a ${connector} sink needs a row key, and its input has none Sluice can derive`,
+      `name the columns that identify a row with key = 'col1, col2'`,
+    )
   }
   return [...spec.key]
 }

@@ -11,12 +11,19 @@ import { SluiceError, SqlState } from '../errors.ts'
 import { catalogPut } from '../catalog/catalog-store.ts'
 import { kindLabel } from '../catalog/objects.ts'
 
-export async function alterSourceAddColumn(engine: Engine, source: string, def: ColumnDef, column: ColumnSchema, statementText: string): Promise<void> {
+export async function alterSourceAddColumn(
+  engine: Engine,
+  source: string,
+  def: ColumnDef,
+  column: ColumnSchema,
+  statementText: string,
+): Promise<void> {
   const obj = engine.get(source)
   if (obj === undefined) throw new SluiceError(SqlState.undefined_table, `source "${source}" does not exist`)
   if (obj.kind !== 'source') {
     throw new SluiceError(SqlState.wrong_object_type, `"${source}" is a ${kindLabel(obj.kind)}, not a source`, {
-      hint: obj.kind === 'table' ? 'tables change through their own statements; ALTER SOURCE evolves sources' : undefined,
+      hint:
+        obj.kind === 'table' ? 'tables change through their own statements; ALTER SOURCE evolves sources' : undefined,
     })
   }
   if (obj.columns.some((c) => c.name === column.name)) {
@@ -25,11 +32,17 @@ export async function alterSourceAddColumn(engine: Engine, source: string, def: 
     })
   }
   if (def.primaryKey || def.notNull) {
-    throw new SluiceError(SqlState.feature_not_supported, `an added source column must be nullable: records written before it have no "${column.name}"`)
+    throw new SluiceError(
+      SqlState.feature_not_supported,
+      `an added source column must be nullable: records written before it have no "${column.name}"`,
+    )
   }
   const reader = obj.driver.reader
   if (reader.addColumn === undefined) {
-    throw new SluiceError(SqlState.feature_not_supported, `connector "${obj.connector}" cannot add columns to a running source`)
+    throw new SluiceError(
+      SqlState.feature_not_supported,
+      `connector "${obj.connector}" cannot add columns to a running source`,
+    )
   }
   if (engine.restoringId === undefined) await reader.checkColumns?.([...obj.columns, column])
   const sql = `${obj.sql.replace(/;?\s*$/, '')};\n${statementText.trim().replace(/;$/, '')}`

@@ -29,18 +29,24 @@ function memorySink(ext: External): SinkFactory {
           ext.opens++
         },
         write: (chunk: Chunk) => {
-          for (let i = 0; i < chunk.length; i++) buffer.push([chunk.ops[i], spec.columns.map((_c, c) => chunk.columns[c][i])])
+          for (let i = 0; i < chunk.length; i++)
+            buffer.push([chunk.ops[i], spec.columns.map((_c, c) => chunk.columns[c][i])])
         },
         preCommit: () => {
           if (buffer.length === 0) return undefined
-          const bytes = new TextEncoder().encode(JSON.stringify(buffer, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
+          const bytes = new TextEncoder().encode(
+            JSON.stringify(buffer, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+          )
           buffer = []
           return bytes
         },
         commit: async (epoch, logged) => {
           if (ext.failing) throw new Error('connection refused')
           if ([...ext.committed.keys()].some((e) => e >= epoch)) return
-          ext.committed.set(epoch, logged === undefined ? [] : (JSON.parse(new TextDecoder().decode(logged)) as [number, Value[]][]))
+          ext.committed.set(
+            epoch,
+            logged === undefined ? [] : (JSON.parse(new TextDecoder().decode(logged)) as [number, Value[]][]),
+          )
         },
         committedEpoch: async () => Math.max(0, ...ext.committed.keys()),
         close: async () => {},
@@ -58,7 +64,10 @@ function applied(ext: External): string[] {
       counts.set(k, (counts.get(k) ?? 0) + op)
     }
   }
-  return [...counts].filter(([, n]) => n !== 0).flatMap(([k, n]) => Array<string>(n).fill(k)).sort()
+  return [...counts]
+    .filter(([, n]) => n !== 0)
+    .flatMap(([k, n]) => Array<string>(n).fill(k))
+    .sort()
 }
 
 const dirs: string[] = []
@@ -85,7 +94,7 @@ describe('CREATE SINK', () => {
     expect(applied(ext)).toEqual(['["a","10"]', '["b","20"]'])
 
     // Nothing reaches the external system before a checkpoint.
-    await db.sql("UPDATE t SET v = 11 WHERE id = 1")
+    await db.sql('UPDATE t SET v = 11 WHERE id = 1')
     expect(applied(ext)).toContain('["a","10"]')
     await db.engine.checkpoints.checkpoint()
     await waitFor(() => applied(ext).includes('["a","11"]'))
@@ -95,10 +104,13 @@ describe('CREATE SINK', () => {
     ext.failing = true
     await db.sql("INSERT INTO t VALUES (3, 'c', 30)")
     await db.engine.checkpoints.checkpoint()
-    await waitFor(async () => (await db.sql("SELECT status FROM sluice_catalog.sinks WHERE name = 'out'"))[0].rows?.[0]?.[0] === 'unhealthy')
-    const [sinks] = await db.sql("SELECT status, last_error, pending_epochs FROM sluice_catalog.sinks")
+    await waitFor(
+      async () =>
+        (await db.sql("SELECT status FROM sluice_catalog.sinks WHERE name = 'out'"))[0].rows?.[0]?.[0] === 'unhealthy',
+    )
+    const [sinks] = await db.sql('SELECT status, last_error, pending_epochs FROM sluice_catalog.sinks')
     expect(sinks.rows).toEqual([['unhealthy', 'connection refused', 1]])
-    await db.sql("DELETE FROM t WHERE id = 2")
+    await db.sql('DELETE FROM t WHERE id = 2')
     // Closing takes a last checkpoint; its commit fails too: two epochs stay logged, uncommitted.
     await db.close()
     expect(applied(ext)).toEqual(['["a","11"]', '["b","20"]'])
@@ -115,7 +127,10 @@ describe('CREATE SINK', () => {
       await db.engine.checkpoints.checkpoint()
       await waitFor(() => applied(ext).includes('["a","12"]'))
       expect(applied(ext)).toEqual(['["a","12"]', '["c","30"]'])
-      await waitFor(async () => (await db.sql("SELECT status FROM sluice_catalog.sinks WHERE name = 'out'"))[0].rows?.[0]?.[0] === 'running')
+      await waitFor(
+        async () =>
+          (await db.sql("SELECT status FROM sluice_catalog.sinks WHERE name = 'out'"))[0].rows?.[0]?.[0] === 'running',
+      )
     } finally {
       await db.close()
     }
@@ -123,7 +138,11 @@ describe('CREATE SINK', () => {
     db = await open(dataDir, ext)
     try {
       const external = Math.max(...ext.committed.keys())
-      await waitFor(async () => (await db.sql("SELECT committed_epoch FROM sluice_catalog.sinks WHERE name = 'out'"))[0].rows?.[0]?.[0] === BigInt(external))
+      await waitFor(
+        async () =>
+          (await db.sql("SELECT committed_epoch FROM sluice_catalog.sinks WHERE name = 'out'"))[0].rows?.[0]?.[0] ===
+          BigInt(external),
+      )
     } finally {
       await db.close()
     }
@@ -140,8 +159,12 @@ describe('CREATE SINK', () => {
       await waitFor(() => applied(ext).length === 2)
       expect(applied(ext)).toEqual(['["2","14"]', '["3","18"]'])
       await expect(db.sql("CREATE SINK x FROM t WITH (connector = 'nope')")).rejects.toMatchObject({ code: '42704' })
-      await expect(db.sql("CREATE SINK big FROM t WITH (connector = 'memory')")).rejects.toMatchObject({ code: '42710' })
-      await expect(db.sql("CREATE SINK y FROM missing WITH (connector = 'memory')")).rejects.toMatchObject({ code: '42P01' })
+      await expect(db.sql("CREATE SINK big FROM t WITH (connector = 'memory')")).rejects.toMatchObject({
+        code: '42710',
+      })
+      await expect(db.sql("CREATE SINK y FROM missing WITH (connector = 'memory')")).rejects.toMatchObject({
+        code: '42P01',
+      })
       expect((await db.sql('SHOW SINKS'))[0].rows).toEqual([['big']])
       await expect(db.sql('DROP TABLE t')).rejects.toMatchObject({ code: '2BP01' })
       await db.sql('DROP SINK big')

@@ -21,7 +21,11 @@ afterEach(async () => {
 function rowsOf(batch: ChangeBatch): unknown[][] {
   const out: unknown[][] = []
   for (let i = 0; i < batch.chunk.length; i++) {
-    out.push([batch.chunk.ops[i] > 0 ? 'insert' : 'delete', batch.snapshot ? batch.position : batch.position + i, ...batch.chunk.columns.map((c) => c[i])])
+    out.push([
+      batch.chunk.ops[i] > 0 ? 'insert' : 'delete',
+      batch.snapshot ? batch.position : batch.position + i,
+      ...batch.chunk.columns.map((c) => c[i]),
+    ])
   }
   return out
 }

@@ -88,7 +88,8 @@ class IntSum {
   n = 0
   add(v: Value, op: 1 | -1): void {
     // Safe bigints (nearly all int8 values) add as numbers: no bigint allocated per row.
-    const x = typeof v === 'number' ? v : (v as bigint) >= -SAFE_BIG && (v as bigint) <= SAFE_BIG ? Number(v) : undefined
+    const x =
+      typeof v === 'number' ? v : (v as bigint) >= -SAFE_BIG && (v as bigint) <= SAFE_BIG ? Number(v) : undefined
     if (x !== undefined) {
       this.small += op * x
       if (this.small > SAFE || this.small < -SAFE) this.flush()
@@ -170,7 +171,8 @@ class IntSumColumns implements AccumulatorColumns {
   add(slot: number, v: Value, op: 1 | -1): void {
     this.count[slot] += op
     if (v === null) return
-    const x = typeof v === 'number' ? v : (v as bigint) >= -SAFE_BIG && (v as bigint) <= SAFE_BIG ? Number(v) : undefined
+    const x =
+      typeof v === 'number' ? v : (v as bigint) >= -SAFE_BIG && (v as bigint) <= SAFE_BIG ? Number(v) : undefined
     if (x !== undefined) {
       const small = this.small[slot] + op * x
       if (small > SAFE || small < -SAFE) {
@@ -365,7 +367,8 @@ export class AppendOnlyExtremeAcc implements Accumulator {
   ) {}
 
   add(v: Value, op: 1 | -1): void {
-    if (op < 0) throw new Error('AppendOnlyExtremeAcc received a retraction: the planner chose it for a retracting input')
+    if (op < 0)
+      throw new Error('AppendOnlyExtremeAcc received a retraction: the planner chose it for a retracting input')
     this.count++
     if (v !== null && (this.best === null || this.sign * compareValues(v, this.best, this.type) > 0)) this.best = v
   }
@@ -406,7 +409,8 @@ class AppendOnlyExtremeColumns implements AccumulatorColumns {
   }
 
   add(slot: number, v: Value, op: 1 | -1): void {
-    if (op < 0) throw new Error('AppendOnlyExtremeAcc received a retraction: the planner chose it for a retracting input')
+    if (op < 0)
+      throw new Error('AppendOnlyExtremeAcc received a retraction: the planner chose it for a retracting input')
     this.count[slot]++
     if (v === null) return
     const best = this.best[slot]

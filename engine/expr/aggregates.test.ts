@@ -158,7 +158,8 @@ describe('aggregates under insert/retract sequences', () => {
     for (const c of CASES) {
       const spec = resolveAggregate(c.name, argsOf(c), c.distinct === true)!
       forms.push({ c, create: () => spec.create(), appendOnly: false })
-      if (spec.createAppendOnly !== undefined) forms.push({ c, create: () => spec.createAppendOnly!(), appendOnly: true })
+      if (spec.createAppendOnly !== undefined)
+        forms.push({ c, create: () => spec.createAppendOnly!(), appendOnly: true })
     }
     for (const { c, create, appendOnly } of forms) {
       const random = rng(c.sql.length * 31 + c.type.kind.length)

@@ -145,7 +145,10 @@ function plain(name: string, argTypes: readonly DataType[]): AggregateSpec | und
       if (!one || NOT_ORDERED.has(t.kind)) return undefined
       const type = t.kind === 'unknown' ? T.text : t
       const sign = name === 'max' ? 1 : -1
-      return { ...spec(name, [type], type, () => new ExtremeAcc(type, sign)), createAppendOnly: () => new AppendOnlyExtremeAcc(type, sign) }
+      return {
+        ...spec(name, [type], type, () => new ExtremeAcc(type, sign)),
+        createAppendOnly: () => new AppendOnlyExtremeAcc(type, sign),
+      }
     }
     case 'bool_and':
     case 'bool_or':

@@ -11,15 +11,32 @@ export type BoundExpr =
   | { readonly kind: 'literal'; readonly value: Value; readonly type: DataType }
   /** $n of a prepared statement; `index` is 0-based. Values are supplied at compile time. */
   | { readonly kind: 'param'; readonly index: number; readonly type: DataType }
-  | { readonly kind: 'call'; readonly fn: ResolvedFunction; readonly args: readonly BoundExpr[]; readonly type: DataType }
+  | {
+      readonly kind: 'call'
+      readonly fn: ResolvedFunction
+      readonly args: readonly BoundExpr[]
+      readonly type: DataType
+    }
   | { readonly kind: 'cast'; readonly expr: BoundExpr; readonly type: DataType }
   | { readonly kind: 'and' | 'or'; readonly args: readonly BoundExpr[]; readonly type: DataType }
   | { readonly kind: 'not'; readonly arg: BoundExpr; readonly type: DataType }
   | { readonly kind: 'is_null'; readonly arg: BoundExpr; readonly negated: boolean; readonly type: DataType }
   /** `a IS [NOT] DISTINCT FROM b` */
-  | { readonly kind: 'is_distinct'; readonly left: BoundExpr; readonly right: BoundExpr; readonly negated: boolean; readonly type: DataType }
+  | {
+      readonly kind: 'is_distinct'
+      readonly left: BoundExpr
+      readonly right: BoundExpr
+      readonly negated: boolean
+      readonly type: DataType
+    }
   /** `IS [NOT] TRUE|FALSE` */
-  | { readonly kind: 'is_bool'; readonly arg: BoundExpr; readonly value: boolean; readonly negated: boolean; readonly type: DataType }
+  | {
+      readonly kind: 'is_bool'
+      readonly arg: BoundExpr
+      readonly value: boolean
+      readonly negated: boolean
+      readonly type: DataType
+    }
   | {
       readonly kind: 'case'
       /** Searched CASE; a simple CASE is rewritten by the binder into `operand = value` tests. */
@@ -28,7 +45,13 @@ export type BoundExpr =
       readonly type: DataType
     }
   /** `x [NOT] IN (a, b, c)` with SQL's null rules; all items already cast to a common type. */
-  | { readonly kind: 'in_list'; readonly arg: BoundExpr; readonly list: readonly BoundExpr[]; readonly negated: boolean; readonly type: DataType }
+  | {
+      readonly kind: 'in_list'
+      readonly arg: BoundExpr
+      readonly list: readonly BoundExpr[]
+      readonly negated: boolean
+      readonly type: DataType
+    }
   | { readonly kind: 'coalesce'; readonly args: readonly BoundExpr[]; readonly type: DataType }
   | { readonly kind: 'nullif'; readonly left: BoundExpr; readonly right: BoundExpr; readonly type: DataType }
   | { readonly kind: 'greatest' | 'least'; readonly args: readonly BoundExpr[]; readonly type: DataType }

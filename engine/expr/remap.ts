@@ -27,7 +27,11 @@ export function remapColumns(e: BoundExpr, map: (index: number) => number): Boun
     case 'nullif':
       return { ...e, left: r(e.left), right: r(e.right) }
     case 'case':
-      return { ...e, whens: e.whens.map((w) => ({ when: r(w.when), then: r(w.then) })), else: e.else === undefined ? undefined : r(e.else) }
+      return {
+        ...e,
+        whens: e.whens.map((w) => ({ when: r(w.when), then: r(w.then) })),
+        else: e.else === undefined ? undefined : r(e.else),
+      }
     case 'in_list':
       return { ...e, arg: r(e.arg), list: e.list.map(r) }
   }

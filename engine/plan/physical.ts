@@ -93,7 +93,11 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
     case 'window': {
       const w = plan.window
       if (w.kind === 'session') {
-        throw new SluiceError(SqlState.feature_not_supported, 'a SESSION window must be grouped by window_start and window_end', { hint: 'GROUP BY window_start, window_end, <keys>' })
+        throw new SluiceError(
+          SqlState.feature_not_supported,
+          'a SESSION window must be grouped by window_start and window_end',
+          { hint: 'GROUP BY window_start, window_end, <keys>' },
+        )
       }
       const op = new WindowAssign(
         options.ops,
@@ -104,20 +108,23 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
       return { op, inputs: [lower(plan.input, options)], types }
     }
     case 'join': {
-      const op = new HashJoin({
-        type: plan.type,
-        leftKeys: plan.leftKeys,
-        rightKeys: plan.rightKeys,
-        leftTypes: plan.left.columns.map((c) => c.type),
-        rightTypes: plan.right.columns.map((c) => c.type),
-        residual: plan.residual === undefined ? undefined : compilePredicate(plan.residual, options.compile),
-        lookup: plan.lookup,
-        leftAppendOnly: isAppendOnly(plan.left),
-        rightAppendOnly: isAppendOnly(plan.right),
-        interval: plan.interval,
-        ttlMs: options.ttlMs,
-        detail: `${plan.lookup ? 'lookup ' : ''}${plan.type} on ${joinCondition(plan.leftKeys, plan.rightKeys, plan.left.columns.length)}${plan.residual === undefined ? '' : ` and ${exprText(plan.residual)}`}${plan.interval === undefined ? '' : ` interval=[${plan.interval.lo / 1e6}s, ${plan.interval.hi / 1e6}s]`}`,
-      }, options.ops)
+      const op = new HashJoin(
+        {
+          type: plan.type,
+          leftKeys: plan.leftKeys,
+          rightKeys: plan.rightKeys,
+          leftTypes: plan.left.columns.map((c) => c.type),
+          rightTypes: plan.right.columns.map((c) => c.type),
+          residual: plan.residual === undefined ? undefined : compilePredicate(plan.residual, options.compile),
+          lookup: plan.lookup,
+          leftAppendOnly: isAppendOnly(plan.left),
+          rightAppendOnly: isAppendOnly(plan.right),
+          interval: plan.interval,
+          ttlMs: options.ttlMs,
+          detail: `${plan.lookup ? 'lookup ' : ''}${plan.type} on ${joinCondition(plan.leftKeys, plan.rightKeys, plan.left.columns.length)}${plan.residual === undefined ? '' : ` and ${exprText(plan.residual)}`}${plan.interval === undefined ? '' : ` interval=[${plan.interval.lo / 1e6}s, ${plan.interval.hi / 1e6}s]`}`,
+        },
+        options.ops,
+      )
       return { op, inputs: [lower(plan.left, options), lower(plan.right, options)], types }
     }
     case 'session_aggregate':
@@ -126,7 +133,13 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
           inputTypes: plan.input.columns.map((c) => c.type),
           partitionTypes: plan.input.columns.slice(0, plan.partitionCount).map((c) => c.type),
           gap: plan.gap,
-          calls: plan.calls.map((c) => ({ label: c.label, arg: c.arg, arg2: c.arg2, returnType: c.spec.returnType, create: () => c.spec.create() })),
+          calls: plan.calls.map((c) => ({
+            label: c.label,
+            arg: c.arg,
+            arg2: c.arg2,
+            returnType: c.spec.returnType,
+            create: () => c.spec.create(),
+          })),
           emitOnWindowClose: options.emitOnWindowClose,
         }),
         inputs: [lower(plan.input, options)],
@@ -134,14 +147,25 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
       }
     case 'rank':
       return {
-        op: new TopN({ types: plan.input.columns.map((c) => c.type), partition: plan.partition, order: plan.order, limit: plan.limit, appendOnly: isAppendOnly(plan.input), ttlMs: options.ttlMs }),
+        op: new TopN({
+          types: plan.input.columns.map((c) => c.type),
+          partition: plan.partition,
+          order: plan.order,
+          limit: plan.limit,
+          appendOnly: isAppendOnly(plan.input),
+          ttlMs: options.ttlMs,
+        }),
         inputs: [lower(plan.input, options)],
         types,
       }
     case 'union':
       return { op: new UnionAll(plan.inputs.length), inputs: plan.inputs.map((p) => lower(p, options)), types }
     case 'set_op':
-      return { op: new SetOp(plan.op, !plan.all, types), inputs: [lower(plan.left, options), lower(plan.right, options)], types }
+      return {
+        op: new SetOp(plan.op, !plan.all, types),
+        inputs: [lower(plan.left, options), lower(plan.right, options)],
+        types,
+      }
     case 'aggregate': {
       const appendOnly = isAppendOnly(plan.input)
       const op = new HashAggregate({
@@ -151,7 +175,10 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
           arg: c.arg,
           arg2: c.arg2,
           returnType: c.spec.returnType,
-          create: appendOnly && c.spec.createAppendOnly !== undefined ? () => c.spec.createAppendOnly!() : () => c.spec.create(),
+          create:
+            appendOnly && c.spec.createAppendOnly !== undefined
+              ? () => c.spec.createAppendOnly!()
+              : () => c.spec.create(),
         })),
         windowKey: plan.windowKey,
         emitOnWindowClose: options.emitOnWindowClose && plan.windowKey !== undefined,

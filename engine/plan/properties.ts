@@ -84,7 +84,9 @@ export function watermarkColumns(plan: LogicalPlan): number[] {
       if (plan.windowKey === undefined) return []
       const inner = new Set(watermarkColumns(plan.input))
       // Only window keys keep a watermark through grouping; keys are the first input columns.
-      return Array.from({ length: plan.keyCount }, (_v, i) => i).filter((i) => inner.has(i) && (i === plan.windowKey || plan.input.columns[i].name === 'window_start'))
+      return Array.from({ length: plan.keyCount }, (_v, i) => i).filter(
+        (i) => inner.has(i) && (i === plan.windowKey || plan.input.columns[i].name === 'window_start'),
+      )
     }
     case 'session_aggregate':
       return watermarkColumns(plan.input).includes(plan.partitionCount) ? [0, 1] : []

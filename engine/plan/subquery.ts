@@ -34,7 +34,8 @@ function memo(run: (outer: readonly Value[]) => Value[][]): (outer: readonly Val
       const hit = seen.get('')
       if (hit !== undefined) return hit
     }
-    const key = outer.length === 0 ? '' : JSON.stringify(outer, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))
+    const key =
+      outer.length === 0 ? '' : JSON.stringify(outer, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))
     let rows = seen.get(key)
     if (rows === undefined) {
       rows = run(outer)
@@ -49,12 +50,26 @@ function memo(run: (outer: readonly Value[]) => Value[][]): (outer: readonly Val
  * The call for a subquery: `outer` are the outer expressions the inner query reads (as
  * parameters OUTER_PARAM_BASE + i), `test` the left side of IN (already of type `inType`).
  */
-export function subqueryCall(mode: SubqueryMode, query: BoundQuery, outer: readonly BoundExpr[], runner: SubqueryRunner, position: number, test?: BoundExpr, inType?: DataType): BoundExpr {
+export function subqueryCall(
+  mode: SubqueryMode,
+  query: BoundQuery,
+  outer: readonly BoundExpr[],
+  runner: SubqueryRunner,
+  position: number,
+  test?: BoundExpr,
+  inType?: DataType,
+): BoundExpr {
   const width = query.plan.columns.length - query.hidden
-  if (mode !== 'exists' && width !== 1) throw new SluiceError(SqlState.syntax_error, 'subquery must return only one column', { position })
+  if (mode !== 'exists' && width !== 1)
+    throw new SluiceError(SqlState.syntax_error, 'subquery must return only one column', { position })
   const innerType = query.plan.columns[0]?.type ?? T.unknown
   const run = memo((values) => runner(query, values))
-  const fn = (name: string, returnType: DataType, argTypes: readonly DataType[], impl: (...args: Value[]) => Value): ResolvedFunction => ({ name, argTypes, returnType, strict: false, impl })
+  const fn = (
+    name: string,
+    returnType: DataType,
+    argTypes: readonly DataType[],
+    impl: (...args: Value[]) => Value,
+  ): ResolvedFunction => ({ name, argTypes, returnType, strict: false, impl })
   const outerTypes = outer.map((o) => o.type)
   switch (mode) {
     case 'scalar':
@@ -62,19 +77,34 @@ export function subqueryCall(mode: SubqueryMode, query: BoundQuery, outer: reado
         kind: 'call',
         fn: fn('subquery', innerType, outerTypes, (...values) => {
           const rows = run(values)
-          if (rows.length > 1) throw new SluiceError(SqlState.cardinality_violation, 'more than one row returned by a subquery used as an expression')
+          if (rows.length > 1)
+            throw new SluiceError(
+              SqlState.cardinality_violation,
+              'more than one row returned by a subquery used as an expression',
+            )
           return rows.length === 0 ? null : rows[0][0]
         }),
         args: outer,
         type: innerType,
       }
     case 'array':
-      return { kind: 'call', fn: fn('array', arrayOf(innerType), outerTypes, (...values) => run(values).map((r) => r[0])), args: outer, type: arrayOf(innerType) }
+      return {
+        kind: 'call',
+        fn: fn('array', arrayOf(innerType), outerTypes, (...values) => run(values).map((r) => r[0])),
+        args: outer,
+        type: arrayOf(innerType),
+      }
     case 'exists':
-      return { kind: 'call', fn: fn('exists', T.bool, outerTypes, (...values) => run(values).length > 0), args: outer, type: T.bool }
+      return {
+        kind: 'call',
+        fn: fn('exists', T.bool, outerTypes, (...values) => run(values).length > 0),
+        args: outer,
+        type: T.bool,
+      }
     case 'in': {
       const type = inType ?? innerType
-      const convert = (v: Value): Value => (v === null || innerType.kind === type.kind ? v : castValue(v, innerType, type))
+      const convert = (v: Value): Value =>
+        v === null || innerType.kind === type.kind ? v : castValue(v, innerType, type)
       return {
         kind: 'call',
         fn: fn('in', T.bool, [type, ...outerTypes], (x, ...values) => {

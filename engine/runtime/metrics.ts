@@ -26,21 +26,102 @@ export class EngineMetrics {
 
   constructor(collect: (m: EngineMetrics) => void) {
     const registers = [this.registry]
-    this.sourceRows = new Counter({ name: 'sluice_source_rows_total', help: 'Rows read by each source or written to each table', labelNames: ['source'], registers })
-    this.sourceBatches = new Counter({ name: 'sluice_source_batches_total', help: 'Batches (polls, INSERT statements) applied per source or table', labelNames: ['source'], registers })
-    this.lateRows = new Counter({ name: 'sluice_late_rows_total', help: 'Rows dropped as late, per view', labelNames: ['view'], registers })
-    this.evalErrors = new Counter({ name: 'sluice_eval_errors_total', help: 'Rows that failed to evaluate (division by zero, bad cast), per view', labelNames: ['view'], registers })
-    this.deadLetters = new Counter({ name: 'sluice_dead_letters_total', help: 'Records sent to dead letters, by object and reason', labelNames: ['object', 'reason'], registers })
-    this.viewRows = new Gauge({ name: 'sluice_view_rows', help: 'Rows held by each materialized view', labelNames: ['view'], registers, collect: () => collect(this) })
-    this.viewState = new Gauge({ name: 'sluice_view_state_entries', help: 'Operator state entries (groups, rows) per view', labelNames: ['view'], registers })
-    this.sourceLag = new Gauge({ name: 'sluice_source_lag_records', help: 'Records between a source partition\'s read position and its end, per source and partition', labelNames: ['source', 'partition'], registers, collect: () => collect(this) })
-    this.sourcePaused = new Gauge({ name: 'sluice_source_paused', help: '1 while a source partition is paused by backpressure', labelNames: ['source', 'partition'], registers })
-    this.checkpoints = new Counter({ name: 'sluice_checkpoints_total', help: 'Checkpoints taken, by status (completed, failed)', labelNames: ['status'], registers })
-    this.checkpointSeconds = new Histogram({ name: 'sluice_checkpoint_duration_seconds', help: 'Time from taking a checkpoint to it being durable', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers })
-    this.checkpointBytes = new Gauge({ name: 'sluice_checkpoint_size_bytes', help: 'Bytes written by the last checkpoint (changed state, offsets, sink logs)', registers })
-    this.checkpointEpoch = new Gauge({ name: 'sluice_checkpoint_epoch', help: 'The last durable checkpoint epoch', registers })
-    this.sinkCommitSeconds = new Histogram({ name: 'sluice_sink_commit_seconds', help: 'Sink write latency: time to commit one epoch externally, per sink', labelNames: ['sink'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers })
-    this.sinkErrors = new Counter({ name: 'sluice_sink_errors_total', help: 'Failed sink commits (retried at the next checkpoint), per sink', labelNames: ['sink'], registers })
-    this.watermarkDelay = new Gauge({ name: 'sluice_watermark_lag_seconds', help: 'Wall clock minus the max event time seen, per source or table', labelNames: ['relation'], registers })
+    this.sourceRows = new Counter({
+      name: 'sluice_source_rows_total',
+      help: 'Rows read by each source or written to each table',
+      labelNames: ['source'],
+      registers,
+    })
+    this.sourceBatches = new Counter({
+      name: 'sluice_source_batches_total',
+      help: 'Batches (polls, INSERT statements) applied per source or table',
+      labelNames: ['source'],
+      registers,
+    })
+    this.lateRows = new Counter({
+      name: 'sluice_late_rows_total',
+      help: 'Rows dropped as late, per view',
+      labelNames: ['view'],
+      registers,
+    })
+    this.evalErrors = new Counter({
+      name: 'sluice_eval_errors_total',
+      help: 'Rows that failed to evaluate (division by zero, bad cast), per view',
+      labelNames: ['view'],
+      registers,
+    })
+    this.deadLetters = new Counter({
+      name: 'sluice_dead_letters_total',
+      help: 'Records sent to dead letters, by object and reason',
+      labelNames: ['object', 'reason'],
+      registers,
+    })
+    this.viewRows = new Gauge({
+      name: 'sluice_view_rows',
+      help: 'Rows held by each materialized view',
+      labelNames: ['view'],
+      registers,
+      collect: () => collect(this),
+    })
+    this.viewState = new Gauge({
+      name: 'sluice_view_state_entries',
+      help: 'Operator state entries (groups, rows) per view',
+      labelNames: ['view'],
+      registers,
+    })
+    this.sourceLag = new Gauge({
+      name: 'sluice_source_lag_records',
+      help: "Records between a source partition's read position and its end, per source and partition",
+      labelNames: ['source', 'partition'],
+      registers,
+      collect: () => collect(this),
+    })
+    this.sourcePaused = new Gauge({
+      name: 'sluice_source_paused',
+      help: '1 while a source partition is paused by backpressure',
+      labelNames: ['source', 'partition'],
+      registers,
+    })
+    this.checkpoints = new Counter({
+      name: 'sluice_checkpoints_total',
+      help: 'Checkpoints taken, by status (completed, failed)',
+      labelNames: ['status'],
+      registers,
+    })
+    this.checkpointSeconds = new Histogram({
+      name: 'sluice_checkpoint_duration_seconds',
+      help: 'Time from taking a checkpoint to it being durable',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    })
+    this.checkpointBytes = new Gauge({
+      name: 'sluice_checkpoint_size_bytes',
+      help: 'Bytes written by the last checkpoint (changed state, offsets, sink logs)',
+      registers,
+    })
+    this.checkpointEpoch = new Gauge({
+      name: 'sluice_checkpoint_epoch',
+      help: 'The last durable checkpoint epoch',
+      registers,
+    })
+    this.sinkCommitSeconds = new Histogram({
+      name: 'sluice_sink_commit_seconds',
+      help: 'Sink write latency: time to commit one epoch externally, per sink',
+      labelNames: ['sink'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    })
+    this.sinkErrors = new Counter({
+      name: 'sluice_sink_errors_total',
+      help: 'Failed sink commits (retried at the next checkpoint), per sink',
+      labelNames: ['sink'],
+      registers,
+    })
+    this.watermarkDelay = new Gauge({
+      name: 'sluice_watermark_lag_seconds',
+      help: 'Wall clock minus the max event time seen, per source or table',
+      labelNames: ['relation'],
+      registers,
+    })
   }
 }

@@ -38,13 +38,19 @@ const VIEWS: Record<string, string> = {
   full_join: 'SELECT t.id, dim.k AS dk, dim.name FROM t FULL JOIN dim ON t.k = dim.k',
   lookup_join: 'SELECT e.k, e.v, d.name FROM ev e LEFT JOIN dim FOR SYSTEM_TIME AS OF PROCTIME() AS d ON e.k = d.k',
   top2: 'SELECT k, id, v, rn FROM (SELECT k, id, v, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rn FROM t) x WHERE rn <= 2',
-  dedup: 'SELECT k, v, ts FROM (SELECT k, v, ts, ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts) AS rn FROM ev) x WHERE rn = 1',
-  tumble: "SELECT window_start, k, count(*) AS n, sum(v) AS total FROM TUMBLE(ev, ts, INTERVAL '5 minutes') GROUP BY window_start, k",
-  tumble_final: "SELECT window_start, k, count(*) AS n FROM TUMBLE(ev, ts, INTERVAL '5 minutes') GROUP BY window_start, k EMIT ON WINDOW CLOSE",
+  dedup:
+    'SELECT k, v, ts FROM (SELECT k, v, ts, ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts) AS rn FROM ev) x WHERE rn = 1',
+  tumble:
+    "SELECT window_start, k, count(*) AS n, sum(v) AS total FROM TUMBLE(ev, ts, INTERVAL '5 minutes') GROUP BY window_start, k",
+  tumble_final:
+    "SELECT window_start, k, count(*) AS n FROM TUMBLE(ev, ts, INTERVAL '5 minutes') GROUP BY window_start, k EMIT ON WINDOW CLOSE",
   hop: "SELECT window_start, window_end, count(*) AS n FROM HOP(ev, ts, INTERVAL '2 minutes', INTERVAL '6 minutes') GROUP BY window_start, window_end",
-  sessions: "SELECT window_start, window_end, k, count(*) AS n, max(v) AS hi FROM SESSION(ev, ts, INTERVAL '3 minutes') GROUP BY window_start, window_end, k",
-  sessions_final: "SELECT window_start, window_end, k, count(*) AS n FROM SESSION(ev, ts, INTERVAL '3 minutes') GROUP BY window_start, window_end, k EMIT ON WINDOW CLOSE",
-  interval_join: "SELECT a.k, a.ts AS at, b.ts AS bt FROM ev a JOIN ev2 b ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '4 minutes'",
+  sessions:
+    "SELECT window_start, window_end, k, count(*) AS n, max(v) AS hi FROM SESSION(ev, ts, INTERVAL '3 minutes') GROUP BY window_start, window_end, k",
+  sessions_final:
+    "SELECT window_start, window_end, k, count(*) AS n FROM SESSION(ev, ts, INTERVAL '3 minutes') GROUP BY window_start, window_end, k EMIT ON WINDOW CLOSE",
+  interval_join:
+    "SELECT a.k, a.ts AS at, b.ts AS bt FROM ev a JOIN ev2 b ON a.k = b.k AND b.ts BETWEEN a.ts AND a.ts + INTERVAL '4 minutes'",
   unioned: 'SELECT k, v FROM t WHERE v < 100 UNION ALL SELECT k, v FROM ev WHERE v > 900',
   over_view: 'SELECT name, count(*) AS n, sum(v) AS total FROM inner_join GROUP BY name',
 }
@@ -68,7 +74,8 @@ function script(seed: number, n: number): string[] {
       out.push(`INSERT INTO t VALUES ${rows.join(', ')}`)
     } else if (r < 0.45) out.push(`UPDATE t SET v = v + ${1 + int(300)} WHERE id % 9 = ${int(9)}`)
     else if (r < 0.52) out.push(`DELETE FROM t WHERE id % 11 = ${int(11)}`)
-    else if (r < 0.6) out.push(`INSERT INTO dim VALUES (${int(7)}, 'n${int(50)}') ON CONFLICT (k) DO UPDATE SET name = excluded.name`)
+    else if (r < 0.6)
+      out.push(`INSERT INTO dim VALUES (${int(7)}, 'n${int(50)}') ON CONFLICT (k) DO UPDATE SET name = excluded.name`)
     else if (r < 0.63) out.push(`DELETE FROM dim WHERE k = ${int(7)}`)
     else if (r < 0.85) {
       const rows = Array.from({ length: 1 + int(4) }, () => `(${int(5)}, ${int(1000)}, '${ts()}')`)
@@ -93,7 +100,9 @@ async function read(db: Sluice): Promise<Result> {
   const out: Result = {}
   for (const name of Object.keys(VIEWS)) {
     const [r] = await db.sql(`SELECT * FROM ${name}`)
-    out[name] = (r.rows ?? []).map((row) => JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).sort()
+    out[name] = (r.rows ?? [])
+      .map((row) => JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
+      .sort()
   }
   const [dl] = await db.sql('SELECT object, reason, payload FROM sluice_catalog.dead_letters')
   out['dead letters'] = (dl.rows ?? []).map((row) => JSON.stringify(row)).sort()
@@ -167,7 +176,8 @@ describe('recovery: an object that cannot be restored', () => {
     const view = db.engine.get('per_k')
     const prefix = encodeKey([-4n, BigInt(view?.id ?? -1)], [T.int8, T.int8])
     const damaged: StateWrite[] = []
-    for await (const [key] of db.engine.store.scan(prefix)) damaged.push({ type: 'put', key, value: new Uint8Array([99]) })
+    for await (const [key] of db.engine.store.scan(prefix))
+      damaged.push({ type: 'put', key, value: new Uint8Array([99]) })
     expect(damaged.length).toBeGreaterThan(0)
     await db.engine.store.write(damaged)
     await db.close({ lastCheckpoint: false })

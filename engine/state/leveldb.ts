@@ -54,7 +54,10 @@ class LevelStore implements StateStore {
     for await (const batch of this.scanBatches(prefix, options)) yield* batch
   }
 
-  async *scanBatches(prefix: Uint8Array, options: ScanOptions = {}): AsyncIterable<readonly [Uint8Array, Uint8Array][]> {
+  async *scanBatches(
+    prefix: Uint8Array,
+    options: ScanOptions = {},
+  ): AsyncIterable<readonly [Uint8Array, Uint8Array][]> {
     const { gte, lt } = scanBounds(prefix, options)
     if (lt !== undefined && compareBytes(gte, lt) >= 0) return
     const range: { gte: Uint8Array; lt?: Uint8Array; limit?: number; reverse?: boolean } = { gte }

@@ -33,7 +33,10 @@ export class MemoryStore implements StateStore {
     for await (const batch of this.scanBatches(prefix, options)) yield* batch
   }
 
-  async *scanBatches(prefix: Uint8Array, options: ScanOptions = {}): AsyncIterable<readonly [Uint8Array, Uint8Array][]> {
+  async *scanBatches(
+    prefix: Uint8Array,
+    options: ScanOptions = {},
+  ): AsyncIterable<readonly [Uint8Array, Uint8Array][]> {
     const { gte, lt } = scanBounds(prefix, options)
     const from = this.lowerBound(toKey(gte))
     const to = lt === undefined ? this.keys.length : this.lowerBound(toKey(lt))

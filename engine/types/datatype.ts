@@ -30,21 +30,10 @@ export type ScalarKind =
   | 'jsonb'
   | 'unknown'
 
-export type DataType =
-  | { readonly kind: ScalarKind }
-  | { readonly kind: 'array'; readonly element: DataType }
+export type DataType = { readonly kind: ScalarKind } | { readonly kind: 'array'; readonly element: DataType }
 
 export type Value =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Decimal
-  | Interval
-  | Jsonb
-  | Uint8Array
-  | readonly Value[]
+  null | boolean | number | bigint | string | Decimal | Interval | Jsonb | Uint8Array | readonly Value[]
 
 /** A row as the engine hands it to clients: one value per column. */
 export type Row = Value[]

@@ -114,7 +114,12 @@ export class RowMap<V> {
     this.count = 0
   }
 
-  private matchesAt(key: readonly Value[], columns: readonly Column[], keyIndex: readonly number[], i: number): boolean {
+  private matchesAt(
+    key: readonly Value[],
+    columns: readonly Column[],
+    keyIndex: readonly number[],
+    i: number,
+  ): boolean {
     for (let k = 0; k < keyIndex.length; k++) {
       const a = key[k]
       const b = columns[keyIndex[k]][i]

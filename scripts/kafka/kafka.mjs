@@ -285,25 +285,27 @@ export async function start({ foreground = false, port = DEFAULT_PORT, keepData 
     writeFileSync(p.properties, serverProperties(port, p.data))
   }
   // A short-lived tool JVM: small heap, quick JIT.
-  const format = formatted ? { status: 0 } : spawnSync(
-    java(),
-    [
-      '-Xmx256m',
-      '-XX:TieredStopAtLevel=1',
-      '-XX:+UseSerialGC',
-      '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
-      '-cp',
-      classpath,
-      'kafka.tools.StorageTool',
-      'format',
-      '--standalone',
-      '-t',
-      clusterId(),
-      '-c',
-      p.properties,
-    ],
-    { encoding: 'utf8' },
-  )
+  const format = formatted
+    ? { status: 0 }
+    : spawnSync(
+        java(),
+        [
+          '-Xmx256m',
+          '-XX:TieredStopAtLevel=1',
+          '-XX:+UseSerialGC',
+          '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+          '-cp',
+          classpath,
+          'kafka.tools.StorageTool',
+          'format',
+          '--standalone',
+          '-t',
+          clusterId(),
+          '-c',
+          p.properties,
+        ],
+        { encoding: 'utf8' },
+      )
   if (format.status !== 0)
     throw new KafkaScriptError(`could not format the KRaft storage:\n${format.stderr || format.stdout}`)
 

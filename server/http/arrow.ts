@@ -5,7 +5,21 @@
  * form (numeric stays exact). Imported on first use by views.ts.
  */
 import type { DataType as ArrowType, Vector } from 'apache-arrow'
-import { Binary, Bool, DateDay, Float32, Float64, Int16, Int32, Int64, Table, TimestampMicrosecond, Utf8, tableToIPC, vectorFromArray } from 'apache-arrow'
+import {
+  Binary,
+  Bool,
+  DateDay,
+  Float32,
+  Float64,
+  Int16,
+  Int32,
+  Int64,
+  Table,
+  TimestampMicrosecond,
+  Utf8,
+  tableToIPC,
+  vectorFromArray,
+} from 'apache-arrow'
 import type { ResultColumn } from '../../engine/session-api.ts'
 import type { DataType, Value } from '../../engine/types/datatype.ts'
 import { formatText } from '../../engine/types/text.ts'
@@ -46,7 +60,11 @@ function arrowColumn(type: DataType, values: Value[], tz: string): { type: Arrow
   }
 }
 
-export function encodeArrow(columns: readonly ResultColumn[], rows: readonly (readonly Value[])[], tz: string): Uint8Array {
+export function encodeArrow(
+  columns: readonly ResultColumn[],
+  rows: readonly (readonly Value[])[],
+  tz: string,
+): Uint8Array {
   const vectors: Record<string, Vector> = {}
   columns.forEach((c, i) => {
     const values = rows.map((r) => r[i] ?? null)

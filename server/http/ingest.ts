@@ -63,7 +63,11 @@ export function ingestHandler(db: IngestDatabase, maxInFlight: number, counters:
   }
 }
 
-async function ingest(db: IngestDatabase, table: string, body: unknown): Promise<{ table: string; rows: number } | Problem> {
+async function ingest(
+  db: IngestDatabase,
+  table: string,
+  body: unknown,
+): Promise<{ table: string; rows: number } | Problem> {
   let target: IngestTarget
   try {
     target = db.ingestTarget(table)
@@ -74,7 +78,12 @@ async function ingest(db: IngestDatabase, table: string, body: unknown): Promise
     return p
   }
   if (typeof body !== 'string') {
-    return { status: 400, code: SqlState.protocol_violation, detail: 'the body must be JSON lines', hint: 'Send one JSON object per line with Content-Type: application/x-ndjson.' }
+    return {
+      status: 400,
+      code: SqlState.protocol_violation,
+      detail: 'the body must be JSON lines',
+      hint: 'Send one JSON object per line with Content-Type: application/x-ndjson.',
+    }
   }
   const decoder = createJsonDecoder(target.columns)
   const columns = emptyColumns(target.columns.length)

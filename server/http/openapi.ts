@@ -61,7 +61,13 @@ export const OPENAPI = {
           'bool, timestamps (µs), dates and bytea as Arrow types, other types as Utf8 in PostgreSQL text form.',
         operationId: 'readView',
         parameters: [
-          { name: 'name', in: 'path', required: true, schema: { type: 'string' }, examples: { view: { value: 'bids_per_channel' } } },
+          {
+            name: 'name',
+            in: 'path',
+            required: true,
+            schema: { type: 'string' },
+            examples: { view: { value: 'bids_per_channel' } },
+          },
           { name: 'format', in: 'query', schema: { type: 'string', enum: ['json', 'csv', 'arrow'] } },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 0 } },
         ],
@@ -91,19 +97,28 @@ export const OPENAPI = {
         parameters: [{ name: 'table', in: 'path', required: true, schema: { type: 'string' } }],
         requestBody: {
           required: true,
-          content: { 'application/x-ndjson': { schema: { type: 'string' }, examples: { rows: { value: '{"k": 1, "v": "a"}\n{"k": 2, "v": "b"}\n' } } } },
+          content: {
+            'application/x-ndjson': {
+              schema: { type: 'string' },
+              examples: { rows: { value: '{"k": 1, "v": "a"}\n{"k": 2, "v": "b"}\n' } },
+            },
+          },
         },
         responses: {
           '200': {
             description: 'Rows appended',
             content: { 'application/json': { schema: { $ref: '#/components/schemas/IngestResult' } } },
           },
-          '400': problemResponse('A line that is not a JSON object or does not fit the columns (22P02, with `line`); nothing applied'),
+          '400': problemResponse(
+            'A line that is not a JSON object or does not fit the columns (22P02, with `line`); nothing applied',
+          ),
           '401': problemResponse('Missing or wrong bearer token (code 28000)'),
           '404': problemResponse('No such table (code 42P01)'),
           '409': problemResponse('Not an APPEND ONLY table (0A000), or not a table at all (42809)'),
           '413': problemResponse('The body is larger than the limit (code 08P01)'),
-          '429': problemResponse('Sluice is behind: too many ingest requests in flight (53000); retry after Retry-After'),
+          '429': problemResponse(
+            'Sluice is behind: too many ingest requests in flight (53000); retry after Retry-After',
+          ),
           '503': problemResponse('Shutting down; retry later'),
         },
       },
@@ -122,8 +137,18 @@ export const OPENAPI = {
         parameters: [
           { name: 'view', in: 'path', required: true, schema: { type: 'string' } },
           { name: 'snapshot', in: 'query', schema: { type: 'boolean', default: true } },
-          { name: 'from', in: 'query', description: 'Resume after this position (no snapshot)', schema: { type: 'integer' } },
-          { name: 'queue_max', in: 'query', description: 'Changes that may wait for this client before it is cut off', schema: { type: 'integer', minimum: 1 } },
+          {
+            name: 'from',
+            in: 'query',
+            description: 'Resume after this position (no snapshot)',
+            schema: { type: 'integer' },
+          },
+          {
+            name: 'queue_max',
+            in: 'query',
+            description: 'Changes that may wait for this client before it is cut off',
+            schema: { type: 'integer', minimum: 1 },
+          },
           { name: 'Last-Event-ID', in: 'header', description: 'SSE resume position', schema: { type: 'string' } },
         ],
         responses: {

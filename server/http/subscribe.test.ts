@@ -99,8 +99,14 @@ describe('SUBSCRIBE over Server-Sent Events', () => {
     await db.sql(`INSERT INTO httpsub_t VALUES (2, 'c')`)
     const a = (await s.next())!
     const b = (await s.next())!
-    expect([a.id, JSON.parse(a.data)]).toEqual([String(p0 + 1), { position: p0 + 1, op: 'delete', row: { k: 2, n: 1 } }])
-    expect([b.id, JSON.parse(b.data)]).toEqual([String(p0 + 2), { position: p0 + 2, op: 'insert', row: { k: 2, n: 2 } }])
+    expect([a.id, JSON.parse(a.data)]).toEqual([
+      String(p0 + 1),
+      { position: p0 + 1, op: 'delete', row: { k: 2, n: 1 } },
+    ])
+    expect([b.id, JSON.parse(b.data)]).toEqual([
+      String(p0 + 2),
+      { position: p0 + 2, op: 'insert', row: { k: 2, n: 2 } },
+    ])
     s.close()
   })
 
@@ -187,7 +193,11 @@ describe('SUBSCRIBE over WebSocket', () => {
     expect(marker.type).toBe('snapshot')
     await db.sql(`INSERT INTO httpsub_t VALUES (5000, 'w')`)
     await c.waitFor(rows + 2)
-    expect(c.messages[rows + 1]).toEqual({ position: (marker.position as number) + 1, op: 'insert', row: { k: 5000, n: 1 } })
+    expect(c.messages[rows + 1]).toEqual({
+      position: (marker.position as number) + 1,
+      op: 'insert',
+      row: { k: 5000, n: 1 },
+    })
     c.socket.close()
   })
 

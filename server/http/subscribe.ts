@@ -55,11 +55,20 @@ export function requestOptions(query: unknown, lastEventId: string | undefined):
   const q = (typeof query === 'object' && query !== null ? query : {}) as Record<string, unknown>
   for (const key of Object.keys(q)) {
     if (key !== 'snapshot' && key !== 'from' && key !== 'queue_max') {
-      return { status: 400, code: SqlState.invalid_parameter_value, detail: `unknown parameter "${key.slice(0, 100)}"`, hint: 'The parameters are snapshot, from and queue_max.' }
+      return {
+        status: 400,
+        code: SqlState.invalid_parameter_value,
+        detail: `unknown parameter "${key.slice(0, 100)}"`,
+        hint: 'The parameters are snapshot, from and queue_max.',
+      }
     }
   }
   const { snapshot, from, queue_max: queueMax } = q as Query
-  const bad = (name: string, value: unknown): Problem => ({ status: 400, code: SqlState.invalid_parameter_value, detail: `invalid value for "${name}": ${JSON.stringify(value)?.slice(0, 100)}` })
+  const bad = (name: string, value: unknown): Problem => ({
+    status: 400,
+    code: SqlState.invalid_parameter_value,
+    detail: `invalid value for "${name}": ${JSON.stringify(value)?.slice(0, 100)}`,
+  })
   let snap: boolean | undefined
   if (snapshot !== undefined) {
     if (snapshot !== 'true' && snapshot !== 'false') return bad('snapshot', snapshot)
@@ -68,20 +77,26 @@ export function requestOptions(query: unknown, lastEventId: string | undefined):
   let position: number | undefined
   const resume = lastEventId ?? from
   if (resume !== undefined) {
-    if (typeof resume !== 'string' || !/^\d{1,16}$/.test(resume.trim())) return bad(lastEventId !== undefined ? 'Last-Event-ID' : 'from', resume)
+    if (typeof resume !== 'string' || !/^\d{1,16}$/.test(resume.trim()))
+      return bad(lastEventId !== undefined ? 'Last-Event-ID' : 'from', resume)
     position = Number(resume.trim())
     snap = undefined
   }
   let maxQueueRows: number | undefined
   if (queueMax !== undefined) {
-    if (typeof queueMax !== 'string' || !/^\d{1,9}$/.test(queueMax) || Number(queueMax) < 1) return bad('queue_max', queueMax)
+    if (typeof queueMax !== 'string' || !/^\d{1,9}$/.test(queueMax) || Number(queueMax) < 1)
+      return bad('queue_max', queueMax)
     maxQueueRows = Number(queueMax)
   }
   return { snapshot: snap, from: position, maxQueueRows }
 }
 
 /** Subscribes; a resume from a position no longer kept falls back to a fresh snapshot (`reset`). */
-function open(db: SubscribeDatabase, name: string, options: SubscribeOptions): { sub: ChangeSubscription; reset: boolean } {
+function open(
+  db: SubscribeDatabase,
+  name: string,
+  options: SubscribeOptions,
+): { sub: ChangeSubscription; reset: boolean } {
   try {
     return { sub: db.subscribe(name, options), reset: false }
   } catch (e) {
@@ -101,7 +116,8 @@ function problemOf(e: unknown): Problem {
 function changeJson(columns: readonly ResultColumn[], batch: ChangeBatch, i: number): string {
   const row: Record<string, JsonValue> = {}
   const chunk = batch.chunk
-  for (let c = 0; c < columns.length; c++) row[columns[c].name] = toJson(chunk.columns[c][i] ?? null, columns[c].type, 'UTC')
+  for (let c = 0; c < columns.length; c++)
+    row[columns[c].name] = toJson(chunk.columns[c][i] ?? null, columns[c].type, 'UTC')
   const position = batch.snapshot ? batch.position : batch.position + i
   return `{"position":${position},"op":"${chunk.ops[i] > 0 ? 'insert' : 'delete'}","row":${JSON.stringify(row)}}`
 }
@@ -140,7 +156,10 @@ export function registerSubscribeRoutes(app: FastifyInstance, options: Subscribe
     for (const s of live) s.close()
   })
 
-  const sse = async (req: FastifyRequest<{ Params: { view: string } }>, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+  const sse = async (
+    req: FastifyRequest<{ Params: { view: string } }>,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined> => {
     const header = req.headers['last-event-id']
     const opts = requestOptions(req.query, typeof header === 'string' && header.trim() !== '' ? header : undefined)
     if ('status' in opts) return sendProblem(reply, opts)
@@ -180,8 +199,10 @@ export function registerSubscribeRoutes(app: FastifyInstance, options: Subscribe
           return res.write(parts.join(''))
         },
         () => {
-          if (opts.snapshot !== false && opts.from === undefined) res.write(`id: ${sub.startPosition}\nevent: snapshot\ndata: {"position":${sub.startPosition}}\n\n`)
-          else if (reset) res.write(`id: ${sub.startPosition}\nevent: snapshot\ndata: {"position":${sub.startPosition}}\n\n`)
+          if (opts.snapshot !== false && opts.from === undefined)
+            res.write(`id: ${sub.startPosition}\nevent: snapshot\ndata: {"position":${sub.startPosition}}\n\n`)
+          else if (reset)
+            res.write(`id: ${sub.startPosition}\nevent: snapshot\ndata: {"position":${sub.startPosition}}\n\n`)
         },
         () =>
           new Promise<void>((resolve) => {
@@ -196,7 +217,8 @@ export function registerSubscribeRoutes(app: FastifyInstance, options: Subscribe
           }),
       )
     } catch (e) {
-      if (!res.destroyed) res.write(`event: problem\ndata: ${JSON.stringify(problemBody(problemOf(toSluiceError(e))))}\n\n`)
+      if (!res.destroyed)
+        res.write(`event: problem\ndata: ${JSON.stringify(problemBody(problemOf(toSluiceError(e))))}\n\n`)
     } finally {
       clearInterval(heartbeat)
       res.off('close', close)
@@ -242,21 +264,24 @@ export function registerSubscribeRoutes(app: FastifyInstance, options: Subscribe
         return socket.bufferedAmount < WS_HIGH_WATER
       },
       () => {
-        if ((opts.snapshot !== false && opts.from === undefined) || reset) socket.send(`{"type":"snapshot","position":${sub.startPosition}}`)
+        if ((opts.snapshot !== false && opts.from === undefined) || reset)
+          socket.send(`{"type":"snapshot","position":${sub.startPosition}}`)
       },
       () => lastSend,
-    ).then(
-      () => {
-        if (socket.readyState === socket.OPEN) socket.close(1000)
-      },
-      (e: unknown) => {
-        if (socket.readyState === socket.OPEN) fail(problemOf(toSluiceError(e)))
-      },
-    ).finally(() => {
-      live.delete(sub)
-      sub.close()
-      onStream?.('websocket', -1)
-    })
+    )
+      .then(
+        () => {
+          if (socket.readyState === socket.OPEN) socket.close(1000)
+        },
+        (e: unknown) => {
+          if (socket.readyState === socket.OPEN) fail(problemOf(toSluiceError(e)))
+        },
+      )
+      .finally(() => {
+        live.delete(sub)
+        sub.close()
+        onStream?.('websocket', -1)
+      })
   }
 
   app.route<{ Params: { view: string } }>({

@@ -50,7 +50,12 @@ export function chooseFormat(query: string | undefined, accept: string | undefin
   if (query !== undefined) {
     const f = query.toLowerCase()
     if (f === 'json' || f === 'csv' || f === 'arrow') return f
-    return { status: 400, code: SqlState.invalid_parameter_value, detail: `unknown format "${query.slice(0, 100)}"`, hint: 'Use format=json, csv or arrow.' }
+    return {
+      status: 400,
+      code: SqlState.invalid_parameter_value,
+      detail: `unknown format "${query.slice(0, 100)}"`,
+      hint: 'Use format=json, csv or arrow.',
+    }
   }
   if (accept === undefined || accept.trim() === '') return 'json'
   // Media ranges in order of preference (q), ties by position; q=0 means "not this one".
@@ -85,29 +90,44 @@ function quoteName(name: string): string {
 }
 
 /** Reads the relation; a problem for bad names and engine errors (42P01 → 404). */
-export async function readView(db: SqlDatabase, name: string, limit: number | undefined): Promise<StatementResult | Problem> {
+export async function readView(
+  db: SqlDatabase,
+  name: string,
+  limit: number | undefined,
+): Promise<StatementResult | Problem> {
   if (name === '' || name.length > 200 || name.split('.').length > 2 || name.includes('\0')) {
     return { status: 404, code: SqlState.undefined_table, detail: `relation "${name.slice(0, 200)}" does not exist` }
   }
   const session = db.session({ applicationName: 'sluice-http' })
   try {
-    const [result] = await session.execute(`SELECT * FROM ${quoteName(name)}${limit === undefined ? '' : ` LIMIT ${limit}`}`)
+    const [result] = await session.execute(
+      `SELECT * FROM ${quoteName(name)}${limit === undefined ? '' : ` LIMIT ${limit}`}`,
+    )
     return result
   } catch (e) {
     const p = problemFromError(e)
-    return p.code === SqlState.undefined_table ? { ...p, status: 404, position: undefined } : { ...p, position: undefined }
+    return p.code === SqlState.undefined_table
+      ? { ...p, status: 404, position: undefined }
+      : { ...p, position: undefined }
   } finally {
     session.close()
   }
 }
 
 /** The result as a response body of `format`. */
-export async function encodeView(result: StatementResult, format: ViewFormat, tz: string): Promise<string | Uint8Array> {
+export async function encodeView(
+  result: StatementResult,
+  format: ViewFormat,
+  tz: string,
+): Promise<string | Uint8Array> {
   const columns = result.columns ?? []
   const rows = result.rows ?? []
   switch (format) {
     case 'json':
-      return JSON.stringify({ columns: columns.map((c) => ({ name: c.name, type: formatTypeName(c.type) })), rows: jsonRows(columns, rows, tz) })
+      return JSON.stringify({
+        columns: columns.map((c) => ({ name: c.name, type: formatTypeName(c.type) })),
+        rows: jsonRows(columns, rows, tz),
+      })
     case 'csv':
       return csv(columns, rows, tz)
     case 'arrow':
@@ -138,4 +158,3 @@ function csv(columns: readonly ResultColumn[], rows: readonly (readonly Value[])
   }
   return lines.join('\r\n') + '\r\n'
 }
-

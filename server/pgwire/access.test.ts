@@ -84,10 +84,25 @@ beforeAll(async () => {
   await db.sql('CREATE TABLE acc_t (id BIGINT PRIMARY KEY, name TEXT)')
   await db.sql("INSERT INTO acc_t VALUES (1, 'ann')")
   dir = mkdtempSync(join(tmpdir(), 'sluice-pgwire-tls-'))
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' })
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  )
   tls = { cert: readFileSync(join(dir, 'cert.pem')), key: readFileSync(join(dir, 'key.pem')) }
 })
 
@@ -100,7 +115,9 @@ afterAll(async () => {
 describe('SCRAM-SHA-256', () => {
   it('authenticates pg and psql, refuses wrong passwords and unknown users alike', async () => {
     const s = await serve({ mode: 'password', users: new Map([['sluice', 'sc-pw']]) })
-    expect((await query({ port: s.port, user: 'sluice', password: 'sc-pw' }, 'SELECT name FROM acc_t')).rows).toEqual([{ name: 'ann' }])
+    expect((await query({ port: s.port, user: 'sluice', password: 'sc-pw' }, 'SELECT name FROM acc_t')).rows).toEqual([
+      { name: 'ann' },
+    ])
     const ok = await psql(s.port, 'sluice', ['-c', 'SELECT 1'], { PGPASSWORD: 'sc-pw' })
     expect([ok.code, ok.stdout]).toEqual([0, '1\n'])
     // The first answer to a startup is AuthenticationSASL (10) offering SCRAM-SHA-256, not MD5 (5).
@@ -109,7 +126,9 @@ describe('SCRAM-SHA-256', () => {
     expect(first.subarray(9).toString('latin1')).toBe('SCRAM-SHA-256\0\0')
     const wrong = await query({ port: s.port, user: 'sluice', password: 'nope' }, 'SELECT 1').catch((e: unknown) => e)
     expect(wrong).toMatchObject({ code: '28P01', message: 'password authentication failed for user "sluice"' })
-    const unknown = await query({ port: s.port, user: 'mallory', password: 'sc-pw' }, 'SELECT 1').catch((e: unknown) => e)
+    const unknown = await query({ port: s.port, user: 'mallory', password: 'sc-pw' }, 'SELECT 1').catch(
+      (e: unknown) => e,
+    )
     expect(unknown).toMatchObject({ code: '28P01', message: 'password authentication failed for user "mallory"' })
     const bad = await psql(s.port, 'sluice', ['-c', 'SELECT 1'], { PGPASSWORD: 'nope' })
     expect(bad.code).toBe(2)
@@ -120,13 +139,19 @@ describe('SCRAM-SHA-256', () => {
     const verifier = formatVerifier(makeVerifier('from-file', randomBytes(16), 4096))
     expect(verifier).toMatch(/^SCRAM-SHA-256\$4096:/)
     const s = await serve({ mode: 'password', users: new Map([['ops', { password: verifier }]]) })
-    expect((await query({ port: s.port, user: 'ops', password: 'from-file' }, 'SELECT 3 AS n')).rows).toEqual([{ n: 3 }])
-    await expect(query({ port: s.port, user: 'ops', password: verifier }, 'SELECT 1')).rejects.toMatchObject({ code: '28P01' })
+    expect((await query({ port: s.port, user: 'ops', password: 'from-file' }, 'SELECT 3 AS n')).rows).toEqual([
+      { n: 3 },
+    ])
+    await expect(query({ port: s.port, user: 'ops', password: verifier }, 'SELECT 1')).rejects.toMatchObject({
+      code: '28P01',
+    })
   })
 
   it('still offers md5 when configured', async () => {
     const s = await serve({ mode: 'password', users: new Map([['sluice', 'm5']]), method: 'md5' })
-    expect((await query({ port: s.port, user: 'sluice', password: 'm5' }, 'SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+    expect((await query({ port: s.port, user: 'sluice', password: 'm5' }, 'SELECT 1 AS one')).rows).toEqual([
+      { one: 1 },
+    ])
   })
 })
 
@@ -164,7 +189,10 @@ describe('the read-only role', () => {
     } finally {
       await c.end()
     }
-    const admin = await query({ port: s.port, user: 'sluice', password: 'admin-pw' }, "INSERT INTO acc_t VALUES (9, 'zed')")
+    const admin = await query(
+      { port: s.port, user: 'sluice', password: 'admin-pw' },
+      "INSERT INTO acc_t VALUES (9, 'zed')",
+    )
     expect(admin.rowCount).toBe(1)
     const viaPsql = await psql(s.port, 'bi', ['-c', 'DELETE FROM acc_t'], { PGPASSWORD: 'bi-pw' })
     expect(viaPsql.code).toBe(1)
@@ -174,14 +202,19 @@ describe('the read-only role', () => {
   it('applies to users listed under trust authentication', async () => {
     const s = await serve({ mode: 'trust', users: new Map([['viewer', { role: 'readonly' }]]) })
     await expect(query({ port: s.port, user: 'viewer' }, 'DROP TABLE acc_t')).rejects.toMatchObject({ code: '42501' })
-    expect((await query({ port: s.port, user: 'anyone' }, 'SELECT count(*) AS n FROM acc_t')).rows).toEqual([{ n: '2' }])
+    expect((await query({ port: s.port, user: 'anyone' }, 'SELECT count(*) AS n FROM acc_t')).rows).toEqual([
+      { n: '2' },
+    ])
   })
 })
 
 describe('TLS', () => {
   it('upgrades on SSLRequest for pg and psql when a certificate is configured', async () => {
     const s = await serve({ mode: 'password', users: new Map([['sluice', 'tls-pw']]) }, tls)
-    const r = await query({ port: s.port, user: 'sluice', password: 'tls-pw', ssl: { rejectUnauthorized: false } }, 'SELECT name FROM acc_t WHERE id = 1')
+    const r = await query(
+      { port: s.port, user: 'sluice', password: 'tls-pw', ssl: { rejectUnauthorized: false } },
+      'SELECT name FROM acc_t WHERE id = 1',
+    )
     expect(r.rows).toEqual([{ name: 'ann' }])
     const strict = await query(
       { port: s.port, user: 'sluice', password: 'tls-pw', ssl: { ca: tls.cert.toString(), servername: 'localhost' } },
@@ -194,7 +227,9 @@ describe('TLS', () => {
     const info = await psql(s.port, 'sluice', ['-c', '\\conninfo'], { PGPASSWORD: 'tls-pw', PGSSLMODE: 'require' })
     expect(info.stdout).toMatch(/SSL connection \(protocol: TLSv1\.[23]/)
     // Plain clients are still served unless TLS is required.
-    expect((await query({ port: s.port, user: 'sluice', password: 'tls-pw' }, 'SELECT 7 AS n')).rows).toEqual([{ n: 7 }])
+    expect((await query({ port: s.port, user: 'sluice', password: 'tls-pw' }, 'SELECT 7 AS n')).rows).toEqual([
+      { n: 7 },
+    ])
   })
 
   it("answers 'N' without a certificate, so sslmode=prefer goes on in plain text and require fails", async () => {
@@ -209,6 +244,8 @@ describe('TLS', () => {
   it('refuses plain-text clients when TLS is required', async () => {
     const s = await serve({ mode: 'trust' }, { ...tls, required: true })
     await expect(query({ port: s.port, user: 'sluice' }, 'SELECT 1')).rejects.toMatchObject({ code: '28000' })
-    expect((await query({ port: s.port, user: 'sluice', ssl: { rejectUnauthorized: false } }, 'SELECT 9 AS n')).rows).toEqual([{ n: 9 }])
+    expect(
+      (await query({ port: s.port, user: 'sluice', ssl: { rejectUnauthorized: false } }, 'SELECT 9 AS n')).rows,
+    ).toEqual([{ n: 9 }])
   })
 })

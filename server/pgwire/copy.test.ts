@@ -33,7 +33,12 @@ beforeAll(async () => {
   await db.sql(
     "INSERT INTO copy_t VALUES (1, 'ann', 1.50, true), (2, NULL, 20, false), (3, E'tab\\there, \"quoted\"\\nnext', NULL, NULL), (4, '', 0, true)",
   )
-  server = await startPgServer({ host: '127.0.0.1', port: 0, auth: { mode: 'trust' }, openSession: (s) => db.session(s) })
+  server = await startPgServer({
+    host: '127.0.0.1',
+    port: 0,
+    auth: { mode: 'trust' },
+    openSession: (s) => db.session(s),
+  })
 })
 
 afterAll(async () => {
@@ -49,14 +54,23 @@ describe('COPY TO STDOUT', () => {
   })
 
   it('writes CSV with a header, quoting what needs it and telling NULL from the empty string', async () => {
-    const r = await psql(['-c', 'COPY (SELECT id, name, price FROM copy_t ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)'])
+    const r = await psql([
+      '-c',
+      'COPY (SELECT id, name, price FROM copy_t ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)',
+    ])
     expect(r.stdout).toBe('id,name,price\n1,ann,1.50\n2,,20\n3,"tab\there, ""quoted""\nnext",\n4,"",0\n')
   })
 
   it("runs psql's \\copy (query) to stdout, in both option syntaxes", async () => {
-    const modern = await psql(['-c', "\\copy (select id, name from copy_t where id <= 2 order by id) to stdout with (format csv, header true, delimiter ';')"])
+    const modern = await psql([
+      '-c',
+      "\\copy (select id, name from copy_t where id <= 2 order by id) to stdout with (format csv, header true, delimiter ';')",
+    ])
     expect(modern.stdout).toBe('id;name\n1;ann\n2;\n')
-    const legacy = await psql(['-c', "\\copy (select id, name from copy_t where id = 1) to stdout with csv header delimiter as '|'"])
+    const legacy = await psql([
+      '-c',
+      "\\copy (select id, name from copy_t where id = 1) to stdout with csv header delimiter as '|'",
+    ])
     expect(legacy.stdout).toBe('id|name\n1|ann\n')
     const nulls = await psql(['-c', "COPY (SELECT name FROM copy_t WHERE id = 2) TO STDOUT (NULL 'none')"])
     expect(nulls.stdout).toBe('none\n')
@@ -64,7 +78,12 @@ describe('COPY TO STDOUT', () => {
 
   it('copies a whole table or some of its columns', async () => {
     const r = await psql(['-c', 'COPY copy_t (id, ok) TO STDOUT CSV'])
-    expect(r.stdout.split('\n').filter((l) => l !== '').sort()).toEqual(['1,t', '2,f', '3,', '4,t'])
+    expect(
+      r.stdout
+        .split('\n')
+        .filter((l) => l !== '')
+        .sort(),
+    ).toEqual(['1,t', '2,f', '3,', '4,t'])
   })
 
   it('reports the row count to the pg client and errors with SQLSTATEs', async () => {
@@ -88,15 +107,26 @@ describe('COPY TO STDOUT', () => {
 
   it('parses the statement forms it accepts', () => {
     expect(parseCopy('SELECT 1')).toBeUndefined()
-    expect(parseCopy("copy ( select ')' as p, \"a)\" from t -- )\n ) to stdout;")?.query).toBe(" select ')' as p, \"a)\" from t -- )\n ")
+    expect(parseCopy('copy ( select \')\' as p, "a)" from t -- )\n ) to stdout;')?.query).toBe(
+      ' select \')\' as p, "a)" from t -- )\n ',
+    )
     expect(parseCopy('COPY "My Table" TO STDOUT')?.query).toBe('SELECT * FROM "My Table"')
-    expect(parseCopy("COPY (SELECT 1) TO STDOUT WITH (FORMAT 'csv', QUOTE '''', HEADER off)")?.options).toMatchObject({ format: 'csv', quote: "'", header: false })
+    expect(parseCopy("COPY (SELECT 1) TO STDOUT WITH (FORMAT 'csv', QUOTE '''', HEADER off)")?.options).toMatchObject({
+      format: 'csv',
+      quote: "'",
+      header: false,
+    })
   })
 })
 
 describe('psql -c with several statements', () => {
   it('runs them all and prints each result', async () => {
-    const r = await psql(['-A', '-t', '-c', "SELECT 1; SELECT name FROM copy_t WHERE id = 1; SET timezone = 'UTC'; SELECT 2"])
+    const r = await psql([
+      '-A',
+      '-t',
+      '-c',
+      "SELECT 1; SELECT name FROM copy_t WHERE id = 1; SET timezone = 'UTC'; SELECT 2",
+    ])
     expect(r).toMatchObject({ code: 0, stdout: '1\nann\n2\n' })
     const failing = await psql(['-A', '-t', '-c', 'SELECT 1; SELECT * FROM nowhere; SELECT 3'])
     expect(failing.code).toBe(1)

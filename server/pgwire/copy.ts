@@ -58,7 +58,14 @@ export function parseCopy(sql: string): CopyOut | undefined {
 }
 
 function copyOptions(lex: Lexer): CopyOptions {
-  const o = { format: 'text', header: false, delimiter: undefined as string | undefined, nullString: undefined as string | undefined, quote: '"', escape: undefined as string | undefined }
+  const o = {
+    format: 'text',
+    header: false,
+    delimiter: undefined as string | undefined,
+    nullString: undefined as string | undefined,
+    quote: '"',
+    escape: undefined as string | undefined,
+  }
   const set = (name: string, value: string | undefined): void => {
     switch (name) {
       case 'format': {
@@ -90,7 +97,8 @@ function copyOptions(lex: Lexer): CopyOptions {
         o.escape = single(name, value)
         return
       case 'encoding':
-        if (value === undefined || !/^utf-?8$/i.test(value)) throw new WireError('0A000', 'COPY supports only ENCODING \'UTF8\'')
+        if (value === undefined || !/^utf-?8$/i.test(value))
+          throw new WireError('0A000', "COPY supports only ENCODING 'UTF8'")
         return
       default:
         throw new WireError('22023', `option "${name}" not recognized`)
@@ -149,7 +157,8 @@ function bool(name: string, value: string): boolean {
 }
 
 function single(name: string, value: string | undefined): string {
-  if (value === undefined || value.length !== 1) throw new WireError('22023', `COPY ${name} must be a single one-byte character`)
+  if (value === undefined || value.length !== 1)
+    throw new WireError('22023', `COPY ${name} must be a single one-byte character`)
   return value
 }
 
@@ -264,7 +273,9 @@ class Lexer {
   /** A plain or quoted (possibly schema-qualified) name, as written. */
   identifier(): string | undefined {
     this.skipSpace()
-    const m = /^(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")(?:\.(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+"))?/.exec(this.rest())
+    const m = /^(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")(?:\.(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+"))?/.exec(
+      this.rest(),
+    )
     if (m === null) return undefined
     this.at += m[0].length
     return m[0]

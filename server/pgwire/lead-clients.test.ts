@@ -20,10 +20,22 @@ describe('pgwire', () => {
 
   beforeAll(async () => {
     db = await Sluice.open({ dataDir: ':memory:' })
-    await db.sql("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT, ts TIMESTAMP, price NUMERIC, ok BOOLEAN)")
-    await db.sql("INSERT INTO t VALUES (1, 'ann', '2024-01-01 10:00:00', 1.50, true), (2, NULL, '2024-01-02 00:00:00.25', 20, false)")
-    server = await startPgServer({ host: '127.0.0.1', port: 0, auth: { mode: 'trust' }, openSession: (s) => db.session(s) })
-    secured = await startPgServer({ host: '127.0.0.1', port: 0, auth: { mode: 'password', users: new Map([['sluice', 's3cret']]) }, openSession: (s) => db.session(s) })
+    await db.sql('CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT, ts TIMESTAMP, price NUMERIC, ok BOOLEAN)')
+    await db.sql(
+      "INSERT INTO t VALUES (1, 'ann', '2024-01-01 10:00:00', 1.50, true), (2, NULL, '2024-01-02 00:00:00.25', 20, false)",
+    )
+    server = await startPgServer({
+      host: '127.0.0.1',
+      port: 0,
+      auth: { mode: 'trust' },
+      openSession: (s) => db.session(s),
+    })
+    secured = await startPgServer({
+      host: '127.0.0.1',
+      port: 0,
+      auth: { mode: 'password', users: new Map([['sluice', 's3cret']]) },
+      openSession: (s) => db.session(s),
+    })
   })
 
   afterAll(async () => {
@@ -32,7 +44,8 @@ describe('pgwire', () => {
     await db.close()
   })
 
-  const client = (port = server.port, password?: string): pg.Client => new pg.Client({ host: '127.0.0.1', port, user: 'sluice', database: 'sluice', password })
+  const client = (port = server.port, password?: string): pg.Client =>
+    new pg.Client({ host: '127.0.0.1', port, user: 'sluice', database: 'sluice', password })
 
   it('answers simple and extended queries with typed values', async () => {
     const c = client()
@@ -65,7 +78,10 @@ describe('pgwire', () => {
     try {
       await expect(c.query('SELECT * FROM t WHERE nme = 1')).rejects.toMatchObject({ code: '42703', position: '23' })
       await expect(c.query('SELECT 1 +')).rejects.toMatchObject({ code: '42601' })
-      await expect(c.query('SELECT * FROM missing')).rejects.toMatchObject({ code: '42P01', message: 'relation "missing" does not exist' })
+      await expect(c.query('SELECT * FROM missing')).rejects.toMatchObject({
+        code: '42P01',
+        message: 'relation "missing" does not exist',
+      })
       await expect(c.query('INSERT INTO t VALUES (1, NULL, NULL, NULL, NULL)')).rejects.toMatchObject({ code: '23505' })
       await expect(c.query('SELECT $1::int8 / 0', [5])).rejects.toMatchObject({ code: '22012' })
       expect((await c.query('SELECT 42 AS still_here')).rows).toEqual([{ still_here: 42 }])
@@ -75,11 +91,47 @@ describe('pgwire', () => {
   })
 
   it('works with psql, including password authentication', async () => {
-    const { stdout } = await run('psql', ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(server.port), '-U', 'sluice', '-d', 'sluice', '-c', 'SELECT name FROM t WHERE id = 1'])
+    const { stdout } = await run('psql', [
+      '-X',
+      '-A',
+      '-t',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(server.port),
+      '-U',
+      'sluice',
+      '-d',
+      'sluice',
+      '-c',
+      'SELECT name FROM t WHERE id = 1',
+    ])
     expect(stdout.trim()).toBe('ann')
-    const ok = await run('psql', ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(secured.port), '-U', 'sluice', '-d', 'sluice', '-c', 'SELECT 7'], { env: { ...process.env, PGPASSWORD: 's3cret' } })
+    const ok = await run(
+      'psql',
+      [
+        '-X',
+        '-A',
+        '-t',
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(secured.port),
+        '-U',
+        'sluice',
+        '-d',
+        'sluice',
+        '-c',
+        'SELECT 7',
+      ],
+      { env: { ...process.env, PGPASSWORD: 's3cret' } },
+    )
     expect(ok.stdout.trim()).toBe('7')
-    const bad = await run('psql', ['-X', '-h', '127.0.0.1', '-p', String(secured.port), '-U', 'sluice', '-d', 'sluice', '-c', 'SELECT 7'], { env: { ...process.env, PGPASSWORD: 'wrong' } }).catch((e: { code: number; stderr: string }) => e)
+    const bad = await run(
+      'psql',
+      ['-X', '-h', '127.0.0.1', '-p', String(secured.port), '-U', 'sluice', '-d', 'sluice', '-c', 'SELECT 7'],
+      { env: { ...process.env, PGPASSWORD: 'wrong' } },
+    ).catch((e: { code: number; stderr: string }) => e)
     expect(bad).toMatchObject({ code: 2 })
     expect((bad as { stderr: string }).stderr).toMatch(/password authentication failed for user "sluice"/)
   })
@@ -91,11 +143,24 @@ describe('pgwire', () => {
       Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]),
       Buffer.from([0, 0, 0, 3]),
       Buffer.concat([Buffer.from([0, 0, 0, 9, 0, 3, 0, 0, 0]), Buffer.from('Q\x00\x00\x00\x04')]),
-      Buffer.concat([Buffer.from([0, 0, 0, 23, 0, 3, 0, 0]), Buffer.from('user\0sluice\0\0'), Buffer.from('Z\x7f\xff\xff\xff')]),
-      Buffer.concat([Buffer.from([0, 0, 0, 23, 0, 3, 0, 0]), Buffer.from('user\0sluice\0\0'), Buffer.from('P\x00\x00\x00\x05x')]),
-      Buffer.concat([Buffer.from([0, 0, 0, 23, 0, 3, 0, 0]), Buffer.from('user\0sluice\0\0'), Buffer.from('B\x00\x00\x00\x08abcd')]),
+      Buffer.concat([
+        Buffer.from([0, 0, 0, 23, 0, 3, 0, 0]),
+        Buffer.from('user\0sluice\0\0'),
+        Buffer.from('Z\x7f\xff\xff\xff'),
+      ]),
+      Buffer.concat([
+        Buffer.from([0, 0, 0, 23, 0, 3, 0, 0]),
+        Buffer.from('user\0sluice\0\0'),
+        Buffer.from('P\x00\x00\x00\x05x'),
+      ]),
+      Buffer.concat([
+        Buffer.from([0, 0, 0, 23, 0, 3, 0, 0]),
+        Buffer.from('user\0sluice\0\0'),
+        Buffer.from('B\x00\x00\x00\x08abcd'),
+      ]),
     ]
-    for (let k = 0; k < 200; k++) payloads.push(Buffer.from(Array.from({ length: 1 + (k % 50) }, (_x, i) => (i * 37 + k * 11) % 256)))
+    for (let k = 0; k < 200; k++)
+      payloads.push(Buffer.from(Array.from({ length: 1 + (k % 50) }, (_x, i) => (i * 37 + k * 11) % 256)))
     for (const p of payloads) {
       await new Promise<void>((resolve) => {
         const s = connect(server.port, '127.0.0.1', () => s.end(p))

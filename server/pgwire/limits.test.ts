@@ -68,7 +68,10 @@ describe('statement_timeout', () => {
       await c.query("SET statement_timeout = '100ms'")
       expect((await c.query('SHOW statement_timeout')).rows).toEqual([{ statement_timeout: '100ms' }])
       const started = Date.now()
-      await expect(c.query(SLOW)).rejects.toMatchObject({ code: '57014', message: 'canceling statement due to statement timeout' })
+      await expect(c.query(SLOW)).rejects.toMatchObject({
+        code: '57014',
+        message: 'canceling statement due to statement timeout',
+      })
       expect(Date.now() - started).toBeLessThan(1500)
       expect((await c.query('SELECT count(*) AS n FROM lim_big')).rows).toEqual([{ n: String(ROWS) }])
       await c.query('SET statement_timeout = 0')

@@ -65,7 +65,8 @@ export async function startPgServer(options: PgServerOptions): Promise<PgServer>
   const live = new Map<number, Connection>()
   const sockets = new Set<Socket>()
   // Built once: a bad certificate or key fails the start, not the first client.
-  const tls = options.tls === undefined ? undefined : createSecureContext({ cert: options.tls.cert, key: options.tls.key })
+  const tls =
+    options.tls === undefined ? undefined : createSecureContext({ cert: options.tls.cert, key: options.tls.key })
   let nextPid = 1
 
   const cancel = (pid: number, secret: number): void => {

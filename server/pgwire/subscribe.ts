@@ -57,7 +57,13 @@ export async function streamChanges(
   }
 }
 
-function sendBatch(out: Output, batch: ChangeBatch, types: readonly DataType[], fmts: readonly number[], tz: string): void {
+function sendBatch(
+  out: Output,
+  batch: ChangeBatch,
+  types: readonly DataType[],
+  fmts: readonly number[],
+  tz: string,
+): void {
   const { chunk } = batch
   const width = types.length
   const cells: (Buffer | null)[] = new Array<Buffer | null>(width)

@@ -15,7 +15,6 @@ import { WireError } from './errors.ts'
 const PG_EPOCH_US = 946_684_800_000_000
 const PG_EPOCH_DAYS = 10_957
 
-
 /** The format actually used for a column when the client asked for `requested` (0 text, 1 binary). */
 export function resultFormat(type: DataType, requested: number): number {
   return requested === 1 && type.kind !== 'array' ? 1 : 0

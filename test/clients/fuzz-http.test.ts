@@ -25,8 +25,41 @@ function generator(seed: number): () => number {
   }
 }
 
-const SQL = ['SELECT 1', 'SELECT * FROM hv', 'SELECT k FROM hv WHERE k = $1', 'SELECT $1::int8', 'SELECT 1/0', 'SELECT * FROM nowhere', 'INSERT INTO events VALUES ($1, $2)', 'SHOW timezone', 'SELECT', '', 'FLUSH', 'SELECT * FROM pg_catalog.pg_class']
-const JUNK = ['{', '}', '[', ']', '"', ':', ',', 'null', 'true', '1e999', '-0', '\\u0000', '\u00ff', '\ud800', '{"sql":', '"sql"', '"params"', '[1,', 'NaN']
+const SQL = [
+  'SELECT 1',
+  'SELECT * FROM hv',
+  'SELECT k FROM hv WHERE k = $1',
+  'SELECT $1::int8',
+  'SELECT 1/0',
+  'SELECT * FROM nowhere',
+  'INSERT INTO events VALUES ($1, $2)',
+  'SHOW timezone',
+  'SELECT',
+  '',
+  'FLUSH',
+  'SELECT * FROM pg_catalog.pg_class',
+]
+const JUNK = [
+  '{',
+  '}',
+  '[',
+  ']',
+  '"',
+  ':',
+  ',',
+  'null',
+  'true',
+  '1e999',
+  '-0',
+  '\\u0000',
+  '\u00ff',
+  '\ud800',
+  '{"sql":',
+  '"sql"',
+  '"params"',
+  '[1,',
+  'NaN',
+]
 
 describe('HTTP API fuzzing', () => {
   let db: Sluice
@@ -64,26 +97,108 @@ describe('HTTP API fuzzing', () => {
       const i = int(s.length)
       return s.slice(0, i) + pick(JUNK) + s.slice(i + int(3))
     }
-    const value = (): unknown => pick([1, -1, 2 ** 63, 'x', null, true, [], {}, [1, [2]], { a: 1 }, '9'.repeat(40), 1.5, '2024-01-01', ''])
+    const value = (): unknown =>
+      pick([1, -1, 2 ** 63, 'x', null, true, [], {}, [1, [2]], { a: 1 }, '9'.repeat(40), 1.5, '2024-01-01', ''])
     const statuses = new Map<number, number>()
     for (let i = 0; i < REQUESTS; i++) {
       const r = rand()
       let res
       if (r < 0.45) {
-        const body = rand() < 0.6 ? mutate(JSON.stringify(rand() < 0.8 ? { sql: mutate(pick(SQL)), params: rand() < 0.5 ? undefined : Array.from({ length: int(4) }, value) } : pick([{ sql: 1 }, { query: 'SELECT 1' }, [], 'SELECT 1', { sql: ['SELECT 1'] }, { sql: 'SELECT 1', params: 'x' }, { sql: 'SELECT 1', extra: true }]))) : Array.from({ length: int(8) }, () => pick(JUNK)).join('')
-        res = await app.inject({ method: 'POST', url: '/v1/sql', payload: body, headers: { 'content-type': pick(['application/json', 'application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1']) } })
+        const body =
+          rand() < 0.6
+            ? mutate(
+                JSON.stringify(
+                  rand() < 0.8
+                    ? {
+                        sql: mutate(pick(SQL)),
+                        params: rand() < 0.5 ? undefined : Array.from({ length: int(4) }, value),
+                      }
+                    : pick([
+                        { sql: 1 },
+                        { query: 'SELECT 1' },
+                        [],
+                        'SELECT 1',
+                        { sql: ['SELECT 1'] },
+                        { sql: 'SELECT 1', params: 'x' },
+                        { sql: 'SELECT 1', extra: true },
+                      ]),
+                ),
+              )
+            : Array.from({ length: int(8) }, () => pick(JUNK)).join('')
+        res = await app.inject({
+          method: 'POST',
+          url: '/v1/sql',
+          payload: body,
+          headers: {
+            'content-type': pick([
+              'application/json',
+              'application/json',
+              'text/plain',
+              'application/x-www-form-urlencoded',
+              'application/json; charset=latin1',
+            ]),
+          },
+        })
       } else if (r < 0.8) {
         const table = pick(['events', 'events', 'base', 'hv', 'nowhere', '%00', 'a'.repeat(300), 'ev%20ents'])
-        const lines = Array.from({ length: 1 + int(5) }, () => mutate(JSON.stringify(pick([{ id: int(100), note: 'n' }, { id: 'x' }, { nope: 1 }, [1, 2], { id: value(), note: value() }, 'plain']))))
-        res = await app.inject({ method: 'POST', url: `/v1/ingest/${table}`, payload: lines.join(pick(['\n', '\r\n', '', '\n\n'])), headers: { 'content-type': pick(['application/x-ndjson', 'application/jsonl', 'application/json', 'text/csv', 'application/x-ndjson; charset=utf-8']) } })
+        const lines = Array.from({ length: 1 + int(5) }, () =>
+          mutate(
+            JSON.stringify(
+              pick([
+                { id: int(100), note: 'n' },
+                { id: 'x' },
+                { nope: 1 },
+                [1, 2],
+                { id: value(), note: value() },
+                'plain',
+              ]),
+            ),
+          ),
+        )
+        res = await app.inject({
+          method: 'POST',
+          url: `/v1/ingest/${table}`,
+          payload: lines.join(pick(['\n', '\r\n', '', '\n\n'])),
+          headers: {
+            'content-type': pick([
+              'application/x-ndjson',
+              'application/jsonl',
+              'application/json',
+              'text/csv',
+              'application/x-ndjson; charset=utf-8',
+            ]),
+          },
+        })
       } else {
         const name = pick(['hv', 'base', 'events', 'nowhere', '..', '%2e%2e', 'hv%00', 'h'.repeat(500)])
-        const qs = pick(['', '?format=json', '?format=csv', '?format=arrow', '?format=xml', '?limit=-1', '?limit=abc', '?limit=99999999999', '?limit=1&limit=2', '?x=1', '?format[]=json', '?%zz', '?limit=1&format=csv'])
-        res = await app.inject({ method: 'GET', url: `/v1/views/${name}${qs}`, headers: { accept: pick(['*/*', 'application/json', 'text/csv', 'application/vnd.apache.arrow.stream', 'image/png']) } })
+        const qs = pick([
+          '',
+          '?format=json',
+          '?format=csv',
+          '?format=arrow',
+          '?format=xml',
+          '?limit=-1',
+          '?limit=abc',
+          '?limit=99999999999',
+          '?limit=1&limit=2',
+          '?x=1',
+          '?format[]=json',
+          '?%zz',
+          '?limit=1&format=csv',
+        ])
+        res = await app.inject({
+          method: 'GET',
+          url: `/v1/views/${name}${qs}`,
+          headers: {
+            accept: pick(['*/*', 'application/json', 'text/csv', 'application/vnd.apache.arrow.stream', 'image/png']),
+          },
+        })
       }
       statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1)
       if (res.statusCode >= 400) {
-        expect(res.headers['content-type'], `${res.statusCode} ${res.body.slice(0, 200)}`).toMatch(/^application\/problem\+json/)
+        expect(res.headers['content-type'], `${res.statusCode} ${res.body.slice(0, 200)}`).toMatch(
+          /^application\/problem\+json/,
+        )
         const problem = res.json<{ status: number; code?: string }>()
         expect(problem.status).toBe(res.statusCode)
         expect(problem.code, res.body.slice(0, 300)).toMatch(/^[0-9A-Z]{5}$/)

@@ -106,7 +106,11 @@ class Fuzzer {
       // A mutated statement: a character replaced, dropped or doubled.
       const i = this.int(s.length)
       const c = String.fromCharCode(32 + this.int(95))
-      return this.pick([s.slice(0, i) + c + s.slice(i + 1), s.slice(0, i) + s.slice(i + 1), s.slice(0, i) + s[i] + s.slice(i)])
+      return this.pick([
+        s.slice(0, i) + c + s.slice(i + 1),
+        s.slice(0, i) + s.slice(i + 1),
+        s.slice(0, i) + s[i] + s.slice(i),
+      ])
     }
     return s
   }
@@ -114,7 +118,12 @@ class Fuzzer {
   param(): Buffer {
     const r = this.rand()
     if (r < 0.1) return i32(-1)
-    const data = r < 0.5 ? Buffer.from(String(this.int(1000) - 500)) : r < 0.7 ? Buffer.from(this.pick(['fz', 'abc', '2024-01-01', '{1,2}', 't', 'NaN'])) : this.bytes(this.int(12))
+    const data =
+      r < 0.5
+        ? Buffer.from(String(this.int(1000) - 500))
+        : r < 0.7
+          ? Buffer.from(this.pick(['fz', 'abc', '2024-01-01', '{1,2}', 't', 'NaN']))
+          : this.bytes(this.int(12))
     return Buffer.concat([i32(data.length), data])
   }
 
@@ -126,17 +135,40 @@ class Fuzzer {
         return frame('Q', cstr(this.sql()))
       case 'P': {
         const n = this.int(4)
-        return frame('P', Buffer.concat([cstr(this.name()), cstr(this.sql()), i16(n), ...Array.from({ length: n }, () => i32(this.pick([0, 0, 20, 23, 25, 1043, 16, 1700, 99999, -1])))]))
+        return frame(
+          'P',
+          Buffer.concat([
+            cstr(this.name()),
+            cstr(this.sql()),
+            i16(n),
+            ...Array.from({ length: n }, () => i32(this.pick([0, 0, 20, 23, 25, 1043, 16, 1700, 99999, -1]))),
+          ]),
+        )
       }
       case 'B': {
         const nf = this.int(3)
         const np = this.int(4)
         const nr = this.int(3)
-        return frame('B', Buffer.concat([cstr(this.name()), cstr(this.name()), i16(nf), ...Array.from({ length: nf }, () => i16(this.int(3))), i16(np), ...Array.from({ length: np }, () => this.param()), i16(nr), ...Array.from({ length: nr }, () => i16(this.int(3)))]))
+        return frame(
+          'B',
+          Buffer.concat([
+            cstr(this.name()),
+            cstr(this.name()),
+            i16(nf),
+            ...Array.from({ length: nf }, () => i16(this.int(3))),
+            i16(np),
+            ...Array.from({ length: np }, () => this.param()),
+            i16(nr),
+            ...Array.from({ length: nr }, () => i16(this.int(3))),
+          ]),
+        )
       }
       case 'D':
       case 'C':
-        return frame(type, Buffer.concat([Buffer.from(this.rand() < 0.02 ? 'Z' : this.pick(['S', 'P'])), cstr(this.name())]))
+        return frame(
+          type,
+          Buffer.concat([Buffer.from(this.rand() < 0.02 ? 'Z' : this.pick(['S', 'P'])), cstr(this.name())]),
+        )
       case 'E':
         return frame('E', Buffer.concat([cstr(this.name()), i32(this.pick([0, 1, 2, 5, -1, 1000]))]))
       case 'S':
@@ -182,7 +214,14 @@ class Fuzzer {
 }
 
 function startup(): Buffer {
-  const body = Buffer.concat([i32(196608), cstr('user'), cstr('sluice'), cstr('database'), cstr('sluice'), Buffer.from([0])])
+  const body = Buffer.concat([
+    i32(196608),
+    cstr('user'),
+    cstr('sluice'),
+    cstr('database'),
+    cstr('sluice'),
+    Buffer.from([0]),
+  ])
   return Buffer.concat([i32(body.length + 4), body])
 }
 
@@ -219,7 +258,8 @@ class Session {
     const closed = new Promise<void>((resolve) => this.socket.once('close', () => resolve()))
     this.socket.end(data)
     const timer = new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000).unref())
-    if ((await Promise.race([closed, timer])) === 'hung') throw new Error('the server kept a connection open after the client hung up')
+    if ((await Promise.race([closed, timer])) === 'hung')
+      throw new Error('the server kept a connection open after the client hung up')
   }
 
   /** Sends `data`, then Sync and a marker query; true when the marker came back, false when closed. */
@@ -301,7 +341,9 @@ describe('pgwire fuzzing', () => {
           batch.push(m.data)
           desync = m.desync
         }
-        const answered = desync ? (await session.hangUp(Buffer.concat(batch)), false) : await session.roundTrip(Buffer.concat(batch), `marker-${w}-${round++}`)
+        const answered = desync
+          ? (await session.hangUp(Buffer.concat(batch)), false)
+          : await session.roundTrip(Buffer.concat(batch), `marker-${w}-${round++}`)
         if (!answered) {
           closedByServer++
           session.socket.destroy()
@@ -324,6 +366,8 @@ describe('pgwire fuzzing', () => {
     const fresh = await sluice.query('SELECT v FROM fz WHERE k = 2')
     expect(fresh.rows).toEqual([{ v: 'two' }])
     expect(sluice.output).not.toMatch(/pgwire connection loop failed|uncaughtException|unhandledRejection/)
-    console.log(`pgwire fuzz: ${sent} messages over ${connections} connections (${closedByServer} ended: the server closed them after an error, or the fuzzer hung up after a broken frame), ${healthChecks} health checks`)
+    console.log(
+      `pgwire fuzz: ${sent} messages over ${connections} connections (${closedByServer} ended: the server closed them after an error, or the fuzzer hung up after a broken frame), ${healthChecks} health checks`,
+    )
   }, 180_000)
 })

@@ -44,7 +44,8 @@ function narrow(project: Extract<LogicalPlan, { kind: 'project' }>): LogicalPlan
   const join = node
   const lw = join.left.columns.length
   const used = new Set<number>()
-  for (const e of [...project.exprs, ...filters, ...(join.residual === undefined ? [] : [join.residual])]) columnsOf(e, used)
+  for (const e of [...project.exprs, ...filters, ...(join.residual === undefined ? [] : [join.residual])])
+    columnsOf(e, used)
   join.leftKeys.forEach((k) => used.add(k))
   join.rightKeys.forEach((k) => used.add(k + lw))
   if (join.interval !== undefined) {
@@ -52,12 +53,20 @@ function narrow(project: Extract<LogicalPlan, { kind: 'project' }>): LogicalPlan
     used.add(join.interval.rightTime + lw)
   }
   const keepLeft = [...used].filter((c) => c < lw).sort((a, b) => a - b)
-  const keepRight = [...used].filter((c) => c >= lw).map((c) => c - lw).sort((a, b) => a - b)
+  const keepRight = [...used]
+    .filter((c) => c >= lw)
+    .map((c) => c - lw)
+    .sort((a, b) => a - b)
   if (keepLeft.length === lw && keepRight.length === join.right.columns.length) return undefined
   const side = (plan: LogicalPlan, keep: readonly number[]): LogicalPlan =>
     keep.length === plan.columns.length
       ? plan
-      : { kind: 'project', input: plan, exprs: keep.map((c) => ({ kind: 'column', index: c, type: plan.columns[c].type })), columns: keep.map((c) => plan.columns[c]) }
+      : {
+          kind: 'project',
+          input: plan,
+          exprs: keep.map((c) => ({ kind: 'column', index: c, type: plan.columns[c].type })),
+          columns: keep.map((c) => plan.columns[c]),
+        }
   const map = new Map<number, number>()
   keepLeft.forEach((c, i) => map.set(c, i))
   keepRight.forEach((c, i) => map.set(c + lw, keepLeft.length + i))
@@ -71,10 +80,18 @@ function narrow(project: Extract<LogicalPlan, { kind: 'project' }>): LogicalPlan
     leftKeys: join.leftKeys.map((k) => keepLeft.indexOf(k)),
     rightKeys: join.rightKeys.map((k) => keepRight.indexOf(k)),
     residual: join.residual === undefined ? undefined : remapColumns(join.residual, remap),
-    interval: join.interval === undefined ? undefined : { ...join.interval, leftTime: keepLeft.indexOf(join.interval.leftTime), rightTime: keepRight.indexOf(join.interval.rightTime) },
+    interval:
+      join.interval === undefined
+        ? undefined
+        : {
+            ...join.interval,
+            leftTime: keepLeft.indexOf(join.interval.leftTime),
+            rightTime: keepRight.indexOf(join.interval.rightTime),
+          },
     columns: [...left.columns, ...right.columns],
   }
   let rebuilt: LogicalPlan = narrowed
-  for (const f of filters.reverse()) rebuilt = { kind: 'filter', input: rebuilt, predicate: remapColumns(f, remap), columns: rebuilt.columns }
+  for (const f of filters.reverse())
+    rebuilt = { kind: 'filter', input: rebuilt, predicate: remapColumns(f, remap), columns: rebuilt.columns }
   return { ...project, input: rebuilt, exprs: project.exprs.map((e) => remapColumns(e, remap)) }
 }

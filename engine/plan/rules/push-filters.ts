@@ -70,7 +70,8 @@ function pushInto(plan: LogicalPlan, predicate: BoundExpr): LogicalPlan {
       for (const p of conjuncts(predicate)) {
         const cols = [...columnsOf(p)]
         if (cols.length > 0 && cols.every((c) => c < lw)) left.push(p)
-        else if (plan.type === 'inner' && !plan.lookup && cols.length > 0 && cols.every((c) => c >= lw)) right.push(remapColumns(p, (c) => c - lw))
+        else if (plan.type === 'inner' && !plan.lookup && cols.length > 0 && cols.every((c) => c >= lw))
+          right.push(remapColumns(p, (c) => c - lw))
         else stay.push(p)
       }
       const joined: LogicalPlan = {

@@ -52,7 +52,8 @@ function bound(e: BoundExpr, input: LogicalPlan): { column: number; n: number } 
 
 /** Sets the limit on the rank node whose number `column` is, looking through plain projections. */
 function withLimit(plan: LogicalPlan, column: number, n: number): LogicalPlan {
-  if (plan.kind === 'rank' && column === plan.columns.length - 1) return { ...plan, limit: Math.min(plan.limit, Math.max(0, n)) }
+  if (plan.kind === 'rank' && column === plan.columns.length - 1)
+    return { ...plan, limit: Math.min(plan.limit, Math.max(0, n)) }
   if (plan.kind === 'project') {
     const e = plan.exprs[column]
     if (e?.kind === 'column') return { ...plan, input: withLimit(plan.input, e.index, n) }
