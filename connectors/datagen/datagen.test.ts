@@ -197,6 +197,23 @@ describe('datagen nexmark', () => {
     expect('endOffsets' in r).toBe(false)
   })
 
+  it('unpaced: generates without waiting for the clock, with the same events, and FLUSH sees its end', async () => {
+    const ctx = clock()
+    const r = reader({ table: 'bid', rate: '1000', max_events: '500', paced: 'false' }, ctx)
+    await r.open()
+    // The clock never moves: all 500 events are due at once, event times still follow the rate.
+    expect(await r.endOffsets!()).toEqual({ next: '500' })
+    expect(r.reached!({ next: '500' })).toBe(false)
+    const rows = await drainRows(r, 64)
+    expect(rows).toEqual(await generate('bid', 500, 1000))
+    expect(r.reached!({ next: '500' })).toBe(true)
+    // Paced and bounded: the end FLUSH waits for is what is due by now.
+    const paced = reader({ table: 'bid', rate: '1000', max_events: '500' }, ctx)
+    await paced.open()
+    ctx.time += 100
+    expect(await paced.endOffsets!()).toEqual({ next: '100' })
+  })
+
   it('continues the sequence after a restart from its offsets', async () => {
     const straight = await generate('bid', 4000, 1000)
     const ctx = clock()
@@ -275,6 +292,10 @@ describe('datagen nexmark', () => {
     expect(fail(opts({ max_events: '-1' }))).toMatchObject({
       code: '22023',
       message: expect.stringContaining('"max_events"'),
+    })
+    expect(fail(opts({ paced: 'sometimes' }))).toMatchObject({
+      code: '22023',
+      message: expect.stringContaining('"paced"'),
     })
     expect(fail(opts({ base_time: 'yesterday' }))).toMatchObject({
       code: '22023',

@@ -6,7 +6,12 @@
  *
  * Options: generator ('nexmark', required), table (bid | auction | person, default bid), rate
  * (events/s, default 10000), seed (default 42), max_events (stop after that many events of the
- * whole stream), base_time (event time of event 0, ISO; default the wall clock at first open).
+ * whole stream), base_time (event time of event 0, ISO; default the wall clock at first open),
+ * paced ('true' by default; 'false' generates as fast as the dataflow reads, while event time still
+ * follows `rate`: for benchmarks, where pacing would cap the measured throughput).
+ *
+ * With max_events, FLUSH waits for every event due so far (all of them when unpaced), so a bounded
+ * run can be awaited; an endless generator has no end for FLUSH to wait for.
  */
 import type { Chunk, Column } from '../../engine/chunk.ts'
 import type {
@@ -22,7 +27,7 @@ import { parseTimestamptz } from '../../engine/types/time.ts'
 import type { NexmarkTable } from './nexmark.ts'
 import { NEXMARK_COLUMNS, NexmarkGenerator } from './nexmark.ts'
 
-const OPTIONS = ['generator', 'table', 'rate', 'seed', 'max_events', 'base_time']
+const OPTIONS = ['generator', 'table', 'rate', 'seed', 'max_events', 'base_time', 'paced']
 
 /** Validated options of one datagen source. */
 export interface DatagenConfig {
@@ -32,6 +37,8 @@ export interface DatagenConfig {
   readonly maxEvents: number | undefined
   /** Event time of event 0 in ms since the epoch, when given. */
   readonly baseMs: number | undefined
+  /** False: no wall-clock pacing (event time still follows the rate). */
+  readonly paced: boolean
 }
 
 function invalid(message: string, hint?: string): SluiceError {
@@ -89,7 +96,13 @@ export function parseDatagenOptions(options: ConnectorOptions): DatagenConfig {
       )
     }
   }
-  return { table, rate, seed, maxEvents, baseMs }
+  const pacedText = (options.get('paced') ?? 'true').toLowerCase()
+  if (pacedText !== 'true' && pacedText !== 'false')
+    throw invalid(
+      `invalid value for datagen option "paced": "${options.get('paced')}"`,
+      `"paced" must be true or false`,
+    )
+  return { table, rate, seed, maxEvents, baseMs, paced: pacedText === 'true' }
 }
 
 /** Maps declared columns to the entity's column indexes (all of them when none are declared). */
@@ -128,7 +141,13 @@ class DatagenReader implements SourceReader {
     private readonly config: DatagenConfig,
     private readonly projection: readonly number[],
     private readonly ctx: ConnectorContext,
-  ) {}
+  ) {
+    // Only a bounded generator has an end FLUSH can wait for: the events due by now.
+    if (config.maxEvents !== undefined) this.endOffsets = async () => ({ next: String(this.due()) })
+  }
+
+  // `declare`: no own property unless bounded, so the runtime sees an endless generator as one.
+  declare readonly endOffsets: (() => Promise<Record<string, string>>) | undefined
 
   async open(restored?: Readonly<Record<string, string>>): Promise<void> {
     const next = restored?.next === undefined ? 0 : Number(restored.next)
@@ -151,8 +170,7 @@ class DatagenReader implements SourceReader {
   async poll(maxRows: number): Promise<Chunk | undefined> {
     const generator = this.generator
     if (generator === undefined) throw new SluiceError(SqlState.internal_error, 'datagen source polled before open')
-    let due = this.openedAtEvent + Math.floor(((this.ctx.now() - this.openedAt) * this.config.rate) / 1000)
-    if (this.config.maxEvents !== undefined && due > this.config.maxEvents) due = this.config.maxEvents
+    const due = this.due()
     if (due <= this.next || maxRows <= 0) return undefined
     const full: Column[] = NEXMARK_COLUMNS[this.config.table].map(() => [])
     this.next = generator.fill(this.config.table, this.next, due, maxRows, full)
@@ -161,8 +179,20 @@ class DatagenReader implements SourceReader {
     return { columns: this.projection.map((i) => full[i]), ops: new Int8Array(length).fill(1), length }
   }
 
+  /** The event index generation may reach now (exclusive). */
+  private due(): number {
+    const max = this.config.maxEvents
+    if (!this.config.paced) return max ?? Number.MAX_SAFE_INTEGER
+    const due = this.openedAtEvent + Math.floor(((this.ctx.now() - this.openedAt) * this.config.rate) / 1000)
+    return max !== undefined && due > max ? max : due
+  }
+
   offsets(): Record<string, string> {
     return { next: String(this.next), base: String(this.baseMs) }
+  }
+
+  reached(end: Readonly<Record<string, string>>): boolean {
+    return this.next >= Number(end.next)
   }
 
   async close(): Promise<void> {}
