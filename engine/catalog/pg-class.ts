@@ -12,6 +12,7 @@ import type { CatalogObject } from './objects.ts'
 import { indexEntries } from './indexes.ts'
 import type { SystemTable, CatalogListing } from './system-table.ts'
 import { NAMESPACE, objectOid, table } from './system-table.ts'
+import { categoryOf } from '../expr/functions.ts'
 
 const RELKIND = { source: 'r', table: 'r', materialized_view: 'm', view: 'v', sink: 'r' } as const
 
@@ -32,24 +33,6 @@ const PG_ATTRIBUTE =
 
 const PG_TYPE =
   'oid int8, typname text, typnamespace int8, typowner int8, typlen int2, typbyval bool, typtype text, typcategory text, typispreferred bool, typisdefined bool, typdelim text, typrelid int8, typsubscript int8, typelem int8, typarray int8, typinput int8, typoutput int8, typreceive int8, typsend int8, typmodin int8, typmodout int8, typanalyze int8, typalign text, typstorage text, typnotnull bool, typbasetype int8, typtypmod int4, typndims int4, typcollation int8, typdefaultbin text, typdefault text, typacl text[]'
-
-const CATEGORY: Record<string, string> = {
-  bool: 'B',
-  int2: 'N',
-  int4: 'N',
-  int8: 'N',
-  float4: 'N',
-  float8: 'N',
-  numeric: 'N',
-  text: 'S',
-  bytea: 'U',
-  date: 'D',
-  time: 'D',
-  timestamp: 'D',
-  timestamptz: 'D',
-  interval: 'T',
-  jsonb: 'U',
-}
 
 /** The types clients look up besides Sluice's own: PostgreSQL's spellings that map onto them. */
 const ALIAS_TYPES: readonly Record<string, Value>[] = [
@@ -118,25 +101,9 @@ export function pgRelationTables(listing: CatalogListing): SystemTable[] {
         .flatMap(({ oid, o, columns }) =>
           columns
             .map((i, k) => ({ c: o.columns[i], i, k, o, oid }))
-            .map(({ c, i, k, o, oid }): Record<string, Value> => ({
-              attrelid: oid,
-              attname: c.name,
-              atttypid: BigInt(pgTypeOid(c.type, c.typmod)),
-              attstattarget: -1,
-              attlen: typeLength(c.type),
-              attnum: k + 1,
-              attndims: c.type.kind === 'array' ? 1 : 0,
-              attcacheoff: -1,
-              atttypmod: pgTypmod(c.typmod),
-              attbyval: typeLength(c.type) > 0 && typeLength(c.type) <= 8,
-              attalign: 'd',
-              attstorage: 'x',
-              attcompression: '',
-              attnotnull: o.kind === 'table' && (o.primaryKey ?? []).includes(i),
-              attidentity: '',
-              attgenerated: '',
-              attislocal: true,
-            })),
+            .map(({ c, i, k, o, oid }) =>
+              attributeRow(oid, c, k, o.kind === 'table' && (o.primaryKey ?? []).includes(i)),
+            ),
         )
         .concat(listing.tables().flatMap((t) => catalogAttributeRows(t, listing.oid(t)))),
     ),
@@ -161,7 +128,7 @@ export function pgRelationTables(listing: CatalogListing): SystemTable[] {
             typname: pgTypeName(t),
             typlen: typeLength(t),
             typbyval: typeLength(t) > 0 && typeLength(t) <= 8,
-            typcategory: CATEGORY[k],
+            typcategory: categoryOf(k) ?? 'X',
             typarray: BigInt(typeOid(arr)),
           },
           {
@@ -212,7 +179,12 @@ function catalogClassRow(t: SystemTable, oid: bigint): Record<string, Value> {
 }
 
 function catalogAttributeRows(t: SystemTable, oid: bigint): Record<string, Value>[] {
-  return t.columns.map((c, k) => ({
+  return t.columns.map((c, k) => attributeRow(oid, c, k, false))
+}
+
+/** One pg_attribute row: column `c` at position `k` (0-based) of relation `oid`. */
+function attributeRow(oid: bigint, c: ColumnSchema, k: number, notNull: boolean): Record<string, Value> {
+  return {
     attrelid: oid,
     attname: c.name,
     atttypid: BigInt(pgTypeOid(c.type, c.typmod)),
@@ -226,9 +198,9 @@ function catalogAttributeRows(t: SystemTable, oid: bigint): Record<string, Value
     attalign: 'd',
     attstorage: 'x',
     attcompression: '',
-    attnotnull: false,
+    attnotnull: notNull,
     attidentity: '',
     attgenerated: '',
     attislocal: true,
-  }))
+  }
 }

@@ -43,7 +43,8 @@ const CATEGORY: Record<ScalarKind, Category> = {
 }
 const PREFERRED = new Set<ArgKind>(['float8', 'text', 'timestamptz', 'interval', 'bool'])
 
-function categoryOf(k: ArgKind): Category | undefined {
+/** PostgreSQL's type category of a kind (pg_type.typcategory), which overload resolution also uses. */
+export function categoryOf(k: ArgKind): Category | undefined {
   return k === 'any' ? undefined : CATEGORY[k]
 }
 
