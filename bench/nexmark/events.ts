@@ -84,7 +84,7 @@ export async function ensureTopics(brokers: string, spec: EventSpec, log: (line:
   await admin.connect()
   const counts = rowCounts(spec)
   const existing = new Set(await admin.listTopics())
-  const todo: NexmarkTable[] = []
+  const missing: NexmarkTable[] = []
   for (const table of TABLES) {
     const topic = topicOf(prefix, table)
     if (existing.has(topic)) {
@@ -93,23 +93,23 @@ export async function ensureTopics(brokers: string, spec: EventSpec, log: (line:
       if (held === counts[table]) continue
       await admin.deleteTopics({ topics: [topic] })
     }
-    todo.push(table)
+    missing.push(table)
   }
-  if (todo.length > 0) {
+  if (missing.length > 0) {
     await admin.createTopics({
-      topics: todo.map((t) => ({ topic: topicOf(prefix, t), numPartitions: 1, replicationFactor: 1 })),
+      topics: missing.map((t) => ({ topic: topicOf(prefix, t), numPartitions: 1, replicationFactor: 1 })),
       waitForLeaders: true,
     })
   }
   await admin.disconnect()
-  if (todo.length === 0) {
+  if (missing.length === 0) {
     log(`topics ${prefix}{person,auction,bid} already hold the ${spec.events} events`)
     return prefix
   }
   const producer = kafka.producer({ allowAutoTopicCreation: false })
   await producer.connect()
   const started = performance.now()
-  for (const table of todo) {
+  for (const table of missing) {
     const topic = topicOf(prefix, table)
     for (const columns of slices(spec, table)) {
       const rows = columns[0].length
