@@ -19,8 +19,8 @@ import type { IngestDatabase } from './ingest.ts'
 import { SluiceError, SqlState } from '../../engine/errors.ts'
 import { OPENAPI } from './openapi.ts'
 import { problemFromError, sendProblem } from './problem.ts'
-import type { HttpAuthOptions, HttpPrincipal } from './auth.ts'
-import { httpAuthenticator, principalOf, setPrincipal } from './auth.ts'
+import type { HttpAuthOptions } from './auth.ts'
+import { httpAuthenticator, principalOf, sessionsFor, setPrincipal } from './auth.ts'
 import { redactSql } from '../../engine/catalog/redact.ts'
 import { checkSqlRequest, isProblem, runSqlRequest } from './sql.ts'
 import { registerSubscribeRoutes } from './subscribe.ts'
@@ -328,11 +328,6 @@ function httpMetrics() {
       registers,
     }),
   }
-}
-
-/** Sessions for `principal`: the engine applies its grants to every statement they run. */
-export function sessionsFor(db: SqlDatabase, principal: HttpPrincipal): SqlDatabase {
-  return { session: (o) => db.session({ ...o, user: principal.user, readOnly: principal.readOnly }) }
 }
 
 /** The relation an ingest or subscribe request acts on, and the privilege it needs. */

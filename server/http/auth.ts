@@ -16,6 +16,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { parseVerifier, passwordMatches } from '../../engine/util/scram.ts'
+import type { SqlDatabase } from './sql.ts'
 
 /** The user a request acts as. `readOnly`: a read-only user of the library's users map. */
 export interface HttpPrincipal {
@@ -115,4 +116,9 @@ export function setPrincipal(req: FastifyRequest, principal: HttpPrincipal): voi
 /** Who `req` is; the bootstrap superuser for a request the hook let through without credentials. */
 export function principalOf(req: FastifyRequest): HttpPrincipal {
   return principals.get(req) ?? { user: 'sluice', readOnly: false }
+}
+
+/** Sessions for `principal`: the engine applies its grants to every statement they run. */
+export function sessionsFor(db: SqlDatabase, principal: HttpPrincipal): SqlDatabase {
+  return { session: (o) => db.session({ ...o, user: principal.user, readOnly: principal.readOnly }) }
 }

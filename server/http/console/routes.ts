@@ -14,7 +14,7 @@ import type { LogFn } from '../../../engine/index.ts'
 import type { SqlDatabase } from '../sql.ts'
 import type { HistoryDatabase, OperatorRates } from './history.ts'
 import { SqlState } from '../../../engine/errors.ts'
-import { principalOf, type HttpPrincipal } from '../auth.ts'
+import { principalOf, sessionsFor } from '../auth.ts'
 import { problemFromError, sendProblem } from '../problem.ts'
 import { INDEX_HTML, consoleAssets } from './assets.ts'
 import { MetricsHistory } from './history.ts'
@@ -93,7 +93,7 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
 
   app.get('/console/api/overview', async (req, reply) => {
     try {
-      return await buildOverview(as(db, principalOf(req)), history)
+      return await buildOverview(sessionsFor(db, principalOf(req)), history)
     } catch (e) {
       return sendProblem(reply, problemFromError(e))
     }
@@ -130,7 +130,7 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
     const downstream = flows.filter((f) => leaves(f).includes(name)).map((f) => ({ name: f.name, kind: f.kind }))
     const flow = flows.find((f) => f.name === name)
     if (flow === undefined) {
-      const relation = await relationKind(as(db, principalOf(req)), name)
+      const relation = await relationKind(sessionsFor(db, principalOf(req)), name)
       if (relation === undefined)
         return sendProblem(reply, {
           status: 404,
@@ -153,11 +153,6 @@ export function registerConsole(app: FastifyInstance, options: ConsoleOptions): 
       downstream,
     } satisfies GraphResponse
   })
-}
-
-/** Sessions that run as the request's user: the engine applies that user's grants, as on /v1/sql. */
-function as(db: SqlDatabase, principal: HttpPrincipal): SqlDatabase {
-  return { session: (o) => db.session({ ...o, user: principal.user, readOnly: principal.readOnly }) }
 }
 
 /** The relations a dataflow reads. */
