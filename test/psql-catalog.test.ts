@@ -3,14 +3,11 @@
  * \dm materialized views, \dv views, \l the database, \dn schemas, \conninfo the connection.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { startServer } from '../server/main.ts'
-
-const run = promisify(execFile)
+import { psqlCommand } from './support.ts'
 
 describe('psql meta-commands', () => {
   let dataDir: string
@@ -40,24 +37,7 @@ describe('psql meta-commands', () => {
     rmSync(dataDir, { recursive: true, force: true })
   })
 
-  const psql = async (command: string): Promise<string> =>
-    (
-      await run('psql', [
-        '-X',
-        '-A',
-        '-t',
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(server.pgPort),
-        '-U',
-        'sluice',
-        '-d',
-        'sluice',
-        '-c',
-        command,
-      ])
-    ).stdout.trim()
+  const psql = (command: string): Promise<string> => psqlCommand(server.pgPort, command)
 
   it('lists relations by kind', async () => {
     expect(await psql('\\dt')).toBe('public|bid|table|sluice\npublic|users|table|sluice')

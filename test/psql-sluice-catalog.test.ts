@@ -5,12 +5,9 @@
  * search path, so a plain `\dt` still lists only the user's relations.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { startServer } from '../server/main.ts'
-import { TempDirs } from './support.ts'
+import { TempDirs, psqlCommand } from './support.ts'
 
-const run = promisify(execFile)
 const dirs = new TempDirs('sluice-psql-catalog-')
 const CATALOG = ['checkpoints', 'dead_letters', 'lag', 'sinks', 'sources', 'tables', 'views']
 
@@ -35,24 +32,7 @@ describe('sluice_catalog in the PostgreSQL catalog', () => {
     dirs.removeAll()
   })
 
-  const psql = async (command: string): Promise<string> =>
-    (
-      await run('psql', [
-        '-X',
-        '-A',
-        '-t',
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(server.pgPort),
-        '-U',
-        'sluice',
-        '-d',
-        'sluice',
-        '-c',
-        command,
-      ])
-    ).stdout.trim()
+  const psql = (command: string): Promise<string> => psqlCommand(server.pgPort, command)
 
   it('lists every sluice_catalog relation with \\dt sluice_catalog.*', async () => {
     const listed = (await psql('\\dt sluice_catalog.*')).split('\n')

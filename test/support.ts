@@ -1,5 +1,7 @@
 /** Small helpers the integration tests share: a seeded random generator, a sleep, temporary directories. */
+import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { promisify } from 'node:util'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -28,4 +30,24 @@ export class TempDirs {
   removeAll(): void {
     for (const d of this.dirs.splice(0)) rmSync(d, { recursive: true, force: true })
   }
+}
+
+/** Runs one command with the real psql (unaligned, tuples only) against a Sluice on `port`: its stdout, trimmed. */
+export async function psqlCommand(port: number, command: string): Promise<string> {
+  const { stdout } = await promisify(execFile)('psql', [
+    '-X',
+    '-A',
+    '-t',
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-U',
+    'sluice',
+    '-d',
+    'sluice',
+    '-c',
+    command,
+  ])
+  return stdout.trim()
 }
