@@ -47,8 +47,6 @@ function copyMjs(dir) {
 for (const dir of ['engine', 'connectors', 'server']) copyMjs(dir)
 // The console's browser code is bundled from its TypeScript at run time (server/http/console/assets.ts
 // finds it relative to itself): dist/console points at the sources.
-// (tsc may have emitted console/wire.js there: the server imports the page's JSON types from it.)
-rmSync(join(next, 'console'), { recursive: true, force: true })
 symlinkSync(relative(dist, join(root, 'console')), join(next, 'console'), 'dir')
 
 const stamp = join(next, '.build-stamp')
