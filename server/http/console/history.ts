@@ -7,7 +7,6 @@
  */
 import type { Registry } from 'prom-client'
 import type { DataflowInfo } from '../../../engine/index.ts'
-import type { HistorySeries } from '../../../console/wire.ts'
 
 /** What the sampler reads; `Sluice` satisfies it (dataflows is optional for test doubles of the HTTP API). */
 export interface HistoryDatabase {
@@ -32,6 +31,10 @@ export interface OperatorRates {
 }
 
 /** The series of the last minutes: `t` in ms since the epoch, each series aligned with it (null: no value then). */
+export interface HistorySeries {
+  readonly t: readonly number[]
+  readonly series: Readonly<Record<string, readonly (number | null)[]>>
+}
 
 interface Sample {
   readonly t: number

@@ -9,7 +9,53 @@
 import type { Value } from '../../../engine/types/datatype.ts'
 import type { SqlDatabase } from '../sql.ts'
 import type { MetricsHistory } from './history.ts'
-import type { CheckpointHealth, ObjectState, Overview, OverviewObject, PartitionLag } from '../../../console/wire.ts'
+
+export type ObjectState = 'running' | 'warning' | 'failing' | 'halted'
+
+export interface PartitionLag {
+  readonly topic: string
+  readonly partition: number | null
+  readonly lag: number | null
+  readonly paused: boolean
+}
+
+export interface OverviewObject {
+  readonly kind: 'source' | 'table' | 'view' | 'materialized_view' | 'sink'
+  readonly name: string
+  readonly state: ObjectState
+  /** Why the state is not running, in words. */
+  readonly problem: string | null
+  readonly connector: string | null
+  /** Events/s (sources, tables) or changes/s (views, sinks) over the last sample. */
+  readonly rate: number | null
+  readonly rows: number | null
+  readonly stateEntries: number | null
+  readonly lag: readonly PartitionLag[]
+  /** Seconds between wall-clock time and the newest event time seen (sources, tables). */
+  readonly watermarkDelay: number | null
+  /** Sinks: mean commit latency over the last sample, ms; the last committed epoch; epochs waiting. */
+  readonly commitMs: number | null
+  readonly committedEpoch: number | null
+  readonly pendingEpochs: number | null
+}
+
+export interface CheckpointHealth {
+  readonly state: ObjectState
+  readonly problem: string | null
+  readonly lastEpoch: number | null
+  /** Seconds since the last completed checkpoint started. */
+  readonly ageSeconds: number | null
+  readonly lastDurationMs: number | null
+  /** Completed / all of the checkpoints this process remembers (the last 100). */
+  readonly successRate: number | null
+}
+
+export interface Overview {
+  readonly now: number
+  readonly objects: readonly OverviewObject[]
+  readonly checkpoints: CheckpointHealth
+  readonly deadLetters: readonly { readonly object: string; readonly reason: string; readonly count: number }[]
+}
 
 /** A source whose lag grew in each of the last this many samples is flagged. */
 const LAG_GROWTH_SAMPLES = 10
