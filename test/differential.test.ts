@@ -51,6 +51,16 @@ const QUERIES: readonly (string | readonly [string, string])[] = [
     "SELECT window_start, window_end, count(*) AS n FROM HOP(t, ts, INTERVAL '5 minutes', INTERVAL '15 minutes') GROUP BY window_start, window_end",
     "SELECT w AS window_start, w + interval '15 minutes' AS window_end, count(*) AS n FROM t, generate_series(date_bin('5 minutes', ts, timestamp '2024-01-01') - interval '10 minutes', date_bin('5 minutes', ts, timestamp '2024-01-01'), interval '5 minutes') AS w GROUP BY 1, 2",
   ],
+  // FILTER (the binder's CASE rewrite) and to_char, with rows moving in and out of the filters.
+  "SELECT k, count(*) FILTER (WHERE v > 50) AS big, sum(v) FILTER (WHERE name LIKE 'a%') AS s, min(v) FILTER (WHERE g = 'x') AS lo, max(name) FILTER (WHERE v IS NULL) AS hn, count(v) FILTER (WHERE v < 20) AS c FROM t GROUP BY k",
+  'SELECT g, count(DISTINCT k) FILTER (WHERE v < 50) AS dk, avg(v) FILTER (WHERE k <> 2) AS a, bool_and(v > 10) FILTER (WHERE name IS NOT NULL) AS b, count(*) AS n FROM t GROUP BY g',
+  'SELECT count(*) FILTER (WHERE v > 30) AS n, sum(v) FILTER (WHERE k = 1) AS s, count(DISTINCT name) FILTER (WHERE k < 2) AS dn FROM t',
+  'SELECT g, count(*) AS n FROM t GROUP BY g HAVING count(*) FILTER (WHERE v > 50) > 1',
+  [
+    "SELECT window_start, count(*) FILTER (WHERE v > 50) AS big, max(v) FILTER (WHERE g = 'y') AS hy FROM TUMBLE(t, ts, INTERVAL '10 minutes') GROUP BY window_start",
+    "SELECT date_bin('10 minutes', ts, timestamp '2024-01-01') AS window_start, count(*) FILTER (WHERE v > 50) AS big, max(v) FILTER (WHERE g = 'y') AS hy FROM t GROUP BY 1",
+  ],
+  "SELECT to_char(ts, 'HH24:MI') AS hm, count(*) AS n, max(to_char(ts, 'FMHH12:MI:SS AM Dy')) AS m FROM t GROUP BY to_char(ts, 'HH24:MI')",
 ]
 
 /** A small seeded PRNG so that every run checks the same cases. */
@@ -243,6 +253,8 @@ function batchQueries(random: () => number): string[] {
     'SELECT a FROM r6 WHERE b > (SELECT avg(a) FROM r1) EXCEPT SELECT b FROM r2',
     'SELECT count(*) FROM r1, r2, r3 WHERE r1.a = r2.a AND r2.b = r3.b AND r1.c <> r3.c',
     "SELECT r1.a, r2.b FROM r1 LEFT JOIN r2 ON r1.a = r2.b AND r2.c = 'p', r3 WHERE r3.a = r1.b",
+    "SELECT c, count(*) FILTER (WHERE a > 4), sum(b) FILTER (WHERE a < b), count(DISTINCT a) FILTER (WHERE b IS NOT NULL), max(a) FILTER (WHERE c <> 'q') FROM r1 GROUP BY c",
+    'SELECT count(*) FILTER (WHERE r1.a = r2.b), min(r2.a) FILTER (WHERE r1.c IS NULL) FROM r1, r2 WHERE r1.b = r2.a',
   )
   return out
 }

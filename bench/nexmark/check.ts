@@ -75,9 +75,16 @@ export class Oracle {
     return new Oracle(admin, db, name)
   }
 
-  async rows(sql: string): Promise<(string | null)[][]> {
-    const res = await this.db.query<(string | null)[]>({ text: sql, rowMode: 'array' })
-    return res.rows
+  /** The rows of `sql`, after `tables` (a query's own tables), which are rolled back afterwards. */
+  async rows(sql: string, tables: readonly string[] = []): Promise<(string | null)[][]> {
+    await this.db.query('BEGIN')
+    try {
+      for (const stmt of tables) await this.db.query(stmt)
+      const res = await this.db.query<(string | null)[]>({ text: sql, rowMode: 'array' })
+      return res.rows
+    } finally {
+      await this.db.query('ROLLBACK')
+    }
   }
 
   async close(): Promise<void> {
@@ -92,6 +99,7 @@ export async function checkQuery(query: NexmarkQuery, spec: EventSpec, oracle: O
   const db = await Sluice.open({ dataDir: ':memory:', flushTimeoutMs: 3_600_000, sources: [datagenSourceFactory] })
   try {
     for (const stmt of sourceStatements('datagen', spec, '', '')) await db.sql(stmt)
+    for (const stmt of query.tables ?? []) await db.sql(stmt)
     try {
       await db.sql(`CREATE MATERIALIZED VIEW nexmark_check AS ${query.sql}`)
     } catch (e) {
@@ -104,7 +112,7 @@ export async function checkQuery(query: NexmarkQuery, spec: EventSpec, oracle: O
     const ours = (res.rows ?? []).map((r: readonly Value[]) =>
       r.map((v, i) => (v === null ? null : formatText(columns[i].type, v))),
     )
-    const theirs = await oracle.rows(query.postgres ?? query.sql)
+    const theirs = await oracle.rows(query.postgres ?? query.sql, query.tables)
     const a = counts(ours)
     const b = counts(theirs)
     const extra = difference(a, b)

@@ -17,6 +17,8 @@ export interface SluiceRunSpec {
   readonly brokers: string
   readonly prefix: string
   readonly sql: string
+  /** The query's own tables (NexmarkQuery.tables), created and filled before the timed span. */
+  readonly tables?: readonly string[]
 }
 
 /**
@@ -41,6 +43,7 @@ async function main(): Promise<void> {
   const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
   // No data directory: no checkpoints, as the Flink side runs without them.
   const db = await Sluice.open({ dataDir: ':memory:', flushTimeoutMs: 3_600_000, sources: SOURCES, sinks: SINKS })
+  for (const stmt of run.tables ?? []) await db.sql(stmt)
   console.log('READY')
   if ((await lines.next()).done === true) return
   const started = performance.now()

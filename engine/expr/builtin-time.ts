@@ -1,13 +1,14 @@
 /**
  * Date and time functions: date_trunc, extract (numeric, as PostgreSQL 14+) and date_part
- * (double precision), date_bin, to_timestamp, and the statement clock (now() and friends, fixed
- * for the whole statement by the compile context). TIMESTAMPTZ fields are taken in the session
- * time zone.
+ * (double precision), date_bin, to_timestamp, to_char (templates in to-char.ts), and the
+ * statement clock (now() and friends, fixed for the whole statement by the compile context).
+ * TIMESTAMPTZ fields are taken in the session time zone.
  */
 import type { Interval } from '../types/interval.ts'
 import { SluiceError, SqlState } from '../errors.ts'
-import { dateTrunc, datePart, extractField, instantToLocal } from '../types/time.ts'
+import { dateTrunc, datePart, extractField, instantToLocal, zoneOffsetSeconds } from '../types/time.ts'
 import { def } from './registry.ts'
+import { toCharFormatter } from './to-char.ts'
 
 const US_PER_DAY = 86_400_000_000
 
@@ -84,6 +85,30 @@ def('to_timestamp', {
     return Math.round(v * 1e6)
   },
 })
+def(
+  'to_char',
+  {
+    args: ['timestamp', 'text'],
+    ret: 'text',
+    bind: () => {
+      const format = toCharFormatter(undefined)
+      return (ts, fmt) => format(ts as number, fmt as string)
+    },
+  },
+  {
+    args: ['timestamptz', 'text'],
+    ret: 'text',
+    bind: (ctx) => {
+      // TZ prints the zone's abbreviation; only UTC's is known without a zone database.
+      const utc = ['utc', 'etc/utc'].includes(ctx.timezone.toLowerCase())
+      const format = toCharFormatter((us) => ({
+        offset: zoneOffsetSeconds(us, ctx.timezone),
+        zone: utc ? 'UTC' : undefined,
+      }))
+      return (ts, fmt) => format(ts as number, fmt as string)
+    },
+  },
+)
 def(['now', 'current_timestamp', 'transaction_timestamp', 'statement_timestamp'], {
   args: [],
   ret: 'timestamptz',

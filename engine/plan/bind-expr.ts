@@ -277,10 +277,6 @@ function bindFunc(b: Binder, e: Extract<Expr, { kind: 'func' }>, ctx: Ctx): Boun
         { position: e.position },
       )
     }
-    if (e.filter !== undefined)
-      throw new SluiceError(SqlState.feature_not_supported, 'FILTER on aggregates is not supported yet', {
-        position: e.position,
-      })
     const ast = astKey(e)
     const existing = ctx.agg.calls.findIndex((c) => c.ast === ast)
     const keyCount = ctx.agg.keys.length
@@ -288,6 +284,7 @@ function bindFunc(b: Binder, e: Extract<Expr, { kind: 'func' }>, ctx: Ctx): Boun
     const inner: Ctx = { scope: ctx.agg.inputScope, agg: undefined, noAggregates: 'aggregate arguments' }
     let args = e.star ? [] : e.args.map((a) => bindExpr(b, a, inner))
     args = args.map((a) => (a.type.kind === 'unknown' ? coerce(b, a, T.text, e.position) : a))
+    if (e.filter !== undefined) args = filterArgs(b, e.name, args, e.filter, ctx.agg.inputScope)
     const name = e.name === 'every' ? 'bool_and' : e.name
     const spec = resolveAggregate(
       name,
@@ -302,10 +299,14 @@ function bindFunc(b: Binder, e: Extract<Expr, { kind: 'func' }>, ctx: Ctx): Boun
       )
     }
     args = args.map((a, i) => coerce(b, a, spec.argTypes[i] ?? a.type, e.position))
-    const label = `${e.name}(${e.star ? '*' : (e.distinct ? 'DISTINCT ' : '') + e.args.map(defaultName).join(', ')})`
+    const label = `${e.name}(${e.star ? '*' : (e.distinct ? 'DISTINCT ' : '') + e.args.map(defaultName).join(', ')})${e.filter === undefined ? '' : ' FILTER'}`
     ctx.agg.calls.push({ spec, args, label, ast })
     return col(keyCount + ctx.agg.calls.length - 1, spec.returnType)
   }
+  if (e.filter !== undefined)
+    throw new SluiceError(SqlState.wrong_object_type, `FILTER specified, but ${e.name} is not an aggregate function`, {
+      position: e.position,
+    })
   if (e.star)
     throw new SluiceError(SqlState.syntax_error, `${e.name}(*) is only valid for aggregates`, {
       position: e.position,
@@ -316,6 +317,55 @@ function bindFunc(b: Binder, e: Extract<Expr, { kind: 'func' }>, ctx: Ctx): Boun
     })
   const args = e.args.map((a) => bindExpr(b, a, ctx))
   return b.options.catalog.catalogFunction?.(e.name, args) ?? call(b, e.name, args, e.position)
+}
+
+/** The aggregates that skip NULL inputs (count(*) aside), for which FILTER is a CASE. */
+const SKIPS_NULLS = new Set([
+  'count',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'string_agg',
+  'bool_and',
+  'bool_or',
+  'every',
+  'approx_count_distinct',
+])
+
+/**
+ * `agg(x) FILTER (WHERE c)` as `agg(CASE WHEN c THEN x END)`: every aggregate here skips NULL
+ * inputs, so a row the condition does not pass (false or NULL) is skipped as a NULL would be, and
+ * a retraction skips it the same way, with no operator knowing of FILTER. count(*) counts a
+ * non-null marker instead; string_agg filters its value, not its delimiter. An aggregate that
+ * keeps NULLs (array_agg, json_agg) cannot be rewritten so, and is refused until it has its own.
+ */
+function filterArgs(b: Binder, name: string, args: BoundExpr[], filter: Expr, scope: Scope): BoundExpr[] {
+  if (!SKIPS_NULLS.has(name)) {
+    throw new SluiceError(
+      SqlState.feature_not_supported,
+      `FILTER on ${name}() is not supported yet (it aggregates NULL inputs)`,
+      { position: filter.position },
+    )
+  }
+  const raw = bindExpr(b, filter, { scope, agg: undefined, noAggregates: 'FILTER' })
+  if (raw.type.kind !== 'bool' && raw.type.kind !== 'unknown') {
+    throw new SluiceError(
+      SqlState.datatype_mismatch,
+      `argument of FILTER must be type boolean, not type ${formatTypeName(raw.type)}`,
+      { position: filter.position },
+    )
+  }
+  const when = coerce(b, raw, T.bool, filter.position)
+  const only = (x: BoundExpr): BoundExpr => ({
+    kind: 'case',
+    whens: [{ when, then: x }],
+    else: undefined,
+    type: x.type,
+  })
+  if (args.length === 0) return [only({ kind: 'literal', value: true, type: T.bool })]
+  if (name === 'string_agg') return [only(args[0]), ...args.slice(1)]
+  return args.map(only)
 }
 
 export function constInt(b: Binder, e: Expr, what: string): number {
