@@ -17,6 +17,10 @@
  *
  *   npx tsx bench/kafka-consume.ts [records] [brokers] [--rounds 5] [--topic t] [--only a,b]
  *       [--reader-module path]   # a KafkaSourceReader from another file (e.g. an older copy), as "sluice-alt"
+ *       [--nexmark events]       # the Nexmark bid topic of that many events (bench/nexmark/events.ts,
+ *                                # made once and reused) and the suite's bid source, instead of small records
+ *
+ * `SLUICE_BENCH_PROF=dir` runs each child under `--cpu-prof --cpu-prof-dir=dir`.
  */
 import { Kafka, logLevel } from 'kafkajs'
 import { Consumer as PlatformaticConsumer, MessagesStreamModes } from '@platformatic/kafka'
@@ -27,6 +31,27 @@ import { resolve } from 'node:path'
 import { Sluice } from '../engine/index.ts'
 import type { SourceFactory, SourceReader } from '../engine/connector.ts'
 import { KafkaSourceReader, parseKafkaSourceOptions, type KafkaReaderTuning } from '../connectors/kafka/index.ts'
+import { ensureTopics, rowCounts, topicOf, type EventSpec } from './nexmark/events.ts'
+import { sourceStatements } from './nexmark/sluice-sources.ts'
+
+/** The Nexmark spec of `--nexmark events` (bench/nexmark/run.ts's defaults). */
+function nexmarkSpec(events: number): EventSpec {
+  return { events, rate: 1000, seed: 42, baseTime: '2024-01-01T00:00:00Z' }
+}
+
+/** The source statement of a child: the suite's bid source, or the small records' one. */
+function sourceStatement(topic: string, brokers: string, nexmark: number | undefined): string {
+  if (nexmark !== undefined) {
+    const bid = sourceStatements('kafka', nexmarkSpec(nexmark), brokers, '').find((s) =>
+      s.startsWith('CREATE SOURCE bid'),
+    )
+    return (bid ?? '')
+      .replace(/topic = '[^']*'/, `topic = '${topic}'`)
+      .replace('CREATE SOURCE bid', 'CREATE SOURCE bench')
+  }
+  return `CREATE SOURCE bench (auction BIGINT, price BIGINT, channel VARCHAR, ts TIMESTAMP)
+    WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', format = 'json')`
+}
 
 interface Result {
   readonly contender: string
@@ -143,14 +168,14 @@ async function sluice(
   n: number,
   tuning: Partial<KafkaReaderTuning>,
   Reader: ReaderClass,
+  nexmark: number | undefined,
 ): Promise<number> {
   const factory: SourceFactory = {
     connector: 'kafka',
     create: (columns, options, ctx) => new Reader(columns, parseKafkaSourceOptions(options), ctx, tuning),
   }
   const db = await Sluice.open({ dataDir: ':memory:', sources: [factory] })
-  await db.sql(`CREATE SOURCE bench (auction BIGINT, price BIGINT, channel VARCHAR, ts TIMESTAMP)
-    WITH (connector = 'kafka', topic = '${topic}', brokers = '${brokers}', format = 'json')`)
+  await db.sql(sourceStatement(topic, brokers, nexmark))
   await db.sql('CREATE MATERIALIZED VIEW bench_count AS SELECT count(*) AS n, sum(price) AS total FROM bench')
   let first = 0
   for (;;) {
@@ -171,16 +196,17 @@ async function child(
   topic: string,
   n: number,
   readerModule: string | undefined,
+  nexmark: number | undefined,
 ): Promise<void> {
   let run: () => Promise<number>
   if (contender === 'kafkajs') run = () => rawKafkajs(brokers, topic, n)
   else if (contender === 'platformatic') run = () => rawPlatformatic(brokers, topic, n)
-  else if (contender === 'sluice') run = () => sluice(brokers, topic, n, {}, KafkaSourceReader)
+  else if (contender === 'sluice') run = () => sluice(brokers, topic, n, {}, KafkaSourceReader, nexmark)
   else if (contender === 'sluice-main')
-    run = () => sluice(brokers, topic, n, { fetchThread: 'main' }, KafkaSourceReader)
+    run = () => sluice(brokers, topic, n, { fetchThread: 'main' }, KafkaSourceReader, nexmark)
   else if (contender === 'sluice-alt' && readerModule !== undefined) {
     const mod = (await import(resolve(readerModule))) as { KafkaSourceReader: ReaderClass }
-    run = () => sluice(brokers, topic, n, {}, mod.KafkaSourceReader)
+    run = () => sluice(brokers, topic, n, {}, mod.KafkaSourceReader, nexmark)
   } else throw new Error(`unknown contender ${contender}`)
   const result = await measure(contender, n, run)
   console.log(JSON.stringify(result))
@@ -197,19 +223,35 @@ async function main(argv: string[]): Promise<void> {
   const args = [...argv]
   if (args[0] === '--child') {
     const [, contender, brokers, topic, n] = args
-    return child(contender, brokers, topic, Number(n), flag(args, '--reader-module'))
+    const nexmark = flag(args, '--nexmark')
+    return child(
+      contender,
+      brokers,
+      topic,
+      Number(n),
+      flag(args, '--reader-module'),
+      nexmark === undefined ? undefined : Number(nexmark),
+    )
   }
   const rounds = Number(flag(args, '--rounds') ?? 5)
   const given = flag(args, '--topic')
   const only = flag(args, '--only')
   const readerModule = flag(args, '--reader-module')
-  const n = Number(args[0] ?? 1_000_000)
+  const nexmarkText = flag(args, '--nexmark')
+  const nexmark = nexmarkText === undefined ? undefined : Number(nexmarkText)
+  let n = Number(args[0] ?? 1_000_000)
   const brokers = args[1] ?? '127.0.0.1:19092'
   const contenders: string[] = only?.split(',') ?? [...ALL]
   if (readerModule !== undefined && !contenders.includes('sluice-alt')) contenders.push('sluice-alt')
   const kafka = new Kafka({ clientId: 'bench', brokers: [brokers], logLevel: logLevel.NOTHING })
-  const topic = given ?? `bench_consume_${process.pid}_${Date.now().toString(36)}`
-  if (given === undefined) await produce(kafka, topic, n)
+  let topic = given ?? `bench_consume_${process.pid}_${Date.now().toString(36)}`
+  if (nexmark !== undefined) {
+    // The bid topic stays for the next run (the suite's topics are named by their spec).
+    const spec = nexmarkSpec(nexmark)
+    topic = topicOf(await ensureTopics(brokers, spec, (line) => console.log(line)), 'bid')
+    n = rowCounts(spec).bid
+    console.log(`${n} bids in ${topic}`)
+  } else if (given === undefined) await produce(kafka, topic, n)
 
   const self = fileURLToPath(import.meta.url)
   const results = new Map<string, Result[]>(contenders.map((c) => [c, []]))
@@ -220,9 +262,12 @@ async function main(argv: string[]): Promise<void> {
     const round = new Map<string, Result>()
     for (const c of order) {
       const extra = readerModule === undefined ? [] : ['--reader-module', readerModule]
+      if (nexmark !== undefined) extra.push('--nexmark', String(nexmark))
+      const prof = process.env.SLUICE_BENCH_PROF
+      const profArgs = prof === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${prof}`]
       const out = execFileSync(
         process.execPath,
-        [...process.execArgv, self, '--child', c, brokers, topic, String(n), ...extra],
+        [...profArgs, ...process.execArgv, self, '--child', c, brokers, topic, String(n), ...extra],
         {
           encoding: 'utf8',
           stdio: ['ignore', 'pipe', 'inherit'],
@@ -252,7 +297,7 @@ async function main(argv: string[]): Promise<void> {
     const median = [...shares].sort((a, b) => a - b)[shares.length >> 1]
     console.log(`Sluice / kafkajs alone, per round: ${pct.join(' ')}  (median ${(median * 100).toFixed(0)}%)`)
   }
-  if (given === undefined) {
+  if (given === undefined && nexmark === undefined) {
     const admin = kafka.admin()
     await admin.connect()
     await admin.deleteTopics({ topics: [topic] })

@@ -9,7 +9,7 @@ import fc from 'fast-check'
 import type { Column } from '../../engine/chunk.ts'
 import type { ColumnSchema } from '../../engine/connector.ts'
 import { T, type DataType } from '../../engine/types/datatype.ts'
-import { createJsonDecoder } from './json.ts'
+import { createJsonDecoder, type JsonDecoderOptions } from './json.ts'
 import { FlatJsonScanner } from './json-scan.ts'
 
 function cols(spec: Record<string, DataType>): ColumnSchema[] {
@@ -25,14 +25,15 @@ const COLUMNS = cols({
   f4: T.float4,
   channel: T.text,
   eventtime: T.timestamp,
+  tstz: T.timestamptz,
   ok: T.bool,
   doc: T.jsonb,
   constructor: T.text,
 })
 
 /** Decodes each record both ways into separate columns and returns both results. */
-function both(columns: readonly ColumnSchema[], records: readonly string[]) {
-  const decoder = createJsonDecoder(columns)
+function both(columns: readonly ColumnSchema[], records: readonly string[], options: JsonDecoderOptions = {}) {
+  const decoder = createJsonDecoder(columns, options)
   const textOut: Column[] = columns.map(() => [])
   const byteOut: Column[] = columns.map(() => [])
   const text = records.map((r) => decoder.decode(r, textOut))
@@ -62,6 +63,10 @@ const keys = [
   'Channel',
   'eventTime',
   'eventtime',
+  'eventtimes',
+  'auctio',
+  'tstz',
+  'TSTZ',
   'ok',
   'doc',
   'constructor',
@@ -83,6 +88,20 @@ const scalar = fc.oneof(
     '"\\u00e9"',
     '"\\x"',
     '"2024-01-01 10:00:00"',
+    '"2024-01-01 00:00:00.004"',
+    '"2024-02-29T23:59:59.999999Z"',
+    '"2024-01-01T10:00:00.5+05:30"',
+    '"2024-01-01T10:00-0800"',
+    '"2024-01-01 10:00:00+02"',
+    '"2023-02-29 00:00:00"',
+    '"2024-01-01 24:00:00"',
+    '"2024-01-01 24:00:01"',
+    '"2024-01-01 00:00:00.1234567"',
+    '"2024-01-01  10:00:00"',
+    '"2024-01-01 10:00:00 UTC"',
+    '"2024-01-01 10:00:00+05:"',
+    '"2024-01-01"',
+    '"0000-01-01 00:00:00"',
     '"NaN"',
     '"42"',
     '"tab\there"',
@@ -119,6 +138,37 @@ describe('JSON decoder, bytes against text', () => {
       }),
       { numRuns: 2000 },
     )
+  })
+
+  it('gives the same rows with a session zone for timestamptz fields without an offset', () => {
+    const columns = cols({ tstz: T.timestamptz })
+    const records = [
+      '{"tstz": "2024-03-10 02:30:00"}',
+      '{"tstz": "2024-07-01T12:00:00.25"}',
+      '{"tstz": "2024-07-01T12:00:00Z"}',
+      '{"tstz": "2024-07-01 12:00:00-04:00"}',
+    ]
+    const r = both(columns, records, { timeZone: 'America/New_York' })
+    expect(r.byteOut).toEqual(r.textOut)
+    expect(r.byteOut[0][1]).toBe(Date.UTC(2024, 6, 1, 16, 0, 0, 250) * 1000)
+  })
+
+  it('reads records whose fields come in the declared order, another order, or with unknown fields', () => {
+    const columns = cols({ auction: T.int8, price: T.float8, channel: T.text, date_time: T.timestamp })
+    const r = both(columns, [
+      '{"auction":1000,"price":611,"channel":"Baidu","date_time":"2024-01-01 00:00:00.004"}',
+      '{"date_time":"2024-01-01 00:00:01","channel":"Google","price":-0,"auction":1001}',
+      '{"auction":1025,"extra":"x","auctions":7,"price":1.5,"channel":"h\u00e9","date_time":"2024-01-01T00:00:02Z"}',
+      '{"auction":1,"price":2,"channel":"Apple","date_time":1704067200000}',
+      '{"auction":1000,"price":3,"channel":"Baidu","date_time":"2024-01-01 00:00:00.004"}',
+    ])
+    expect(r.byteOut).toEqual(r.textOut)
+    expect(r.byteOut).toEqual([
+      [1000n, 1001n, 1025n, 1n, 1000n],
+      [611, -0, 1.5, 2, 3],
+      ['Baidu', 'Google', 'hé', 'Apple', 'Baidu'],
+      [1704067200004000, 1704067201000000, 1704067202000000, 1704067200000000, 1704067200004000],
+    ])
   })
 
   it('reads flat records itself and hands nested or odd ones back', () => {

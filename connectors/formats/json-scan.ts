@@ -51,8 +51,20 @@ const LOWER_E = 0x65
 const OPEN_BRACE = 0x7b
 const CLOSE_BRACE = 0x7d
 
+/** 1 for JSON's four whitespace bytes. */
+const WS = new Uint8Array(256)
+WS[SPACE] = WS[LF] = WS[CR] = WS[TAB] = 1
+
+/**
+ * 1 for the bytes a string may hold as they are and that need no second look: ASCII from space
+ * up, except the quote and the backslash. Strings are mostly runs of these, read at one table
+ * look-up per byte.
+ */
+const PLAIN = new Uint8Array(256)
+for (let b = SPACE; b < 0x80; b++) PLAIN[b] = b === QUOTE || b === BACKSLASH ? 0 : 1
+
 function isWs(b: number): boolean {
-  return b === SPACE || b === LF || b === CR || b === TAB
+  return WS[b] === 1
 }
 
 function isHex(b: number): boolean {
@@ -114,8 +126,10 @@ export class FlatJsonScanner {
   scan(bytes: Uint8Array, start: number, end: number): boolean {
     const width = this.width
     const kind = this.kind
-    kind.fill(0)
-    if (this.caseInsensitive) this.ciKind.fill(0)
+    // Loops, not fill(): for a handful of columns the builtin's call costs more than the stores.
+    const ciKind = this.ciKind
+    for (let c = 0; c < width; c++) kind[c] = 0
+    if (this.caseInsensitive) for (let c = 0; c < width; c++) ciKind[c] = 0
     let i = start
     while (i < end && isWs(bytes[i])) i++
     if (i >= end || bytes[i] !== OPEN_BRACE) return false
@@ -128,16 +142,20 @@ export class FlatJsonScanner {
         // key
         if (i >= end || bytes[i] !== QUOTE) return false
         const keyFrom = ++i
-        for (;;) {
-          if (i >= end) return false
-          const b = bytes[i]
-          if (b === QUOTE) break
-          if (b === BACKSLASH || b < 0x20 || b >= 0x80) return false
+        let col = this.expected(bytes, keyFrom, end)
+        let ci = -1
+        if (col >= 0) {
+          // The key is the column name the record order predicts (checked, quote included).
+          i += this.names[col].length + 1
+        } else {
+          while (i < end && PLAIN[bytes[i]] === 1) i++
+          // Escapes, control and non-ASCII bytes in keys are the general path's.
+          if (i >= end || bytes[i] !== QUOTE) return false
+          col = this.exact(bytes, keyFrom, i)
+          ci = col < 0 && this.caseInsensitive ? this.folded(bytes, keyFrom, i) : -1
           i++
         }
-        const keyTo = i++
-        const col = this.exact(bytes, keyFrom, keyTo)
-        const ci = col < 0 && this.caseInsensitive ? this.folded(bytes, keyFrom, keyTo) : -1
+        const keyTo = i - 1
         while (i < end && isWs(bytes[i])) i++
         if (i >= end || bytes[i] !== COLON) return false
         i++
@@ -154,6 +172,13 @@ export class FlatJsonScanner {
           k = Slot.Ascii
           i++
           for (;;) {
+            // Four plain bytes at a time, then one at a time up to the next byte that needs a look.
+            while (
+              i + 3 < end &&
+              (PLAIN[bytes[i]] & PLAIN[bytes[i + 1]] & PLAIN[bytes[i + 2]] & PLAIN[bytes[i + 3]]) === 1
+            )
+              i += 4
+            while (i < end && PLAIN[bytes[i]] === 1) i++
             if (i >= end) return false
             const c = bytes[i]
             if (c === QUOTE) break
@@ -297,6 +322,21 @@ export class FlatJsonScanner {
       }
     }
     return true
+  }
+
+  /**
+   * The column the record order predicts (`guess`) when the key starting at `from` is exactly its
+   * name followed by the closing quote; -1 otherwise (then `exact` searches every column).
+   */
+  private expected(bytes: Uint8Array, from: number, end: number): number {
+    const c = this.guess
+    if (c >= this.width) return -1
+    const name = this.names[c]
+    const len = name.length
+    if (from + len >= end || bytes[from + len] !== QUOTE) return -1
+    for (let j = 0; j < len; j++) if (name[j] !== bytes[from + j]) return -1
+    this.guess = c + 1 === this.width ? 0 : c + 1
+    return c
   }
 
   /** The column named exactly by the key in bytes [from, to), or -1. */

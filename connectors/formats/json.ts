@@ -15,8 +15,9 @@
  *
  * Records given as bytes (`decodeBytes`, what the Kafka source uses) are read straight from the
  * bytes when they are flat objects (./json-scan.ts): no object, and no string for a field that is
- * not a text column, is built per record. Every other record goes through JSON.parse as text, so
- * both ways give the same rows and the same errors.
+ * not a text column, is built per record; timestamps in the usual forms are read from the bytes
+ * too (./json-time.ts). Every other record goes through JSON.parse as text, so both ways give the
+ * same rows and the same errors.
  */
 import type { Column } from '../../engine/chunk.ts'
 import type { ColumnSchema } from '../../engine/connector.ts'
@@ -27,6 +28,7 @@ import { formatTypeName } from '../../engine/types/oid.ts'
 import { parseText } from '../../engine/types/text.ts'
 import { parseTimestamp, parseTimestamptz } from '../../engine/types/time.ts'
 import { FlatJsonScanner, Slot } from './json-scan.ts'
+import { timestampFromBytes, timestamptzFromBytes } from './json-time.ts'
 
 /** A Buffer with Node's unchecked slice decoders (what toString(encoding, start, end) calls after its checks). */
 type SliceBuffer = Buffer & {
@@ -95,6 +97,33 @@ class ScannedNumber implements RawText {
 }
 
 type Converter = (v: unknown, rec: RawText) => Value
+
+/**
+ * How the byte path fills a column when the scanner found the value in its commonest shape,
+ * without a converter call: an int8 from a SmallInt, a float8 from a SmallInt, text from an
+ * unescaped string, a timestamp from an unescaped string in one of the forms json-time.ts reads.
+ * Any other shape, and `None`, goes through the column's converter.
+ */
+const Direct = { None: 0, Int8: 1, Float8: 2, Text: 3, Timestamp: 4, Timestamptz: 5 } as const
+type Direct = (typeof Direct)[keyof typeof Direct]
+
+function directOf(type: DataType): Direct {
+  switch (type.kind) {
+    case 'int8':
+      return Direct.Int8
+    case 'float8':
+      return Direct.Float8
+    case 'text':
+    case 'unknown':
+      return Direct.Text
+    case 'timestamp':
+      return Direct.Timestamp
+    case 'timestamptz':
+      return Direct.Timestamptz
+    default:
+      return Direct.None
+  }
+}
 
 const INT_LIMITS = { int2: 32767, int4: 2147483647 } as const
 const INT8_MIN = -9223372036854775808n
@@ -257,7 +286,9 @@ export function createJsonDecoder(columns: readonly ColumnSchema[], options: Jso
   const objects = createJsonObjectDecoder(columns, options)
   const width = columns.length
   const names = columns.map((c) => c.name)
-  const convert = columns.map((c) => converterFor(c.type, options.timeZone ?? 'UTC'))
+  const tz = options.timeZone ?? 'UTC'
+  const convert = columns.map((c) => converterFor(c.type, tz))
+  const direct = columns.map((c) => directOf(c.type))
   const scanner = new FlatJsonScanner(names, options.caseInsensitive ?? true)
   const { kind, from, to, int } = scanner
   const raw = new ScannedNumber()
@@ -269,12 +300,57 @@ export function createJsonDecoder(columns: readonly ColumnSchema[], options: Jso
       let c = 0
       try {
         for (; c < width; c++) {
+          const k = kind[c]
+          if (k === Slot.Absent || k === Slot.Null) {
+            out[c].push(null)
+            continue
+          }
+          switch (direct[c]) {
+            case Direct.None:
+              break
+            case Direct.Int8:
+              if (k === Slot.SmallInt) {
+                out[c].push(BigInt(int[c])) // at most 15 digits: exact
+                continue
+              }
+              break
+            case Direct.Float8:
+              if (k === Slot.SmallInt) {
+                out[c].push(int[c])
+                continue
+              }
+              break
+            case Direct.Text:
+              if (k === Slot.Ascii) {
+                out[c].push(bytes.latin1Slice(from[c], to[c]))
+                continue
+              }
+              if (k === Slot.Utf8) {
+                out[c].push(bytes.utf8Slice(from[c], to[c]))
+                continue
+              }
+              break
+            case Direct.Timestamp:
+              if (k === Slot.Ascii) {
+                const us = timestampFromBytes(bytes, from[c], to[c])
+                if (!Number.isNaN(us)) {
+                  out[c].push(us)
+                  continue
+                }
+              }
+              break
+            case Direct.Timestamptz:
+              if (k === Slot.Ascii) {
+                const us = timestamptzFromBytes(bytes, from[c], to[c], tz)
+                if (!Number.isNaN(us)) {
+                  out[c].push(us)
+                  continue
+                }
+              }
+              break
+          }
           let v: unknown
-          switch (kind[c]) {
-            case Slot.Absent:
-            case Slot.Null:
-              out[c].push(null)
-              continue
+          switch (k) {
             case Slot.SmallInt:
               v = int[c]
               raw.from = from[c]
