@@ -27,6 +27,7 @@ import { catalogDelete, catalogPut, loadCatalog } from './catalog/catalog-store.
 import { kindLabel } from './catalog/objects.ts'
 import { openLevelStore } from './state/leveldb.ts'
 import { MemoryStore } from './state/memory.ts'
+import { EngineStateCache, defaultStateCacheBytes } from './state/cache.ts'
 import { CheckpointCoordinator, Recovery } from './runtime/checkpoint.ts'
 import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
@@ -63,6 +64,11 @@ export interface EngineOptions {
   readonly checkpointIntervalMs?: number
   /** Pull queries running at once; later ones wait their turn (default twice the cores). */
   readonly maxConcurrentQueries?: number
+  /**
+   * Bytes of operator state kept in memory (state tables' cache, docs/design/state.md); the
+   * rest lives in the store. Default: half the heap limit.
+   */
+  readonly stateCacheBytes?: number
 }
 
 export class Engine {
@@ -78,6 +84,8 @@ export class Engine {
   /** Sources' dead-letter tables and topics, committed per checkpoint epoch (when checkpoints are on). */
   readonly deadLetterOutlets: DeadLetterOutlets
   readonly metrics: EngineMetrics
+  /** The memory budget of operator state (state tables). */
+  readonly stateCache: EngineStateCache
   readonly sourceFactories = new Map<string, SourceFactory>()
   readonly sinkFactories = new Map<string, SinkFactory>()
   readonly log: LogFn
@@ -103,6 +111,7 @@ export class Engine {
   ) {
     this.recovery = recovery
     this.queryGate = new QueryGate(options.maxConcurrentQueries)
+    this.stateCache = new EngineStateCache(options.stateCacheBytes ?? defaultStateCacheBytes())
     this.checkpoints = new CheckpointCoordinator(
       this,
       options.checkpointIntervalMs ?? (options.dataDir === ':memory:' ? 0 : 1000),
@@ -174,7 +183,13 @@ export class Engine {
   async register(obj: CatalogObject, extra: readonly StateWrite[] = []): Promise<void> {
     this.objects.set(obj.name, obj)
     if (this.restoringId !== undefined) return
-    await this.store.write([catalogPut({ id: obj.id, kind: obj.kind, name: obj.name, sql: obj.sql }), ...extra])
+    try {
+      await this.store.write([catalogPut({ id: obj.id, kind: obj.kind, name: obj.name, sql: obj.sql }), ...extra])
+    } catch (e) {
+      // All or nothing: an object whose definition is not durable (a full disk) does not exist.
+      if (this.objects.get(obj.name) === obj) this.objects.delete(obj.name)
+      throw e
+    }
   }
 
   async unregister(obj: CatalogObject, extra: readonly StateWrite[] = []): Promise<void> {
@@ -204,9 +219,17 @@ export class Engine {
     deletes: readonly number[],
     extra: readonly StateWrite[] = [],
   ): Promise<Chunk | undefined> {
-    const { writes, chunk, logSeq } = table.rows.apply(inserts as never, deletes)
+    const { writes, chunk, logSeq, applied } = table.rows.apply(inserts as never, deletes)
     for (const w of extra) writes.push(w)
-    if (writes.length > 0) await this.store.write(writes)
+    if (writes.length > 0) {
+      try {
+        await this.store.write(writes)
+      } catch (e) {
+        // Not durable, not pushed: the failed statement must leave no row behind.
+        table.rows.revert(applied)
+        throw e
+      }
+    }
     // From here to the end of the pushes nothing awaits: a checkpoint sees all of it or none.
     table.rows.pushedSeq = logSeq
     if (chunk !== undefined) {
@@ -327,6 +350,16 @@ export class Engine {
       let state = 0
       for (const op of v.dataflow.operators()) state += op.stateSize?.() ?? 0
       this.metrics.viewState.set({ view: v.name }, state)
+    }
+    const m = this.metrics
+    for (const g of [m.stateCached, m.stateCachedBytes, m.stateReads, m.stateEvictions]) g.reset()
+    m.stateCacheBudget.set(this.stateCache.budgetBytes)
+    for (const [view, s] of this.stateCache.byOwner()) {
+      m.stateCached.set({ view }, s.cachedEntries)
+      m.stateCachedBytes.set({ view }, s.cachedBytes)
+      m.stateReads.set({ view, result: 'hit' }, s.hits)
+      m.stateReads.set({ view, result: 'miss' }, s.misses)
+      m.stateEvictions.set({ view }, s.evictions)
     }
     this.metrics.sourceLag.reset()
     this.metrics.sourcePaused.reset()

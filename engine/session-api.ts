@@ -64,6 +64,11 @@ export interface ChangeSubscription extends AsyncIterable<Change> {
   readonly lastPosition: number
   /** True once ended and drained. */
   readonly closed: boolean
+  /**
+   * True while the snapshot is still being read (from disk, a piece at a time): poll() may
+   * return undefined before the snapshot's end then.
+   */
+  readonly readingSnapshot?: boolean
   /** Up to `maxRows` queued changes without waiting; undefined when none; throws the failure (54000 cut off, 57014 cancelled, 42P01 dropped) once drained. */
   poll(maxRows?: number): ChangeBatch | undefined
   /** Resolves when poll() has something, or the subscription ended. */

@@ -23,11 +23,13 @@ function positive(value: string): number {
   return Number(value)
 }
 
-function memory(value: string): number {
-  try {
-    return parseMemorySetting('--query-memory', value)
-  } catch (e) {
-    throw new InvalidArgumentError(e instanceof Error ? e.message : String(e))
+function memory(flag: string): (value: string) => number {
+  return (value) => {
+    try {
+      return parseMemorySetting(flag, value)
+    } catch (e) {
+      throw new InvalidArgumentError(e instanceof Error ? e.message : String(e))
+    }
   }
 }
 
@@ -116,6 +118,7 @@ interface StartOptions {
   tlsRequired?: boolean
   maxConcurrentQueries?: number
   queryMemory?: number
+  stateCache?: number
 }
 
 /** The --tls-cert / --tls-key pair, read once at start; both or neither. */
@@ -172,6 +175,7 @@ async function start(opts: StartOptions): Promise<void> {
       checkpointIntervalMs: opts.checkpointInterval,
       maxConcurrentQueries: opts.maxConcurrentQueries,
       queryMemoryBytes: opts.queryMemory,
+      stateCacheBytes: opts.stateCache,
     })
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { port?: number }
@@ -271,7 +275,12 @@ export function buildCli(): Command {
     .option(
       '--query-memory <size>',
       'memory all running queries may hold together, e.g. 512MB (default: half the heap)',
-      memory,
+      memory('--query-memory'),
+    )
+    .option(
+      '--state-cache <size>',
+      "memory for views' state, e.g. 1GB; the rest stays on disk (default: half the heap)",
+      memory('--state-cache'),
     )
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .addOption(

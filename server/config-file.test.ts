@@ -57,6 +57,7 @@ describe('sluice start --config', () => {
       'checkpoint-interval',
       'max-concurrent-queries',
       'query-memory',
+      'state-cache',
       'log-level',
       'log-format',
     ])

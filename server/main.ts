@@ -35,6 +35,8 @@ export interface ServerOptions {
   readonly maxConcurrentQueries?: number
   /** Memory all running queries may hold together, bytes (default half the heap): beyond it 53200. */
   readonly queryMemoryBytes?: number
+  /** Memory for operator state kept in memory, bytes (default half the heap); the rest is on disk. */
+  readonly stateCacheBytes?: number
   readonly logLevel: string
   /** Human-readable log lines instead of JSON. */
   readonly prettyLogs?: boolean
@@ -139,6 +141,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       log,
       checkpointIntervalMs: options.checkpointIntervalMs,
       maxConcurrentQueries: options.maxConcurrentQueries,
+      stateCacheBytes: options.stateCacheBytes,
     },
     async () => {
       const { SOURCES, SINKS } = await import('./connectors.ts')

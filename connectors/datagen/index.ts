@@ -4,7 +4,10 @@
  * (so sources with the same seed agree on ids), paced at `rate` events/s of the whole stream.
  * Offsets (next event, base time) make a restart continue the same sequence.
  *
- * Options: generator ('nexmark', required), table (bid | auction | person, default bid), rate
+ * `generator = 'sequence'` emits one column `n BIGINT`: 0, 1, 2, ... (one row per event), for
+ * benchmarks and tests whose expected results have a closed form (bench/state.ts).
+ *
+ * Options: generator ('nexmark' or 'sequence', required), table (bid | auction | person, default bid), rate
  * (events/s, default 10000), seed (default 42), max_events (stop after that many events of the
  * whole stream), base_time (event time of event 0, ISO; default the wall clock at first open),
  * paced ('true' by default; 'false' generates as fast as the dataflow reads, while event time still
@@ -22,7 +25,7 @@ import type {
   SourceReader,
 } from '../../engine/connector.ts'
 import { SluiceError, SqlState } from '../../engine/errors.ts'
-import { typeEquals } from '../../engine/types/datatype.ts'
+import { T, typeEquals } from '../../engine/types/datatype.ts'
 import { parseTimestamptz } from '../../engine/types/time.ts'
 import type { NexmarkTable } from './nexmark.ts'
 import { NEXMARK_COLUMNS, NexmarkGenerator } from './nexmark.ts'
@@ -31,6 +34,7 @@ const OPTIONS = ['generator', 'table', 'rate', 'seed', 'max_events', 'base_time'
 
 /** Validated options of one datagen source. */
 export interface DatagenConfig {
+  readonly generator: 'nexmark' | 'sequence'
   readonly table: NexmarkTable
   readonly rate: number
   readonly seed: number
@@ -67,8 +71,9 @@ export function parseDatagenOptions(options: ConnectorOptions): DatagenConfig {
   }
   const generator = options.get('generator')
   if (generator === undefined) throw invalid('connector datagen needs the option "generator"', `generator = 'nexmark'`)
-  if (generator.toLowerCase() !== 'nexmark')
-    throw invalid(`unknown datagen generator "${generator}"`, `the only generator is 'nexmark'`)
+  const kind = generator.toLowerCase()
+  if (kind !== 'nexmark' && kind !== 'sequence')
+    throw invalid(`unknown datagen generator "${generator}"`, `the generators are 'nexmark' and 'sequence'`)
   const table = (options.get('table') ?? 'bid').toLowerCase()
   if (table !== 'bid' && table !== 'auction' && table !== 'person') {
     throw invalid(
@@ -102,12 +107,20 @@ export function parseDatagenOptions(options: ConnectorOptions): DatagenConfig {
       `invalid value for datagen option "paced": "${options.get('paced')}"`,
       `"paced" must be true or false`,
     )
-  return { table, rate, seed, maxEvents, baseMs, paced: pacedText === 'true' }
+  return { generator: kind, table, rate, seed, maxEvents, baseMs, paced: pacedText === 'true' }
+}
+
+/** The one column of the 'sequence' generator. */
+const SEQUENCE_COLUMNS: readonly ColumnSchema[] = [{ name: 'n', type: T.int8 }]
+
+function columnsOf(config: DatagenConfig): readonly ColumnSchema[] {
+  return config.generator === 'sequence' ? SEQUENCE_COLUMNS : NEXMARK_COLUMNS[config.table]
 }
 
 /** Maps declared columns to the entity's column indexes (all of them when none are declared). */
-function projectionOf(table: NexmarkTable, columns: readonly ColumnSchema[]): number[] {
-  const all = NEXMARK_COLUMNS[table]
+function projectionOf(config: DatagenConfig, columns: readonly ColumnSchema[]): number[] {
+  const table = config.generator === 'sequence' ? 'sequence' : config.table
+  const all = columnsOf(config)
   return columns.map((c) => {
     const i = all.findIndex((a) => a.name === c.name)
     if (i < 0) {
@@ -172,6 +185,13 @@ class DatagenReader implements SourceReader {
     if (generator === undefined) throw new SluiceError(SqlState.internal_error, 'datagen source polled before open')
     const due = this.due()
     if (due <= this.next || maxRows <= 0) return undefined
+    if (this.config.generator === 'sequence') {
+      const length = Math.min(maxRows, due - this.next)
+      const n = new Array<bigint>(length)
+      for (let i = 0; i < length; i++) n[i] = BigInt(this.next + i)
+      this.next += length
+      return { columns: this.projection.map(() => n), ops: new Int8Array(length).fill(1), length }
+    }
     const full: Column[] = NEXMARK_COLUMNS[this.config.table].map(() => [])
     this.next = generator.fill(this.config.table, this.next, due, maxRows, full)
     const length = full[0].length
@@ -201,10 +221,10 @@ class DatagenReader implements SourceReader {
 export const datagenSourceFactory: SourceFactory = {
   connector: 'datagen',
   defaultColumns(options: ConnectorOptions): readonly ColumnSchema[] {
-    return NEXMARK_COLUMNS[parseDatagenOptions(options).table]
+    return columnsOf(parseDatagenOptions(options))
   },
   create(columns: readonly ColumnSchema[], options: ConnectorOptions, ctx: ConnectorContext): SourceReader {
     const config = parseDatagenOptions(options)
-    return new DatagenReader(config, projectionOf(config.table, columns), ctx)
+    return new DatagenReader(config, projectionOf(config, columns), ctx)
   },
 }

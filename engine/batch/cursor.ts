@@ -32,7 +32,18 @@ export interface Cursor {
   open?(): void
   /** Returns what the cursor reserved from the budget (after the last step or on failure). */
   close?(): void
+  /**
+   * A read from disk this cursor waits for (its `next()` returns empty pieces until it lands),
+   * or undefined: the async driver awaits it instead of stepping in vain.
+   */
+  waiting?(): Promise<void> | undefined
 }
+
+/**
+ * A scan's rows: a chunk, stored rows by reference, pieces made on demand, or pieces read from
+ * disk over awaits (a view whose rows are in its aggregate's state table).
+ */
+export type ScanRows = Chunk | readonly (readonly Value[])[] | Iterator<Chunk> | AsyncIterable<Chunk>
 
 export function emptyChunk(width: number): Chunk {
   return { columns: emptyColumns(width), ops: new Int8Array(0), length: 0 }
@@ -70,13 +81,15 @@ export function chunkBytes(chunk: Chunk): number {
 /** A relation's rows (its snapshot or an index lookup), handed out in STEP_ROWS pieces. */
 export class ScanCursor implements Cursor {
   readonly inputs: readonly Cursor[] = []
-  private rows: Chunk | readonly (readonly Value[])[] | Iterator<Chunk> | undefined
+  private rows: Exclude<ScanRows, AsyncIterable<Chunk>> | undefined
   private at = 0
+  /** Rows read from disk: one read at a time, the next started as soon as a piece is taken. */
+  private disk: DiskRead | undefined
 
   constructor(
     readonly name: string,
-    /** The rows (a chunk, or stored rows by reference), or an iterator of pieces made on demand. */
-    private readonly read: () => Chunk | readonly (readonly Value[])[] | Iterator<Chunk>,
+    /** The rows (a chunk, or stored rows by reference), or an iterator of pieces made on demand or read from disk. */
+    private readonly read: () => ScanRows,
     private readonly width: number,
     private readonly detail: string,
   ) {}
@@ -84,13 +97,36 @@ export class ScanCursor implements Cursor {
   /**
    * Takes the relation's rows now: every scan of a query opens before the first step, so the
    * query reads one state of every relation even though other statements run between its steps.
+   * A scan from disk is opened (its rows captured) now and read over the following steps.
    */
   open(): void {
-    this.rows ??= this.read()
+    if (this.rows !== undefined || this.disk !== undefined) return
+    const rows = this.read()
+    if (Symbol.asyncIterator in rows) {
+      this.disk = new DiskRead(rows[Symbol.asyncIterator]())
+      this.rows = emptyChunk(this.width)
+    } else this.rows = rows
+  }
+
+  /** Whether the rows are read from disk over awaits (a synchronous driver cannot run this scan). */
+  get fromDisk(): boolean {
+    return this.disk !== undefined
+  }
+
+  waiting(): Promise<void> | undefined {
+    return this.disk?.pending
+  }
+
+  close(): void {
+    this.disk?.stop()
   }
 
   next(): Chunk | undefined {
     this.open()
+    if (this.disk !== undefined) {
+      const piece = this.disk.take()
+      return piece === null ? emptyChunk(this.width) : piece
+    }
     const rows = this.rows!
     if (!('length' in rows)) {
       const piece = rows.next()
@@ -110,6 +146,53 @@ export class ScanCursor implements Cursor {
 
   explain(): string {
     return this.detail
+  }
+}
+
+/** An asynchronous scan read one piece ahead: `take()` is the ready piece, null while a read is pending, undefined at the end. */
+class DiskRead {
+  pending: Promise<void> | undefined
+  private ready: Chunk | undefined
+  private done = false
+  private failure: unknown = undefined
+
+  constructor(private readonly source: AsyncIterator<Chunk>) {
+    this.fetch()
+  }
+
+  take(): Chunk | null | undefined {
+    if (this.failure !== undefined) throw this.failure
+    const piece = this.ready
+    if (piece !== undefined) {
+      this.ready = undefined
+      this.fetch()
+      return piece
+    }
+    return this.done ? undefined : null
+  }
+
+  /** Stops reading (the query ended or failed early): the source releases what it holds. */
+  stop(): void {
+    if (this.done) return
+    this.done = true
+    this.ready = undefined
+    this.source.return?.().catch(() => {})
+  }
+
+  private fetch(): void {
+    if (this.done || this.pending !== undefined) return
+    this.pending = this.source.next().then(
+      (r) => {
+        this.pending = undefined
+        if (r.done === true) this.done = true
+        else if (!this.done) this.ready = r.value
+      },
+      (e: unknown) => {
+        this.pending = undefined
+        this.done = true
+        this.failure = e ?? new Error('scan failed')
+      },
+    )
   }
 }
 

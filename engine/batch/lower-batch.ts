@@ -14,8 +14,8 @@ import { lower } from '../plan/physical.ts'
 import { exprText, joinCondition, lookupText } from '../plan/explain.ts'
 import { Stream } from '../runtime/stream.ts'
 import { BatchHashJoin } from './batch-join.ts'
-import { BlockingCursor, ConcatCursor, MapCursor, STEP_ROWS, ScanCursor, emptyChunk } from './cursor.ts'
-import { lookupRows } from './lookups.ts'
+import { BlockingCursor, ConcatCursor, MapCursor, ScanCursor, emptyChunk } from './cursor.ts'
+import { lookupRows, scanRows } from './lookups.ts'
 
 export interface BatchContext {
   readonly compile: CompileContext
@@ -60,12 +60,7 @@ export function toCursor(plan: LogicalPlan, ctx: BatchContext): Cursor {
         const detail = `${plan.relation.name} (${lookupText(lookup, plan.columns)})`
         return new ScanCursor('Scan', () => lookupRows(input, lookup, types, width, ctx.compile), width, detail)
       }
-      return new ScanCursor(
-        'Scan',
-        () => input.pieces?.(STEP_ROWS) ?? input.snapshotRows?.() ?? input.snapshot(),
-        width,
-        plan.relation.name,
-      )
+      return new ScanCursor('Scan', () => scanRows(input), width, plan.relation.name)
     }
     case 'values':
       return new ScanCursor('Values', () => plan.rows, width, `${plan.rows.length} row(s)`)

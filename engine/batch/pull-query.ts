@@ -8,7 +8,9 @@
  * every few milliseconds, so other sessions, /healthz and every view keep running while a heavy
  * query computes, and a cancel request or statement_timeout ends it between two steps with 57014;
  * `runPullQuery` steps synchronously (subqueries evaluated inside an expression, which cannot
- * await), checking the interrupt between steps all the same.
+ * await), checking the interrupt between steps all the same. A relation whose rows are partly on
+ * disk (a view reading its aggregate's state table) is scanned over awaits: the async driver
+ * awaits each read its cursors wait for; the synchronous one refuses such a scan (0A000).
  */
 import type { LogicalPlan } from '../plan/logical.ts'
 import type { CompileContext } from '../expr/compile.ts'
@@ -19,7 +21,7 @@ import type { Cursor } from './cursor.ts'
 import { batchPlan, lowerBatch } from '../plan/pipeline.ts'
 import { compareValues } from '../types/compare.ts'
 import { SluiceError, SqlState } from '../errors.ts'
-import { STEP_ROWS, chunkBytes } from './cursor.ts'
+import { STEP_ROWS, ScanCursor, chunkBytes } from './cursor.ts'
 
 /** Per-statement limits: the statement timeout / cancel check, result size and memory budget. */
 export interface PullLimits {
@@ -67,6 +69,8 @@ class PullRun {
   /** With ORDER BY and LIMIT, only the first OFFSET + LIMIT rows in order are kept (top-K). */
   private readonly keep: number | undefined
   private readonly types: readonly DataType[]
+  /** The last step produced no rows. */
+  private idle = false
 
   constructor(
     private readonly query: PullQuery,
@@ -79,18 +83,53 @@ class PullRun {
       c.open?.()
       c.inputs.forEach(open)
     }
-    open(this.root)
+    try {
+      open(this.root)
+    } catch (e) {
+      // Scans opened so far release what they hold (a scan from disk holds a store snapshot).
+      this.close()
+      throw e
+    }
     this.width = query.plan.columns.length
     this.enough = query.orderBy.length === 0 && query.limit !== undefined ? query.offset + query.limit : Infinity
     this.keep = query.orderBy.length > 0 && query.limit !== undefined ? query.offset + query.limit : undefined
     this.types = query.plan.columns.map((c) => c.type)
   }
 
+  /**
+   * A read from disk the last step waited for (it made no rows), or undefined. The async driver
+   * awaits it rather than stepping again to no effect.
+   */
+  waiting(): Promise<void> | undefined {
+    if (!this.idle) return undefined
+    const reads: Promise<void>[] = []
+    const walk = (c: Cursor): void => {
+      const w = c.waiting?.()
+      if (w !== undefined) reads.push(w)
+      c.inputs.forEach(walk)
+    }
+    walk(this.root)
+    return reads.length === 0 ? undefined : reads.length === 1 ? reads[0] : Promise.race(reads)
+  }
+
+  /** The scans that read from disk over awaits (a synchronous run cannot have any). */
+  diskScans(): string[] {
+    const names: string[] = []
+    const walk = (c: Cursor): void => {
+      if (c instanceof ScanCursor && c.fromDisk) names.push(c.explain())
+      c.inputs.forEach(walk)
+    }
+    walk(this.root)
+    return names
+  }
+
   /** Runs one step of the root cursor; false once the result is complete. */
   step(): boolean {
+    this.idle = false
     if (this.rows.length >= this.enough) return false
     const c = this.root.next()
     if (c === undefined) return false
+    this.idle = c.length === 0
     if (c.length === 0) return true
     const bytes = chunkBytes(c)
     this.bytes += bytes
@@ -159,6 +198,17 @@ export function runPullQuery(
 ): Value[][] {
   const run = new PullRun(query, compile, ops, limits)
   try {
+    const onDisk = run.diskScans()
+    if (onDisk.length > 0) {
+      // Nothing to await here (an expression's subquery): its rows would have to be read now.
+      throw new SluiceError(
+        SqlState.feature_not_supported,
+        `a subquery inside an expression cannot read "${onDisk[0]}" while its rows are partly on disk`,
+        {
+          hint: 'Read it in the FROM clause (a join), or with a WHERE on its group keys.',
+        },
+      )
+    }
     const interrupt = limits.interrupt
     while (run.step()) interrupt?.check()
     interrupt?.check()
@@ -184,6 +234,13 @@ export async function runPullQueryAsync(
     let since = performance.now()
     while (run.step()) {
       interrupt?.check()
+      const read = run.waiting()
+      if (read !== undefined) {
+        await read
+        interrupt?.check()
+        since = performance.now()
+        continue
+      }
       if (performance.now() - since >= YIELD_MS) {
         await new Promise<void>((resolve) => setImmediate(resolve))
         interrupt?.check()

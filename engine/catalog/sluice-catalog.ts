@@ -77,8 +77,24 @@ export const SLUICE_CATALOG: readonly SystemTable[] = [
         let state = 0
         for (const op of v.dataflow.operators()) state += op.stateSize?.() ?? 0
         const waiting = v.failure === undefined ? waitingInput(engine, v.dependsOn) : undefined
-        const status = v.failure !== undefined ? 'failed' : waiting !== undefined ? 'waiting' : 'running'
-        return [v.name, BigInt(v.materialize.rowCount), BigInt(state), status, v.failure ?? waiting ?? null, v.sql]
+        // Checkpoints failing for lack of disk space pause every source: the view does not move.
+        const halted = v.failure === undefined ? engine.checkpoints.stalled : undefined
+        const status =
+          v.failure !== undefined
+            ? 'failed'
+            : halted !== undefined
+              ? 'halted'
+              : waiting !== undefined
+                ? 'waiting'
+                : 'running'
+        return [
+          v.name,
+          BigInt(v.materialize.rowCount),
+          BigInt(state),
+          status,
+          v.failure ?? halted ?? waiting ?? null,
+          v.sql,
+        ]
       }),
   },
   {
@@ -178,6 +194,31 @@ export const SLUICE_CATALOG: readonly SystemTable[] = [
         BigInt(c.sizeBytes),
         c.status,
         c.error ?? null,
+      ]),
+  },
+  {
+    schema: 'sluice_catalog',
+    name: 'state',
+    // Views whose operator state lives in state tables (docs/design/state.md): what is held in
+    // memory of it, and how the cache does since start.
+    columns: [
+      col('name', T.text),
+      col('entries', T.int8),
+      col('cached_entries', T.int8),
+      col('cached_bytes', T.int8),
+      col('hits', T.int8),
+      col('misses', T.int8),
+      col('evictions', T.int8),
+    ],
+    rows: (engine) =>
+      [...engine.stateCache.byOwner()].map(([name, s]) => [
+        name,
+        BigInt(s.totalEntries),
+        BigInt(s.cachedEntries),
+        BigInt(Math.round(s.cachedBytes)),
+        BigInt(s.hits),
+        BigInt(s.misses),
+        BigInt(s.evictions),
       ]),
   },
 ]

@@ -49,6 +49,12 @@ export class WriteClock {
 }
 
 /** A declared (CREATE INDEX) index of a table: the indexed columns' values → row seqs. */
+/** The rows one `apply` removed and added (by sequence number), for `revert`. */
+export interface AppliedRows {
+  readonly deleted: [number, Value[]][]
+  readonly inserted: [number, Value[]][]
+}
+
 interface SecondaryIndex {
   readonly name: string
   readonly columns: readonly number[]
@@ -279,11 +285,15 @@ export class TableRows {
     return this.rows.entries()
   }
 
-  /** Applies inserts and deletes; returns the storage writes and the change chunk. */
+  /**
+   * Applies inserts and deletes; returns the storage writes, the change chunk, and what `revert`
+   * needs should the writes fail.
+   */
   apply(
     inserts: readonly Value[][],
     deletes: readonly number[],
-  ): { writes: StateWrite[]; chunk: Chunk | undefined; logSeq: number } {
+  ): { writes: StateWrite[]; chunk: Chunk | undefined; logSeq: number; applied: AppliedRows } {
+    const applied: AppliedRows = { deleted: [], inserted: [] }
     const writes: StateWrite[] = []
     const builder = new ChunkBuilder(this.types.length)
     const logDeletes: [number, Uint8Array][] = []
@@ -297,6 +307,7 @@ export class TableRows {
         if (entry !== undefined) this.byKey.delete(entry)
       }
       for (const x of this.secondary) indexDelete(x, seq, row)
+      applied.deleted.push([seq, row])
       writes.push({ type: 'del', key: this.storageKey(seq) })
       logDeletes.push([seq, encodeRow(row, this.types)])
       builder.push(-1, row)
@@ -309,19 +320,29 @@ export class TableRows {
         const key = this.keyOf(row)
         this.byKey.insert(key, this.byKey.hashKey(key), seq)
       }
+      applied.inserted.push([seq, row])
       const encoded = encodeRow(row, this.types)
       writes.push({ type: 'put', key: this.storageKey(seq), value: encoded })
       logInserts.push([seq, encoded])
       builder.push(1, row)
     }
-    if (writes.length === 0 || !this.logChanges) return { writes, chunk: builder.take(), logSeq: this.logSeq }
+    if (writes.length === 0 || !this.logChanges) return { writes, chunk: builder.take(), logSeq: this.logSeq, applied }
     const logSeq = ++this.logSeq
     writes.push({
       type: 'put',
       key: encodeKey([TABLE_LOG, BigInt(this.id), BigInt(logSeq)], [T.int8, T.int8, T.int8]),
       value: encodeSnapshot([logDeletes, logInserts, this.clock.next()]),
     })
-    return { writes, chunk: builder.take(), logSeq }
+    return { writes, chunk: builder.take(), logSeq, applied }
+  }
+
+  /**
+   * Undoes an `apply` whose writes failed (a full disk): the statement fails, so its rows must not
+   * stay visible. Its log position stays used: a gap in the change log is harmless.
+   */
+  revert(applied: AppliedRows): void {
+    for (let i = applied.inserted.length - 1; i >= 0; i--) this.remove(...applied.inserted[i])
+    for (let i = applied.deleted.length - 1; i >= 0; i--) this.add(...applied.deleted[i])
   }
 
   /** Every row as one insert chunk. */

@@ -16,7 +16,7 @@ import type {
 import type { LogicalPlan } from '../plan/logical.ts'
 import type { IncludeClause } from '../sql/tree.ts'
 import type { CompileContext } from '../expr/compile.ts'
-import type { OperatorContext } from '../ops/operator.ts'
+import type { Operator, OperatorContext, StateBackedOutput } from '../ops/operator.ts'
 import { SluiceError, SqlState } from '../errors.ts'
 import { resolveSecrets } from '../catalog/secrets.ts'
 import { timeColumns } from '../engine.ts'
@@ -29,8 +29,9 @@ import { TableRows } from '../catalog/table-rows.ts'
 import { Dataflow, isRelationInput, type PhysicalNode } from '../runtime/dataflow.ts'
 import { FilterProject } from '../ops/filter-project.ts'
 import type { Chunk } from '../chunk.ts'
-import { dropStateWrites } from '../runtime/checkpoint.ts'
+import { attachOperatorStores, dropStateWrites } from '../runtime/checkpoint.ts'
 import { Materialize } from '../ops/materialize.ts'
+import { stateBackedOutput } from '../ops/derived-rows.ts'
 import { lowerStream } from '../plan/pipeline.ts'
 import { emptyChunk, kindLabel } from '../catalog/objects.ts'
 import { chunkFromRows } from '../chunk.ts'
@@ -380,18 +381,23 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
   // After an aggregate the view's rows are the aggregate's emitted rows: rebuilt from its
   // restored state instead of checkpointed twice (a third of the writes per changed group); the
   // view checkpoints only the rows the aggregate retires (closed windows).
+  // An aggregate whose groups live in its state table (a bounded cache, the rest on disk) is the
+  // view's state: the view then holds no rows and reads them from it ('derived').
   let materialize: Materialize | undefined = undefined
   const upstream = engine.checkpointing ? outputOf(physical, (rows) => materialize?.retire(rows)) : undefined
-  const rebuildable = upstream?.current() !== undefined
+  const derived = upstream?.source === undefined ? undefined : { ...upstream, source: upstream.source }
+  const rebuildable = derived === undefined && upstream?.current() !== undefined
   const scales = columns.flatMap((c, i) => {
     const s = declaredScale(c.type, c.typmod)
     return s === undefined ? [] : [[i, s] as const]
   })
   materialize = new Materialize(
     columns.map((c) => c.type),
-    !engine.checkpointing ? 'none' : rebuildable ? 'retired' : 'changes',
+    !engine.checkpointing ? 'none' : derived !== undefined ? 'derived' : rebuildable ? 'retired' : 'changes',
     scales,
+    derived,
   )
+  const derivedRows = materialize.derived
   const stream = new Stream(def.name)
   let obj: MaterializedViewObject | undefined = undefined
   const dataflow = new Dataflow(
@@ -423,16 +429,22 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
     emitOnWindowClose: def.emitOnWindowClose,
     watermarkOverride: def.watermarkOverride,
     failure: undefined,
-    snapshot: () => chunkFromRows(columns.length, materialize.snapshot()),
+    snapshot: () =>
+      derivedRows !== undefined ? derivedRows.current() : chunkFromRows(columns.length, materialize.snapshot()),
     rowCount: () => materialize.rowCount,
-    snapshotRows: () => materialize.snapshot(),
+    // A derived view's rows are built from its aggregate's groups: there are none to share.
+    snapshotRows: derivedRows !== undefined ? undefined : () => materialize.snapshot(),
     lookup: (cols, values) => {
+      if (derivedRows !== undefined) return derivedRows.lookup(cols, values)
       const found = materialize.lookup(cols, values)
       return found === undefined ? undefined : chunkFromRows(columns.length, found)
     },
+    rowsOnDisk: derivedRows === undefined ? undefined : () => !derivedRows.inMemory(),
+    openScan: derivedRows === undefined ? undefined : (maxRows) => derivedRows.openScan(maxRows),
   }
   await attachDataflow(
     engine,
+    def.name,
     id,
     dataflow,
     stream,
@@ -453,20 +465,36 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
   }
 }
 
+/** What outputOf finds: the operator's output as seen after the chain above it. */
+interface UpstreamOutput {
+  readonly current: () => Chunk | undefined
+  /** The operator, when its output can be read from its state (memory and store). */
+  readonly source: (Operator & StateBackedOutput) | undefined
+  /** The chain's filters and projections, over rows they saw before. */
+  readonly through: (rows: Chunk) => Chunk
+  /** For each output column of the node, the operator's output column it copies unchanged, if any. */
+  readonly sourceColumns: readonly (number | undefined)[]
+  /** Whether the chain has a predicate (it may drop rows). */
+  readonly filtered: boolean
+}
+
 /**
  * What a dataflow node's downstream currently holds from it, when it can be computed from
  * operator state: an operator that knows its output (an aggregate), seen through stateless
  * filters and projections (replayed over it). `retired` receives the rows downstream keeps that
  * the operator forgets (closed windows), projected the same way. Undefined when unknown.
  */
-function outputOf(
-  node: PhysicalNode,
-  retired: (rows: Chunk) => void,
-): { current: () => Chunk | undefined } | undefined {
+function outputOf(node: PhysicalNode, retired: (rows: Chunk) => void): UpstreamOutput | undefined {
   const op = node.op
   if (op.currentOutput !== undefined) {
     op.onRetired?.(retired)
-    return { current: () => op.currentOutput?.() }
+    return {
+      current: () => op.currentOutput?.(),
+      source: stateBackedOutput(op),
+      through: (rows) => rows,
+      sourceColumns: node.types.map((_t, i) => i),
+      filtered: false,
+    }
   }
   const input = node.inputs[0]
   if (!(op instanceof FilterProject) || node.inputs.length !== 1 || isRelationInput(input)) return undefined
@@ -484,6 +512,13 @@ function outputOf(
       const rows = inner.current()
       return rows === undefined ? undefined : through(rows)
     },
+    source: inner.source,
+    through: (rows) => through(inner.through(rows)),
+    sourceColumns: node.types.map((_t, c) => {
+      const from = op.inputColumn(c)
+      return from === undefined ? undefined : inner.sourceColumns[from]
+    }),
+    filtered: inner.filtered || op.filters,
   }
 }
 
@@ -493,6 +528,7 @@ function outputOf(
  */
 export async function attachDataflow(
   engine: Engine,
+  owner: string,
   id: number,
   dataflow: Dataflow,
   stream: Stream | undefined,
@@ -500,8 +536,12 @@ export async function attachDataflow(
   interrupt?: { check(): void },
 ): Promise<void> {
   const recovery = engine.restoringId !== undefined ? engine.recovery : undefined
-  if (recovery?.has(id) === true) {
-    await recovery.restoreOperators(id, dataflow.operators())
+  const restored = recovery?.has(id) === true
+  const lazy = engine.checkpointing
+    ? attachOperatorStores(engine.store, engine.stateCache, owner, id, dataflow.operators(), restored)
+    : undefined
+  if (recovery !== undefined && restored) {
+    await recovery.restoreOperators(id, dataflow.operators(), lazy)
     afterRestore?.()
     if (stream !== undefined) for (const [c, v] of recovery.marks(id)) stream.maxEventTime.set(c, v)
     // The processing clock before any row: ttl times are never 0 ("unknown") and, restored,
@@ -511,6 +551,10 @@ export async function attachDataflow(
   } else if (interrupt !== undefined) {
     dataflow.tick(engine.processingTime())
     await dataflow.attachInSlices(yieldFor(interrupt))
+  } else if (dataflow.readsFromDisk()) {
+    // Over a view whose rows are partly on disk (derived), read over awaits.
+    dataflow.tick(engine.processingTime())
+    await dataflow.attachInSlices(yieldFor({ check: () => {} }))
   } else {
     dataflow.tick(engine.processingTime())
     dataflow.attach()
@@ -657,6 +701,7 @@ export async function removeObject(engine: Engine, obj: CatalogObject): Promise<
   switch (obj.kind) {
     case 'materialized_view':
       obj.dataflow.detach()
+      for (const op of obj.dataflow.operators()) op.detachStore?.()
       break
     case 'source':
       await obj.driver.stop()
@@ -666,6 +711,7 @@ export async function removeObject(engine: Engine, obj: CatalogObject): Promise<
       break
     case 'sink':
       obj.dataflow.detach()
+      for (const op of obj.dataflow.operators()) op.detachStore?.()
       await obj.writer.close()
       break
     case 'view':

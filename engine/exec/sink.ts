@@ -112,7 +112,7 @@ export async function createSink(engine: Engine, def: SinkDef): Promise<void> {
       throw e
     }
   }
-  await attachDataflow(engine, id, dataflow, undefined)
+  await attachDataflow(engine, def.name, id, dataflow, undefined)
   for (const dep of def.dependsOn) engine.get(dep)?.dependents.add(def.name)
   await engine.register(obj)
   if (restoring) engine.checkpoints.drain(obj)

@@ -33,8 +33,9 @@ import type { Subscriber } from '../runtime/stream.ts'
 import type { RelationInput } from '../runtime/dataflow.ts'
 import type { Options, Query } from '../sql/tree.ts'
 import { Stream } from '../runtime/stream.ts'
-import { Dataflow } from '../runtime/dataflow.ts'
+import { Dataflow, diskScan } from '../runtime/dataflow.ts'
 import { Materialize } from '../ops/materialize.ts'
+import { SnapshotScan, snapshotFailure } from './snapshot-scan.ts'
 import { bind, lowerStream, streamLowering } from '../plan/pipeline.ts'
 import { planStatement, planningContext } from './plan-statement.ts'
 import { operatorContext } from './ddl.ts'
@@ -48,6 +49,8 @@ export const DEFAULT_CHANGE_LOG_ROWS = 10_000
 export const DEFAULT_MAX_QUEUE_ROWS = 100_000
 /** How often a log checks that its relation still exists (drops end subscriptions). */
 const CHECK_MS = 200
+/** Rows per piece of a snapshot read from disk. */
+const SNAPSHOT_PIECE_ROWS = 4096
 
 /** The columns every SUBSCRIBE result starts with, before the relation's own. */
 export const SUBSCRIBE_COLUMNS: readonly ResultColumn[] = [
@@ -174,7 +177,13 @@ export class ChangeLog implements Subscriber {
       }
     } else {
       s.start(this.position)
-      if (options.snapshot !== false) s.deliverSnapshot(this.target.input.snapshot(), this.position)
+      if (options.snapshot !== false) {
+        // Rows partly on disk (a derived view): the scan is opened now, at this position, and
+        // read as the subscriber takes the pieces; changes queue behind it.
+        const scan = diskScan(this.target.input, SNAPSHOT_PIECE_ROWS)
+        if (scan !== undefined) s.deliverSnapshotScan(scan, this.position)
+        else s.deliverSnapshot(this.target.input.snapshot(), this.position)
+      }
     }
     this.subscriptions.add(s)
     return s
@@ -218,6 +227,9 @@ export class Subscription implements ChangeSubscription {
   lastPosition = 0
   /** Called once when the subscription ends, for whatever reason. */
   onEnd: (() => void) | undefined
+  /** A snapshot read from disk (deliverSnapshotScan): the queued changes wait until it ends. */
+  private scan: SnapshotScan | undefined
+  private scanPosition = 0
 
   constructor(
     private readonly log: ChangeLog,
@@ -233,6 +245,11 @@ export class Subscription implements ChangeSubscription {
     return this.ended && this.qhead >= this.queue.length
   }
 
+  /** True while the snapshot is still being read from disk: an empty poll() does not mean it ended. */
+  get readingSnapshot(): boolean {
+    return this.scan !== undefined
+  }
+
   /** @internal */
   start(position: number): void {
     this.startPosition = position
@@ -243,6 +260,29 @@ export class Subscription implements ChangeSubscription {
   deliverSnapshot(chunk: Chunk, position: number): void {
     if (chunk.length > 0) this.queue.push({ chunk, position, snapshot: true })
     this.wake()
+  }
+
+  /** @internal The snapshot as a scan of rows on disk, read as the subscriber takes it (not counted either). */
+  deliverSnapshotScan(scan: AsyncIterable<Chunk>, position: number): void {
+    this.scanPosition = position
+    const reader: SnapshotScan = new SnapshotScan(
+      scan[Symbol.asyncIterator](),
+      () => {
+        if (reader.done && this.scan === reader) this.scan = undefined
+        this.wake()
+      },
+      (e) => {
+        if (this.scan !== reader) return
+        this.scan = undefined
+        // Changes without their snapshot would mislead: the subscriber gets the failure alone.
+        this.queue.length = 0
+        this.qhead = 0
+        this.queuedRows = 0
+        // The relation dropped or the engine closing under the scan says so, not as a read error.
+        this.end(this.log.target.gone() ?? snapshotFailure(e, this.relation))
+      },
+    )
+    this.scan = reader
   }
 
   /** @internal */
@@ -271,13 +311,17 @@ export class Subscription implements ChangeSubscription {
 
   /** Rows queued and not yet handed out. */
   get pending(): number {
-    let n = 0
+    let n = this.scan?.readyRows ?? 0
     for (let i = this.qhead; i < this.queue.length; i++) n += this.queue[i].chunk.length
     return n
   }
 
   /** Up to `maxRows` queued rows without waiting; undefined when none. Throws the failure once drained. */
   poll(maxRows = Infinity): ChangeBatch | undefined {
+    if (this.scan !== undefined) {
+      const chunk = this.scan.take(maxRows)
+      return chunk === undefined ? undefined : { chunk, position: this.scanPosition, snapshot: true }
+    }
     if (this.qhead >= this.queue.length) {
       if (this.failure !== undefined) throw this.failure
       return undefined
@@ -309,7 +353,9 @@ export class Subscription implements ChangeSubscription {
 
   /** Resolves when poll() has something to return, or the subscription has ended. */
   ready(): Promise<void> {
-    if (this.qhead < this.queue.length || this.ended) return Promise.resolve()
+    if (this.scan !== undefined) {
+      if (this.scan.ready || this.ended) return Promise.resolve()
+    } else if (this.qhead < this.queue.length || this.ended) return Promise.resolve()
     return new Promise<void>((resolve) => {
       const prev = this.waiter
       this.waiter = () => {
@@ -369,6 +415,8 @@ export class Subscription implements ChangeSubscription {
   /** @internal Ends delivery; queued rows stay readable, then `error` (if any) is thrown. */
   end(error: SluiceError | undefined): void {
     if (this.ended) return
+    this.scan?.stop()
+    this.scan = undefined
     this.ended = true
     this.failure = error
     this.log.remove(this)
@@ -548,7 +596,9 @@ export async function subscribeToQuery(
     0,
     () => {},
   )
-  dataflow.attach()
+  // Over a view whose rows are partly on disk, the backfill reads them over awaits.
+  if (dataflow.readsFromDisk()) await dataflow.attachInSlices(() => new Promise<void>((r) => setImmediate(r)))
+  else dataflow.attach()
   for (const [, obj] of reads) if (obj?.kind === 'source' && !obj.driver.started) await obj.driver.start()
   const s = log.subscribe(options)
   // The query's dataflow lives exactly as long as its one subscriber.

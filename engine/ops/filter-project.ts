@@ -46,6 +46,19 @@ export class FilterProject implements Operator {
     })
   }
 
+  /** Whether rows can be dropped here by the predicate (a view after it cannot count its rows upstream). */
+  get filters(): boolean {
+    return this.predicate !== undefined
+  }
+
+  /**
+   * The input column output column `column` copies unchanged (a plain column reference), if any:
+   * a view after an aggregate looks a group up by the columns that are its keys.
+   */
+  inputColumn(column: number): number | undefined {
+    return this.projections === undefined ? column : this.projections[column]?.input
+  }
+
   onChunk(chunk: Chunk, _input: number, out: Emitter): void {
     let rows = chunk
     if (this.predicate !== undefined) {

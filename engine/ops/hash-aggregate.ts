@@ -21,11 +21,14 @@
  * rebuilds a group from exactly that.
  */
 import { expiryBoundary } from './ttl.ts'
-import type { Chunk, Column, Watermark } from '../chunk.ts'
+import type { Chunk, Watermark } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
 import type { Accumulator, AccumulatorColumns } from '../expr/aggregates.ts'
-import type { CheckpointWriter, Emitter, Operator, StateEntry } from './operator.ts'
+import type { CheckpointWriter, Emitter, Operator, OperatorStore, StateBackedOutput, StateEntry } from './operator.ts'
 import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
+import { piecesOf } from './group-spill.ts'
+import { COLD_PREFIX, GroupTable, type GroupHost } from './group-table.ts'
+import { Output } from './aggregate-output.ts'
 import { accumulatorColumns } from '../expr/aggregates.ts'
 import { KeySlots, grownFloat64, grownUint8 } from '../util/key-slots.ts'
 import { valuesEqual } from '../types/compare.ts'
@@ -70,7 +73,7 @@ export interface GroupState {
 
 const COUNT_STAR_MARKER = true
 
-export class HashAggregate implements Operator {
+export class HashAggregate implements Operator, StateBackedOutput {
   readonly name = 'HashAggregate'
   private readonly groups: KeySlots
   private readonly accs: AccumulatorColumns[]
@@ -100,6 +103,8 @@ export class HashAggregate implements Operator {
   private storedPages = new Uint8Array(0)
   /** Set by restore(): slots differ from the checkpoint's, so the next one rewrites everything. */
   private rewriteAll = false
+  /** The page numbers restore() read, deleted by that rewrite. */
+  private restoredPages: number[] = []
   // TTL (spec.ttlMs): the runtime's clock as of the last tick, and when each group last changed
   // by that clock (0: before any tick, read as "now" by the next expiry scan).
   private clock = 0
@@ -108,6 +113,12 @@ export class HashAggregate implements Operator {
   private scannedAt = -Infinity
   /** Where rows of groups freed at window close (kept downstream) are handed (see onRetired). */
   private retired: ((rows: Chunk) => void) | undefined
+  /**
+   * The state table (docs/design/state.md): with a store attached, an unwindowed keyed aggregate
+   * keeps one entry per group there, holds the groups the cache allows and reads the others on
+   * demand.
+   */
+  private table: GroupTable | undefined
 
   constructor(private readonly spec: HashAggregateSpec) {
     this.groups = new KeySlots(spec.keyTypes)
@@ -116,6 +127,19 @@ export class HashAggregate implements Operator {
     this.width = spec.keyTypes.length + spec.calls.length
     this.emitted = spec.calls.map(() => [])
     this.next = spec.calls.map(() => null)
+  }
+
+  get keyCount(): number {
+    return this.spec.keyTypes.length
+  }
+
+  get stateBacked(): boolean {
+    return this.spillable
+  }
+
+  /** Whether groups may live in a state table: unwindowed, keyed, without ttl (all scan every group). */
+  private get spillable(): boolean {
+    return this.spec.keyTypes.length > 0 && this.spec.windowKey === undefined && this.spec.ttlMs === undefined
   }
 
   onStart(out: Emitter): void {
@@ -137,9 +161,13 @@ export class HashAggregate implements Operator {
       if (slot < 0) {
         // With a ttl, a retraction for a group that is gone (expired) has nothing to retract.
         if (chunk.ops[i] < 0 && this.spec.ttlMs !== undefined && this.spec.windowKey === undefined) continue
-        slot = this.openGroup(groups.insertAt(cols, keyIndex, i, hash))
-        if (windowKey !== undefined) this.trackWindow(slot, windowKey)
-      }
+        const table = this.table
+        if (table?.spill.onDisk === true) slot = table.load(cols, i, hash)
+        if (slot < 0) {
+          slot = this.openGroup(groups.insertAt(cols, keyIndex, i, hash))
+          if (windowKey !== undefined) this.trackWindow(slot, windowKey)
+        }
+      } else this.table?.hit(slot)
       const op = chunk.ops[i] as 1 | -1
       this.rows[slot] += op
       for (let a = 0; a < calls.length; a++) {
@@ -224,7 +252,7 @@ export class HashAggregate implements Operator {
   }
 
   stateSize(): number {
-    return this.groups.size
+    return this.table?.totalRows() ?? this.groups.size
   }
 
   explain(): string {
@@ -272,11 +300,18 @@ export class HashAggregate implements Operator {
    */
   checkpoint(out: CheckpointWriter): void {
     if (this.rewriteAll) {
-      out.clear()
+      // Restored: slots were renumbered, so every page is written anew. With a state table only
+      // the old pages go (the cold tier stays).
+      if (this.table === undefined) out.clear()
+      else for (const page of this.restoredPages) out.del(pageKey(page))
+      this.restoredPages = []
       this.rewriteAll = false
       this.storedPages.fill(0)
       for (const slot of this.groups.slots()) this.notePage(slot)
     }
+    // Groups beyond the cache allowance go to the cold tier; their pages are rewritten without them.
+    const table = this.table
+    table?.collect(out)
     // EMIT ON WINDOW CLOSE groups change without a flush: their dirty list holds them.
     if (this.spec.emitOnWindowClose) for (const slot of this.dirtyList) this.notePage(slot)
     const ttl = this.spec.ttlMs !== undefined
@@ -291,7 +326,7 @@ export class HashAggregate implements Operator {
       const keys = this.groups.keys
       const end = (page + 1) << PAGE_BITS
       for (let slot = page << PAGE_BITS; slot < end; slot++) {
-        if (!this.groups.isLive(slot)) continue
+        if (!this.groups.isLive(slot) || table?.isEvicting(slot) === true) continue
         for (let k = 0; k < keys.length; k++) groups.push(keys[k][slot])
         groups.push(this.rows[slot])
         for (let a = 0; a < this.accs.length; a++) groups.push(this.accs[a].snapshot(slot))
@@ -331,7 +366,12 @@ export class HashAggregate implements Operator {
     const width = k + 1 + accs.length + 1 + (ttl ? 1 : 0)
     const emittedAt = k + 1 + accs.length
     const { windowKey } = this.spec
-    for (const [, v] of entries) {
+    for (const [key, v] of entries) {
+      if (key.length === 0) {
+        this.table?.restoreMeta(v) // the state table's meta entry
+        continue
+      }
+      this.restoredPages.push(new DataView(key.buffer, key.byteOffset, key.byteLength).getUint32(0))
       const flat = decodeSnapshot(v) as unknown[]
       for (let at = 0; at + width <= flat.length; at += width) {
         const slot = this.openGroup(this.groups.insert(flat.slice(at, at + k) as Value[]))
@@ -346,6 +386,85 @@ export class HashAggregate implements Operator {
       }
     }
     this.rewriteAll = entries.length > 0
+  }
+
+  /**
+   * State tables: an unwindowed keyed aggregate keeps its groups in the store (group-table.ts).
+   * Restored, it reads them on demand (nothing is loaded here); a checkpoint of the older page
+   * format is restored eagerly and rewritten as per-group entries at the next checkpoint.
+   */
+  attachStore(store: OperatorStore): boolean {
+    if (this.spillable) this.table = new GroupTable(this.host(), store)
+    return false // pages are restored (restore()); the cold tier is read on demand
+  }
+
+  /** With a state table, recovery reads the pages and the meta entry, not the cold tier. */
+  get restoreBelow(): Uint8Array | undefined {
+    return this.table === undefined ? undefined : COLD_PREFIX
+  }
+
+  detachStore(): void {
+    this.table?.detach()
+  }
+
+  checkpointed(): void {
+    this.table?.checkpointed()
+  }
+
+  outputRowCount(): number {
+    return this.table?.totalRows() ?? this.groups.size
+  }
+
+  fullyInMemory(): boolean {
+    return this.table?.spill.onDisk !== true
+  }
+
+  outputRowOf(key: readonly Value[]): Value[] | undefined {
+    if (this.table !== undefined) return this.table.outputRowOf(key)
+    const slot = this.groups.find(key)
+    return slot >= 0 ? this.emittedRow(slot) : undefined
+  }
+
+  openOutputScan(maxRows: number): AsyncIterable<Chunk> {
+    return this.table?.openOutputScan(maxRows) ?? piecesOf(this.currentOutput(), maxRows)
+  }
+
+  /** The aggregate's side of its state table. */
+  private host(): GroupHost {
+    return {
+      groups: this.groups,
+      keyTypes: this.spec.keyTypes,
+      keyIndex: this.keyIndex,
+      calls: this.accs.length,
+      open: (slot) => this.openGroup(slot),
+      free: (slot) => this.freeGroup(slot),
+      notePage: (slot) => this.notePage(slot),
+      entryOf: (slot) => {
+        const entry: unknown[] = [this.rows[slot], this.hasEmitted[slot]]
+        for (let a = 0; a < this.accs.length; a++)
+          entry.push(this.hasEmitted[slot] === 1 ? this.emitted[a][slot] : null)
+        for (let a = 0; a < this.accs.length; a++) entry.push(this.accs[a].snapshot(slot))
+        return entry
+      },
+      restoreEntry: (slot, entry) => {
+        const n = this.accs.length
+        this.rows[slot] = entry[0] as number
+        for (let a = 0; a < n; a++) this.accs[a].restore(slot, entry[2 + n + a])
+        if (entry[1] === 1) {
+          for (let a = 0; a < n; a++) this.emitted[a][slot] = entry[2 + a] as Value
+          this.hasEmitted[slot] = 1
+        }
+      },
+      emittedRow: (slot) => this.emittedRow(slot),
+      currentOutput: () => this.currentOutput(),
+    }
+  }
+
+  private emittedRow(slot: number): Value[] | undefined {
+    if (this.hasEmitted[slot] !== 1) return undefined
+    const row = this.groups.keyOf(slot)
+    for (let a = 0; a < this.emitted.length; a++) row.push(this.emitted[a][slot])
+    return row
   }
 
   private notePage(slot: number): void {
@@ -364,6 +483,7 @@ export class HashAggregate implements Operator {
       this.hasEmitted = grownUint8(this.hasEmitted, slot)
       if (this.spec.ttlMs !== undefined) this.touched = grownFloat64(this.touched, slot)
     }
+    this.table?.opened(slot)
     this.rows[slot] = 0
     this.dirty[slot] = 0
     this.hasEmitted[slot] = 0
@@ -472,65 +592,4 @@ function pageKey(page: number): Uint8Array {
   const key = new Uint8Array(4)
   new DataView(key.buffer).setUint32(0, page)
   return key
-}
-
-/**
- * Output rows built straight into columns: keys read from the group table, aggregates from a
- * row or from columns. Columns are sized up front for the expected row count (one insert per
- * dirty group is the common case), so they are not regrown while filling.
- */
-class Output {
-  private columns: Column[] | undefined
-  private ops: Int8Array | undefined
-  private n = 0
-
-  constructor(
-    private readonly width: number,
-    private readonly expected: number,
-  ) {}
-
-  push(op: 1 | -1, keys: KeySlots, slot: number, aggs: readonly Value[]): void {
-    const cols = this.columns ?? this.open()
-    const k = keys.keys.length
-    const n = this.n
-    keys.copyKeys(cols, n, slot)
-    for (let a = 0; a < aggs.length; a++) cols[k + a][n] = aggs[a]
-    this.pushOp(op)
-  }
-
-  pushEmitted(op: 1 | -1, keys: KeySlots, slot: number, emitted: readonly Value[][]): void {
-    const cols = this.columns ?? this.open()
-    const k = keys.keys.length
-    const n = this.n
-    keys.copyKeys(cols, n, slot)
-    for (let a = 0; a < emitted.length; a++) cols[k + a][n] = emitted[a][slot]
-    this.pushOp(op)
-  }
-
-  take(): Chunk | undefined {
-    const { columns, ops, n } = this
-    if (columns === undefined || ops === undefined || n === 0) return undefined
-    for (const col of columns) if (col.length > n) col.length = n
-    return { columns, ops: ops.length === n ? ops : ops.slice(0, n), length: n }
-  }
-
-  private open(): Column[] {
-    const size = Math.max(this.expected, 16)
-    const cols: Column[] = []
-    // Unfilled, so each column takes the element kind of its values (doubles stay unboxed).
-    for (let c = 0; c < this.width; c++) cols.push(new Array<Value>(size))
-    this.columns = cols
-    this.ops = new Int8Array(size)
-    return cols
-  }
-
-  private pushOp(op: 1 | -1): void {
-    let ops = this.ops!
-    if (this.n === ops.length) {
-      const grown = new Int8Array(ops.length * 2)
-      grown.set(ops)
-      this.ops = ops = grown
-    }
-    ops[this.n++] = op
-  }
 }

@@ -7,18 +7,22 @@
  * retraction, which is a bug: it is counted (`inconsistencies`) rather than crashing the view.
  */
 import type { Chunk, Column, Watermark } from '../chunk.ts'
+import { rowAt } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
 import type { CheckpointWriter, Emitter, Operator, StateEntry } from './operator.ts'
 import { RowMap, type RowEntry } from '../util/row-map.ts'
+import { DerivedRows, type DerivedSpec } from './derived-rows.ts'
 import { decodeKey, encodeKey } from '../state/codec.ts'
 import { Decimal } from '../types/decimal.ts'
 
 /**
  * What a view's checkpoint holds of its rows: every change ('changes'), only the rows its
  * upstream operator retired ('retired': the rest is rebuilt from that operator's restored state,
- * see Operator.currentOutput), or nothing ('none': not checkpointed).
+ * see Operator.currentOutput), or nothing ('none': not checkpointed). 'derived': the view holds
+ * no rows at all and reads them from the upstream operator's state (derived-rows.ts); its
+ * checkpoint holds at most its row count (when a filter keeps the upstream's count from being it).
  */
-export type MaterializeCheckpoint = 'changes' | 'retired' | 'none'
+export type MaterializeCheckpoint = 'changes' | 'retired' | 'none' | 'derived'
 
 /** A distinct row's multiplicity, with its checkpoint bookkeeping. */
 interface Held {
@@ -43,6 +47,9 @@ interface Index {
 /** Indexes a view keeps at most (each costs memory and a little work per changed row). */
 const MAX_INDEXES = 4
 
+/** The key of a derived view's one checkpoint entry: its row count. */
+const COUNT_KEY = Uint8Array.of(0xff)
+
 export class Materialize implements Operator {
   readonly name = 'Materialize'
   private readonly rows: RowMap<Held>
@@ -57,7 +64,17 @@ export class Materialize implements Operator {
   private readonly indexes: Index[] = []
 
   /** Whether changes are tracked for checkpoints (mode 'changes'). */
-  private readonly checkpointed: boolean
+  private readonly tracksChanges: boolean
+
+  /** Mode 'derived': where the rows are read (no row is held here). */
+  readonly derived: DerivedRows | undefined
+  /** Derived with a filter: the rows forwarded so far, net (checkpointed when changed). */
+  private counted = 0
+  private countChanged = true
+  /** False after a restore whose checkpoint held no count (then the upstream's count is used). */
+  private countKnown = true
+  /** Derived: CREATE INDEX declarations, by name (nothing is built: see declareIndex). */
+  private readonly declarations: { readonly name: string; readonly columns: readonly number[] }[] = []
 
   constructor(
     readonly types: readonly DataType[],
@@ -68,28 +85,48 @@ export class Materialize implements Operator {
      * rebuilt from its own restored keys, get the declared scale back here.
      */
     private readonly scales: readonly (readonly [number, number])[] = [],
+    /** Mode 'derived': the upstream operator and the chain to the view. */
+    derived?: DerivedSpec,
   ) {
-    this.checkpointed = mode === 'changes'
+    this.tracksChanges = mode === 'changes'
     this.rows = new RowMap<Held>(types)
     this.allColumns = types.map((_t, i) => i)
+    if (mode === 'derived' && derived === undefined) throw new Error("Materialize: mode 'derived' needs its source")
+    this.derived =
+      mode === 'derived' && derived !== undefined
+        ? new DerivedRows(derived, types.length, (c) => (scales.length > 0 ? withScales(c, scales) : c))
+        : undefined
   }
 
   onChunk(input: Chunk, _input: number, out: Emitter): void {
     const chunk = this.scales.length > 0 ? withScales(input, this.scales) : input
+    if (this.derived !== undefined) {
+      // The upstream state is the view's: the change only goes on to views over this one and subscribers.
+      if (this.derived.spec.filtered) {
+        let n = 0
+        for (let i = 0; i < chunk.length; i++) n += chunk.ops[i]
+        if (n !== 0) {
+          this.counted += n
+          this.countChanged = true
+        }
+      }
+      out.chunk(chunk)
+      return
+    }
     const cols = chunk.columns
     for (let i = 0; i < chunk.length; i++) {
       const hash = this.rows.hashAt(cols, this.allColumns, i)
       const entry = this.rows.findAt(cols, this.allColumns, i, hash)
       if (chunk.ops[i] > 0) {
         if (entry === undefined) {
-          const held: Held = { n: 1, retired: 0, stored: false, unsaved: this.checkpointed }
+          const held: Held = { n: 1, retired: 0, stored: false, unsaved: this.tracksChanges }
           const added = this.rows.insert(this.rows.keyAt(cols, this.allColumns, i), hash, held)
-          if (this.checkpointed) this.unsaved.push(added)
+          if (this.tracksChanges) this.unsaved.push(added)
           if (this.indexes.length > 0) this.indexAdd(added)
         } else {
           const held = entry.value
           held.n++
-          if (!held.unsaved && this.checkpointed) {
+          if (!held.unsaved && this.tracksChanges) {
             held.unsaved = true
             this.unsaved.push(entry)
           }
@@ -104,7 +141,7 @@ export class Materialize implements Operator {
           this.rows.delete(entry)
           if (this.indexes.length > 0) this.indexRemove(entry)
         }
-        if (!held.unsaved && this.checkpointed) {
+        if (!held.unsaved && this.tracksChanges) {
           held.unsaved = true
           this.unsaved.push(entry)
         }
@@ -142,6 +179,12 @@ export class Materialize implements Operator {
    * and inserted again writes del then put.
    */
   checkpoint(out: CheckpointWriter): void {
+    if (this.derived !== undefined) {
+      if (this.derived.spec.filtered && this.countChanged && this.countKnown)
+        out.put(COUNT_KEY, encodeCount(this.counted))
+      this.countChanged = false
+      return
+    }
     for (const entry of this.unsaved) {
       const held = entry.value
       held.unsaved = false
@@ -158,6 +201,15 @@ export class Materialize implements Operator {
   }
 
   restore(entries: readonly StateEntry[]): void {
+    if (this.derived !== undefined) {
+      const count = entries.find(([k]) => k.length === 1 && k[0] === COUNT_KEY[0])
+      // A checkpoint from before the view counted: the upstream's count (an upper bound) from now
+      // on, since the base the changes would count from is not known.
+      this.countKnown = count !== undefined
+      this.counted = count === undefined ? 0 : readCount(count[1])
+      this.countChanged = false
+      return
+    }
     for (const [k, v] of entries) {
       const row = decodeKey(k, this.types)
       for (const [c, s] of this.scales) row[c] = rescaled(row[c], s)
@@ -177,6 +229,10 @@ export class Materialize implements Operator {
    * an index on those columns, built on first use. Undefined when no index can be had (too many).
    */
   lookup(columns: readonly number[], values: readonly Value[]): Value[][] | undefined {
+    if (this.derived !== undefined) {
+      const found = this.derived.lookup(columns, values)
+      return found === undefined ? undefined : rowsOf(found)
+    }
     const order = columns.map((_c, i) => i).sort((a, b) => columns[a] - columns[b])
     const cols = order.map((i) => columns[i])
     const key = order.map((i) => values[i])
@@ -198,12 +254,24 @@ export class Materialize implements Operator {
   /** CREATE INDEX on the view: the index on `columns` is built now (if no lookup built it yet) and kept until undeclared. */
   declareIndex(name: string, columns: readonly number[]): void {
     const cols = [...columns].sort((a, b) => a - b)
+    if (this.derived !== undefined) {
+      // A derived view holds no rows to index. On the group keys the upstream state table's key
+      // serves the lookups; on other columns the declaration is kept (DROP INDEX, restart) and
+      // queries scan: the same answers, without an index that would hold every row again.
+      this.declarations.push({ name, columns: cols })
+      return
+    }
     const index = this.findIndex(cols) ?? this.buildIndex(cols)
     index.declared.push(name)
   }
 
   /** DROP INDEX: the index goes when no declaration and no lookup needs it any more. */
   undeclareIndex(name: string): void {
+    if (this.derived !== undefined) {
+      const i = this.declarations.findIndex((d) => d.name === name)
+      if (i >= 0) this.declarations.splice(i, 1)
+      return
+    }
     const at = this.indexes.findIndex((x) => x.declared.includes(name))
     if (at < 0) return
     const index = this.indexes[at]
@@ -214,8 +282,24 @@ export class Materialize implements Operator {
   /** The name of the declared index a lookup on `columns` reads, if any. */
   declaredIndexName(columns: readonly number[]): string | undefined {
     const cols = [...columns].sort((a, b) => a - b)
+    if (this.derived !== undefined) {
+      let best: { readonly name: string; readonly columns: readonly number[] } | undefined
+      for (const d of this.declarations)
+        if (
+          this.derived.servesLookup(d.columns) &&
+          d.columns.every((c) => cols.includes(c)) &&
+          (best === undefined || d.columns.length > best.columns.length)
+        )
+          best = d
+      return best?.name
+    }
     const exact = this.findIndex(cols)
     return (exact !== undefined && exact.declared.length > 0 ? exact : this.declaredIndexFor(cols))?.declared[0]
+  }
+
+  /** Whether a lookup by these columns is served (a derived view: only by its group keys). */
+  servesLookup(columns: readonly number[]): boolean {
+    return this.derived === undefined || this.derived.servesLookup(columns)
   }
 
   private findIndex(cols: readonly number[]): Index | undefined {
@@ -266,15 +350,17 @@ export class Materialize implements Operator {
 
   /** Number of rows (counting duplicates). */
   get rowCount(): number {
-    return this.total
+    if (this.derived === undefined) return this.total
+    return this.derived.spec.filtered && this.countKnown ? this.counted : this.derived.sourceRowCount()
   }
 
   stateSize(): number {
     return this.rows.size
   }
 
-  /** The current rows, duplicates repeated (a copy: safe to hold across later changes). */
+  /** The current rows, duplicates repeated (a copy: safe to hold across later changes). Derived: only while all are in memory. */
   snapshot(): Value[][] {
+    if (this.derived !== undefined) return rowsOf(this.derived.current())
     const out: Value[][] = []
     for (const entry of this.rows.entries()) {
       for (let k = 0; k < entry.value.n; k++) out.push(entry.key)
@@ -298,6 +384,12 @@ function encodeCount(n: number): Uint8Array {
 
 function readCount(b: Uint8Array): number {
   return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true)
+}
+
+function rowsOf(chunk: Chunk): Value[][] {
+  const out: Value[][] = []
+  for (let i = 0; i < chunk.length; i++) out.push(rowAt(chunk, i))
+  return out
 }
 
 function rescaled(v: Value, scale: number): Value {

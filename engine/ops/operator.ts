@@ -36,6 +36,84 @@ export interface CheckpointWriter {
   clear(): void
 }
 
+/**
+ * An operator's own key range of the state store, for operators whose state lives there beyond
+ * checkpoints (state tables with a bounded cache, docs/design/state.md). Keys are local, as the
+ * operator writes them in `checkpoint()`.
+ */
+export interface OperatorStore {
+  /** The view or sink the operator belongs to (metrics, sluice_catalog). */
+  readonly owner: string
+  /** The durable value of a local key: as of the last durable checkpoint. */
+  getSync(key: Uint8Array): Uint8Array | undefined
+  /**
+   * The durable entries as of this call (a store snapshot taken synchronously), with local keys,
+   * a batch at a time, from local key `gte` on when given. `close` releases the snapshot (also
+   * when the scan stops early).
+   */
+  snapshot(): { entries(gte?: Uint8Array): AsyncIterable<readonly StateEntry[]>; close(): void }
+  /** The engine's state cache: the memory budget this operator's cached entries count against. */
+  readonly cache: StateCache
+}
+
+/**
+ * The process-wide budget for operator state held in memory (`--state-cache`). Operators with
+ * state tables join it, report what they hold, and evict clean entries down to their allowance
+ * after each durable checkpoint.
+ */
+export interface StateCache {
+  readonly budgetBytes: number
+  join(member: CacheMember): void
+  leave(member: CacheMember): void
+  /**
+   * Bytes `member` may keep: the budget less what the other members hold, but never less than an
+   * equal share (a busy view is not starved by an idle one that filled the cache first).
+   */
+  allowance(member: CacheMember): number
+}
+
+/** An operator's state as the cache and the catalog see it. */
+export interface CacheMember {
+  /** The view or sink the operator belongs to. */
+  readonly owner: string
+  /** Estimated bytes of entries held in memory. */
+  cachedBytes(): number
+  /** Entries held in memory. */
+  cachedEntries(): number
+  /** Entries of the operator's state in all (memory and store). */
+  totalEntries(): number
+  /** Lookups that found their entry in memory / had to read the store; entries evicted. */
+  readonly hits: number
+  readonly misses: number
+  readonly evictions: number
+}
+
+/**
+ * An operator whose current output can be read from its state, in memory and in the store, so
+ * the view after it keeps no copy of its rows (Materialize in 'derived' mode): a GROUP BY view of
+ * 50M keys serves its rows from the aggregate's state table instead of holding them twice.
+ */
+export interface StateBackedOutput {
+  /**
+   * Whether the output lives in a state table once the engine keeps state (checkpoints on), so
+   * a view after it may keep no copy; decided by the operator's plan, before any store is attached.
+   */
+  readonly stateBacked: boolean
+  /** Output columns 0..keyCount-1 are the group keys. */
+  readonly keyCount: number
+  /** Rows of the current output, in memory and on disk. */
+  outputRowCount(): number
+  /** Whether every group is in memory (then currentOutput() is complete and cheap). */
+  fullyInMemory(): boolean
+  /**
+   * The current output as of this call (captured synchronously: later changes do not show),
+   * read in pieces of about `maxRows` rows over later awaits.
+   */
+  openOutputScan(maxRows: number): AsyncIterable<Chunk>
+  /** The current output row of the group with these key values (memory, then store), if any. */
+  outputRowOf(key: readonly Value[]): Value[] | undefined
+}
+
 export interface Operator {
   /** Short name for EXPLAIN and metrics, e.g. `HashAggregate`. */
   readonly name: string
@@ -62,6 +140,21 @@ export interface Operator {
    * before the dataflow sees any input; the operator then starts as if it had run up to there.
    */
   restore?(entries: readonly StateEntry[]): void
+  /**
+   * With restore: only entries whose local key is below this are read back at recovery; the
+   * rest is state the operator reads on demand (an aggregate's cold groups).
+   */
+  readonly restoreBelow?: Uint8Array
+  /**
+   * State tables: called once, before restore() and before any input, when the engine keeps
+   * state in a store. `restored`: the store holds this operator's last checkpoint. Returns true
+   * when the operator reads that state on demand, so restore() is not called (nothing is loaded).
+   */
+  attachStore?(store: OperatorStore, restored: boolean): boolean
+  /** The checkpoint holding the writes of the last `checkpoint()` call is durable. */
+  checkpointed?(): void
+  /** Leaves the state cache (the dataflow is dropped). */
+  detachStore?(): void
   /**
    * The rows downstream currently holds from this operator, as inserts, or undefined when the
    * operator cannot tell (then a Materialize after it checkpoints its own copy).

@@ -17,7 +17,7 @@
  *   (-5, sink id, epoch)           → a sink's logged output of an epoch not yet known committed
  */
 import type { Engine } from '../engine.ts'
-import type { CheckpointWriter, Operator, StateEntry } from '../ops/operator.ts'
+import type { CheckpointWriter, Operator, OperatorStore, StateCache, StateEntry } from '../ops/operator.ts'
 import type { StateStore, StateWrite } from '../state/store.ts'
 import type { SinkObject } from '../catalog/objects.ts'
 import type { SourceClocks } from '../connector.ts'
@@ -108,6 +108,30 @@ interface SinkCommits {
 /** Epochs a sink may fall behind on commits before the sources it reads are paused. */
 const MAX_PENDING_EPOCHS = 8
 
+/** A sink's output of one epoch, handed over at its checkpoint. */
+type LoggedEpoch = readonly [SinkObject, number, Uint8Array | undefined]
+
+/**
+ * What a checkpoint that failed for lack of disk space handed over, written again (in order,
+ * before the next checkpoint's writes, which override them) by the next attempt.
+ */
+interface Carried {
+  /** Its writes, all but the meta record. */
+  readonly writes: StateWrite[]
+  readonly size: number
+  readonly logged: LoggedEpoch[]
+  readonly included: Operator[]
+  /** Views and sinks it wrote state of. */
+  readonly dataflows: readonly number[]
+  /** Failed attempts so far in this episode. */
+  readonly attempts: number
+}
+
+/** A store write that failed because the disk (or the user's quota) is full. */
+export function isDiskFull(message: string): boolean {
+  return /no space left on device|ENOSPC|disk quota exceeded|EDQUOT/i.test(message)
+}
+
 export class CheckpointCoordinator {
   /** The last durable epoch. */
   epoch: number
@@ -118,6 +142,15 @@ export class CheckpointCoordinator {
   private stopped = false
   /** Set after a failed batch: operators already handed over their changes, so later incremental checkpoints would be incomplete. */
   broken: string | undefined
+  /**
+   * Set while checkpoints fail for lack of disk space ("disk full: ..."): sources are paused and
+   * every interval retries with the failed batches carried (docs/operations.md, "Disk full").
+   */
+  stalled: string | undefined
+  /** The failed batches of the current disk-full episode. */
+  private carried: Carried | undefined
+  /** The last epoch number handed out (failed attempts use up theirs: a sink's output is logged under it). */
+  private attempted = 0
 
   constructor(
     private readonly engine: Engine,
@@ -188,17 +221,23 @@ export class CheckpointCoordinator {
   private async take(): Promise<CheckpointRecord | undefined> {
     if (this.broken !== undefined || this.engine.closed) return undefined
     const startedAt = Date.now()
-    const epoch = this.epoch + 1
+    const epoch = Math.max(this.epoch, this.attempted) + 1
+    this.attempted = epoch
     // Everything up to the store write is synchronous: the graph does not move meanwhile.
-    const writes: StateWrite[] = []
-    let size = 0
+    const carried = this.carried
+    this.carried = undefined
+    const writes: StateWrite[] = carried?.writes ?? []
+    let size = carried?.size ?? 0
     const sources: Record<string, Record<string, string>> = {}
     const clocks: Record<string, SourceClocks> = {}
     const tables: Record<string, number> = {}
     const dataflows: number[] = []
     const marks: Record<string, (readonly [number, number])[]> = {}
-    const logged: [SinkObject, Uint8Array | undefined][] = []
+    const logged: LoggedEpoch[] = carried?.logged ?? []
+    const included: Operator[] = carried?.included ?? []
+    const live = new Set<number>()
     for (const obj of this.engine.objects.values()) {
+      live.add(obj.id)
       switch (obj.kind) {
         case 'source': {
           const at = obj.driver.position ?? obj.driver.resumeFrom
@@ -216,25 +255,27 @@ export class CheckpointCoordinator {
           break
         }
         case 'materialized_view':
-          size += checkpointOperators(obj.id, obj.dataflow.operators(), writes)
+          size += checkpointOperators(obj.id, obj.dataflow.operators(), writes, included)
           dataflows.push(obj.id)
           marks[obj.id] = [...obj.stream.maxEventTime]
           break
         case 'sink': {
-          size += checkpointOperators(obj.id, obj.dataflow.operators(), writes)
+          size += checkpointOperators(obj.id, obj.dataflow.operators(), writes, included)
           dataflows.push(obj.id)
           const bytes = obj.writer.preCommit(epoch)
           if (bytes !== undefined) {
             writes.push({ type: 'put', key: sinkLogKey(obj.id, epoch), value: bytes })
             size += bytes.length
           }
-          logged.push([obj, bytes])
+          logged.push([obj, epoch, bytes])
           break
         }
         case 'view':
           break
       }
     }
+    // A carried batch may hold state of a view or sink dropped since: its DROP's deletes came first.
+    for (const id of carried?.dataflows ?? []) if (!live.has(id)) for (const w of dropStateWrites(id)) writes.push(w)
     for (const w of this.engine.deadLetters.checkpointWrites()) writes.push(w)
     // Letters bound for a dead-letter table or topic: logged here, committed once n is durable.
     this.engine.deadLetterOutlets.preCommit(epoch, writes)
@@ -273,7 +314,6 @@ export class CheckpointCoordinator {
       }
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e)
-      this.broken = message
       record = {
         epoch,
         startedAt,
@@ -282,22 +322,86 @@ export class CheckpointCoordinator {
         status: 'failed',
         error: message,
       }
+      if (isDiskFull(message) && !this.stopped) {
+        writes.pop() // the meta record: the next attempt writes its own
+        for (const id of carried?.dataflows ?? []) if (!dataflows.includes(id)) dataflows.push(id)
+        this.carried = {
+          writes,
+          size,
+          // An epoch without output needs no commit; skipping it keeps a long episode from piling them up.
+          logged: logged.filter((l) => l[2] !== undefined),
+          included: [...new Set(included)],
+          dataflows,
+          attempts: (carried?.attempts ?? 0) + 1,
+        }
+        this.remember(record)
+        this.stall(epoch, message)
+        return record
+      }
+      this.broken = message
       this.engine.log(
         'error',
         'checkpoint failed; no further checkpoints until restart (recovery uses the last durable one)',
         { epoch, error: message },
       )
-    }
-    this.remember(record)
-    if (record.status === 'completed') this.engine.deadLetterOutlets.durable()
-    else this.engine.deadLetterOutlets.failed()
-    if (record.status === 'completed') {
-      for (const [sink, bytes] of logged) {
-        this.sinkCommits(sink.id).pending.push({ epoch, bytes })
-        this.drain(sink)
+      // Ends a disk-full episode too: what was carried is given up, so sources run as after any failure.
+      if (this.stalled !== undefined) {
+        this.stalled = undefined
+        this.resumeSources()
       }
     }
+    this.remember(record)
+    if (record.status === 'completed') {
+      // Operators with state tables may now evict what this checkpoint made durable.
+      for (const op of new Set(included)) op.checkpointed?.()
+      this.engine.deadLetterOutlets.durable()
+      // In epoch order: a carried failed epoch's output before this one's.
+      for (const [sink, n, bytes] of logged) {
+        this.sinkCommits(sink.id).pending.push({ epoch: n, bytes })
+        this.drain(sink)
+      }
+      if (carried !== undefined) this.unstall(epoch, carried.attempts)
+    } else this.engine.deadLetterOutlets.failed()
     return record
+  }
+
+  /**
+   * A checkpoint failed for lack of disk space: the sources pause (what they read stays in
+   * memory until a checkpoint holds it), the views show `halted`, and the next interval retries.
+   * Logged once per episode.
+   */
+  private stall(epoch: number, message: string): void {
+    for (const src of this.engine.sources()) src.driver.paused = true
+    if (this.stalled !== undefined) {
+      this.engine.log('debug', 'checkpoint failed again: disk still full', { epoch, error: message })
+      return
+    }
+    this.stalled = `disk full: ${message}`
+    this.engine.log(
+      'error',
+      'checkpoint failed: disk full; sources paused, retrying every checkpoint interval (nothing is lost: the failed checkpoint is written again with the next one)',
+      { epoch, error: message },
+    )
+  }
+
+  /** A checkpoint after a disk-full episode is durable: sources resume unless a sink or outlet holds them. */
+  private unstall(epoch: number, attempts: number): void {
+    this.stalled = undefined
+    this.resumeSources()
+    this.engine.log('info', 'disk space available again: checkpoint durable, sources resumed', {
+      epoch,
+      failedAttempts: attempts,
+    })
+  }
+
+  /** Unpauses the sources a disk-full episode paused, but those a sink or outlet far behind holds. */
+  private resumeSources(): void {
+    const held = new Set(this.engine.deadLetterOutlets.pausingSources())
+    for (const sink of this.engine.objects.values()) {
+      if (sink.kind !== 'sink' || this.pendingEpochs(sink.id) < MAX_PENDING_EPOCHS) continue
+      for (const name of upstreamSources(this.engine, sink.dependsOn)) held.add(name)
+    }
+    for (const src of this.engine.sources()) src.driver.paused = held.has(src.name)
   }
 
   private remember(record: CheckpointRecord): void {
@@ -367,7 +471,8 @@ export class CheckpointCoordinator {
 
   /** A sink far behind on commits pauses the sources it reads (lag grows, memory does not). */
   private backpressure(sink: SinkObject, pending: number): void {
-    const behind = pending >= MAX_PENDING_EPOCHS
+    // A disk-full episode pauses every source until a checkpoint is durable again.
+    const behind = pending >= MAX_PENDING_EPOCHS || this.stalled !== undefined
     for (const name of upstreamSources(this.engine, sink.dependsOn)) {
       const src = this.engine.get(name)
       if (src?.kind === 'source') src.driver.paused = behind
@@ -392,15 +497,59 @@ export function upstreamSources(engine: Engine, names: readonly string[]): Set<s
   return out
 }
 
-function checkpointOperators(objectId: number, ops: readonly Operator[], writes: StateWrite[]): number {
+function checkpointOperators(
+  objectId: number,
+  ops: readonly Operator[],
+  writes: StateWrite[],
+  included: Operator[],
+): number {
   let size = 0
   ops.forEach((op, i) => {
     if (op.checkpoint === undefined) return
     const w = new PrefixedWriter(operatorPrefix(objectId, i), writes)
     op.checkpoint(w)
     size += w.bytes
+    included.push(op)
   })
   return size
+}
+
+/**
+ * Hands each operator with state tables its key range of the store (before any input, and
+ * before restore). Returns the operators that read a restored checkpoint on demand, which
+ * restoreOperators then skips.
+ */
+export function attachOperatorStores(
+  store: StateStore,
+  cache: StateCache,
+  owner: string,
+  objectId: number,
+  ops: readonly Operator[],
+  restored: boolean,
+): Set<Operator> {
+  const lazy = new Set<Operator>()
+  ops.forEach((op, i) => {
+    if (op.attachStore === undefined) return
+    const prefix = operatorPrefix(objectId, i)
+    const local: OperatorStore = {
+      owner,
+      cache,
+      getSync: (key) => store.getSync(concat(prefix, key)),
+      snapshot: () => {
+        const snapshot = store.snapshot()
+        return {
+          close: () => snapshot.close(),
+          entries: async function* (gte?: Uint8Array) {
+            const options = gte === undefined ? {} : { gte: concat(prefix, gte) }
+            for await (const batch of snapshot.scanBatches(prefix, options))
+              yield batch.map(([k, v]): StateEntry => [k.subarray(prefix.length), v])
+          },
+        }
+      },
+    }
+    if (op.attachStore(local, restored)) lazy.add(op)
+  })
+  return lazy
 }
 
 /** The last durable checkpoint as read at startup. */
@@ -421,13 +570,14 @@ export class Recovery {
   }
 
   /** Restores every operator of a dataflow from its entries (keys as the operator wrote them). */
-  async restoreOperators(objectId: number, ops: readonly Operator[]): Promise<void> {
+  async restoreOperators(objectId: number, ops: readonly Operator[], lazy?: ReadonlySet<Operator>): Promise<void> {
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]
-      if (op.restore === undefined) continue
+      if (op.restore === undefined || lazy?.has(op) === true) continue
       const prefix = operatorPrefix(objectId, i)
       const entries: StateEntry[] = []
-      for await (const batch of this.store.scanBatches(prefix))
+      const options = op.restoreBelow === undefined ? {} : { lt: concat(prefix, op.restoreBelow) }
+      for await (const batch of this.store.scanBatches(prefix, options))
         for (const [key, value] of batch) entries.push([key.subarray(prefix.length), value])
       op.restore(entries)
     }

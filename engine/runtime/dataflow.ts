@@ -5,7 +5,9 @@
  * Attaching a view subscribes its leaves and, in the same synchronous step, feeds them the
  * relation's current rows as the first batch (a view created over existing rows reads them, none
  * late), then the relation's current event-time high marks as watermarks. Because no await
- * separates snapshot and subscription, no change can fall between the two.
+ * separates snapshot and subscription, no change can fall between the two. A relation whose rows
+ * are partly on disk opens a scan in that same step instead of a snapshot (its rows are captured
+ * then, read later), so only `attachInSlices` can attach over it.
  */
 import type { Chunk, Watermark } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
@@ -42,6 +44,23 @@ export interface RelationInput {
    * pull query asks, so a large series never exists as a whole.
    */
   pieces?(maxRows: number): Iterator<Chunk>
+  /**
+   * True while some of the relation's rows are only on disk (a view that reads its rows from its
+   * aggregate's state table): `snapshot()` and `snapshotRows()` cannot be called then, the rows
+   * are read with `openScan`.
+   */
+  rowsOnDisk?(): boolean
+  /**
+   * The relation's rows as of this call (captured synchronously: later changes do not show),
+   * read in pieces of about `maxRows` rows over later awaits. Whoever opens it iterates it to
+   * the end or calls the iterator's `return()`, which releases what the scan holds.
+   */
+  openScan?(maxRows: number): AsyncIterable<Chunk>
+}
+
+/** The relation's rows as a scan when some are only on disk, else undefined (read them synchronously). */
+export function diskScan(relation: RelationInput, maxRows: number): AsyncIterable<Chunk> | undefined {
+  return relation.openScan !== undefined && relation.rowsOnDisk?.() === true ? relation.openScan(maxRows) : undefined
 }
 
 export interface PhysicalNode {
@@ -119,6 +138,8 @@ export class Dataflow {
    * event-time high marks are replayed (they rebuild every operator's watermark) before subscribing.
    */
   attach(restored = false): void {
+    if (!restored && this.readsFromDisk())
+      throw new Error('Dataflow.attach: a relation has rows on disk; attach with attachInSlices')
     if (!restored) {
       this.start()
       for (const leaf of this.leaves) {
@@ -156,7 +177,10 @@ export class Dataflow {
     const held: (() => void)[] = []
     let holding = true
     const work = this.leaves.map((leaf) => {
-      const snapshot = leaf.relation.snapshot()
+      // Rows on disk are read over awaits; the scan is opened (its rows captured) right here, in
+      // the same synchronous step as the subscription, like a snapshot.
+      const scan = diskScan(leaf.relation, MAX_SLICE_ROWS)?.[Symbol.asyncIterator]()
+      const snapshot = scan === undefined ? leaf.relation.snapshot() : undefined
       const marks = [...leaf.relation.stream.maxEventTime]
       const subscriber: Subscriber = {
         chunk: (c) => (holding ? held.push(() => leaf.runner.chunk(c, leaf.input)) : leaf.runner.chunk(c, leaf.input)),
@@ -166,37 +190,56 @@ export class Dataflow {
       }
       leaf.subscriber = subscriber
       leaf.relation.stream.subscribe(subscriber)
-      return { leaf, snapshot, marks }
+      return { leaf, snapshot, scan, marks }
     })
+    const feed = async (leaf: Leaf, rows: Chunk): Promise<void> => {
+      for (let start = 0; start < rows.length;) {
+        const end = Math.min(rows.length, start + sliceRows)
+        const piece: Chunk =
+          start === 0 && end === rows.length
+            ? rows
+            : {
+                columns: rows.columns.map((c) => c.slice(start, end)),
+                ops: rows.ops.slice(start, end),
+                length: end - start,
+              }
+        const t0 = performance.now()
+        leaf.runner.chunk(piece, leaf.input)
+        const took = performance.now() - t0
+        if (took < SLICE_MS / 2) sliceRows = Math.min(MAX_SLICE_ROWS, sliceRows * 2)
+        else if (took > SLICE_MS * 2) sliceRows = Math.max(1, sliceRows >> 1)
+        start = end
+        await between()
+      }
+    }
+    let at = 0
     try {
-      for (const { leaf, snapshot, marks } of work) {
-        for (let start = 0; start < snapshot.length;) {
-          const end = Math.min(snapshot.length, start + sliceRows)
-          const piece: Chunk =
-            start === 0 && end === snapshot.length
-              ? snapshot
-              : {
-                  columns: snapshot.columns.map((c) => c.slice(start, end)),
-                  ops: snapshot.ops.slice(start, end),
-                  length: end - start,
-                }
-          const t0 = performance.now()
-          leaf.runner.chunk(piece, leaf.input)
-          const took = performance.now() - t0
-          if (took < SLICE_MS / 2) sliceRows = Math.min(MAX_SLICE_ROWS, sliceRows * 2)
-          else if (took > SLICE_MS * 2) sliceRows = Math.max(1, sliceRows >> 1)
-          start = end
-          await between()
+      for (; at < work.length; at++) {
+        const { leaf, snapshot, scan, marks } = work[at]
+        if (snapshot !== undefined) await feed(leaf, snapshot)
+        if (scan !== undefined) {
+          for (;;) {
+            const r = await scan.next()
+            if (r.done === true) break
+            await feed(leaf, r.value)
+          }
         }
         for (const [column, value] of marks) leaf.runner.watermark({ kind: 'watermark', column, value }, leaf.input)
       }
       // Held changes are fed in one synchronous run, so nothing new can slip in before the switch.
-      for (const feed of held) feed()
+      for (const change of held) change()
       holding = false
     } catch (e) {
+      // Scans not read to their end release what they hold.
+      for (let i = at; i < work.length; i++) work[i].scan?.return?.().catch(() => {})
       this.detach()
       throw e
     }
+  }
+
+  /** Whether a leaf's relation has rows only on disk now (attach() cannot read them: attachInSlices). */
+  readsFromDisk(): boolean {
+    return this.leaves.some((l) => l.relation.openScan !== undefined && l.relation.rowsOnDisk?.() === true)
   }
 
   /**

@@ -57,7 +57,11 @@ interface Outlet {
 
 export class DeadLetterOutlets {
   private readonly outlets = new Map<number, Outlet>()
-  /** What the checkpoint being written logged, committed once it is durable. */
+  /**
+   * What the checkpoint being written logged, committed once it is durable. After a checkpoint
+   * failed for lack of disk space it keeps that one's letters too: the next attempt writes its
+   * batch again, so they become durable (and are committed, in epoch order) with it.
+   */
   private logged: [Outlet, number, Uint8Array][] = []
   /** Commits wait until recovery is over (a table's change log replayed into its views). */
   private started = false
@@ -106,7 +110,6 @@ export class DeadLetterOutlets {
 
   /** Checkpoint `epoch` (synchronous, inside the coordinator's step): each outlet's letters into the batch. */
   preCommit(epoch: number, writes: StateWrite[]): void {
-    this.logged = []
     for (const o of this.outlets.values()) {
       const bytes = o.outlet.preCommit(epoch)
       if (bytes === undefined) continue
@@ -125,6 +128,11 @@ export class DeadLetterOutlets {
   /** The checkpoint failed: checkpoints stop, a restart replays the input its letters came from. */
   failed(): void {
     this.logged = []
+  }
+
+  /** Sources an outlet pauses (too far behind on commits). */
+  pausingSources(): string[] {
+    return [...this.outlets.values()].filter((o) => o.pausing).map((o) => o.source)
   }
 
   /** Recovery is over (or there was none): commits may run. */
@@ -210,7 +218,8 @@ export class DeadLetterOutlets {
         const src = this.engine.get(o.source)
         if (src?.kind === 'source' && behind !== o.pausing) {
           o.pausing = behind
-          src.driver.paused = behind
+          // A disk-full episode pauses every source until a checkpoint is durable again.
+          src.driver.paused = behind || this.engine.checkpoints.stalled !== undefined
         }
         for (const wake of this.idle.splice(0)) wake()
       }

@@ -14,6 +14,11 @@ export class EngineMetrics {
   readonly deadLetters: Counter<'object' | 'reason'>
   readonly viewRows: Gauge<'view'>
   readonly viewState: Gauge<'view'>
+  readonly stateCached: Gauge<'view'>
+  readonly stateCachedBytes: Gauge<'view'>
+  readonly stateCacheBudget: Gauge
+  readonly stateReads: Gauge<'view' | 'result'>
+  readonly stateEvictions: Gauge<'view'>
   readonly watermarkDelay: Gauge<'relation'>
   readonly sourceLag: Gauge<'source' | 'partition'>
   readonly sourcePaused: Gauge<'source' | 'partition'>
@@ -66,6 +71,37 @@ export class EngineMetrics {
     this.viewState = new Gauge({
       name: 'sluice_view_state_entries',
       help: 'Operator state entries (groups, rows) per view',
+      labelNames: ['view'],
+      registers,
+    })
+    // State tables (docs/design/state.md): totals are read from the operators at each scrape,
+    // so they are gauges even where they only grow.
+    this.stateCached = new Gauge({
+      name: 'sluice_state_cached_entries',
+      help: 'Operator state entries held in memory per view (the rest of sluice_view_state_entries is on disk)',
+      labelNames: ['view'],
+      registers,
+    })
+    this.stateCachedBytes = new Gauge({
+      name: 'sluice_state_cached_bytes',
+      help: 'Estimated bytes of operator state held in memory per view',
+      labelNames: ['view'],
+      registers,
+    })
+    this.stateCacheBudget = new Gauge({
+      name: 'sluice_state_cache_budget_bytes',
+      help: 'The memory budget of operator state (--state-cache)',
+      registers,
+    })
+    this.stateReads = new Gauge({
+      name: 'sluice_state_cache_lookups',
+      help: 'State lookups per view since start, by result: hit (in memory) or miss (read from disk)',
+      labelNames: ['view', 'result'],
+      registers,
+    })
+    this.stateEvictions = new Gauge({
+      name: 'sluice_state_cache_evictions',
+      help: 'State entries evicted from memory per view since start (they stay on disk)',
       labelNames: ['view'],
       registers,
     })

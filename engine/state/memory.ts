@@ -5,7 +5,7 @@
  * Keys are held as latin1 strings (one char per byte), whose JS comparison is byte order, in a
  * sorted array searched by bisection next to a Map of values.
  */
-import type { ScanOptions, StateStore, StateWrite } from './store.ts'
+import type { ScanOptions, StateStore, StateWrite, StoreSnapshot } from './store.ts'
 import { scanBounds } from './store.ts'
 
 function toKey(bytes: Uint8Array): string {
@@ -27,6 +27,18 @@ export class MemoryStore implements StateStore {
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     return this.values.get(toKey(key))
+  }
+
+  getSync(key: Uint8Array): Uint8Array | undefined {
+    return this.values.get(toKey(key))
+  }
+
+  /** A copy of the whole store (tests and `:memory:` engines only: O(size), fine at their sizes). */
+  snapshot(): StoreSnapshot {
+    const copy = new MemoryStore()
+    for (const k of this.keys) copy.keys.push(k)
+    for (const [k, v] of this.values) copy.values.set(k, v)
+    return { scanBatches: (prefix, options) => copy.scanBatches(prefix, options), close: () => {} }
   }
 
   async *scan(prefix: Uint8Array, options: ScanOptions = {}): AsyncIterable<[Uint8Array, Uint8Array]> {

@@ -7,6 +7,20 @@
  * `encodeKey([BigInt(id)], [T.int8])`; id 0 is the catalog. Ids must be unique in one store.
  */
 
+/** Ordered scans, of the live store or of a snapshot. */
+export interface StoreReader {
+  /**
+   * Keys starting with `prefix` (and within gte/lt), in byte order, a batch at a time: one await
+   * per batch instead of per entry, for loading large ranges.
+   */
+  scanBatches(prefix: Uint8Array, options?: ScanOptions): AsyncIterable<readonly [Uint8Array, Uint8Array][]>
+}
+
+/** A consistent read view (StateStore.snapshot). */
+export interface StoreSnapshot extends StoreReader {
+  close(): void
+}
+
 /** One write of an atomic batch. Writes apply in order: a later write sees the earlier ones. */
 export type StateWrite =
   | { readonly type: 'put'; readonly key: Uint8Array; readonly value: Uint8Array }
@@ -23,18 +37,23 @@ export interface ScanOptions {
   readonly reverse?: boolean
 }
 
-export interface StateStore {
+export interface StateStore extends StoreReader {
   get(key: Uint8Array): Promise<Uint8Array | undefined>
+  /**
+   * The same read, synchronously: an operator's cache miss in the middle of a chunk (state
+   * tables, docs/design/state.md). A few µs from LevelDB's block cache; blocks the thread.
+   */
+  getSync(key: Uint8Array): Uint8Array | undefined
+  /**
+   * A read view of the store as of this call (taken synchronously), for a pull query that reads
+   * an operator's state over many awaits while the dataflow keeps writing. Close it when done.
+   */
+  snapshot(): StoreSnapshot
   /**
    * Keys starting with `prefix` (and within gte/lt), in byte order (or reversed). The scan sees
    * the store as of its start; writes made while iterating are not guaranteed to show.
    */
   scan(prefix: Uint8Array, options?: ScanOptions): AsyncIterable<[Uint8Array, Uint8Array]>
-  /**
-   * The same entries as `scan`, a batch at a time: one await per batch instead of per entry,
-   * for loading large ranges (table rows, operator state at recovery).
-   */
-  scanBatches(prefix: Uint8Array, options?: ScanOptions): AsyncIterable<readonly [Uint8Array, Uint8Array][]>
   /** Applies every write or none (one atomic batch). The store keeps the given arrays: do not reuse them. */
   write(batch: readonly StateWrite[]): Promise<void>
   close(): Promise<void>

@@ -132,7 +132,8 @@ async function pump(
   let inSnapshot = true
   for (;;) {
     const batch = sub.poll(STEP_ROWS)
-    if (batch === undefined || !batch.snapshot) {
+    // A snapshot still being read from disk has not ended because nothing is ready yet.
+    if (batch === undefined ? sub.readingSnapshot !== true : !batch.snapshot) {
       if (inSnapshot) {
         inSnapshot = false
         onSnapshotEnd()

@@ -1,0 +1,220 @@
+/**
+ * An aggregate's groups as a state table with a bounded cache (docs/design/state.md). Two tiers
+ * in the store:
+ *
+ * - **Pages** hold the groups in memory, 32 slots an entry, written when one of their groups
+ *   changed (HashAggregate's checkpoint, as for every aggregate): one encode and one LevelDB write
+ *   per page, which is what a high-churn view can afford at a checkpoint a second.
+ * - **Cold entries** hold the evicted groups, one entry per group keyed by its encoded key (under
+ *   COLD_PREFIX), so a miss reads exactly its group with one synchronous `getSync`.
+ *
+ * After every checkpoint each group is in exactly one tier. Eviction happens at a checkpoint's
+ * collect: the victim's current value goes into a cold entry and its page is rewritten without
+ * it, in the same atomic batch; the victim leaves memory once that batch is durable (until then
+ * the store's cold tier does not have it yet), unless input touched it meanwhile, in which case it
+ * stays and its page takes it back at the next checkpoint (its cold entry deleted there). A miss
+ * moves a group the other way: its cold entry is deleted in the next batch that pages it. Until a
+ * batch holding such a delete is durable, the key is remembered (a tombstone), so a miss never
+ * reads a cold entry that is about to go.
+ *
+ * A restart restores the pages (the cached part, bounded by the cache) and none of the cold tier.
+ */
+import type { Chunk, Column } from '../chunk.ts'
+import type { DataType, Value } from '../types/datatype.ts'
+import type { CheckpointWriter, OperatorStore } from './operator.ts'
+import type { KeySlots } from '../util/key-slots.ts'
+import { GroupSpill, latin1, piecesOf, scanStored } from './group-spill.ts'
+import { encodeKey } from '../state/codec.ts'
+import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
+import { grownUint8 } from '../util/key-slots.ts'
+
+/** Cold entries' local keys start with this; page keys are 4 bytes below it, the meta key is empty. */
+export const COLD_PREFIX = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff])
+/** The meta entry's local key (the cold tier's group count). */
+export const META_KEY = new Uint8Array(0)
+
+/** What the table needs of the aggregate that holds the groups' values. */
+export interface GroupHost {
+  readonly groups: KeySlots
+  readonly keyTypes: readonly DataType[]
+  readonly keyIndex: readonly number[]
+  readonly calls: number
+  /** Resets the aggregate's columns of a slot just claimed from `groups`; returns the slot. */
+  open(slot: number): number
+  /** Frees a group's slot and columns. */
+  free(slot: number): void
+  /** Marks the page of a slot to be rewritten at the next checkpoint. */
+  notePage(slot: number): void
+  /** The group's cold entry: rows, whether it emitted, its emitted aggregates, its accumulators. */
+  entryOf(slot: number): unknown[]
+  restoreEntry(slot: number, entry: unknown[]): void
+  /** The row the group last emitted (keys, then aggregates), if it emitted one. */
+  emittedRow(slot: number): Value[] | undefined
+  /** Every group's emitted row, from memory. */
+  currentOutput(): Chunk | undefined
+}
+
+export class GroupTable {
+  readonly spill: GroupSpill
+  /** Per slot: 1 = chosen at the last collect to leave memory once that checkpoint is durable. */
+  private evicting = new Uint8Array(0)
+  /** Per slot: used since the eviction sweep last passed (its second chance). */
+  private recent = new Uint8Array(0)
+  /** Slots chosen at the last collect, freed by checkpointed() unless touched. */
+  private victims: number[] = []
+  /** The eviction sweep's position among the slots. */
+  private hand = 0
+
+  constructor(
+    private readonly host: GroupHost,
+    store: OperatorStore,
+  ) {
+    this.spill = new GroupSpill(store, store.owner, () => host.groups.size)
+    store.cache.join(this.spill)
+  }
+
+  /** The meta entry read back at restore: how many groups are in the cold tier. */
+  restoreMeta(value: Uint8Array): void {
+    const [cold] = decodeSnapshot(value) as [number]
+    this.spill.diskOnly = cold
+    this.spill.onDisk = cold > 0
+  }
+
+  detach(): void {
+    this.spill.detached = true
+    this.spill.store.cache.leave(this.spill)
+  }
+
+  /** A slot was claimed for a group (new, or read from the cold tier). */
+  opened(slot: number): void {
+    if (slot >= this.evicting.length) {
+      this.evicting = grownUint8(this.evicting, slot)
+      this.recent = grownUint8(this.recent, slot)
+    }
+    this.evicting[slot] = 0
+    this.recent[slot] = 1
+  }
+
+  /** A group found in memory (the per-row path: a counter and a flag, a branch when evicting). */
+  hit(slot: number): void {
+    this.spill.hits++
+    this.recent[slot] = 1
+    if (this.evicting[slot] === 1) this.rescue(slot)
+  }
+
+  /**
+   * A cache miss: reads the group of row i from the cold tier into a new slot; its page takes it
+   * at the next checkpoint, which also deletes its cold entry. -1 when there is no such group.
+   */
+  load(cols: readonly Column[], i: number, hash: number): number {
+    const { spill, host } = this
+    const key = new Array<Value>(host.keyIndex.length)
+    for (let k = 0; k < key.length; k++) key[k] = cols[host.keyIndex[k]][i]
+    const bytes = encodeKey(key, host.keyTypes, COLD_PREFIX)
+    if (spill.isDeleted(bytes)) return -1
+    const value = spill.store.getSync(bytes)
+    spill.misses++
+    if (value === undefined) return -1
+    const slot = host.open(host.groups.insertAt(cols, host.keyIndex, i, hash))
+    host.restoreEntry(slot, decodeSnapshot(value) as unknown[])
+    host.notePage(slot)
+    spill.noteDelete(bytes)
+    spill.diskOnly--
+    return slot
+  }
+
+  /**
+   * At a checkpoint's collect, before the pages are written: chooses the groups beyond the
+   * cache allowance (a clock sweep; a group used since the hand last passed gets a second
+   * chance), writes each as a cold entry and marks its page for rewriting; the page writer skips
+   * them (`isEvicting`). Also writes the pending cold deletes and the meta entry.
+   */
+  collect(out: CheckpointWriter): void {
+    const { spill, host } = this
+    for (const key of spill.takeDeletes()) out.del(key)
+    const allowed = Math.floor(spill.store.cache.allowance(spill) / spill.bytesPerGroup)
+    let excess = host.groups.size - this.victims.length - allowed
+    const end = host.groups.capacity
+    for (let scanned = 0; excess > 0 && scanned < 2 * end; scanned++) {
+      const slot = this.hand
+      this.hand = slot + 1 >= end ? 0 : slot + 1
+      if (!host.groups.isLive(slot) || this.evicting[slot] === 1) continue
+      if (this.recent[slot] === 1) {
+        this.recent[slot] = 0
+        continue
+      }
+      const key = encodeKey(host.groups.keyOf(slot), host.keyTypes, COLD_PREFIX)
+      const value = encodeSnapshot(host.entryOf(slot))
+      out.put(key, value)
+      spill.noteEntryBytes(key.length + value.length)
+      this.evicting[slot] = 1
+      this.victims.push(slot)
+      host.notePage(slot)
+      excess--
+    }
+    out.put(META_KEY, encodeSnapshot([spill.diskOnly + this.victims.length]))
+  }
+
+  /** Whether the page writer leaves this slot out (its group went to the cold tier). */
+  isEvicting(slot: number): boolean {
+    return this.evicting[slot] === 1
+  }
+
+  /** The checkpoint of the last collect is durable: its victims leave memory. */
+  checkpointed(): void {
+    const { spill, host } = this
+    spill.durable()
+    for (const slot of this.victims) {
+      if (this.evicting[slot] !== 1) continue // touched since: rescued
+      this.evicting[slot] = 0
+      host.free(slot)
+      spill.diskOnly++
+      spill.evictions++
+      spill.onDisk = true
+    }
+    this.victims = []
+  }
+
+  totalRows(): number {
+    return this.host.groups.size + this.spill.diskOnly
+  }
+
+  outputRowOf(key: readonly Value[]): Value[] | undefined {
+    const { spill, host } = this
+    const slot = host.groups.find(key)
+    if (slot >= 0) return host.emittedRow(slot)
+    if (!spill.onDisk) return undefined
+    const bytes = encodeKey(key, host.keyTypes, COLD_PREFIX)
+    if (spill.isDeleted(bytes)) return undefined
+    const value = spill.store.getSync(bytes)
+    if (value === undefined) return undefined
+    const entry = decodeSnapshot(value) as unknown[]
+    if (entry[1] !== 1) return undefined
+    return key.concat(entry.slice(2, 2 + host.calls) as Value[])
+  }
+
+  /**
+   * The current output as of this call: every group in memory, copied now, then the cold tier
+   * from a store snapshot taken now, skipping the cold entries of groups that are in memory too
+   * (read back since the last durable checkpoint, or chosen for eviction) and deleted ones.
+   */
+  openOutputScan(maxRows: number): AsyncIterable<Chunk> {
+    const { spill, host } = this
+    const inMemory = host.currentOutput()
+    if (!spill.onDisk) return piecesOf(inMemory, maxRows) // victims are still in memory
+    const shadow = new Set<string>(spill.tombstones())
+    for (const slot of this.victims) shadow.add(latin1(encodeKey(host.groups.keyOf(slot), host.keyTypes, COLD_PREFIX)))
+    const snapshot = spill.store.snapshot()
+    return scanStored(snapshot, COLD_PREFIX, shadow, inMemory, host.keyTypes, host.calls, maxRows)
+  }
+
+  /**
+   * Input touched a victim after the collect chose it: it stays in memory, its page takes it back
+   * at the next checkpoint, and its cold entry (written by that collect) is deleted there.
+   */
+  private rescue(slot: number): void {
+    this.evicting[slot] = 0
+    this.host.notePage(slot)
+    this.spill.noteDelete(encodeKey(this.host.groups.keyOf(slot), this.host.keyTypes, COLD_PREFIX))
+  }
+}

@@ -1,0 +1,190 @@
+// HashAggregate over a state table: with a cache so small that groups are evicted at every
+// checkpoint, and after a lazy restore that loads nothing, the operator emits exactly what an
+// all-in-memory aggregate emits, and its output scan and point reads see the current state.
+import { describe, expect, it } from 'vitest'
+import type { Chunk, Watermark } from '../chunk.ts'
+import type { Value } from '../types/datatype.ts'
+import type { CheckpointWriter, Emitter, OperatorStore, StateEntry } from './operator.ts'
+import type { AggregateCall, HashAggregateSpec } from './hash-aggregate.ts'
+import { HashAggregate } from './hash-aggregate.ts'
+import { chunkFromRows, rowAt } from '../chunk.ts'
+import { resolveAggregate } from '../expr/aggregates.ts'
+import { T } from '../types/datatype.ts'
+import { MemoryStore } from '../state/memory.ts'
+import { EngineStateCache } from '../state/cache.ts'
+import type { StateWrite } from '../state/store.ts'
+import { prefixEnd } from '../state/store.ts'
+
+function call(name: string, arg: number, type = T.int8): AggregateCall {
+  const spec = resolveAggregate(name, arg < 0 ? [] : [type], false)!
+  return { label: name, arg, arg2: -1, returnType: spec.returnType, create: () => spec.create() }
+}
+
+/** Keys (k int8), then arguments (v int8). */
+const SPEC: HashAggregateSpec = {
+  keyTypes: [T.int8],
+  calls: [call('count', -1), call('sum', 1), call('min', 1), call('max', 1)],
+  emitOnWindowClose: false,
+}
+
+const PREFIX = new Uint8Array([9, 9])
+
+function withPrefix(key: Uint8Array): Uint8Array {
+  const out = new Uint8Array(PREFIX.length + key.length)
+  out.set(PREFIX)
+  out.set(key, PREFIX.length)
+  return out
+}
+
+/** The engine's wiring of one operator to a store, as engine/runtime/checkpoint.ts does it. */
+function operatorStore(store: MemoryStore, cache: EngineStateCache): OperatorStore {
+  return {
+    owner: 'v',
+    cache,
+    getSync: (key) => store.getSync(withPrefix(key)),
+    snapshot: () => {
+      const snap = store.snapshot()
+      return {
+        close: () => snap.close(),
+        entries: async function* (gte?: Uint8Array) {
+          const options = gte === undefined ? {} : { gte: withPrefix(gte) }
+          for await (const batch of snap.scanBatches(PREFIX, options))
+            yield batch.map(([k, v]): StateEntry => [k.subarray(PREFIX.length), v])
+        },
+      }
+    },
+  }
+}
+
+async function checkpoint(op: HashAggregate, store: MemoryStore): Promise<void> {
+  await collect(op)(store)
+}
+
+/**
+ * A checkpoint in its two halves: the synchronous collect now, the store write and the
+ * `checkpointed()` call later (the dataflow keeps running between them in the engine).
+ */
+function collect(op: HashAggregate): (store: MemoryStore) => Promise<void> {
+  const writes: StateWrite[] = []
+  const writer: CheckpointWriter = {
+    put: (key, value) => writes.push({ type: 'put', key: withPrefix(key), value }),
+    del: (key) => writes.push({ type: 'del', key: withPrefix(key) }),
+    clear: () => writes.push({ type: 'delRange', gte: PREFIX, lt: prefixEnd(PREFIX)! }),
+  }
+  op.checkpoint(writer)
+  return async (store) => {
+    await store.write(writes)
+    op.checkpointed()
+  }
+}
+
+class Held implements Emitter {
+  readonly rows = new Map<string, number>()
+  chunk(c: Chunk): void {
+    for (let i = 0; i < c.length; i++) {
+      const k = text(rowAt(c, i))
+      const n = (this.rows.get(k) ?? 0) + c.ops[i]
+      if (n === 0) this.rows.delete(k)
+      else this.rows.set(k, n)
+    }
+  }
+  watermark(_w: Watermark): void {}
+  sorted(): string[] {
+    return [...this.rows.keys()].sort()
+  }
+}
+
+function text(row: readonly Value[]): string {
+  return JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))
+}
+
+/** Deterministic pseudo-random rows with retractions of earlier ones. */
+function* workload(seed: number, steps: number): Generator<{ rows: Value[][]; sign: 1 | -1 }> {
+  let x = seed
+  const rand = (n: number): number => {
+    x = (x * 1103515245 + 12345) & 0x7fffffff
+    return x % n
+  }
+  const live: Value[][] = []
+  for (let s = 0; s < steps; s++) {
+    if (live.length > 10 && rand(2) === 0) {
+      const rows = live.splice(rand(live.length - 5), 1 + rand(5))
+      yield { rows, sign: -1 }
+    } else {
+      const rows: Value[][] = []
+      for (let i = 0, n = 1 + rand(4); i < n; i++) rows.push([BigInt(rand(60)), BigInt(rand(1000) - 500)])
+      live.push(...rows)
+      yield { rows, sign: 1 }
+    }
+  }
+}
+
+/** Recovery as the coordinator does it: the entries below `restoreBelow`, then restore(). */
+async function restore(op: HashAggregate, store: MemoryStore): Promise<void> {
+  const entries: StateEntry[] = []
+  const lt = op.restoreBelow === undefined ? prefixEnd(PREFIX)! : withPrefix(op.restoreBelow)
+  for await (const batch of store.scanBatches(PREFIX, { lt }))
+    for (const [k, v] of batch) entries.push([k.subarray(PREFIX.length), v])
+  op.restore(entries)
+}
+
+async function scanAll(op: HashAggregate): Promise<string[]> {
+  const out: string[] = []
+  for await (const c of op.openOutputScan(7)) for (let i = 0; i < c.length; i++) out.push(text(rowAt(c, i)))
+  return out.sort()
+}
+
+describe('HashAggregate over a state table', () => {
+  // 1 byte: nothing fits, every group not used lately is evicted; 3 kB: some fit; 100 MB: all fit.
+  it.each([1, 3_000, 100_000_000])(
+    'evicts, reloads and restores lazily without changing a result (cache %i B)',
+    async (bytes) => {
+      const plain = new HashAggregate(SPEC)
+      const plainOut = new Held()
+      const store = new MemoryStore()
+      const cache = new EngineStateCache(bytes)
+      let op = new HashAggregate(SPEC)
+      op.attachStore(operatorStore(store, cache))
+      const out = new Held()
+      let step = 0
+      let pending: ((store: MemoryStore) => Promise<void>) | undefined
+      for (const { rows, sign } of workload(7, 2000)) {
+        plain.onChunk(chunkFromRows(2, rows, sign), 0, plainOut)
+        op.onChunk(chunkFromRows(2, rows, sign), 0, out)
+        ++step
+        await new Promise((resolve) => setImmediate(resolve)) // as the engine: other work interleaves
+        if (pending !== undefined) {
+          await pending(store)
+          pending = undefined
+        } else if (step % 3 === 0) pending = collect(op)
+        if (step % 50 === 0) {
+          // Between checkpoints, the scan overlays the changed groups on the store.
+          expect(await scanAll(op)).toEqual(plainOut.sorted())
+          expect(op.outputRowCount()).toBe(plainOut.rows.size)
+        }
+        if (step % 97 === 0) {
+          // A crash and restart: a fresh operator over the store, its pages restored and its
+          // cold tier left on disk; then the input continues.
+          if (pending !== undefined) await pending(store)
+          pending = undefined
+          await checkpoint(op, store)
+          op.detachStore()
+          op = new HashAggregate(SPEC)
+          op.attachStore(operatorStore(store, cache))
+          await restore(op, store)
+          if (bytes === 1) expect(op.fullyInMemory()).toBe(op.outputRowCount() === 0)
+          if (bytes > 1_000_000) expect(op.fullyInMemory()).toBe(true)
+        }
+      }
+      expect(out.sorted()).toEqual(plainOut.sorted())
+      expect(await scanAll(op)).toEqual(plainOut.sorted())
+      const member = cache.all()[0]
+      if (bytes < 1_000_000) expect(member.evictions).toBeGreaterThan(0)
+      for (let k = 0; k < 60; k++) {
+        const row = op.outputRowOf([BigInt(k)])
+        const expected = plainOut.sorted().find((r) => r.startsWith(`["${k}",`))
+        expect(row === undefined ? undefined : text(row)).toBe(expected)
+      }
+    },
+  )
+})

@@ -1,0 +1,82 @@
+/**
+ * The process-wide budget for operator state kept in memory (docs/design/state.md). Operators
+ * whose state lives in state tables join it; after each durable checkpoint each evicts clean
+ * entries down to its allowance. The budget bounds what is cached, not what changes between two
+ * checkpoints: entries changed since the last durable checkpoint stay in memory until it lands
+ * (the checkpoint interval bounds them).
+ */
+import { getHeapStatistics } from 'node:v8'
+import type { CacheMember, StateCache } from '../ops/operator.ts'
+
+/**
+ * The default budget: half the heap this process may grow to (a view served from its state
+ * table holds no copy of its rows, so its groups are most of what a busy server keeps).
+ * SLUICE_STATE_CACHE_BYTES overrides it, e.g. to run a test suite with a cache so small that
+ * almost every access goes to the store.
+ */
+export function defaultStateCacheBytes(): number {
+  const fromEnv = Number(process.env.SLUICE_STATE_CACHE_BYTES)
+  if (Number.isFinite(fromEnv) && fromEnv > 0) return fromEnv
+  return Math.floor(getHeapStatistics().heap_size_limit / 2)
+}
+
+/** One view's state in the cache, summed over its operators. */
+export interface OwnerState {
+  cachedEntries: number
+  cachedBytes: number
+  totalEntries: number
+  hits: number
+  misses: number
+  evictions: number
+}
+
+export class EngineStateCache implements StateCache {
+  private readonly members = new Set<CacheMember>()
+
+  constructor(readonly budgetBytes: number) {}
+
+  join(member: CacheMember): void {
+    this.members.add(member)
+  }
+
+  leave(member: CacheMember): void {
+    this.members.delete(member)
+  }
+
+  allowance(member: CacheMember): number {
+    let others = 0
+    for (const m of this.members) if (m !== member) others += m.cachedBytes()
+    const share = this.budgetBytes / Math.max(1, this.members.size)
+    return Math.max(share, this.budgetBytes - others)
+  }
+
+  /** Members, for tests. */
+  all(): readonly CacheMember[] {
+    return [...this.members]
+  }
+
+  /** What each view (or sink) holds, summed over its operators: /metrics and sluice_catalog.state. */
+  byOwner(): Map<string, OwnerState> {
+    const out = new Map<string, OwnerState>()
+    for (const m of this.members) {
+      let s = out.get(m.owner)
+      if (s === undefined) {
+        s = { cachedEntries: 0, cachedBytes: 0, totalEntries: 0, hits: 0, misses: 0, evictions: 0 }
+        out.set(m.owner, s)
+      }
+      s.cachedEntries += m.cachedEntries()
+      s.cachedBytes += m.cachedBytes()
+      s.totalEntries += m.totalEntries()
+      s.hits += m.hits
+      s.misses += m.misses
+      s.evictions += m.evictions
+    }
+    return out
+  }
+
+  get cachedBytes(): number {
+    let n = 0
+    for (const m of this.members) n += m.cachedBytes()
+    return n
+  }
+}
