@@ -216,6 +216,10 @@ export class Dataflow {
     try {
       for (; at < work.length; at++) {
         const { leaf, snapshot, scan, marks } = work[at]
+        // Each leaf from one row up again: a join's first input is cheap to feed (the other side
+        // is still empty), its second can turn every row into thousands, so a slice size learnt
+        // on the first would make one synchronous slice of billions of pairs.
+        sliceRows = 1
         if (snapshot !== undefined) await feed(leaf, snapshot)
         if (scan !== undefined) {
           for (;;) {
