@@ -109,12 +109,14 @@ try {
   await c.end()
   const killed = performance.now()
   await sluice.kill()
+  sluice.output = ''
   const answerSec = (await sluice.start()) / 1000
   const again = await check()
   const servedSec = (performance.now() - killed) / 1000
   const same = again.groups === want.groups && again.count === want.count && again.sum === want.sum
+  const restored = /"msg":"(restored checkpoint \d+ in \d+ ms)"/.exec(sluice.output)?.[1] ?? 'no restore line'
   console.log(
-    `restart: pgwire answered ${answerSec.toFixed(2)} s after spawn; whole view served ${servedSec.toFixed(2)} s after kill -9; checksum ${same ? 'equal' : 'DIFFERENT'}; peak rss ${peakRss.toFixed(0)} MiB`,
+    `restart: pgwire answered ${answerSec.toFixed(2)} s after spawn (${restored}); whole view served ${servedSec.toFixed(2)} s after kill -9; checksum ${same ? 'equal' : 'DIFFERENT'}; peak rss ${peakRss.toFixed(0)} MiB`,
   )
   if (!ok || !same) process.exitCode = 1
 } finally {

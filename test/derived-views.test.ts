@@ -169,7 +169,7 @@ describe('a GROUP BY view whose groups are on disk', () => {
     const fullDir = mkdtempSync(join(tmpdir(), 'sluice-derived-full-'))
     dirs.push(smallDir, fullDir)
 
-    const full = await open(fullDir)
+    const full = await open(fullDir, 1 << 30)
     await build(full)
     const reference = await answers(full)
     expect(viewOf(full, 'g')).toMatchObject({ derived: true, onDisk: false, rowCount: KEYS })
@@ -249,7 +249,7 @@ describe('a GROUP BY view whose groups are on disk', () => {
     expect(viewOf(again, 'g')).toMatchObject({ derived: true, onDisk: true, rowCount: KEYS })
     expect(viewOf(again, 'big').rowCount).toBe(bigRows.length)
     const after = await answers(again)
-    const fullAgain = await open(fullDir)
+    const fullAgain = await open(fullDir, 1 << 30)
     await fullAgain.sql('INSERT INTO t VALUES (5, 1000000)')
     await fullAgain.sql('INSERT INTO t VALUES (6, 1)')
     expect(after).toEqual(await answers(fullAgain))

@@ -366,15 +366,17 @@ export class HashAggregate implements Operator, StateBackedOutput {
     const width = k + 1 + accs.length + 1 + (ttl ? 1 : 0)
     const emittedAt = k + 1 + accs.length
     const { windowKey } = this.spec
-    for (const [key, v] of entries) {
-      if (key.length === 0) {
+    const key = new Array<Value>(k) // KeySlots.insert copies it: one array for every group
+    for (const [local, v] of entries) {
+      if (local.length === 0) {
         this.table?.restoreMeta(v) // the state table's meta entry
         continue
       }
-      this.restoredPages.push(new DataView(key.buffer, key.byteOffset, key.byteLength).getUint32(0))
+      this.restoredPages.push(new DataView(local.buffer, local.byteOffset, local.byteLength).getUint32(0))
       const flat = decodeSnapshot(v) as unknown[]
       for (let at = 0; at + width <= flat.length; at += width) {
-        const slot = this.openGroup(this.groups.insert(flat.slice(at, at + k) as Value[]))
+        for (let c = 0; c < k; c++) key[c] = flat[at + c] as Value
+        const slot = this.openGroup(this.groups.insert(key))
         if (windowKey !== undefined) this.trackWindow(slot, windowKey)
         this.rows[slot] = flat[at + k] as number
         for (let a = 0; a < accs.length; a++) accs[a].restore(slot, flat[at + k + 1 + a])
