@@ -12,7 +12,7 @@
 import { expiryBoundary } from './ttl.ts'
 import type { Chunk, Watermark } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
-import type { CheckpointWriter, Emitter, Operator, OperatorContext, StateEntry } from './operator.ts'
+import type { CheckpointWriter, Emitter, Operator, OperatorContext, OperatorStore, StateEntry } from './operator.ts'
 import { describeRow } from './operator.ts'
 import { ChangeTracker } from '../state/change-tracker.ts'
 import { decodeKey, encodeKey } from '../state/codec.ts'
@@ -20,22 +20,13 @@ import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
 import { valuesEqual } from '../types/compare.ts'
 import type { PredicateFn } from './filter-project.ts'
 import { ChunkBuilder, rowAt } from '../chunk.ts'
-import { RowMap } from '../util/row-map.ts'
+import { RowMap, type RowEntry } from '../util/row-map.ts'
+import { JOIN_COLD_PREFIX, JoinTable, ROW_ENTRY, rowKey, type TableBucket, type TableRow } from './join-table.ts'
 
 export type JoinType = 'inner' | 'left' | 'right' | 'full'
 
-interface StoredRow {
-  readonly row: Value[]
-  count: number
-  /** Rows of the other side matching this one, weighted by their multiplicity. */
-  matches: number
-  /** The input it came from (0 left, 1 right). */
-  readonly side: 0 | 1
-  /** Its checkpoint entry's key: unique per operator, never reused. */
-  readonly id: number
-  /** Runtime clock (ms) of its last change, for ttl (0: before any tick). */
-  touched: number
-}
+/** A stored row: its count, match count, input, checkpoint id and last change (join-table.ts). */
+type StoredRow = TableRow
 
 /** What a lookup join's left row produced, so its retraction retracts exactly that. */
 interface Produced {
@@ -46,15 +37,14 @@ interface Produced {
   touched: number
 }
 
-/** Checkpoint key prefixes: stored rows by id, lookup results by left row. */
-const ROW_ENTRY = 0
+/** Checkpoint key prefixes: stored rows by id (ROW_ENTRY, rowKey), lookup results by left row. */
 const PRODUCED_PREFIX = new Uint8Array([1])
 
 /**
  * The rows of one join key: by whole row (so a delete finds its row in O(1)), or, for an input
  * that never retracts, a plain list (nothing is ever looked up by content).
  */
-type Bucket = RowMap<StoredRow> | StoredRow[]
+type Bucket = TableBucket
 
 function bucketSize(b: Bucket): number {
   return Array.isArray(b) ? b.length : b.size
@@ -126,6 +116,11 @@ export class HashJoin implements Operator {
   private readonly rowChanges = new ChangeTracker<StoredRow>()
   /** Lookup results changed since the last checkpoint. */
   private readonly producedChanges = new ChangeTracker<Produced>()
+  /**
+   * The state table (join-table.ts): with a store attached, a regular keyed join without ttl
+   * holds the buckets the cache allows and reads the others on demand.
+   */
+  private table: JoinTable | undefined
 
   constructor(
     private readonly spec: HashJoinSpec,
@@ -171,15 +166,55 @@ export class HashJoin implements Operator {
       for (const e of this.produced.entries()) this.writeProduced(out, e.value)
       this.rowChanges.start()
       this.producedChanges.start()
-      return
+    } else {
+      for (const s of this.rowChanges.drain()) this.writeRow(out, s)
+      for (const p of this.producedChanges.drain()) this.writeProduced(out, p)
     }
-    for (const s of this.rowChanges.drain()) this.writeRow(out, s)
-    for (const p of this.producedChanges.drain()) this.writeProduced(out, p)
+    // Buckets beyond the cache allowance go to the cold tier (after their rows' writes: the
+    // batch applies in order, so a victim's row entries end deleted).
+    this.table?.collect(out)
+  }
+
+  /**
+   * State tables (join-table.ts): a keyed join other than a lookup, interval or ttl join (those
+   * scan or never revisit their rows) keeps the buckets the cache allows. Row entries are
+   * restored (restore()); the cold tier is read on demand.
+   */
+  attachStore(store: OperatorStore): boolean {
+    const { spec } = this
+    if (spec.leftKeys.length > 0 && spec.lookup !== true && spec.interval === undefined && spec.ttlMs === undefined)
+      this.table = new JoinTable(
+        {
+          tables: [this.sides[0].table, this.sides[1].table],
+          keyTypes: this.sides[0].table.keyTypes,
+          rowTypes: [spec.leftTypes, spec.rightTypes],
+          appendOnly: [this.sides[0].appendOnly, this.sides[1].appendOnly],
+          nextId: () => this.nextId++,
+          noteRow: (s) => this.rowChanges.note(s),
+        },
+        store,
+      )
+    return false
+  }
+
+  /** With a state table, recovery reads the row entries and the meta entry, not the cold tier. */
+  get restoreBelow(): Uint8Array | undefined {
+    return this.table === undefined ? undefined : JOIN_COLD_PREFIX
+  }
+
+  detachStore(): void {
+    this.table?.detach()
+  }
+
+  checkpointed(): void {
+    this.table?.checkpointed()
   }
 
   restore(entries: readonly StateEntry[]): void {
     for (const [key, value] of entries) {
-      if (key[0] === ROW_ENTRY) {
+      if (key.length === 0)
+        this.table?.restoreMeta(value) // the state table's meta entry
+      else if (key[0] === ROW_ENTRY) {
         const [side, count, matches, row, touched] = decodeSnapshot(value) as [
           0 | 1,
           number,
@@ -201,9 +236,7 @@ export class HashJoin implements Operator {
   }
 
   private writeRow(out: CheckpointWriter, s: StoredRow): void {
-    const key = new Uint8Array(9)
-    key[0] = ROW_ENTRY
-    new DataView(key.buffer).setBigUint64(1, BigInt(s.id))
+    const key = rowKey(s.id)
     // With a ttl, when the row last changed on the processing clock (a restart continues it).
     if (s.count > 0)
       out.put(
@@ -233,6 +266,7 @@ export class HashJoin implements Operator {
     const bucket = entry.value
     if (Array.isArray(bucket)) bucket.push(s)
     else bucket.insert(s.row, bucket.hashKey(s.row), s)
+    if (this.table !== undefined) this.table.rows++
   }
 
   private lookupChunk(chunk: Chunk, input: number, out: Emitter): void {
@@ -333,7 +367,12 @@ export class HashJoin implements Operator {
       // With a ttl, the retraction of a row evicted earlier retracts nothing: what it produced
       // stays, and pairs with rows that came after the eviction were never produced.
       if (op < 0 && this.spec.ttlMs !== undefined && !hasNullKey && !this.holds(self, cols, i, hash)) continue
-      const bucket = hasNullKey ? undefined : other.table.findAt(cols, self.keys, i, hash)
+      let bucket = hasNullKey ? undefined : other.table.findAt(cols, self.keys, i, hash)
+      const table = this.table
+      if (table !== undefined && !hasNullKey) {
+        if (bucket !== undefined) table.hit(bucket)
+        else if (table.spill.onDisk) bucket = table.load(other.index, cols, self.keys, i, hash)
+      }
       let matched = 0
       if (bucket !== undefined) {
         const candidates = this.candidates(bucket.value)
@@ -449,6 +488,7 @@ export class HashJoin implements Operator {
   }
 
   stateSize(): number {
+    if (this.table !== undefined) return this.table.totalRows()
     let n = 0
     for (const side of this.sides) for (const e of side.table.entries()) n += bucketSize(e.value)
     return n
@@ -503,6 +543,12 @@ export class HashJoin implements Operator {
     // Rows with NULL keys never match; outer sides still keep them so a delete finds its row.
     const nullTuple = nullKey ? side.keys.map(() => null) : undefined
     let entry = nullTuple !== undefined ? side.table.find(nullTuple, 0) : side.table.findAt(cols, side.keys, i, hash)
+    const table = this.table
+    if (table !== undefined && nullTuple === undefined) {
+      // The bucket's rows in the cold tier are read back before it changes (the unit is a bucket).
+      if (entry !== undefined) table.hit(entry)
+      else if (table.spill.onDisk) entry = table.load(side.index, cols, side.keys, i, hash)
+    }
     if (entry === undefined) {
       if (op < 0) return
       entry = side.table.insert(
@@ -517,6 +563,7 @@ export class HashJoin implements Operator {
         const s: StoredRow = { row, count: 1, matches, side: side.index, id: this.nextId++, touched: this.clock }
         bucket.push(s)
         this.rowChanges.note(s)
+        if (table !== undefined) table.rows++
       } else {
         // Not expected (the input is append-only); handled for safety.
         const at = bucket.findIndex((s) =>
@@ -524,8 +571,11 @@ export class HashJoin implements Operator {
             (v, c) => v === row[c] || (v !== null && row[c] !== null && valuesEqual(v, row[c], side.types[c])),
           ),
         )
-        if (at >= 0) this.forget(bucket.splice(at, 1)[0])
-        if (bucket.length === 0) side.table.delete(entry)
+        if (at >= 0) {
+          this.forget(bucket.splice(at, 1)[0])
+          if (table !== undefined) table.rows--
+        }
+        if (bucket.length === 0) this.dropBucket(side, entry)
       }
       return
     }
@@ -536,7 +586,8 @@ export class HashJoin implements Operator {
         stored.value.count++
         stored.value.touched = this.clock
         this.rowChanges.note(stored.value)
-      } else
+      } else {
+        if (table !== undefined) table.rows++
         this.rowChanges.note(
           bucket.insert(row, rowHash, {
             row,
@@ -547,12 +598,22 @@ export class HashJoin implements Operator {
             touched: this.clock,
           }).value,
         )
+      }
       return
     }
     if (stored === undefined) return
-    if (--stored.value.count === 0) bucket.delete(stored)
+    if (--stored.value.count === 0) {
+      bucket.delete(stored)
+      if (table !== undefined) table.rows--
+    }
     stored.value.touched = this.clock
     this.rowChanges.note(stored.value)
-    if (bucket.size === 0) side.table.delete(entry)
+    if (bucket.size === 0) this.dropBucket(side, entry)
+  }
+
+  /** An emptied bucket leaves its side (and the state table's clock). */
+  private dropBucket(side: Side, entry: RowEntry<Bucket>): void {
+    side.table.delete(entry)
+    this.table?.dropped(entry)
   }
 }

@@ -1,0 +1,277 @@
+/**
+ * A hash join's stored rows as a state table with a bounded cache (docs/design/state.md). Two
+ * tiers in the store:
+ *
+ * - **Row entries** hold the rows in memory, one entry per stored row by id (HashJoin's
+ *   checkpoint, as for every join).
+ * - **Cold entries** hold the evicted buckets: one entry per join key and side (all the bucket's
+ *   rows with their counts and match counts), keyed by COLD_PREFIX, the side and the encoded join
+ *   key, so a miss reads exactly the rows it needs with one synchronous `getSync`.
+ *
+ * The unit of eviction is a bucket (a join key on one side): a probe or an update of key K on
+ * side S needs all of S's rows of K, never a part of them. After every checkpoint each bucket is
+ * in exactly one tier. Eviction happens at a checkpoint's collect: the victim's cold entry is
+ * written and its rows' entries deleted in the same atomic batch; the victim leaves memory once
+ * that batch is durable, unless input touched it meanwhile (then its rows are written again at
+ * the next checkpoint, which also deletes the cold entry). A miss moves a bucket back: its rows
+ * get new ids (their entries are written at the next checkpoint) and its cold entry is deleted in
+ * that batch; until the delete is durable the key is a tombstone, so a miss never reads it.
+ *
+ * A restart restores the row entries (the cached part) and none of the cold tier.
+ */
+import type { Column } from '../chunk.ts'
+import type { DataType, Value } from '../types/datatype.ts'
+import type { CheckpointWriter, OperatorStore } from './operator.ts'
+import { RowMap, type RowEntry } from '../util/row-map.ts'
+import { GroupSpill } from './group-spill.ts'
+import { encodeKey } from '../state/codec.ts'
+import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
+
+/** Cold entries' local keys start with this, then the side byte; row entries are below it. */
+export const JOIN_COLD_PREFIX = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff])
+/** The meta entry's local key (rows in the cold tier, whether it was ever used). */
+export const JOIN_META_KEY = new Uint8Array(0)
+/**
+ * Buckets with more rows than this stay in memory: a hot key's rows would be written and read
+ * back whole at every eviction and miss (one entry of megabytes), for little memory saved.
+ */
+export const MAX_EVICT_ROWS = 10_000
+
+/** A stored row as the table sees it (HashJoin's StoredRow). */
+export interface TableRow {
+  readonly row: Value[]
+  count: number
+  matches: number
+  readonly side: 0 | 1
+  readonly id: number
+  touched: number
+}
+
+/** The rows of one join key: by whole row, or a plain list for an append-only input. */
+export type TableBucket = RowMap<TableRow> | TableRow[]
+
+/** A stored row's entry: ROW_ENTRY, then its id (8 bytes, big-endian). */
+export const ROW_ENTRY = 0
+
+export function rowKey(id: number): Uint8Array {
+  const key = new Uint8Array(9)
+  key[0] = ROW_ENTRY
+  new DataView(key.buffer).setBigUint64(1, BigInt(id))
+  return key
+}
+
+/** What the table needs of the join that holds the buckets. */
+export interface JoinHost {
+  /** Per side: buckets by join key. */
+  readonly tables: readonly [RowMap<TableBucket>, RowMap<TableBucket>]
+  /** The join key's types (both sides' maps use them). */
+  readonly keyTypes: readonly DataType[]
+  /** Per side: the row's types, and whether the input never retracts (its buckets are lists). */
+  readonly rowTypes: readonly [readonly DataType[], readonly DataType[]]
+  readonly appendOnly: readonly [boolean, boolean]
+  /** A new row's id (unique per operator). */
+  nextId(): number
+  /** Notes a row as changed (its entry is written at the next checkpoint). */
+  noteRow(s: TableRow): void
+}
+
+interface Victim {
+  readonly side: 0 | 1
+  /** Its cold entry's key. */
+  readonly key: Uint8Array
+  readonly rows: number
+}
+
+const COLD_SIDE = [0, 1].map((s) => {
+  const p = new Uint8Array(JOIN_COLD_PREFIX.length + 1)
+  p.set(JOIN_COLD_PREFIX)
+  p[JOIN_COLD_PREFIX.length] = s
+  return p
+})
+
+function rowsOf(bucket: TableBucket): TableRow[] {
+  if (Array.isArray(bucket)) return bucket
+  const out: TableRow[] = []
+  for (const e of bucket.entries()) out.push(e.value)
+  return out
+}
+
+function sizeOf(bucket: TableBucket): number {
+  return Array.isArray(bucket) ? bucket.length : bucket.size
+}
+
+export class JoinTable {
+  readonly spill: GroupSpill
+  /** Stored rows in memory (both sides, NULL-key rows included). */
+  rows = 0
+  /** Buckets used since the eviction sweep last passed (their second chance). */
+  private readonly recent = new Set<RowEntry<TableBucket>>()
+  /**
+   * Whether uses are recorded in `recent`: only while the rows are near the allowance (above
+   * half of it at the last collect), so a join well within the cache pays a branch per row.
+   */
+  private tracking = true
+  /** Buckets chosen at a collect, freed by checkpointed() unless touched (then rescued). */
+  private readonly evicting = new Map<RowEntry<TableBucket>, Victim>()
+  /** The eviction sweep's position (over side 0's buckets, then side 1's). */
+  private hand: Iterator<readonly [0 | 1, RowEntry<TableBucket>]> | undefined
+
+  constructor(
+    private readonly host: JoinHost,
+    store: OperatorStore,
+  ) {
+    this.spill = new GroupSpill(store, store.owner, () => this.rows)
+    store.cache.join(this.spill)
+  }
+
+  restoreMeta(value: Uint8Array): void {
+    const [cold, onDisk] = decodeSnapshot(value) as [number, number]
+    this.spill.diskOnly = cold
+    this.spill.onDisk = cold > 0 || onDisk === 1
+  }
+
+  detach(): void {
+    this.spill.detached = true
+    this.spill.store.cache.leave(this.spill)
+  }
+
+  /** A bucket found in memory (the per-row path: a set insert, a branch when evicting). */
+  hit(entry: RowEntry<TableBucket>): void {
+    this.spill.hits++
+    if (this.tracking) this.recent.add(entry)
+    if (this.evicting.size > 0) {
+      const victim = this.evicting.get(entry)
+      if (victim !== undefined) this.rescue(entry, victim)
+    }
+  }
+
+  /** An emptied bucket left memory (it was touched first, so it is no victim). */
+  dropped(entry: RowEntry<TableBucket>): void {
+    this.recent.delete(entry)
+  }
+
+  /**
+   * A cache miss on side `side` for the join key of row i (key columns `keyIndex`, hash of the
+   * key): reads its bucket from the cold tier into memory; undefined when there is none.
+   */
+  load(
+    side: 0 | 1,
+    cols: readonly Column[],
+    keyIndex: readonly number[],
+    i: number,
+    hash: number,
+  ): RowEntry<TableBucket> | undefined {
+    const { spill, host } = this
+    const key = new Array<Value>(keyIndex.length)
+    for (let k = 0; k < key.length; k++) key[k] = cols[keyIndex[k]][i]
+    const bytes = encodeKey(key, host.keyTypes, COLD_SIDE[side])
+    if (spill.isDeleted(bytes)) return undefined
+    const value = spill.store.getSync(bytes)
+    spill.misses++
+    if (value === undefined) return undefined
+    const flat = decodeSnapshot(value) as unknown[]
+    const bucket: TableBucket = host.appendOnly[side] ? [] : new RowMap<TableRow>(host.rowTypes[side])
+    for (let at = 0; at + 3 <= flat.length; at += 3) {
+      const row = flat[at + 2] as Value[]
+      const s: TableRow = {
+        row,
+        count: flat[at] as number,
+        matches: flat[at + 1] as number,
+        side,
+        id: host.nextId(),
+        touched: 0,
+      }
+      host.noteRow(s)
+      if (Array.isArray(bucket)) bucket.push(s)
+      else bucket.insert(s.row, bucket.hashKey(s.row), s)
+    }
+    const n = sizeOf(bucket)
+    this.rows += n
+    spill.diskOnly -= n
+    spill.noteDelete(bytes)
+    const entry = host.tables[side].insert(key, hash, bucket)
+    if (this.tracking) this.recent.add(entry)
+    return entry
+  }
+
+  /**
+   * At a checkpoint's collect, after the changed rows are written: writes the pending cold
+   * deletes, chooses buckets beyond the cache allowance (a clock sweep; a bucket used since the
+   * hand last passed gets a second chance; NULL-key and large buckets stay), writes each as a
+   * cold entry and deletes its rows' entries, and writes the meta entry.
+   */
+  collect(out: CheckpointWriter): void {
+    const { spill, host } = this
+    for (const key of spill.takeDeletes()) out.del(key)
+    const allowed = Math.floor(spill.store.cache.allowance(spill) / spill.bytesPerGroup)
+    let pending = 0
+    for (const v of this.evicting.values()) pending += v.rows
+    let excess = this.rows - pending - allowed
+    if (excess <= 0) this.recent.clear() // nothing to choose: recency restarts from here
+    this.tracking = 2 * (this.rows - pending) > allowed
+    const buckets = host.tables[0].size + host.tables[1].size
+    for (let scanned = 0; excess > 0 && scanned < 2 * buckets + 2; scanned++) {
+      const next = (this.hand ??= this.sweep()).next()
+      if (next.done === true) {
+        this.hand = undefined
+        continue
+      }
+      const [side, entry] = next.value
+      if (this.evicting.has(entry)) continue
+      if (this.recent.delete(entry)) continue
+      const n = sizeOf(entry.value)
+      if (n === 0 || n > MAX_EVICT_ROWS || entry.key.some((v) => v === null)) continue
+      const rows = rowsOf(entry.value)
+      const flat: unknown[] = []
+      for (const s of rows) {
+        flat.push(s.count, s.matches, s.row)
+        out.del(rowKey(s.id))
+      }
+      const key = encodeKey(entry.key, host.keyTypes, COLD_SIDE[side])
+      const value = encodeSnapshot(flat)
+      out.put(key, value)
+      spill.noteEntryBytes((key.length + value.length) / n)
+      this.evicting.set(entry, { side, key, rows: n })
+      pending += n
+      excess -= n
+    }
+    // The flag, not the count, decides whether misses read the store after a restart.
+    out.put(JOIN_META_KEY, encodeSnapshot([spill.diskOnly + pending, spill.onDisk || pending > 0 ? 1 : 0]))
+  }
+
+  /** The checkpoint of the last collect is durable: its victims leave memory. */
+  checkpointed(): void {
+    const { spill, host } = this
+    spill.durable()
+    // Victims touched since their collect were rescued (removed from the map) already.
+    for (const [entry, v] of this.evicting) {
+      host.tables[v.side].delete(entry)
+      this.recent.delete(entry)
+      this.rows -= v.rows
+      spill.diskOnly += v.rows
+      spill.evictions += v.rows
+      spill.onDisk = true
+    }
+    this.evicting.clear()
+  }
+
+  totalRows(): number {
+    return this.rows + this.spill.diskOnly
+  }
+
+  /** Bucket entries of both sides, for the sweep. */
+  private *sweep(): Generator<readonly [0 | 1, RowEntry<TableBucket>]> {
+    for (const side of [0, 1] as const) for (const e of this.host.tables[side].entries()) yield [side, e]
+  }
+
+  /**
+   * Input touched a victim after the collect chose it: it stays in memory, its rows' entries are
+   * written again at the next checkpoint, and its cold entry (written by that collect) is deleted
+   * there.
+   */
+  private rescue(entry: RowEntry<TableBucket>, victim: Victim): void {
+    this.evicting.delete(entry)
+    this.spill.noteDelete(victim.key)
+    for (const s of rowsOf(entry.value)) this.host.noteRow(s)
+  }
+}
