@@ -9,16 +9,23 @@ import { getHeapStatistics } from 'node:v8'
 import type { CacheMember, StateCache } from '../ops/operator.ts'
 
 /**
- * The default budget: half the heap this process may grow to (a view served from its state
- * table holds no copy of its rows, so its groups are most of what a busy server keeps).
- * SLUICE_STATE_CACHE_BYTES overrides it, e.g. to run a test suite with a cache so small that
- * almost every access goes to the store.
+ * The default budget: a third of the heap this process may grow to. The rest is for what changes
+ * between two checkpoints (always in memory), the checkpoint's own buffers, other views' state,
+ * queries and the collector's headroom. SLUICE_STATE_CACHE_BYTES overrides it, e.g. to run a test
+ * suite with a cache so small that almost every access goes to the store.
  */
 export function defaultStateCacheBytes(): number {
   const fromEnv = Number(process.env.SLUICE_STATE_CACHE_BYTES)
   if (Number.isFinite(fromEnv) && fromEnv > 0) return fromEnv
-  return Math.floor(getHeapStatistics().heap_size_limit / 2)
+  return Math.floor(getHeapStatistics().heap_size_limit / 3)
 }
+
+/**
+ * Above this share of the heap limit in use, allowances shrink in proportion: the per-entry
+ * sizes are estimates, and a process that nears its limit dies (a full heap ends it) while one
+ * that evicts more only reads more from disk.
+ */
+const HEAP_PRESSURE = 0.55
 
 /** One view's state in the cache, summed over its operators. */
 export interface OwnerState {
@@ -47,7 +54,10 @@ export class EngineStateCache implements StateCache {
     let others = 0
     for (const m of this.members) if (m !== member) others += m.cachedBytes()
     const share = this.budgetBytes / Math.max(1, this.members.size)
-    return Math.max(share, this.budgetBytes - others)
+    const allowance = Math.max(share, this.budgetBytes - others)
+    const heap = getHeapStatistics()
+    const pressure = heap.used_heap_size / heap.heap_size_limit
+    return pressure > HEAP_PRESSURE ? (allowance * HEAP_PRESSURE) / pressure : allowance
   }
 
   /** Members, for tests. */
