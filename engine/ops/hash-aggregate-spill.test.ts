@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Chunk, Watermark } from '../chunk.ts'
 import type { Value } from '../types/datatype.ts'
-import type { CheckpointWriter, Emitter, OperatorStore, StateEntry } from './operator.ts'
+import type { Emitter } from './operator.ts'
 import type { AggregateCall, HashAggregateSpec } from './hash-aggregate.ts'
 import { HashAggregate } from './hash-aggregate.ts'
 import { chunkFromRows, rowAt } from '../chunk.ts'
@@ -12,8 +12,7 @@ import { resolveAggregate } from '../expr/aggregates.ts'
 import { T } from '../types/datatype.ts'
 import { MemoryStore } from '../state/memory.ts'
 import { EngineStateCache } from '../state/cache.ts'
-import type { StateWrite } from '../state/store.ts'
-import { prefixEnd } from '../state/store.ts'
+import { checkpoint, collect, operatorStore, restore, text } from './state-test-support.ts'
 
 function call(name: string, arg: number, type = T.int8): AggregateCall {
   const spec = resolveAggregate(name, arg < 0 ? [] : [type], false)!
@@ -25,57 +24,6 @@ const SPEC: HashAggregateSpec = {
   keyTypes: [T.int8],
   calls: [call('count', -1), call('sum', 1), call('min', 1), call('max', 1)],
   emitOnWindowClose: false,
-}
-
-const PREFIX = new Uint8Array([9, 9])
-
-function withPrefix(key: Uint8Array): Uint8Array {
-  const out = new Uint8Array(PREFIX.length + key.length)
-  out.set(PREFIX)
-  out.set(key, PREFIX.length)
-  return out
-}
-
-/** The engine's wiring of one operator to a store, as engine/runtime/checkpoint.ts does it. */
-function operatorStore(store: MemoryStore, cache: EngineStateCache): OperatorStore {
-  return {
-    owner: 'v',
-    cache,
-    getSync: (key) => store.getSync(withPrefix(key)),
-    snapshot: () => {
-      const snap = store.snapshot()
-      return {
-        close: () => snap.close(),
-        entries: async function* (gte?: Uint8Array) {
-          const options = gte === undefined ? {} : { gte: withPrefix(gte) }
-          for await (const batch of snap.scanBatches(PREFIX, options))
-            yield batch.map(([k, v]): StateEntry => [k.subarray(PREFIX.length), v])
-        },
-      }
-    },
-  }
-}
-
-async function checkpoint(op: HashAggregate, store: MemoryStore): Promise<void> {
-  await collect(op)(store)
-}
-
-/**
- * A checkpoint in its two halves: the synchronous collect now, the store write and the
- * `checkpointed()` call later (the dataflow keeps running between them in the engine).
- */
-function collect(op: HashAggregate): (store: MemoryStore) => Promise<void> {
-  const writes: StateWrite[] = []
-  const writer: CheckpointWriter = {
-    put: (key, value) => writes.push({ type: 'put', key: withPrefix(key), value }),
-    del: (key) => writes.push({ type: 'del', key: withPrefix(key) }),
-    clear: () => writes.push({ type: 'delRange', gte: PREFIX, lt: prefixEnd(PREFIX)! }),
-  }
-  op.checkpoint(writer)
-  return async (store) => {
-    await store.write(writes)
-    op.checkpointed()
-  }
 }
 
 class Held implements Emitter {
@@ -92,10 +40,6 @@ class Held implements Emitter {
   sorted(): string[] {
     return [...this.rows.keys()].sort()
   }
-}
-
-function text(row: readonly Value[]): string {
-  return JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))
 }
 
 /** Deterministic pseudo-random rows with retractions of earlier ones. */
@@ -117,15 +61,6 @@ function* workload(seed: number, steps: number): Generator<{ rows: Value[][]; si
       yield { rows, sign: 1 }
     }
   }
-}
-
-/** Recovery as the coordinator does it: the entries below `restoreBelow`, then restore(). */
-async function restore(op: HashAggregate, store: MemoryStore): Promise<void> {
-  const entries: StateEntry[] = []
-  const lt = op.restoreBelow === undefined ? prefixEnd(PREFIX)! : withPrefix(op.restoreBelow)
-  for await (const batch of store.scanBatches(PREFIX, { lt }))
-    for (const [k, v] of batch) entries.push([k.subarray(PREFIX.length), v])
-  op.restore(entries)
 }
 
 async function scanAll(op: HashAggregate): Promise<string[]> {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Chunk, Watermark } from '../chunk.ts'
 import type { Value } from '../types/datatype.ts'
-import type { CheckpointWriter, Emitter, OperatorStore, StateEntry } from './operator.ts'
+import type { Emitter } from './operator.ts'
 import type { HashJoinSpec, JoinType } from './hash-join.ts'
 import type { PredicateFn } from './filter-project.ts'
 import { HashJoin } from './hash-join.ts'
@@ -12,17 +12,7 @@ import { chunkFromRows, rowAt } from '../chunk.ts'
 import { T } from '../types/datatype.ts'
 import { MemoryStore } from '../state/memory.ts'
 import { EngineStateCache } from '../state/cache.ts'
-import type { StateWrite } from '../state/store.ts'
-import { prefixEnd } from '../state/store.ts'
-
-const PREFIX = new Uint8Array([9, 9])
-
-function withPrefix(key: Uint8Array): Uint8Array {
-  const out = new Uint8Array(PREFIX.length + key.length)
-  out.set(PREFIX)
-  out.set(key, PREFIX.length)
-  return out
-}
+import { collect, operatorStore, restore, text } from './state-test-support.ts'
 
 /** left.v < right.v, over [left k, left v, right k, right v]. */
 const residual: PredicateFn = (chunk) => {
@@ -48,51 +38,6 @@ function spec(type: JoinType, withResidual: boolean, rightAppendOnly = false): H
   }
 }
 
-/** The engine's wiring of one operator to a store, as engine/runtime/checkpoint.ts does it. */
-function operatorStore(store: MemoryStore, cache: EngineStateCache): OperatorStore {
-  return {
-    owner: 'v',
-    cache,
-    getSync: (key) => store.getSync(withPrefix(key)),
-    snapshot: () => {
-      const snap = store.snapshot()
-      return {
-        close: () => snap.close(),
-        entries: async function* (gte?: Uint8Array) {
-          const options = gte === undefined ? {} : { gte: withPrefix(gte) }
-          for await (const batch of snap.scanBatches(PREFIX, options))
-            yield batch.map(([k, v]): StateEntry => [k.subarray(PREFIX.length), v])
-        },
-      }
-    },
-  }
-}
-
-/** A checkpoint in its two halves: the synchronous collect now, the write and `checkpointed()` later. */
-function collect(op: HashJoin): (store: MemoryStore) => Promise<void> {
-  const writes: StateWrite[] = []
-  const writer: CheckpointWriter = {
-    put: (key, value) => writes.push({ type: 'put', key: withPrefix(key), value }),
-    del: (key) => writes.push({ type: 'del', key: withPrefix(key) }),
-    clear: () => writes.push({ type: 'delRange', gte: PREFIX, lt: prefixEnd(PREFIX)! }),
-  }
-  op.checkpoint(writer)
-  return async (store) => {
-    await store.write(writes)
-    op.checkpointed()
-  }
-}
-
-/** Recovery as the coordinator does it: the entries below `restoreBelow`, then restore(). */
-async function restore(op: HashJoin, store: MemoryStore): Promise<number> {
-  const entries: StateEntry[] = []
-  const lt = op.restoreBelow === undefined ? prefixEnd(PREFIX)! : withPrefix(op.restoreBelow)
-  for await (const batch of store.scanBatches(PREFIX, { lt }))
-    for (const [k, v] of batch) entries.push([k.subarray(PREFIX.length), v])
-  op.restore(entries)
-  return entries.length
-}
-
 class Held implements Emitter {
   readonly rows = new Map<string, number>()
   chunk(c: Chunk): void {
@@ -107,10 +52,6 @@ class Held implements Emitter {
   sorted(): string[] {
     return [...this.rows.entries()].map(([k, n]) => `${k}×${n}`).sort()
   }
-}
-
-function text(row: readonly Value[]): string {
-  return JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))
 }
 
 /** Deterministic pseudo-random changes on both inputs, with retractions of earlier rows. */
