@@ -2,9 +2,7 @@
 // checkpoint, and after a lazy restore that loads nothing, the operator emits exactly what an
 // all-in-memory aggregate emits, and its output scan and point reads see the current state.
 import { describe, expect, it } from 'vitest'
-import type { Chunk, Watermark } from '../chunk.ts'
 import type { Value } from '../types/datatype.ts'
-import type { Emitter } from './operator.ts'
 import type { AggregateCall, HashAggregateSpec } from './hash-aggregate.ts'
 import { HashAggregate } from './hash-aggregate.ts'
 import { chunkFromRows, rowAt } from '../chunk.ts'
@@ -12,7 +10,7 @@ import { resolveAggregate } from '../expr/aggregates.ts'
 import { T } from '../types/datatype.ts'
 import { MemoryStore } from '../state/memory.ts'
 import { EngineStateCache } from '../state/cache.ts'
-import { checkpoint, collect, operatorStore, restore, text } from './state-test-support.ts'
+import { Held, checkpoint, collect, operatorStore, restore, text } from './state-test-support.ts'
 
 function call(name: string, arg: number, type = T.int8): AggregateCall {
   const spec = resolveAggregate(name, arg < 0 ? [] : [type], false)!
@@ -24,22 +22,6 @@ const SPEC: HashAggregateSpec = {
   keyTypes: [T.int8],
   calls: [call('count', -1), call('sum', 1), call('min', 1), call('max', 1)],
   emitOnWindowClose: false,
-}
-
-class Held implements Emitter {
-  readonly rows = new Map<string, number>()
-  chunk(c: Chunk): void {
-    for (let i = 0; i < c.length; i++) {
-      const k = text(rowAt(c, i))
-      const n = (this.rows.get(k) ?? 0) + c.ops[i]
-      if (n === 0) this.rows.delete(k)
-      else this.rows.set(k, n)
-    }
-  }
-  watermark(_w: Watermark): void {}
-  sorted(): string[] {
-    return [...this.rows.keys()].sort()
-  }
 }
 
 /** Deterministic pseudo-random rows with retractions of earlier ones. */

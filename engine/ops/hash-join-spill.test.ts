@@ -2,17 +2,15 @@
 // checkpoint, with checkpoints whose batch lands after more input, and after restarts that
 // restore only the row entries, the join emits exactly what an all-in-memory join emits.
 import { describe, expect, it } from 'vitest'
-import type { Chunk, Watermark } from '../chunk.ts'
 import type { Value } from '../types/datatype.ts'
-import type { Emitter } from './operator.ts'
 import type { HashJoinSpec, JoinType } from './hash-join.ts'
 import type { PredicateFn } from './filter-project.ts'
 import { HashJoin } from './hash-join.ts'
-import { chunkFromRows, rowAt } from '../chunk.ts'
+import { chunkFromRows } from '../chunk.ts'
 import { T } from '../types/datatype.ts'
 import { MemoryStore } from '../state/memory.ts'
 import { EngineStateCache } from '../state/cache.ts'
-import { collect, operatorStore, restore, text } from './state-test-support.ts'
+import { Held, collect, operatorStore, restore } from './state-test-support.ts'
 
 /** left.v < right.v, over [left k, left v, right k, right v]. */
 const residual: PredicateFn = (chunk) => {
@@ -35,22 +33,6 @@ function spec(type: JoinType, withResidual: boolean, rightAppendOnly = false): H
     residual: withResidual ? residual : undefined,
     rightAppendOnly,
     detail: type,
-  }
-}
-
-class Held implements Emitter {
-  readonly rows = new Map<string, number>()
-  chunk(c: Chunk): void {
-    for (let i = 0; i < c.length; i++) {
-      const k = text(rowAt(c, i))
-      const n = (this.rows.get(k) ?? 0) + c.ops[i]
-      if (n === 0) this.rows.delete(k)
-      else this.rows.set(k, n)
-    }
-  }
-  watermark(_w: Watermark): void {}
-  sorted(): string[] {
-    return [...this.rows.entries()].map(([k, n]) => `${k}×${n}`).sort()
   }
 }
 
@@ -120,7 +102,7 @@ describe('HashJoin over a state table', () => {
             pending = undefined
           } else if (step % 3 === 0) pending = collect(op)
           if (step % 50 === 0) {
-            expect(out.sorted()).toEqual(plainOut.sorted())
+            expect(out.counted()).toEqual(plainOut.counted())
             expect(op.stateSize()).toBe(plain.stateSize())
           }
           if (step % 97 === 0) {
@@ -138,7 +120,7 @@ describe('HashJoin over a state table', () => {
             expect(op.stateSize()).toBe(plain.stateSize())
           }
         }
-        expect(out.sorted()).toEqual(plainOut.sorted())
+        expect(out.counted()).toEqual(plainOut.counted())
         if (bytes < 1_000_000) expect(evictions + cache.all()[0].evictions).toBeGreaterThan(0)
         else expect(evictions + cache.all()[0].evictions).toBe(0)
       },

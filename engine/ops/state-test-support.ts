@@ -3,8 +3,10 @@
  * wired to a MemoryStore as engine/runtime/checkpoint.ts wires it, a checkpoint in its two halves,
  * and recovery as the coordinator does it.
  */
+import type { Chunk, Watermark } from '../chunk.ts'
 import type { Value } from '../types/datatype.ts'
-import type { CheckpointWriter, Operator, OperatorStore, StateEntry } from './operator.ts'
+import type { CheckpointWriter, Emitter, Operator, OperatorStore, StateEntry } from './operator.ts'
+import { rowAt } from '../chunk.ts'
 import type { EngineStateCache } from '../state/cache.ts'
 import type { MemoryStore } from '../state/memory.ts'
 import type { StateWrite } from '../state/store.ts'
@@ -83,4 +85,26 @@ export async function restore(op: Required<Pick<Operator, 'restore'>> & Operator
 /** A row as text, bigints as strings. */
 export function text(row: readonly Value[]): string {
   return JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))
+}
+
+/** What downstream holds: row text → multiplicity. */
+export class Held implements Emitter {
+  readonly rows = new Map<string, number>()
+  chunk(c: Chunk): void {
+    for (let i = 0; i < c.length; i++) {
+      const k = text(rowAt(c, i))
+      const n = (this.rows.get(k) ?? 0) + c.ops[i]
+      if (n === 0) this.rows.delete(k)
+      else this.rows.set(k, n)
+    }
+  }
+  watermark(_w: Watermark): void {}
+  /** The distinct rows held, sorted. */
+  sorted(): string[] {
+    return [...this.rows.keys()].sort()
+  }
+  /** The rows held with their multiplicities, sorted. */
+  counted(): string[] {
+    return [...this.rows.entries()].map(([k, n]) => `${k}×${n}`).sort()
+  }
 }
