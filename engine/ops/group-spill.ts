@@ -61,7 +61,7 @@ export class GroupSpill implements CacheMember {
 
   /** Estimated heap bytes of one cached group: slots, hash table, accumulators, values. */
   get bytesPerGroup(): number {
-    return 256 + 3 * this.entryBytes
+    return 192 + 2 * this.entryBytes
   }
 
   cachedEntries(): number {

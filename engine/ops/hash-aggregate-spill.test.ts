@@ -52,8 +52,8 @@ async function scanAll(op: HashAggregate): Promise<string[]> {
 }
 
 describe('HashAggregate over a state table', () => {
-  // 1 byte: nothing fits, every group not used lately is evicted; 3 kB: some fit; 100 MB: all fit.
-  it.each([1, 3_000, 100_000_000])(
+  // 1 byte: nothing fits, every group not used lately is evicted; 1.5 kB: some fit; 100 MB: all fit.
+  it.each([1, 1_500, 100_000_000])(
     'evicts, reloads and restores lazily without changing a result (cache %i B)',
     async (bytes) => {
       const plain = new HashAggregate(SPEC)

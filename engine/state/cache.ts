@@ -9,15 +9,15 @@ import { getHeapStatistics } from 'node:v8'
 import type { CacheMember, StateCache } from '../ops/operator.ts'
 
 /**
- * The default budget: a third of the heap this process may grow to. The rest is for what changes
- * between two checkpoints (always in memory), the checkpoint's own buffers, other views' state,
- * queries and the collector's headroom. SLUICE_STATE_CACHE_BYTES overrides it, e.g. to run a test
- * suite with a cache so small that almost every access goes to the store.
+ * The default budget: half the heap this process may grow to (a view served from its state
+ * table holds no copy of its rows, so its groups are most of what a busy server keeps; the heap
+ * pressure check below protects the rest). SLUICE_STATE_CACHE_BYTES overrides it, e.g. to run a
+ * test suite with a cache so small that almost every access goes to the store.
  */
 export function defaultStateCacheBytes(): number {
   const fromEnv = Number(process.env.SLUICE_STATE_CACHE_BYTES)
   if (Number.isFinite(fromEnv) && fromEnv > 0) return fromEnv
-  return Math.floor(getHeapStatistics().heap_size_limit / 3)
+  return Math.floor(getHeapStatistics().heap_size_limit / 2)
 }
 
 /**
