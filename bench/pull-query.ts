@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
-import { startServer } from '../server/main.ts'
+import { startLocalServer } from '../test/local-server.ts'
 
 const BATCH = process.argv[2] === '--batch'
 const args = process.argv.slice(BATCH ? 3 : 2)
@@ -59,16 +59,7 @@ function loadStatements(): string[] {
 
 async function batchBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-batch-'))
-  const server = await startServer({
-    dataDir: join(dir, 'data'),
-    host: '127.0.0.1',
-    pgPort: 0,
-    httpPort: 0,
-    demo: false,
-    auth: { mode: 'trust' },
-    logLevel: 'warn',
-    checkpointIntervalMs: 0,
-  })
+  const server = await startLocalServer(join(dir, 'data'), { checkpointIntervalMs: 0 })
   const sluice = new pg.Client({ host: '127.0.0.1', port: server.pgPort, user: 'sluice', database: 'sluice' })
   const postgres = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' })
   const schema = `sluice_bench_${process.pid}`
@@ -132,16 +123,7 @@ async function measure(name: string, lookup: (client: number, key: number) => Pr
 
 async function lookupBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-pull-'))
-  const server = await startServer({
-    dataDir: join(dir, 'data'),
-    host: '127.0.0.1',
-    pgPort: 0,
-    httpPort: 0,
-    demo: false,
-    auth: { mode: 'trust' },
-    logLevel: 'warn',
-    checkpointIntervalMs: 0,
-  })
+  const server = await startLocalServer(join(dir, 'data'), { checkpointIntervalMs: 0 })
   try {
     const db = server.db
     await db.sql('CREATE TABLE t (k BIGINT PRIMARY KEY, v TEXT, n DOUBLE PRECISION)')

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { pgwireClient } from './runner/pgwire-client.ts'
 import { runSltFile } from './runner/runner.ts'
-import { startServer } from '../server/main.ts'
+import { startLocalServer } from '../test/local-server.ts'
 import { TempDirs } from '../test/support.ts'
 
 const corpus = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shared', 'conformance', 'sqlite')
@@ -34,15 +34,7 @@ describe.skipIf(!present)('SQLite sqllogictest corpus over pgwire', () => {
     let failed = 0
     const failures: string[] = []
     for (const file of files) {
-      const server = await startServer({
-        dataDir: temp.make(),
-        host: '127.0.0.1',
-        pgPort: 0,
-        httpPort: 0,
-        demo: false,
-        auth: { mode: 'trust' },
-        logLevel: 'warn',
-      })
+      const server = await startLocalServer(temp.make())
       const client = await pgwireClient({ host: '127.0.0.1', port: server.pgPort, user: 'sluice', database: 'sluice' })
       try {
         const started = Date.now()

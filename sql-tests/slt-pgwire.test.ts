@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { findSltFiles } from './runner/files.ts'
 import { pgwireClient } from './runner/pgwire-client.ts'
 import { runSltFile } from './runner/runner.ts'
-import { startServer } from '../server/main.ts'
+import { startLocalServer } from '../test/local-server.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const files = findSltFiles(here, ['postgres'])
@@ -20,15 +20,7 @@ describe('sqllogictest over pgwire', () => {
     const name = relative(here, file)
     it(name, async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'sluice-slt-wire-'))
-      const server = await startServer({
-        dataDir,
-        host: '127.0.0.1',
-        pgPort: 0,
-        httpPort: 0,
-        demo: false,
-        auth: { mode: 'trust' },
-        logLevel: 'warn',
-      })
+      const server = await startLocalServer(dataDir)
       const client = await pgwireClient({ host: '127.0.0.1', port: server.pgPort, user: 'sluice', database: 'sluice' })
       try {
         const result = await runSltFile(file, client, { engine: 'sluice' })

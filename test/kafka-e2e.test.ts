@@ -11,27 +11,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { createTopic, ensureTestKafka, produceJson, uniqueTopic } from './kafka.ts'
-import { startServer } from '../server/main.ts'
+import type { RunningServer } from '../server/main.ts'
+import { startLocalServer } from './local-server.ts'
 
 describe('Kafka → tumbling window view → psql and pg', () => {
   let brokers: string
   let dataDir: string
-  let server: Awaited<ReturnType<typeof startServer>>
+  let server: RunningServer
   const topic = uniqueTopic('bids_e2e')
 
   beforeAll(async () => {
     brokers = await ensureTestKafka()
     await createTopic(topic, 2)
     dataDir = mkdtempSync(join(tmpdir(), 'sluice-e2e-'))
-    server = await startServer({
-      dataDir,
-      host: '127.0.0.1',
-      pgPort: 0,
-      httpPort: 0,
-      demo: false,
-      auth: { mode: 'trust' },
-      logLevel: 'warn',
-    })
+    server = await startLocalServer(dataDir)
   })
 
   afterAll(async () => {

@@ -6,24 +6,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startServer } from '../server/main.ts'
+import type { RunningServer } from '../server/main.ts'
+import { startLocalServer } from './local-server.ts'
 import { psqlCommand } from './support.ts'
 
 describe('psql meta-commands', () => {
   let dataDir: string
-  let server: Awaited<ReturnType<typeof startServer>>
+  let server: RunningServer
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'sluice-psql-'))
-    server = await startServer({
-      dataDir,
-      host: '127.0.0.1',
-      pgPort: 0,
-      httpPort: 0,
-      demo: false,
-      auth: { mode: 'trust' },
-      logLevel: 'warn',
-    })
+    server = await startLocalServer(dataDir)
     await server.db.sql(`CREATE SOURCE bid WITH (connector = 'datagen', generator = 'nexmark', rate = '10')`)
     await server.db.sql(`CREATE TABLE users (id BIGINT PRIMARY KEY, name VARCHAR)`)
     await server.db.sql(

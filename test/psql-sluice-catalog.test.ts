@@ -5,25 +5,18 @@
  * search path, so a plain `\dt` still lists only the user's relations.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startServer } from '../server/main.ts'
+import type { RunningServer } from '../server/main.ts'
+import { startLocalServer } from './local-server.ts'
 import { TempDirs, psqlCommand } from './support.ts'
 
 const dirs = new TempDirs('sluice-psql-catalog-')
 const CATALOG = ['checkpoints', 'dead_letters', 'lag', 'sinks', 'sources', 'tables', 'views']
 
 describe('sluice_catalog in the PostgreSQL catalog', () => {
-  let server: Awaited<ReturnType<typeof startServer>>
+  let server: RunningServer
 
   beforeAll(async () => {
-    server = await startServer({
-      dataDir: dirs.make(),
-      host: '127.0.0.1',
-      pgPort: 0,
-      httpPort: 0,
-      demo: false,
-      auth: { mode: 'trust' },
-      logLevel: 'warn',
-    })
+    server = await startLocalServer(dirs.make())
     await server.db.sql(`CREATE TABLE users (id BIGINT PRIMARY KEY, name VARCHAR)`)
   })
 

@@ -111,19 +111,9 @@ export function pgRelationTables(listing: CatalogListing): SystemTable[] {
       ...SQL_KINDS.flatMap((k) => {
         const t = T[k]
         const arr = arrayOf(t)
-        const base = {
-          typnamespace: NAMESPACE.pg_catalog,
-          typowner: 10n,
-          typisdefined: true,
-          typdelim: ',',
-          typtype: 'b',
-          typalign: 'i',
-          typstorage: 'p',
-          typtypmod: -1,
-        }
         return [
           {
-            ...base,
+            ...PG_TYPE_BASE,
             oid: BigInt(typeOid(t)),
             typname: pgTypeName(t),
             typlen: typeLength(t),
@@ -132,7 +122,7 @@ export function pgRelationTables(listing: CatalogListing): SystemTable[] {
             typarray: BigInt(typeOid(arr)),
           },
           {
-            ...base,
+            ...PG_TYPE_BASE,
             oid: BigInt(typeOid(arr)),
             typname: pgTypeName(arr),
             typlen: -1,
@@ -144,19 +134,21 @@ export function pgRelationTables(listing: CatalogListing): SystemTable[] {
           },
         ]
       }),
-      ...ALIAS_TYPES.map((a) => ({
-        typnamespace: NAMESPACE.pg_catalog,
-        typowner: 10n,
-        typisdefined: true,
-        typdelim: ',',
-        typtype: 'b',
-        typalign: 'i',
-        typstorage: 'p',
-        typtypmod: -1,
-        ...a,
-      })),
+      ...ALIAS_TYPES.map((a) => ({ ...PG_TYPE_BASE, ...a })),
     ]),
   ]
+}
+
+/** The pg_type columns every built-in base type shares. */
+const PG_TYPE_BASE = {
+  typnamespace: NAMESPACE.pg_catalog,
+  typowner: 10n,
+  typisdefined: true,
+  typdelim: ',',
+  typtype: 'b',
+  typalign: 'i',
+  typstorage: 'p',
+  typtypmod: -1,
 }
 
 /** A sluice_catalog relation in pg_class: a read-only table of the sluice_catalog namespace. */
