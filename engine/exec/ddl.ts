@@ -537,11 +537,9 @@ export async function attachDataflow(
 ): Promise<void> {
   const recovery = engine.restoringId !== undefined ? engine.recovery : undefined
   const restored = recovery?.has(id) === true
-  const lazy = engine.checkpointing
-    ? attachOperatorStores(engine.store, engine.stateCache, owner, id, dataflow.operators(), restored)
-    : undefined
+  if (engine.checkpointing) attachOperatorStores(engine.store, engine.stateCache, owner, id, dataflow.operators())
   if (recovery !== undefined && restored) {
-    await recovery.restoreOperators(id, dataflow.operators(), lazy)
+    await recovery.restoreOperators(id, dataflow.operators())
     afterRestore?.()
     if (stream !== undefined) for (const [c, v] of recovery.marks(id)) stream.maxEventTime.set(c, v)
     // The processing clock before any row: ttl times are never 0 ("unknown") and, restored,

@@ -1,11 +1,12 @@
 /**
- * The bookkeeping of an aggregate whose groups live in a state table (docs/design/state.md):
- * the store, what is only on disk, deletes not yet durable, and the cache statistics.
+ * The bookkeeping of an operator whose state lives in a state table (docs/design/state.md; the
+ * aggregate's group-table.ts, the join's join-table.ts): the store, how much is only on disk,
+ * cold entries whose delete is not yet durable, and the cache statistics.
  *
- * The invariant everything rests on: a group not in memory has its current value in the store
- * as of the last durable checkpoint. Groups are evicted only when clean after a durable
- * checkpoint; a group deleted since then is remembered (a tombstone) until the checkpoint
- * writing its delete is durable, so neither a cache miss nor a pull query resurrects it.
+ * The invariant everything rests on: an item not in memory has its current value in its cold
+ * entry, as of the last durable checkpoint. A cold entry deleted since (its item read back into
+ * memory, or rescued from eviction) is remembered (a tombstone) until the checkpoint writing the
+ * delete is durable, so neither a cache miss nor a pull query reads it.
  */
 import type { Chunk } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
@@ -29,7 +30,7 @@ export class GroupSpill implements CacheMember {
   hits = 0
   misses = 0
   evictions = 0
-  /** Groups whose only copy is in the store (evicted, or not read since a lazy restore). */
+  /** Items whose only copy is in the store's cold tier. */
   diskOnly = 0
   /** Whether the store may hold groups that are not in memory (lookups on a miss are needed). */
   onDisk = false

@@ -1,6 +1,7 @@
 // HashAggregate over a state table: with a cache so small that groups are evicted at every
-// checkpoint, and after a lazy restore that loads nothing, the operator emits exactly what an
-// all-in-memory aggregate emits, and its output scan and point reads see the current state.
+// checkpoint, and after restarts that restore the pages and leave the cold tier on disk, the
+// operator emits exactly what an all-in-memory aggregate emits, and its output scan and point
+// reads see the current state.
 import { describe, expect, it } from 'vitest'
 import type { Value } from '../types/datatype.ts'
 import type { AggregateCall, HashAggregateSpec } from './hash-aggregate.ts'

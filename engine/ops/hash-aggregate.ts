@@ -391,13 +391,11 @@ export class HashAggregate implements Operator, StateBackedOutput {
   }
 
   /**
-   * State tables: an unwindowed keyed aggregate keeps its groups in the store (group-table.ts).
-   * Restored, it reads them on demand (nothing is loaded here); a checkpoint of the older page
-   * format is restored eagerly and rewritten as per-group entries at the next checkpoint.
+   * State tables: an unwindowed keyed aggregate keeps the groups its cache share allows in
+   * memory (checkpointed as pages) and the others as cold entries read on demand (group-table.ts).
    */
-  attachStore(store: OperatorStore): boolean {
+  attachStore(store: OperatorStore): void {
     if (this.spillable) this.table = new GroupTable(this.host(), store)
-    return false // pages are restored (restore()); the cold tier is read on demand
   }
 
   /** With a state table, recovery reads the pages and the meta entry, not the cold tier. */

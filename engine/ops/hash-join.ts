@@ -180,7 +180,7 @@ export class HashJoin implements Operator {
    * scan or never revisit their rows) keeps the buckets the cache allows. Row entries are
    * restored (restore()); the cold tier is read on demand.
    */
-  attachStore(store: OperatorStore): boolean {
+  attachStore(store: OperatorStore): void {
     const { spec } = this
     if (spec.leftKeys.length > 0 && spec.lookup !== true && spec.interval === undefined && spec.ttlMs === undefined)
       this.table = new JoinTable(
@@ -194,7 +194,6 @@ export class HashJoin implements Operator {
         },
         store,
       )
-    return false
   }
 
   /** With a state table, recovery reads the row entries and the meta entry, not the cold tier. */

@@ -147,10 +147,9 @@ export interface Operator {
   readonly restoreBelow?: Uint8Array
   /**
    * State tables: called once, before restore() and before any input, when the engine keeps
-   * state in a store. `restored`: the store holds this operator's last checkpoint. Returns true
-   * when the operator reads that state on demand, so restore() is not called (nothing is loaded).
+   * state in a store (restore() then reads only the entries below `restoreBelow`).
    */
-  attachStore?(store: OperatorStore, restored: boolean): boolean
+  attachStore?(store: OperatorStore): void
   /** The checkpoint holding the writes of the last `checkpoint()` call is durable. */
   checkpointed?(): void
   /** Leaves the state cache (the dataflow is dropped). */

@@ -516,8 +516,7 @@ function checkpointOperators(
 
 /**
  * Hands each operator with state tables its key range of the store (before any input, and
- * before restore). Returns the operators that read a restored checkpoint on demand, which
- * restoreOperators then skips.
+ * before restore).
  */
 export function attachOperatorStores(
   store: StateStore,
@@ -525,9 +524,7 @@ export function attachOperatorStores(
   owner: string,
   objectId: number,
   ops: readonly Operator[],
-  restored: boolean,
-): Set<Operator> {
-  const lazy = new Set<Operator>()
+): void {
   ops.forEach((op, i) => {
     if (op.attachStore === undefined) return
     const prefix = operatorPrefix(objectId, i)
@@ -547,9 +544,8 @@ export function attachOperatorStores(
         }
       },
     }
-    if (op.attachStore(local, restored)) lazy.add(op)
+    op.attachStore(local)
   })
-  return lazy
 }
 
 /** The last durable checkpoint as read at startup. */
@@ -570,10 +566,10 @@ export class Recovery {
   }
 
   /** Restores every operator of a dataflow from its entries (keys as the operator wrote them). */
-  async restoreOperators(objectId: number, ops: readonly Operator[], lazy?: ReadonlySet<Operator>): Promise<void> {
+  async restoreOperators(objectId: number, ops: readonly Operator[]): Promise<void> {
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]
-      if (op.restore === undefined || lazy?.has(op) === true) continue
+      if (op.restore === undefined) continue
       const prefix = operatorPrefix(objectId, i)
       const entries: StateEntry[] = []
       const options = op.restoreBelow === undefined ? {} : { lt: concat(prefix, op.restoreBelow) }
