@@ -7,12 +7,13 @@
  */
 import type { DataType, Value } from '../types/datatype.ts'
 import type { Accumulator, AccumulatorColumns } from './aggregates.ts'
+import type { SnapshotReader } from '../state/snapshot-codec.ts'
 import { Decimal } from '../types/decimal.ts'
 import { Interval } from '../types/interval.ts'
 import { compareValues } from '../types/compare.ts'
 import { ExactFloatSum } from './exact-sum.ts'
 import { Multiset, decodeValue, encodeValue } from './multiset.ts'
-import { grownFloat64 } from '../util/key-slots.ts'
+import { grownArray, grownFloat64 } from '../util/key-slots.ts'
 
 const SAFE = 2 ** 52
 const SAFE_BIG = BigInt(SAFE)
@@ -55,11 +56,13 @@ export class CountAcc implements Accumulator {
 class CountColumns implements AccumulatorColumns {
   private count = new Float64Array(0)
   private n = new Float64Array(0)
+  reserve(slots: number): void {
+    if (slots <= this.count.length) return
+    this.count = grownFloat64(this.count, slots - 1)
+    this.n = grownFloat64(this.n, slots - 1)
+  }
   init(slot: number): void {
-    if (slot >= this.count.length) {
-      this.count = grownFloat64(this.count, slot)
-      this.n = grownFloat64(this.n, slot)
-    }
+    if (slot >= this.count.length) this.reserve(slot + 1)
     this.count[slot] = 0
     this.n[slot] = 0
   }
@@ -78,6 +81,11 @@ class CountColumns implements AccumulatorColumns {
     const [count, n] = s as [number, number]
     this.count[slot] = count
     this.n[slot] = n
+  }
+  restoreFrom(slot: number, r: SnapshotReader): void {
+    r.array(2)
+    this.count[slot] = r.number()
+    this.n[slot] = r.number()
   }
 }
 
@@ -155,14 +163,18 @@ class IntSumColumns implements AccumulatorColumns {
   private count = new Float64Array(0)
   private small = new Float64Array(0)
   private n = new Float64Array(0)
-  private readonly big: bigint[] = []
+  private big: bigint[] = []
   constructor(private readonly out: 'int8' | 'numeric' | 'avg') {}
+  reserve(slots: number): void {
+    if (slots <= this.count.length) return
+    this.count = grownFloat64(this.count, slots - 1)
+    this.small = grownFloat64(this.small, slots - 1)
+    this.n = grownFloat64(this.n, slots - 1)
+    // Filled, not grown one store at a time (see KeySlots.reserve).
+    this.big = grownArray(this.big, this.count.length, 0n)
+  }
   init(slot: number): void {
-    if (slot >= this.count.length) {
-      this.count = grownFloat64(this.count, slot)
-      this.small = grownFloat64(this.small, slot)
-      this.n = grownFloat64(this.n, slot)
-    }
+    if (slot >= this.count.length) this.reserve(slot + 1)
     this.count[slot] = 0
     this.small[slot] = 0
     this.n[slot] = 0
@@ -201,6 +213,20 @@ class IntSumColumns implements AccumulatorColumns {
       this.big[slot] = BigInt(total)
     }
     this.n[slot] = n
+  }
+  restoreFrom(slot: number, r: SnapshotReader): void {
+    r.array(2)
+    this.count[slot] = r.number()
+    r.array(2)
+    const total = r.value()
+    if (typeof total === 'number') {
+      this.small[slot] = total
+      this.big[slot] = 0n
+    } else {
+      this.small[slot] = 0
+      this.big[slot] = BigInt(total as bigint | string)
+    }
+    this.n[slot] = r.number()
   }
   private total(slot: number): bigint {
     const big = this.big[slot]
@@ -402,8 +428,12 @@ class AppendOnlyExtremeColumns implements AccumulatorColumns {
     private readonly sign: 1 | -1,
   ) {}
 
+  reserve(slots: number): void {
+    if (slots > this.count.length) this.count = grownFloat64(this.count, slots - 1)
+  }
+
   init(slot: number): void {
-    if (slot >= this.count.length) this.count = grownFloat64(this.count, slot)
+    if (slot >= this.count.length) this.reserve(slot + 1)
     this.count[slot] = 0
     this.best[slot] = null
   }
@@ -469,12 +499,14 @@ class BoolColumns implements AccumulatorColumns {
   private t = new Float64Array(0)
   private f = new Float64Array(0)
   constructor(private readonly and: boolean) {}
+  reserve(slots: number): void {
+    if (slots <= this.count.length) return
+    this.count = grownFloat64(this.count, slots - 1)
+    this.t = grownFloat64(this.t, slots - 1)
+    this.f = grownFloat64(this.f, slots - 1)
+  }
   init(slot: number): void {
-    if (slot >= this.count.length) {
-      this.count = grownFloat64(this.count, slot)
-      this.t = grownFloat64(this.t, slot)
-      this.f = grownFloat64(this.f, slot)
-    }
+    if (slot >= this.count.length) this.reserve(slot + 1)
     this.count[slot] = 0
     this.t[slot] = 0
     this.f[slot] = 0

@@ -10,6 +10,7 @@
  * returns NULL. approx_count_distinct is exact for now (a sketch cannot forget a retracted value).
  */
 import type { DataType, Value } from '../types/datatype.ts'
+import type { SnapshotReader } from '../state/snapshot-codec.ts'
 import { T, arrayOf } from '../types/datatype.ts'
 import {
   AppendOnlyExtremeAcc,
@@ -53,6 +54,8 @@ export interface Accumulator {
 export interface AccumulatorColumns {
   /** Makes `slot` an empty accumulator (growing the columns if needed). */
   init(slot: number): void
+  /** Grows the columns to hold `slots` slots at once (a restore that knows how many follow). */
+  reserve?(slots: number): void
   /** As Accumulator.add, for the group in `slot`. */
   add(slot: number, value: Value, op: 1 | -1): void
   result(slot: number): Value
@@ -60,6 +63,8 @@ export interface AccumulatorColumns {
   free(slot: number): void
   snapshot(slot: number): unknown
   restore(slot: number, state: unknown): void
+  /** As restore, reading the snapshot from `r` without building its arrays (recovery). */
+  restoreFrom?(slot: number, r: SnapshotReader): void
 }
 
 /** Accumulator objects per slot: the columnar form of an accumulator that has no better one. */

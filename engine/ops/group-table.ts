@@ -73,11 +73,16 @@ export class GroupTable {
     store.cache.join(this.spill)
   }
 
-  /** The meta entry read back at restore: how many groups are in the cold tier. */
-  restoreMeta(value: Uint8Array): void {
-    const [cold] = decodeSnapshot(value) as [number]
+  /**
+   * The meta entry read back at restore: how many groups are in the cold tier, and how many the
+   * pages hold (0 from checkpoints written before it was recorded), which the caller reserves
+   * room for before the pages arrive.
+   */
+  restoreMeta(value: Uint8Array): number {
+    const [cold, paged] = decodeSnapshot(value) as [number, number | undefined]
     this.spill.diskOnly = cold
     this.spill.onDisk = cold > 0
+    return paged ?? 0
   }
 
   detach(): void {
@@ -86,6 +91,13 @@ export class GroupTable {
   }
 
   /** A slot was claimed for a group (new, or read from the cold tier). */
+  /** Room for `slots` slots (see HashAggregate.reserve). */
+  reserve(slots: number): void {
+    if (slots <= this.evicting.length) return
+    this.evicting = grownUint8(this.evicting, slots - 1)
+    this.recent = grownUint8(this.recent, slots - 1)
+  }
+
   opened(slot: number): void {
     if (slot >= this.evicting.length) {
       this.evicting = grownUint8(this.evicting, slot)
@@ -152,7 +164,7 @@ export class GroupTable {
       host.notePage(slot)
       excess--
     }
-    out.put(META_KEY, encodeSnapshot([spill.diskOnly + this.victims.length]))
+    out.put(META_KEY, encodeSnapshot([spill.diskOnly + this.victims.length, host.groups.size - this.victims.length]))
   }
 
   /** Whether the page writer leaves this slot out (its group went to the cold tier). */

@@ -25,12 +25,12 @@ import type { Chunk, Watermark } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
 import type { Accumulator, AccumulatorColumns } from '../expr/aggregates.ts'
 import type { CheckpointWriter, Emitter, Operator, OperatorStore, StateBackedOutput, StateEntry } from './operator.ts'
-import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
+import { SnapshotReader, encodeSnapshot } from '../state/snapshot-codec.ts'
 import { piecesOf } from './group-spill.ts'
 import { COLD_PREFIX, GroupTable, type GroupHost } from './group-table.ts'
 import { Output } from './aggregate-output.ts'
 import { accumulatorColumns } from '../expr/aggregates.ts'
-import { KeySlots, grownFloat64, grownUint8 } from '../util/key-slots.ts'
+import { KeySlots, columnFill, grownArray, grownFloat64, grownUint8 } from '../util/key-slots.ts'
 import { valuesEqual } from '../types/compare.ts'
 
 export interface AggregateCall {
@@ -72,6 +72,12 @@ export interface GroupState {
 }
 
 const COUNT_STAR_MARKER = true
+/**
+ * hasEmitted[slot] of a restored group: it emitted the row its accumulators give, computed when
+ * first needed (emittedReady), so a restore builds no aggregate values (a Decimal and a bigint per
+ * group for sum(int8)).
+ */
+const LAZY = 2
 
 export class HashAggregate implements Operator, StateBackedOutput {
   readonly name = 'HashAggregate'
@@ -168,6 +174,8 @@ export class HashAggregate implements Operator, StateBackedOutput {
           if (windowKey !== undefined) this.trackWindow(slot, windowKey)
         }
       } else this.table?.hit(slot)
+      // Before the accumulators change: a restored group's emitted row is computed from them.
+      if (this.dirty[slot] === 0) this.markDirty(slot)
       const op = chunk.ops[i] as 1 | -1
       this.rows[slot] += op
       for (let a = 0; a < calls.length; a++) {
@@ -176,7 +184,6 @@ export class HashAggregate implements Operator, StateBackedOutput {
         if (call.arg2 >= 0) accs[a].add(slot, [cols[arg][i], cols[call.arg2][i]], op)
         else accs[a].add(slot, arg < 0 ? COUNT_STAR_MARKER : cols[arg][i], op)
       }
-      if (this.dirty[slot] === 0) this.markDirty(slot)
     }
     if (!this.spec.emitOnWindowClose) this.flush(out)
   }
@@ -198,8 +205,7 @@ export class HashAggregate implements Operator, StateBackedOutput {
           for (let a = 0; a < this.accs.length; a++) this.next[a] = this.accs[a].result(slot)
           output.push(1, this.groups, slot, this.next)
         }
-        if (retired !== undefined && this.hasEmitted[slot] === 1)
-          retired.pushEmitted(1, this.groups, slot, this.emitted)
+        if (retired !== undefined && this.emittedReady(slot)) retired.pushEmitted(1, this.groups, slot, this.emitted)
         this.dirty[slot] = 0
         this.freeGroup(slot)
       }
@@ -244,7 +250,7 @@ export class HashAggregate implements Operator, StateBackedOutput {
         continue
       }
       if (at - this.touched[slot] < ttl || this.dirty[slot] === 1) continue
-      if (this.hasEmitted[slot] === 1) output.pushEmitted(-1, this.groups, slot, this.emitted)
+      if (this.emittedReady(slot)) output.pushEmitted(-1, this.groups, slot, this.emitted)
       this.freeGroup(slot)
     }
     const chunk = output.take()
@@ -271,7 +277,7 @@ export class HashAggregate implements Operator, StateBackedOutput {
         key,
         rows: this.rows[slot],
         accs: this.accs.map((acc) => acc.snapshot(slot)),
-        emitted: this.hasEmitted[slot] === 1 ? key.concat(this.emitted.map((col) => col[slot])) : undefined,
+        emitted: this.emittedReady(slot) ? key.concat(this.emitted.map((col) => col[slot])) : undefined,
       }
     }
   }
@@ -330,7 +336,7 @@ export class HashAggregate implements Operator, StateBackedOutput {
         for (let k = 0; k < keys.length; k++) groups.push(keys[k][slot])
         groups.push(this.rows[slot])
         for (let a = 0; a < this.accs.length; a++) groups.push(this.accs[a].snapshot(slot))
-        groups.push(this.hasEmitted[slot])
+        groups.push(this.hasEmitted[slot] === 0 ? 0 : 1)
         if (ttl) groups.push(this.touched[slot])
       }
       if (groups.length > 0) {
@@ -355,39 +361,70 @@ export class HashAggregate implements Operator, StateBackedOutput {
     if (this.spec.windowKey !== undefined && this.retired === undefined) return undefined
     const output = new Output(this.width, this.groups.size)
     for (const slot of this.groups.slots())
-      if (this.hasEmitted[slot] === 1) output.pushEmitted(1, this.groups, slot, this.emitted)
+      if (this.emittedReady(slot)) output.pushEmitted(1, this.groups, slot, this.emitted)
     return output.take() ?? { columns: Array.from({ length: this.width }, () => []), ops: new Int8Array(0), length: 0 }
   }
+
+  /** Recovery hands the pages over as they are read (restore() is called once per batch). */
+  readonly restoresInBatches = true
 
   restore(entries: readonly StateEntry[]): void {
     const k = this.spec.keyTypes.length
     const accs = this.accs
     const ttl = this.spec.ttlMs !== undefined
     const width = k + 1 + accs.length + 1 + (ttl ? 1 : 0)
-    const emittedAt = k + 1 + accs.length
     const { windowKey } = this.spec
     const key = new Array<Value>(k) // KeySlots.insert copies it: one array for every group
     for (const [local, v] of entries) {
       if (local.length === 0) {
-        this.table?.restoreMeta(v) // the state table's meta entry
+        // The state table's meta entry, first in key order: it tells how many groups follow.
+        if (this.table !== undefined) this.reserve(this.table.restoreMeta(v), true)
         continue
       }
       this.restoredPages.push(new DataView(local.buffer, local.byteOffset, local.byteLength).getUint32(0))
-      const flat = decodeSnapshot(v) as unknown[]
-      for (let at = 0; at + width <= flat.length; at += width) {
-        for (let c = 0; c < k; c++) key[c] = flat[at + c] as Value
+      // The page's flat array (see checkpoint()), read value by value into the columns.
+      const r = new SnapshotReader(v)
+      const values = r.array()
+      for (let at = 0; at + width <= values; at += width) {
+        for (let c = 0; c < k; c++) key[c] = r.value() as Value
         const slot = this.openGroup(this.groups.insert(key))
         if (windowKey !== undefined) this.trackWindow(slot, windowKey)
-        this.rows[slot] = flat[at + k] as number
-        for (let a = 0; a < accs.length; a++) accs[a].restore(slot, flat[at + k + 1 + a])
-        if (flat[at + emittedAt] === 1) {
-          for (let a = 0; a < accs.length; a++) this.emitted[a][slot] = accs[a].result(slot)
-          this.hasEmitted[slot] = 1
+        this.rows[slot] = r.number()
+        for (let a = 0; a < accs.length; a++) {
+          const acc = accs[a]
+          if (acc.restoreFrom !== undefined) acc.restoreFrom(slot, r)
+          else acc.restore(slot, r.value())
         }
-        if (ttl) this.touched[slot] = flat[at + emittedAt + 1] as number
+        // Its emitted row equals the accumulators' results: computed when first needed.
+        if (r.number() === 1) this.hasEmitted[slot] = LAZY
+        if (ttl) this.touched[slot] = r.number()
       }
+      for (let rest = values % width; rest > 0; rest--) r.value()
+      r.end()
     }
-    this.rewriteAll = entries.length > 0
+    if (entries.length > 0) this.rewriteAll = true
+  }
+
+  /**
+   * Room for `groups` groups in the per-slot columns (growing them by doubling as slots are
+   * opened, or at once when a restore knows how many groups follow).
+   */
+  private reserve(groups: number, all = false): void {
+    if (groups <= this.rows.length) return
+    this.rows = grownFloat64(this.rows, groups - 1)
+    this.dirty = grownUint8(this.dirty, groups - 1)
+    this.hasEmitted = grownUint8(this.hasEmitted, groups - 1)
+    if (this.spec.ttlMs !== undefined) this.touched = grownFloat64(this.touched, groups - 1)
+    // Emitted values are written in slot order by flushes but anywhere once restored groups are
+    // computed (LAZY): a write far past an array's end would make it a slow dictionary.
+    const { calls } = this.spec
+    for (let a = 0; a < calls.length; a++)
+      this.emitted[a] = grownArray(this.emitted[a], this.rows.length, columnFill(calls[a].returnType))
+    if (all) {
+      this.groups.reserve(groups)
+      for (const acc of this.accs) acc.reserve?.(groups)
+      this.table?.reserve(groups)
+    }
   }
 
   /**
@@ -440,9 +477,9 @@ export class HashAggregate implements Operator, StateBackedOutput {
       free: (slot) => this.freeGroup(slot),
       notePage: (slot) => this.notePage(slot),
       entryOf: (slot) => {
-        const entry: unknown[] = [this.rows[slot], this.hasEmitted[slot]]
-        for (let a = 0; a < this.accs.length; a++)
-          entry.push(this.hasEmitted[slot] === 1 ? this.emitted[a][slot] : null)
+        const emitted = this.emittedReady(slot)
+        const entry: unknown[] = [this.rows[slot], emitted ? 1 : 0]
+        for (let a = 0; a < this.accs.length; a++) entry.push(emitted ? this.emitted[a][slot] : null)
         for (let a = 0; a < this.accs.length; a++) entry.push(this.accs[a].snapshot(slot))
         return entry
       },
@@ -461,7 +498,7 @@ export class HashAggregate implements Operator, StateBackedOutput {
   }
 
   private emittedRow(slot: number): Value[] | undefined {
-    if (this.hasEmitted[slot] !== 1) return undefined
+    if (!this.emittedReady(slot)) return undefined
     const row = this.groups.keyOf(slot)
     for (let a = 0; a < this.emitted.length; a++) row.push(this.emitted[a][slot])
     return row
@@ -477,12 +514,7 @@ export class HashAggregate implements Operator, StateBackedOutput {
 
   /** Resets the per-group columns of a newly claimed slot. */
   private openGroup(slot: number): number {
-    if (slot >= this.rows.length) {
-      this.rows = grownFloat64(this.rows, slot)
-      this.dirty = grownUint8(this.dirty, slot)
-      this.hasEmitted = grownUint8(this.hasEmitted, slot)
-      if (this.spec.ttlMs !== undefined) this.touched = grownFloat64(this.touched, slot)
-    }
+    if (slot >= this.rows.length) this.reserve(slot + 1)
     this.table?.opened(slot)
     this.rows[slot] = 0
     this.dirty[slot] = 0
@@ -491,7 +523,17 @@ export class HashAggregate implements Operator, StateBackedOutput {
     return slot
   }
 
+  /** Whether the group has emitted a row; a restored group's row is computed here, once. */
+  private emittedReady(slot: number): boolean {
+    const has = this.hasEmitted[slot]
+    if (has !== LAZY) return has === 1
+    for (let a = 0; a < this.accs.length; a++) this.emitted[a][slot] = this.accs[a].result(slot)
+    this.hasEmitted[slot] = 1
+    return true
+  }
+
   private markDirty(slot: number): void {
+    if (this.hasEmitted[slot] === LAZY) this.emittedReady(slot)
     this.dirty[slot] = 1
     this.dirtyList.push(slot)
     if (this.spec.ttlMs !== undefined) this.touched[slot] = this.clock
@@ -519,7 +561,7 @@ export class HashAggregate implements Operator, StateBackedOutput {
   }
 
   /** Emits the change of every dirty group and forgets groups that became empty. */
-  private flush(out: Emitter): void {
+  protected flush(out: Emitter): void {
     const dirty = this.dirtyList
     if (dirty.length === 0) return
     const output = new Output(this.width, dirty.length)
@@ -534,7 +576,7 @@ export class HashAggregate implements Operator, StateBackedOutput {
       if (!this.groups.isLive(slot)) continue // freed by a window close after it changed
       this.notePage(slot)
       const live = this.rows[slot] > 0 || global
-      const had = this.hasEmitted[slot] === 1
+      const had = this.hasEmitted[slot] === 1 // a dirty group's row is computed (markDirty)
       if (live) for (let a = 0; a < accs.length; a++) next[a] = accs[a].result(slot)
       if (had && live && this.sameAsEmitted(slot)) continue
       if (had) output.pushEmitted(-1, keys, slot, emitted)

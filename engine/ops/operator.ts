@@ -141,6 +141,11 @@ export interface Operator {
    */
   restore?(entries: readonly StateEntry[]): void
   /**
+   * restore() takes the entries in several calls, one per batch read from the store and in key
+   * order, so decoding a batch overlaps reading the next (recovery of a large aggregate).
+   */
+  readonly restoresInBatches?: boolean
+  /**
    * With restore: only entries whose local key is below this are read back at recovery; the
    * rest is state the operator reads on demand (an aggregate's cold groups).
    */

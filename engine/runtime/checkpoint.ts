@@ -573,9 +573,12 @@ export class Recovery {
       const prefix = operatorPrefix(objectId, i)
       const entries: StateEntry[] = []
       const options = op.restoreBelow === undefined ? {} : { lt: concat(prefix, op.restoreBelow) }
-      for await (const batch of this.store.scanBatches(prefix, options))
+      for await (const batch of this.store.scanBatches(prefix, options)) {
         for (const [key, value] of batch) entries.push([key.subarray(prefix.length), value])
-      op.restore(entries)
+        // The store reads the next batch while this one is restored.
+        if (op.restoresInBatches === true) op.restore(entries.splice(0))
+      }
+      if (op.restoresInBatches !== true) op.restore(entries)
     }
   }
 

@@ -23,8 +23,13 @@ type LevelOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'de
  */
 const REOPEN_ROOM = 8 << 20
 
-/** Entries fetched per round trip to the native iterator. */
+/**
+ * Entries, and bytes of keys and values, fetched per round trip to the native iterator, whichever
+ * is reached first. classic-level stops a batch at 16 KB by default: a recovery reading 44 MB of
+ * aggregate pages made 2,800 round trips of 11 entries and spent 0.55 s waiting on them.
+ */
 const SCAN_BATCH = 10_000
+const SCAN_BATCH_BYTES = 1 << 20
 
 /** Opens (creating if needed) the LevelDB store in `dir`. */
 export async function openLevelStore(dir: string): Promise<StateStore> {
@@ -92,7 +97,8 @@ class LevelStore implements StateStore {
       limit?: number
       reverse?: boolean
       snapshot?: ReturnType<Db['snapshot']>
-    } = { gte }
+      highWaterMarkBytes: number
+    } = { gte, highWaterMarkBytes: SCAN_BATCH_BYTES }
     if (snapshot !== undefined) range.snapshot = snapshot
     if (lt !== undefined) range.lt = lt
     if (options.limit !== undefined) range.limit = options.limit

@@ -53,6 +53,68 @@ export function decodeSnapshot(bytes: Uint8Array): unknown {
   }
 }
 
+/**
+ * Reads snapshot data piece by piece, without building the arrays that hold it: recovery of an
+ * aggregate reads a million groups' accumulator snapshots straight into its columns (about three
+ * arrays a group fewer for the garbage collector). Errors are those of decodeSnapshot.
+ */
+export class SnapshotReader {
+  private readonly r: ByteReader
+
+  constructor(private readonly bytes: Uint8Array) {
+    this.r = new ByteReader(bytes, 'operator snapshot')
+  }
+
+  /**
+   * Enters an array (of `length` elements, when given): its length; its elements are the next
+   * values read.
+   */
+  array(length?: number): number {
+    const r = this.r
+    if (r.p >= r.b.length || r.b[r.p] !== ARRAY) throw this.corrupt('expected an array')
+    r.p++
+    const n = r.varuint()
+    if (n > r.b.length - r.p || (length !== undefined && n !== length)) throw this.corrupt('bad array length')
+    return n
+  }
+
+  /** The next value, whatever it is (arrays built whole). */
+  value(): unknown {
+    try {
+      return read(this.r)
+    } catch (e) {
+      if (e instanceof SluiceError) throw e
+      throw this.corrupt(e instanceof Error ? e.message : String(e))
+    }
+  }
+
+  /** The next value, which must be a number. */
+  number(): number {
+    const r = this.r
+    const tag = r.b[r.p]
+    if (tag === INT32 && r.p + 5 <= r.b.length) {
+      const v = r.v.getInt32(r.p + 1, true)
+      r.p += 5
+      return v
+    }
+    if (tag === FLOAT64 && r.p + 9 <= r.b.length) {
+      const v = r.v.getFloat64(r.p + 1, true)
+      r.p += 9
+      return v
+    }
+    throw this.corrupt(`expected a number, found tag ${tag}`)
+  }
+
+  /** Throws unless every byte was read. */
+  end(): void {
+    if (this.r.p !== this.bytes.length) throw this.corrupt(`${this.bytes.length - this.r.p} trailing bytes`)
+  }
+
+  private corrupt(why: string): SluiceError {
+    return corrupt(`operator snapshot (${why})`)
+  }
+}
+
 function write(v: unknown): void {
   switch (typeof v) {
     case 'number':
