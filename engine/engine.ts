@@ -29,6 +29,7 @@ import { openLevelStore } from './state/leveldb.ts'
 import { MemoryStore } from './state/memory.ts'
 import { EngineStateCache, defaultStateCacheBytes } from './state/cache.ts'
 import { CheckpointCoordinator, Recovery } from './runtime/checkpoint.ts'
+import { StateDiskUsage } from './runtime/state-disk.ts'
 import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
 import { QueryGate } from './exec/admission.ts'
@@ -86,6 +87,8 @@ export class Engine {
   readonly metrics: EngineMetrics
   /** The memory budget of operator state (state tables). */
   readonly stateCache: EngineStateCache
+  /** Each view's state on disk, measured and compacted in the background (runtime/state-disk.ts). */
+  readonly stateDisk: StateDiskUsage
   readonly sourceFactories = new Map<string, SourceFactory>()
   readonly sinkFactories = new Map<string, SinkFactory>()
   readonly log: LogFn
@@ -121,6 +124,7 @@ export class Engine {
     this.now = options.now ?? Date.now
     if (recovery?.meta.clock !== undefined) this.clockShift = recovery.meta.clock - this.now()
     this.deadLetters = new DeadLetters(10_000, this.now)
+    this.stateDisk = new StateDiskUsage(this)
     this.deadLetterOutlets = new DeadLetterOutlets(this)
     this.metrics = new EngineMetrics(() => this.collectMetrics())
     this.deadLetters.onLetter((l) => this.metrics.deadLetters.inc({ object: l.object, reason: l.reason }))
@@ -197,6 +201,7 @@ export class Engine {
     // Grants die with their object, so a later object of the same name starts with none.
     const acl = this.access.forget(obj.name)
     await this.store.write([catalogDelete(obj.id), ...(acl === undefined ? [] : [catalogDelete(acl)]), ...extra])
+    if (obj.kind === 'materialized_view' || obj.kind === 'sink') this.stateDisk.dropped(obj.id)
   }
 
   connectorContext(object: string): ConnectorContext {
@@ -321,6 +326,8 @@ export class Engine {
   }
 
   private async shutdown(lastCheckpoint: boolean): Promise<void> {
+    // No new measurement or compaction (the last checkpoint would start one).
+    const diskIdle = this.stateDisk.stop()
     await Promise.all(this.sources().map((s) => s.driver.stop()))
     for (const obj of this.objects.values()) if (obj.kind === 'table') await obj.feed?.stop()
     // A last checkpoint, so a clean restart resumes from here instead of replaying.
@@ -329,6 +336,8 @@ export class Engine {
     if (this.ticker !== undefined) clearInterval(this.ticker)
     await this.checkpoints.stop()
     await this.deadLetterOutlets.close()
+    // A compaction that runs cannot be cut short: LevelDB's close would wait for it too.
+    await diskIdle
     for (const v of this.materializedViews()) v.dataflow.detach()
     for (const obj of this.objects.values()) {
       if (obj.kind !== 'sink') continue
@@ -360,6 +369,11 @@ export class Engine {
       m.stateReads.set({ view, result: 'hit' }, s.hits)
       m.stateReads.set({ view, result: 'miss' }, s.misses)
       m.stateEvictions.set({ view }, s.evictions)
+    }
+    m.stateDiskBytes.reset()
+    for (const obj of this.objects.values()) {
+      const bytes = obj.kind === 'materialized_view' || obj.kind === 'sink' ? this.stateDisk.bytes(obj.id) : undefined
+      if (bytes !== undefined) m.stateDiskBytes.set({ view: obj.name }, bytes)
     }
     this.metrics.sourceLag.reset()
     this.metrics.sourcePaused.reset()

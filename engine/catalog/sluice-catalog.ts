@@ -3,6 +3,7 @@
  * checkpoints) and the integers generate_series in FROM draws from.
  */
 import type { Engine } from '../engine.ts'
+import type { OwnerState } from '../state/cache.ts'
 import type { Value } from '../types/datatype.ts'
 import { T } from '../types/datatype.ts'
 import { secretRows } from './access-rows.ts'
@@ -199,8 +200,9 @@ export const SLUICE_CATALOG: readonly SystemTable[] = [
   {
     schema: 'sluice_catalog',
     name: 'state',
-    // Views whose operator state lives in state tables (docs/design/state.md): what is held in
-    // memory of it, and how the cache does since start.
+    // Every view and sink with checkpointed state: its operator state on disk (the last
+    // measurement, NULL before the first), and for state tables (docs/design/state.md) what is
+    // held in memory and how the cache does since start; 0 where all state is in memory.
     columns: [
       col('name', T.text),
       col('entries', T.int8),
@@ -209,19 +211,45 @@ export const SLUICE_CATALOG: readonly SystemTable[] = [
       col('hits', T.int8),
       col('misses', T.int8),
       col('evictions', T.int8),
+      col('disk_bytes', T.int8),
     ],
-    rows: (engine) =>
-      [...engine.stateCache.byOwner()].map(([name, s]) => [
-        name,
-        BigInt(s.totalEntries),
-        BigInt(s.cachedEntries),
-        BigInt(Math.round(s.cachedBytes)),
-        BigInt(s.hits),
-        BigInt(s.misses),
-        BigInt(s.evictions),
-      ]),
+    rows: stateRows,
   },
 ]
+
+/** sluice_catalog.state: views and sinks in creation order, and any other owner of a state table. */
+function stateRows(engine: Engine): Value[][] {
+  const cached = engine.stateCache.byOwner()
+  const out: Value[][] = []
+  for (const o of engine.objects.values()) {
+    if (o.kind !== 'materialized_view' && o.kind !== 'sink') continue
+    const s = cached.get(o.name)
+    // Without checkpoints no state is written: a view shows only if it has a state table.
+    if (s === undefined && !engine.checkpointing) continue
+    cached.delete(o.name)
+    const disk = engine.stateDisk.bytes(o.id)
+    if (s !== undefined) out.push([...cacheColumns(o.name, s), disk === undefined ? null : BigInt(disk)])
+    else {
+      let entries = 0
+      for (const op of o.dataflow.operators()) entries += op.stateSize?.() ?? 0
+      out.push([o.name, BigInt(entries), 0n, 0n, 0n, 0n, 0n, disk === undefined ? null : BigInt(disk)])
+    }
+  }
+  for (const [name, s] of cached) out.push([...cacheColumns(name, s), null])
+  return out
+}
+
+function cacheColumns(name: string, s: OwnerState): Value[] {
+  return [
+    name,
+    BigInt(s.totalEntries),
+    BigInt(s.cachedEntries),
+    BigInt(Math.round(s.cachedBytes)),
+    BigInt(s.hits),
+    BigInt(s.misses),
+    BigInt(s.evictions),
+  ]
+}
 
 /** Why a view waits for its input: the last error of a source it reads that could not start yet. */
 function waitingInput(engine: Engine, dependsOn: readonly string[], seen = new Set<string>()): string | undefined {

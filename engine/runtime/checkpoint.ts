@@ -354,6 +354,7 @@ export class CheckpointCoordinator {
     if (record.status === 'completed') {
       // Operators with state tables may now evict what this checkpoint made durable.
       for (const op of new Set(included)) op.checkpointed?.()
+      this.engine.stateDisk.checkpointed(writes) // measure and compact state in the background
       this.engine.deadLetterOutlets.durable()
       // In epoch order: a carried failed epoch's output before this one's.
       for (const [sink, n, bytes] of logged) {

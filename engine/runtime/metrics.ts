@@ -19,6 +19,7 @@ export class EngineMetrics {
   readonly stateCacheBudget: Gauge
   readonly stateReads: Gauge<'view' | 'result'>
   readonly stateEvictions: Gauge<'view'>
+  readonly stateDiskBytes: Gauge<'view'>
   readonly watermarkDelay: Gauge<'relation'>
   readonly sourceLag: Gauge<'source' | 'partition'>
   readonly sourcePaused: Gauge<'source' | 'partition'>
@@ -102,6 +103,12 @@ export class EngineMetrics {
     this.stateEvictions = new Gauge({
       name: 'sluice_state_cache_evictions',
       help: 'State entries evicted from memory per view since start (they stay on disk)',
+      labelNames: ['view'],
+      registers,
+    })
+    this.stateDiskBytes = new Gauge({
+      name: 'sluice_state_disk_bytes',
+      help: "Bytes of operator state on disk per view or sink (the store's table files; measured after checkpoints, every few seconds at most)",
       labelNames: ['view'],
       registers,
     })

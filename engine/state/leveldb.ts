@@ -15,6 +15,14 @@ import { SluiceError, SqlState } from '../errors.ts'
 import { Mutex } from '../util/mutex.ts'
 
 type Db = Level<Uint8Array, Uint8Array>
+/**
+ * classic-level's own methods: `level` is classic-level on Node, but its type is the one shared
+ * with browsers, which leaves them out.
+ */
+interface RangeMaintenance {
+  approximateSize(start: Uint8Array, end: Uint8Array): Promise<number>
+  compactRange(start: Uint8Array, end: Uint8Array): Promise<void>
+}
 type LevelOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array }
 
 /**
@@ -184,6 +192,17 @@ class LevelStore implements StateStore {
     }
     this.db = db
     this.failure = undefined
+  }
+
+  async approximateSize(gte: Uint8Array, lt: Uint8Array): Promise<number> {
+    if (compareBytes(gte, lt) >= 0) return 0
+    return (this.db as unknown as RangeMaintenance).approximateSize(gte, lt)
+  }
+
+  async compactRange(gte: Uint8Array, lt: Uint8Array): Promise<void> {
+    if (compareBytes(gte, lt) >= 0) return
+    // Not under the write mutex: LevelDB runs it in the background and takes writes meanwhile.
+    await (this.db as unknown as RangeMaintenance).compactRange(gte, lt)
   }
 
   async close(): Promise<void> {

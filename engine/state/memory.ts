@@ -92,6 +92,18 @@ export class MemoryStore implements StateStore {
     }
   }
 
+  /** The bytes of the keys and values in the range (nothing is compressed or left behind here). */
+  async approximateSize(gte: Uint8Array, lt: Uint8Array): Promise<number> {
+    const from = this.lowerBound(toKey(gte))
+    const to = this.lowerBound(toKey(lt))
+    let bytes = 0
+    for (let i = from; i < to; i++) bytes += this.keys[i].length + this.values.get(this.keys[i])!.length
+    return bytes
+  }
+
+  /** Nothing to reclaim: a delete frees its entry at once. */
+  async compactRange(): Promise<void> {}
+
   async close(): Promise<void> {}
 
   /** Index of the first key >= k. */

@@ -56,6 +56,17 @@ export interface StateStore extends StoreReader {
   scan(prefix: Uint8Array, options?: ScanOptions): AsyncIterable<[Uint8Array, Uint8Array]>
   /** Applies every write or none (one atomic batch). The store keeps the given arrays: do not reuse them. */
   write(batch: readonly StateWrite[]): Promise<void>
+  /**
+   * Bytes the keys gte <= k < lt take on disk (LevelDB: in its table files, compressed; what is
+   * only in the write-ahead log and memtable yet is not counted). Reads file metadata on a
+   * worker thread, not the data: cheap, but not for the per-row path.
+   */
+  approximateSize(gte: Uint8Array, lt: Uint8Array): Promise<number>
+  /**
+   * Rewrites the table files holding keys gte <= k < lt, so that deleted and overwritten entries
+   * in them stop taking disk space. Runs on a worker thread; writes and reads go on meanwhile.
+   */
+  compactRange(gte: Uint8Array, lt: Uint8Array): Promise<void>
   close(): Promise<void>
 }
 
