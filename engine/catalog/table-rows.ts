@@ -32,6 +32,9 @@ export interface TableLogEntry {
   readonly inserts: readonly (readonly [number, Value[]])[]
 }
 
+/** Rows loaded between two yields to the event loop (a power of two, less one). */
+const LOAD_SLICE_MASK = 1023
+
 /**
  * Orders write batches across tables. Recovery replays the change-log entries of all tables in
  * this order: a view reading two tables (a join, a lookup join, an interval join) then sees the
@@ -114,10 +117,14 @@ export class TableRows {
   async load(store: StateStore): Promise<void> {
     const at = this.prefix.length
     for await (const batch of store.scanBatches(this.prefix)) {
-      for (const [key, value] of batch) {
+      for (let i = 0; i < batch.length; i++) {
+        const [key, value] = batch[i]
         const seq = decodeSeq(key, at)
         this.rows.set(seq, decodeRow(value, this.types))
         if (seq >= this.nextSeq) this.nextSeq = seq + 1
+        // A batch holds up to 10,000 rows: queries running beside a restart's load (they yield
+        // every few ms) get the thread between slices, not once per batch.
+        if ((i & LOAD_SLICE_MASK) === LOAD_SLICE_MASK) await new Promise<void>((resolve) => setImmediate(resolve))
       }
     }
     this.keyIndex = undefined
