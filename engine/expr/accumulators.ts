@@ -421,7 +421,7 @@ export class AppendOnlyExtremeAcc implements Accumulator {
 /** AppendOnlyExtremeAcc for many groups: a count column and a column of current extremes. */
 class AppendOnlyExtremeColumns implements AccumulatorColumns {
   private count = new Float64Array(0)
-  private readonly best: Value[] = []
+  private best: Value[] = []
 
   constructor(
     private readonly type: DataType,
@@ -429,7 +429,10 @@ class AppendOnlyExtremeColumns implements AccumulatorColumns {
   ) {}
 
   reserve(slots: number): void {
-    if (slots > this.count.length) this.count = grownFloat64(this.count, slots - 1)
+    if (slots <= this.count.length) return
+    this.count = grownFloat64(this.count, slots - 1)
+    // Dense up to the same length: a restore may open slots out of order (KeySlots.insertInto).
+    this.best = grownArray(this.best, this.count.length, null)
   }
 
   init(slot: number): void {

@@ -12,6 +12,7 @@
 import type { DataType, Value } from '../types/datatype.ts'
 import type { SnapshotReader } from '../state/snapshot-codec.ts'
 import { T, arrayOf } from '../types/datatype.ts'
+import { grownArray } from '../util/key-slots.ts'
 import {
   AppendOnlyExtremeAcc,
   BoolAcc,
@@ -69,9 +70,12 @@ export interface AccumulatorColumns {
 
 /** Accumulator objects per slot: the columnar form of an accumulator that has no better one. */
 class ObjectColumns implements AccumulatorColumns {
-  private readonly accs: (Accumulator | undefined)[] = []
+  private accs: (Accumulator | undefined)[] = []
   constructor(private readonly create: () => Accumulator) {}
   init(slot: number): void {
+    // Dense: a restore may open slots out of order (KeySlots.insertInto), and a store far past
+    // an array's end makes it a slow dictionary.
+    if (slot > this.accs.length) this.accs = grownArray(this.accs, Math.max(slot + 1, 2 * this.accs.length), undefined)
     this.accs[slot] = this.create()
   }
   add(slot: number, value: Value, op: 1 | -1): void {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
 import type { Chunk, Watermark } from '../chunk.ts'
 import type { Value } from '../types/datatype.ts'
-import type { Emitter } from './operator.ts'
+import type { CheckpointWriter, Emitter, StateEntry } from './operator.ts'
 import type { AggregateCall, HashAggregateSpec } from './hash-aggregate.ts'
 import { HashAggregate } from './hash-aggregate.ts'
 import { chunkFromRows, rowAt } from '../chunk.ts'
@@ -114,6 +114,87 @@ describe('HashAggregate', () => {
     expect([...copy.groupStates()].map((s) => s.key)).toEqual(
       expect.arrayContaining([...original.groupStates()].map((s) => s.key)),
     )
+  })
+
+  it('restores its pages into the same slots, and reads pages written without slot offsets', () => {
+    // Unwindowed: groups k0..k299 (int8 sums, a retracting max, a distinct count: every kind of
+    // accumulator column), then a third retracted to nothing so the pages have holes.
+    const spec: HashAggregateSpec = {
+      keyTypes: [T.text],
+      calls: [call('count', -1), call('sum', 1), call('max', 1), call('count', 1, T.int8, true)],
+      emitOnWindowClose: false,
+    }
+    const feedKv = (op: HashAggregate, out: Emitter, rows: [string, bigint][], sign: 1 | -1 = 1): void =>
+      op.onChunk(chunkFromRows(2, rows, sign), 0, out)
+    const original = new HashAggregate(spec)
+    const out = new Collector()
+    const rows: [string, bigint][] = []
+    for (let k = 0; k < 300; k++) rows.push([`k${k}`, BigInt(k)])
+    feedKv(original, out, rows)
+    feedKv(
+      original,
+      out,
+      rows.filter((_r, i) => i % 3 === 1 || (i >= 100 && i < 164)),
+      -1,
+    )
+    const pages = new Map<string, Uint8Array>()
+    const writer = (into: Map<string, Uint8Array>, log: string[] = []): CheckpointWriter => ({
+      put: (k, v) => {
+        into.set(Buffer.from(k).toString('hex'), v)
+        log.push(`put ${Buffer.from(k).toString('hex')}`)
+      },
+      del: (k) => {
+        into.delete(Buffer.from(k).toString('hex'))
+        log.push(`del ${Buffer.from(k).toString('hex')}`)
+      },
+      clear: () => {
+        into.clear()
+        log.push('clear')
+      },
+    })
+    original.checkpoint(writer(pages))
+    const entries = (m: Map<string, Uint8Array>): StateEntry[] =>
+      [...m].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [Buffer.from(k, 'hex'), v])
+    const restored = (from: StateEntry[]): HashAggregate => {
+      const op = new HashAggregate(spec)
+      for (let at = 0; at < from.length; at += 2) op.restore(from.slice(at, at + 2))
+      return op
+    }
+    const more: [string, bigint][] = [
+      ['k0', 7n],
+      ['k1', 8n],
+      ['new', 9n],
+      ['k299', 10n],
+    ]
+    const goOn = (op: HashAggregate): { held: string[]; pages: Map<string, Uint8Array> } => {
+      const o = new Collector()
+      o.rows.push(...out.rows)
+      feedKv(op, o, more)
+      feedKv(op, o, [['k2', 2n]], -1)
+      const after = new Map(pages)
+      op.checkpoint(writer(after))
+      return { held: o.held(), pages: after }
+    }
+
+    // Same slots: nothing to rewrite at the next checkpoint, and the same pages after more input.
+    const copy = restored(entries(pages))
+    const log: string[] = []
+    copy.checkpoint(writer(new Map(pages), log))
+    expect(log).toEqual([])
+    const expected = goOn(original)
+    const again = goOn(copy)
+    expect(again.held).toEqual(expected.held)
+    expect(entries(again.pages)).toEqual(entries(expected.pages))
+
+    // Pages as written before slot offsets (groups only): read, renumbered, rewritten in full.
+    const old = new Map([...pages].map(([k, v]) => [k, encodeSnapshot((decodeSnapshot(v) as unknown[]).slice(1))]))
+    const fromOld = restored(entries(old))
+    const oldLog: string[] = []
+    fromOld.checkpoint(writer(new Map(old), oldLog))
+    expect(oldLog[0]).toBe('clear')
+    expect(oldLog.length).toBeGreaterThan(1)
+    expect(oldLog.slice(1).every((l) => l.startsWith('put '))).toBe(true)
+    expect(goOn(fromOld).held).toEqual(expected.held)
   })
 
   it('keeps one row for a global aggregate, also when every row is retracted', () => {

@@ -306,8 +306,9 @@ export class HashAggregate implements Operator, StateBackedOutput {
    */
   checkpoint(out: CheckpointWriter): void {
     if (this.rewriteAll) {
-      // Restored: slots were renumbered, so every page is written anew. With a state table only
-      // the old pages go (the cold tier stays).
+      // Restored from pages without slot offsets (written before they were recorded): slots
+      // were renumbered, so every page is written anew. With a state table only the old pages
+      // go (the cold tier stays).
       if (this.table === undefined) out.clear()
       else for (const page of this.restoredPages) out.del(pageKey(page))
       this.restoredPages = []
@@ -323,23 +324,28 @@ export class HashAggregate implements Operator, StateBackedOutput {
     const ttl = this.spec.ttlMs !== undefined
     for (const page of this.dirtyPages) {
       this.pageDirty[page] = 0
-      // One flat array per page, per live group: keys, rows, accumulator snapshots, whether the
-      // group has emitted (fewer arrays to build and encode than one array per group). The
-      // emitted aggregates are not written: between pushes every group is flushed, so they equal
-      // the accumulators' results, which restore() recomputes. With a ttl, each group also
-      // carries when it last changed on the processing clock, which a restart continues.
-      const groups: unknown[] = []
+      // One flat array per page: the live groups' slot offsets in the page (bytes), then per
+      // group its keys, rows, accumulator snapshots, whether it has emitted (fewer arrays to
+      // build and encode than one array per group). The emitted aggregates are not written:
+      // between pushes every group is flushed, so they equal the accumulators' results, which
+      // restore() recomputes. With a ttl, each group also carries when it last changed on the
+      // processing clock, which a restart continues. A restore puts each group back in its slot,
+      // so the pages stay valid as they are.
+      const groups: unknown[] = [undefined]
+      const offsets: number[] = []
       const keys = this.groups.keys
       const end = (page + 1) << PAGE_BITS
       for (let slot = page << PAGE_BITS; slot < end; slot++) {
         if (!this.groups.isLive(slot) || table?.isEvicting(slot) === true) continue
+        offsets.push(slot & PAGE_MASK)
         for (let k = 0; k < keys.length; k++) groups.push(keys[k][slot])
         groups.push(this.rows[slot])
         for (let a = 0; a < this.accs.length; a++) groups.push(this.accs[a].snapshot(slot))
         groups.push(this.hasEmitted[slot] === 0 ? 0 : 1)
         if (ttl) groups.push(this.touched[slot])
       }
-      if (groups.length > 0) {
+      if (offsets.length > 0) {
+        groups[0] = Uint8Array.from(offsets)
         if (page >= this.storedPages.length) this.storedPages = grownUint8(this.storedPages, page)
         out.put(pageKey(page), encodeSnapshot(groups))
         this.storedPages[page] = 1
@@ -381,13 +387,26 @@ export class HashAggregate implements Operator, StateBackedOutput {
         if (this.table !== undefined) this.reserve(this.table.restoreMeta(v), true)
         continue
       }
-      this.restoredPages.push(new DataView(local.buffer, local.byteOffset, local.byteLength).getUint32(0))
-      // The page's flat array (see checkpoint()), read value by value into the columns.
+      const page = new DataView(local.buffer, local.byteOffset, local.byteLength).getUint32(0)
+      // The page's flat array (see checkpoint()), read value by value into the columns. Pages
+      // from before slot offsets were recorded hold groups only (a multiple of width values).
       const r = new SnapshotReader(v)
       const values = r.array()
-      for (let at = 0; at + width <= values; at += width) {
+      const offsets = values % width === 1 ? (r.value() as Uint8Array) : undefined
+      if (offsets === undefined) {
+        this.restoredPages.push(page)
+        this.rewriteAll = true
+      } else {
+        if (page >= this.storedPages.length) this.storedPages = grownUint8(this.storedPages, page)
+        this.storedPages[page] = 1
+      }
+      for (let at = offsets === undefined ? 0 : 1, g = 0; at + width <= values; at += width, g++) {
         for (let c = 0; c < k; c++) key[c] = r.value() as Value
-        const slot = this.openGroup(this.groups.insert(key))
+        const slot = this.openGroup(
+          offsets === undefined
+            ? this.groups.insert(key)
+            : this.groups.insertInto((page << PAGE_BITS) + offsets[g], key),
+        )
         if (windowKey !== undefined) this.trackWindow(slot, windowKey)
         this.rows[slot] = r.number()
         for (let a = 0; a < accs.length; a++) {
@@ -399,10 +418,8 @@ export class HashAggregate implements Operator, StateBackedOutput {
         if (r.number() === 1) this.hasEmitted[slot] = LAZY
         if (ttl) this.touched[slot] = r.number()
       }
-      for (let rest = values % width; rest > 0; rest--) r.value()
       r.end()
     }
-    if (entries.length > 0) this.rewriteAll = true
   }
 
   /**
@@ -629,6 +646,7 @@ export class HashAggregate implements Operator, StateBackedOutput {
 
 /** Slots per checkpoint page (2^PAGE_BITS). */
 const PAGE_BITS = 5
+const PAGE_MASK = (1 << PAGE_BITS) - 1
 
 function pageKey(page: number): Uint8Array {
   const key = new Uint8Array(4)

@@ -43,6 +43,26 @@ describe('KeySlots', () => {
     expect(slots.capacity).toBeLessThan(3000)
   })
 
+  it('puts keys into given slots, leaving the slots skipped over free', () => {
+    const slots = new KeySlots([T.int4, T.text])
+    expect(slots.insertInto(3, [3, 'c'])).toBe(3)
+    expect(slots.insertInto(40, [40, 'x'])).toBe(40)
+    expect(slots.insertInto(7, [7, 'g'])).toBe(7) // below the highest: a free slot
+    expect(() => slots.insertInto(40, [41, 'y'])).toThrow(/taken/)
+    expect(slots.find([3, 'c'])).toBe(3)
+    expect(slots.find([40, 'x'])).toBe(40)
+    expect(slots.find([7, 'g'])).toBe(7)
+    expect(slots.size).toBe(3)
+    expect(slots.capacity).toBe(41)
+    // The other 38 slots below 41 are handed out before any new one.
+    const more = Array.from({ length: 39 }, (_v, i) => slots.insert([100 + i, 'n']))
+    expect(more.slice(0, 38).every((s) => s < 41)).toBe(true)
+    expect(new Set(more.slice(0, 38)).size).toBe(38)
+    expect(more[38]).toBe(41)
+    for (let i = 0; i < 39; i++) expect(slots.find([100 + i, 'n'])).toBe(more[i])
+    expect(slots.keys[0]).toHaveLength(42) // dense, no holes
+  })
+
   it('finds a row of a chunk by its key columns', () => {
     const slots = new KeySlots([T.int4, T.int4])
     const cols: Value[][] = [

@@ -174,6 +174,33 @@ export class KeySlots {
     if (size > this.table.length) this.rehash(size)
   }
 
+  /**
+   * Adds a key tuple (the caller checked it is absent) at `slot`, which must be free: a restore
+   * that keeps the slot numbers of the checkpoint it reads (in ascending order, mostly). Slots
+   * skipped over become free, and the key columns are written through them, so they stay dense
+   * arrays.
+   */
+  insertInto(slot: number, key: readonly Value[], hash = this.hashKey(key)): number {
+    if (slot < this.high) {
+      const at = this.live[slot] === 1 ? -1 : this.freed.lastIndexOf(slot)
+      if (at < 0) throw new Error(`slot ${slot} is taken`)
+      this.freed.splice(at, 1)
+    } else {
+      if (slot >= this.hashes.length) {
+        this.hashes = grownInt32(this.hashes, slot)
+        this.live = grownUint8(this.live, slot)
+      }
+      for (let s = this.high; s < slot; s++) {
+        this.freed.push(s)
+        for (let k = 0; k < this.keys.length; k++) this.keys[k][s] = columnFill(this.keyTypes[k])
+      }
+      this.high = slot + 1
+    }
+    this.place(slot, hash)
+    for (let k = 0; k < key.length; k++) this.keys[k][slot] = key[k]
+    return slot
+  }
+
   /** Frees a live slot; it may be handed out again by the next insert. */
   delete(s: number): void {
     if (this.live[s] === 0) return
@@ -227,7 +254,6 @@ export class KeySlots {
   }
 
   private claim(hash: number): number {
-    if ((this.count + 1) * 2 > this.table.length) this.rehash(this.table.length * 2)
     let s: number
     if (this.freed.length > 0) s = this.freed.pop()!
     else {
@@ -237,6 +263,13 @@ export class KeySlots {
         this.live = grownUint8(this.live, s)
       }
     }
+    this.place(s, hash)
+    return s
+  }
+
+  /** Makes free slot `s` live with `hash` and enters it in the table. */
+  private place(s: number, hash: number): void {
+    if ((this.count + 1) * 2 > this.table.length) this.rehash(this.table.length * 2)
     this.hashes[s] = hash
     this.live[s] = 1
     const table = this.table
@@ -245,7 +278,6 @@ export class KeySlots {
     while (table[p] !== 0) p = (p + 1) & mask
     table[p] = s + 1
     this.count++
-    return s
   }
 
   private rehash(size: number): void {
