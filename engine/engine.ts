@@ -96,6 +96,11 @@ export class Engine {
   private nextId = 1
   /** Set while replaying the catalog at startup: the id to give the object being re-created. */
   restoringId: number | undefined
+  /**
+   * Views and sinks planned without fused window aggregates because their checkpoint was written
+   * so (CheckpointMeta.plans); recorded in every checkpoint until they are dropped.
+   */
+  readonly unfusedWindows = new Set<number>()
   /** The background restore at startup (engine/restore-progress.ts); finished once all is back. */
   restoring: RestoreProgress | undefined
   closed = false
@@ -152,6 +157,18 @@ export class Engine {
   /** Whether views keep checkpointed state (and tables a change log for recovery). */
   get checkpointing(): boolean {
     return this.checkpoints.intervalMs > 0
+  }
+
+  /**
+   * Whether the view or sink being created plans fused window aggregates: always, except when it
+   * is restored from a checkpoint written by a plan without them (its state is keyed by the
+   * operators' positions), which it then keeps.
+   */
+  fuseWindows(): boolean {
+    const id = this.restoringId
+    if (id === undefined || this.recovery?.has(id) !== true || this.recovery.fusedWindows(id)) return true
+    this.unfusedWindows.add(id)
+    return false
   }
 
   allocateId(): number {

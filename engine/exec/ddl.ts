@@ -376,7 +376,7 @@ export interface MaterializedViewDef {
 export async function createMaterializedView(engine: Engine, def: MaterializedViewDef): Promise<void> {
   engine.checkNameFree(def.name, 'materialized_view')
   const ops = operatorContext(engine, def.name)
-  const physical = lowerStream(def, ops)
+  const physical = lowerStream({ ...def, fuseWindows: engine.fuseWindows() }, ops)
   const columns = def.plan.columns.map((c) => ({ name: c.name, type: c.type, typmod: c.typmod }))
   // After an aggregate the view's rows are the aggregate's emitted rows: rebuilt from its
   // restored state instead of checkpointed twice (a third of the writes per changed group); the

@@ -62,7 +62,13 @@ export async function createSink(engine: Engine, def: SinkDef): Promise<void> {
   const spec: SinkSpec = { columns, ...sinkShape(def.plan, relationKeys(engine), def.emitOnWindowClose) }
   const writer = factory.create(spec, resolveSecrets(engine, options), engine.connectorContext(def.name))
   const physical = lowerStream(
-    { plan: def.plan, compile: def.compile, watermarkOverride: undefined, emitOnWindowClose: false },
+    {
+      plan: def.plan,
+      compile: def.compile,
+      watermarkOverride: undefined,
+      emitOnWindowClose: false,
+      fuseWindows: engine.fuseWindows(),
+    },
     operatorContext(engine, def.name),
   )
   const output = new SinkOutput(writer)

@@ -80,7 +80,7 @@ const COUNT_STAR_MARKER = true
 const LAZY = 2
 
 export class HashAggregate implements Operator, StateBackedOutput {
-  readonly name = 'HashAggregate'
+  readonly name: string = 'HashAggregate'
   private readonly groups: KeySlots
   private readonly accs: AccumulatorColumns[]
   private readonly keyIndex: number[]
@@ -156,6 +156,15 @@ export class HashAggregate implements Operator, StateBackedOutput {
   }
 
   onChunk(chunk: Chunk, _input: number, out: Emitter): void {
+    this.accumulate(chunk)
+    if (!this.spec.emitOnWindowClose) this.flush(out)
+  }
+
+  /**
+   * Applies a chunk's rows to their groups and marks those dirty; emits nothing (see flush).
+   * With `times`, row i stands for times[i] equal rows (window-aggregate.ts merges duplicates).
+   */
+  protected accumulate(chunk: Chunk, times?: Int32Array): void {
     const { calls, windowKey } = this.spec
     const cols = chunk.columns
     const keyIndex = this.keyIndex
@@ -177,15 +186,16 @@ export class HashAggregate implements Operator, StateBackedOutput {
       // Before the accumulators change: a restored group's emitted row is computed from them.
       if (this.dirty[slot] === 0) this.markDirty(slot)
       const op = chunk.ops[i] as 1 | -1
-      this.rows[slot] += op
-      for (let a = 0; a < calls.length; a++) {
-        const call = calls[a]
-        const arg = call.arg
-        if (call.arg2 >= 0) accs[a].add(slot, [cols[arg][i], cols[call.arg2][i]], op)
-        else accs[a].add(slot, arg < 0 ? COUNT_STAR_MARKER : cols[arg][i], op)
-      }
+      const m = times === undefined ? 1 : times[i]
+      this.rows[slot] += op * m
+      for (let r = 0; r < m; r++)
+        for (let a = 0; a < calls.length; a++) {
+          const call = calls[a]
+          const arg = call.arg
+          if (call.arg2 >= 0) accs[a].add(slot, [cols[arg][i], cols[call.arg2][i]], op)
+          else accs[a].add(slot, arg < 0 ? COUNT_STAR_MARKER : cols[arg][i], op)
+        }
     }
-    if (!this.spec.emitOnWindowClose) this.flush(out)
   }
 
   onWatermark(w: Watermark, _input: number, out: Emitter): void {

@@ -3,6 +3,7 @@ import type { LogicalPlan } from './logical.ts'
 import { estimateRows } from './estimate.ts'
 import { planJoins } from './rules/join-order.ts'
 import { pruneJoinInputs } from './rules/prune-join-inputs.ts'
+import { pruneWindowInputs } from './rules/prune-window-inputs.ts'
 import { pushFilters } from './rules/push-filters.ts'
 import { pushTopNLimit } from './rules/top-n-limit.ts'
 import { useIndexLookups } from './rules/index-lookup.ts'
@@ -21,7 +22,7 @@ export function optimize(plan: LogicalPlan, options: OptimizeOptions = {}): Logi
   // planned before filters are pushed (the planner places WHERE's conditions itself); pruning
   // comes last, once the filters sit where they will run.
   const joins = planJoins(pushTopNLimit(plan), options.batch === true ? { estimate: estimateRows } : {})
-  const pruned = pruneJoinInputs(pushFilters(joins))
+  const pruned = pruneWindowInputs(pruneJoinInputs(pushFilters(joins)))
   // A pull query reads `col = constant` filtered relations through an index; a view reads streams.
   return options.batch === true ? useIndexLookups(pruned) : pruned
 }

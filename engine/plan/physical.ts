@@ -11,7 +11,8 @@ import { isAppendOnly } from './logical.ts'
 import type { ProjectionSpec } from '../ops/filter-project.ts'
 import { compileExpr, compilePredicate } from '../expr/compile.ts'
 import { FilterProject } from '../ops/filter-project.ts'
-import { HashAggregate } from '../ops/hash-aggregate.ts'
+import { HashAggregate, type HashAggregateSpec } from '../ops/hash-aggregate.ts'
+import { WINDOW_END, WINDOW_START, WindowAggregate, type WindowInput } from '../ops/window-aggregate.ts'
 import { Values } from '../ops/values.ts'
 import { WatermarkDelay } from '../ops/watermark-delay.ts'
 import { WindowAssign } from '../ops/window-assign.ts'
@@ -33,6 +34,12 @@ export interface LowerOptions {
   readonly throwOnEvalError?: boolean
   /** The view's `ttl` (ms) for unwindowed state: grouping, joins, top-N. */
   readonly ttlMs?: number
+  /**
+   * Grouping by a TUMBLE or HOP window as one WindowAggregate (default), or as WindowAssign and
+   * HashAggregate: the plan of views whose checkpoint was written before the fused operator,
+   * whose state is keyed by the operators' positions (engine/runtime/checkpoint.ts).
+   */
+  readonly fuseWindows?: boolean
 }
 
 export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
@@ -99,13 +106,24 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
           { hint: 'GROUP BY window_start, window_end, <keys>' },
         )
       }
+      // A narrowing projection right under the window (rules/prune-window-inputs.ts) is folded
+      // into it: the window copies only the columns kept, and no operator is added.
+      const carry = columnRefs(plan.input)
+      const input = carry === undefined || plan.input.kind !== 'project' ? plan.input : plan.input.input
       const op = new WindowAssign(
         options.ops,
-        { kind: w.kind, timeColumn: w.timeColumn, size: w.size, slide: w.slide, offset: w.offset },
-        plan.input.columns.length,
-        plan.input.columns.map((c) => c.type),
+        {
+          kind: w.kind,
+          timeColumn: carry === undefined ? w.timeColumn : carry[w.timeColumn],
+          size: w.size,
+          slide: w.slide,
+          offset: w.offset,
+          carry,
+        },
+        carry?.length ?? input.columns.length,
+        input.columns.map((c) => c.type),
       )
-      return { op, inputs: [lower(plan.input, options)], types }
+      return { op, inputs: [lower(input, options)], types }
     }
     case 'join': {
       const op = new HashJoin(
@@ -168,7 +186,7 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
       }
     case 'aggregate': {
       const appendOnly = isAppendOnly(plan.input)
-      const op = new HashAggregate({
+      const spec: HashAggregateSpec = {
         keyTypes: plan.input.columns.slice(0, plan.keyCount).map((c) => c.type),
         calls: plan.calls.map((c) => ({
           label: c.label,
@@ -183,8 +201,53 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
         windowKey: plan.windowKey,
         emitOnWindowClose: options.emitOnWindowClose && plan.windowKey !== undefined,
         ttlMs: options.ttlMs,
-      })
-      return { op, inputs: [lower(plan.input, options)], types }
+      }
+      // Grouping by a TUMBLE or HOP window: the rows are assigned to their windows inside the
+      // aggregate (ops/window-aggregate.ts) instead of copied once per window before it.
+      const fused = plan.windowKey === undefined || options.fuseWindows === false ? undefined : fusedWindow(plan.input)
+      if (fused !== undefined)
+        return {
+          op: new WindowAggregate(spec, options.ops, fused.input),
+          inputs: [lower(fused.source, options)],
+          types,
+        }
+      return { op: new HashAggregate(spec), inputs: [lower(plan.input, options)], types }
     }
+  }
+}
+
+/** The input columns a projection of plain column references reads, in order; else undefined. */
+function columnRefs(plan: LogicalPlan): number[] | undefined {
+  if (plan.kind !== 'project') return undefined
+  const refs: number[] = []
+  for (const e of plan.exprs) {
+    if (e.kind !== 'column') return undefined
+    refs.push(e.index)
+  }
+  return refs
+}
+
+/**
+ * An aggregate's input that is a projection of columns over a TUMBLE or HOP window (itself
+ * maybe over a projection of columns): what the aggregate reads, as columns of the window's
+ * input, so a WindowAggregate can take that input directly. Undefined for any other shape.
+ */
+function fusedWindow(input: LogicalPlan): { source: LogicalPlan; input: WindowInput } | undefined {
+  const columns = columnRefs(input)
+  if (columns === undefined || input.kind !== 'project') return undefined
+  const win = input.input
+  if (win.kind !== 'window' || win.window.kind === 'session') return undefined
+  const carry = columnRefs(win.input)
+  const source = carry === undefined || win.input.kind !== 'project' ? win.input : win.input.input
+  const width = win.input.columns.length
+  const through = (c: number): number => (carry === undefined ? c : carry[c])
+  const { kind, timeColumn, size, slide, offset } = win.window
+  return {
+    source,
+    input: {
+      window: { kind, timeColumn: through(timeColumn), size, slide, offset },
+      columns: columns.map((c) => (c < width ? through(c) : c === width ? WINDOW_START : WINDOW_END)),
+      inputTypes: source.columns.map((c) => c.type),
+    },
   }
 }

@@ -126,6 +126,8 @@ export interface StreamLowering {
   readonly watermarkOverride: number | undefined
   readonly emitOnWindowClose: boolean
   readonly ttlMs?: number
+  /** See LowerOptions.fuseWindows. */
+  readonly fuseWindows?: boolean
 }
 
 /** What lowering a planned (non-select) query needs. */
@@ -149,6 +151,7 @@ export function lowerStream(p: StreamLowering, ops: OperatorContext): PhysicalNo
     watermarkOverride: p.watermarkOverride,
     emitOnWindowClose: p.emitOnWindowClose,
     ttlMs: p.ttlMs,
+    fuseWindows: p.fuseWindows,
   })
 }
 

@@ -47,7 +47,18 @@ export interface CheckpointMeta {
   readonly clock?: number
   /** Relation id → [column, max event time] of its stream (rebuilds watermarks). */
   readonly marks: Readonly<Record<string, readonly (readonly [number, number])[]>>
+  /**
+   * The plan version of the build that wrote it: absent before window aggregates were fused
+   * (WindowAggregate), 2 since. Operator state is keyed by the operators' positions, so a
+   * dataflow restores under the plan shape its state was written by.
+   */
+  readonly plans?: number
+  /** With `plans`: the dataflows still planned without fused window aggregates. */
+  readonly unfused?: readonly number[]
 }
+
+/** The plan version checkpoints record (CheckpointMeta.plans). */
+const PLAN_VERSION = 2
 
 /** One row of sluice_catalog.checkpoints. */
 export interface CheckpointRecord {
@@ -288,6 +299,8 @@ export class CheckpointCoordinator {
       tables,
       dataflows,
       marks,
+      plans: PLAN_VERSION,
+      unfused: dataflows.filter((id) => this.engine.unfusedWindows.has(id)),
     }
     const metaBytes = new TextEncoder().encode(JSON.stringify(meta))
     writes.push({ type: 'put', key: META_KEY, value: metaBytes })
@@ -564,6 +577,11 @@ export class Recovery {
 
   has(objectId: number): boolean {
     return this.meta.dataflows.includes(objectId)
+  }
+
+  /** Whether the dataflow's state was written by a plan with fused window aggregates. */
+  fusedWindows(objectId: number): boolean {
+    return this.meta.plans !== undefined && this.meta.unfused?.includes(objectId) !== true
   }
 
   /** Restores every operator of a dataflow from its entries (keys as the operator wrote them). */
