@@ -16,9 +16,7 @@
  * (changed since the group's last emitted change; dirty slots are listed in `dirtyList`), and the
  * row it last emitted (`hasEmitted`, and the aggregate values in `emitted[call][slot]`; the keys
  * are the slot's keys). Each aggregate call's accumulators are one AccumulatorColumns indexed by
- * slot. For checkpoints, `groupStates()` enumerates every group as its key tuple, row count,
- * accumulator snapshots (the JSON of Accumulator.snapshot) and emitted row, and `restoreGroup()`
- * rebuilds a group from exactly that.
+ * slot. Checkpoints write the groups a page of 32 slots at a time (`checkpoint()`, `restore()`).
  */
 import { expiryBoundary } from './ttl.ts'
 import type { Chunk, Watermark } from '../chunk.ts'
@@ -58,17 +56,6 @@ export interface HashAggregateSpec {
    * time, from onTick) is dropped and its row retracted. Undefined: groups live until empty.
    */
   readonly ttlMs?: number
-}
-
-/** One group as checkpoints see it (see the file comment). */
-export interface GroupState {
-  readonly key: Value[]
-  /** Rows counted, NULLs included. */
-  readonly rows: number
-  /** Accumulator.snapshot() of each aggregate call, in call order. */
-  readonly accs: unknown[]
-  /** The row (keys, then aggregates) the group last emitted downstream, if any. */
-  readonly emitted: Value[] | undefined
 }
 
 const COUNT_STAR_MARKER = true
@@ -277,37 +264,6 @@ export class HashAggregate implements Operator, StateBackedOutput {
     const ttl =
       this.spec.ttlMs === undefined || this.spec.windowKey !== undefined ? '' : ` ttl=${this.spec.ttlMs / 1000}s`
     return `keys=[${keys}] aggs=[${this.spec.calls.map((c) => c.label).join(', ')}]${emit}${ttl}`
-  }
-
-  /** Every group held, for a checkpoint (cold path: builds one object per group). */
-  *groupStates(): IterableIterator<GroupState> {
-    for (const slot of this.groups.slots()) {
-      const key = this.groups.keyOf(slot)
-      yield {
-        key,
-        rows: this.rows[slot],
-        accs: this.accs.map((acc) => acc.snapshot(slot)),
-        emitted: this.emittedReady(slot) ? key.concat(this.emitted.map((col) => col[slot])) : undefined,
-      }
-    }
-  }
-
-  /**
-   * Rebuilds a group from a checkpoint (replacing a group with the same key). The group is not
-   * dirty: downstream already holds its emitted row.
-   */
-  restoreGroup(state: GroupState): void {
-    const existing = this.groups.find(state.key)
-    if (existing >= 0) this.freeGroup(existing)
-    const slot = this.openGroup(this.groups.insert(state.key))
-    if (this.spec.windowKey !== undefined) this.trackWindow(slot, this.spec.windowKey)
-    this.rows[slot] = state.rows
-    for (let a = 0; a < this.accs.length; a++) this.accs[a].restore(slot, state.accs[a])
-    if (state.emitted !== undefined) {
-      const keys = this.spec.keyTypes.length
-      for (let a = 0; a < this.accs.length; a++) this.emitted[a][slot] = state.emitted[keys + a]
-      this.hasEmitted[slot] = 1
-    }
   }
 
   /**
