@@ -19,6 +19,7 @@ import { MemoryStore } from '../state/memory.ts'
 import { chunkFromRows, rowAt } from '../chunk.ts'
 import { resolveAggregate } from '../expr/aggregates.ts'
 import { T } from '../types/datatype.ts'
+import { rng } from '../../test/support.ts'
 
 /** Input rows: [k int8, ts timestamp (µs), v int8]. */
 const INPUT_TYPES = [T.int8, T.timestamp, T.int8]
@@ -113,17 +114,6 @@ function fused(
   })
 }
 
-/** A seeded generator (mulberry32), so a failure replays. */
-function random(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 type Step = { kind: 'chunk'; rows: Value[][]; op: 1 | -1 } | { kind: 'watermark'; w: Watermark }
 
 /**
@@ -132,7 +122,7 @@ type Step = { kind: 'chunk'; rows: Value[][]; op: 1 | -1 } | { kind: 'watermark'
  * column, some going back).
  */
 function steps(seed: number, count: number): Step[] {
-  const rnd = random(seed)
+  const rnd = rng(seed)
   const out: Step[] = []
   const inserted: Value[][] = []
   let clock = 100 * S
