@@ -34,7 +34,9 @@ function bids(from: number, to: number): string {
   const values: string[] = []
   for (let i = from; i < to; i++)
     // Times repeat every 400 bids: later bids land in windows the checkpoint already holds.
-    values.push(`(${i % 7}, ${(i * 37) % 101}, TIMESTAMP '2026-01-01 00:00:00' + ${(i % 400) * 300} * INTERVAL '1 millisecond')`)
+    values.push(
+      `(${i % 7}, ${(i * 37) % 101}, TIMESTAMP '2026-01-01 00:00:00' + ${(i % 400) * 300} * INTERVAL '1 millisecond')`,
+    )
   return `INSERT INTO bid VALUES ${values.join(',')}`
 }
 
