@@ -64,7 +64,7 @@ export function progressOffsets(
  * fenced earlier ones: their transactions are then committed or aborted, none still pending.
  */
 export async function readProgress(admin: Admin, progressTopic: string, id: string): Promise<number> {
-  const topics = await admin.fetchOffsets({ groupId: progressGroup(id), topics: [progressTopic] })
+  const topics = await whileRetriable(() => admin.fetchOffsets({ groupId: progressGroup(id), topics: [progressTopic] }))
   const offset = topics
     .find((t) => t.topic === progressTopic)
     ?.partitions.find((p) => p.partition === PROGRESS_PARTITION)?.offset
@@ -98,5 +98,25 @@ export async function ensureTopic(admin: Admin, topic: string, progress: boolean
   } catch (e) {
     // Another writer may have created it at the same moment.
     if (!(await admin.listTopics()).includes(topic)) throw e
+  }
+}
+
+/**
+ * Runs `op` again while it fails with an error the broker calls retriable (kafkajs sets
+ * `retriable`), for about 10 s, waiting 100 ms doubling to 1 s between tries. A broker that has
+ * just started answers offset requests with NOT_COORDINATOR (or COORDINATOR_LOAD_IN_PROGRESS)
+ * until it has loaded its group coordinator; a sink connecting at that moment should wait, not
+ * fail and wait for the next checkpoint to try again.
+ */
+export async function whileRetriable<T>(op: () => Promise<T>, budgetMs = 10_000): Promise<T> {
+  const deadline = Date.now() + budgetMs
+  for (let wait = 100; ; wait = Math.min(1000, wait * 2)) {
+    try {
+      return await op()
+    } catch (e) {
+      const retriable = typeof e === 'object' && e !== null && (e as { retriable?: unknown }).retriable === true
+      if (!retriable || Date.now() + wait > deadline) throw e
+      await new Promise((resolve) => setTimeout(resolve, wait))
+    }
   }
 }
