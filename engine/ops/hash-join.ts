@@ -21,7 +21,9 @@ import { valuesEqual } from '../types/compare.ts'
 import type { PredicateFn } from './filter-project.ts'
 import { ChunkBuilder, rowAt } from '../chunk.ts'
 import { RowMap, type RowEntry } from '../util/row-map.ts'
-import { JOIN_COLD_PREFIX, JoinTable, ROW_ENTRY, rowKey, type TableBucket, type TableRow } from './join-table.ts'
+import { JOIN_COLD_PREFIX, JOIN_DIR_ENTRY, JoinTable, ROW_ENTRY, rowKey } from './join-table.ts'
+import type { TableBucket, TableRow } from './join-table.ts'
+import { ClosingKeys } from './join-closing.ts'
 
 export type JoinType = 'inner' | 'left' | 'right' | 'full'
 
@@ -94,6 +96,11 @@ export interface HashJoinSpec {
    * Not for interval joins, whose state the watermark bounds.
    */
   readonly ttlMs?: number
+  /**
+   * The place among the join keys of a closing key (join-closing.ts): a bucket whose value there
+   * is at or below both inputs' watermarks on it is freed. Not for lookup or interval joins.
+   */
+  readonly closing?: number
   readonly detail: string
 }
 
@@ -121,6 +128,8 @@ export class HashJoin implements Operator {
    * holds the buckets the cache allows and reads the others on demand.
    */
   private table: JoinTable | undefined
+  /** Buckets by closing key value, when the join frees closed windows. */
+  private readonly closing: ClosingKeys | undefined
 
   constructor(
     private readonly spec: HashJoinSpec,
@@ -152,6 +161,9 @@ export class HashJoin implements Operator {
     this.width = spec.leftTypes.length + spec.rightTypes.length
     this.ttlOn = spec.ttlMs !== undefined && spec.interval === undefined
     this.produced = new RowMap(spec.leftTypes)
+    const at = spec.closing
+    if (at !== undefined && spec.lookup !== true && spec.interval === undefined)
+      this.closing = new ClosingKeys(at, [spec.leftKeys[at], spec.rightKeys[at]])
   }
 
   /**
@@ -191,6 +203,7 @@ export class HashJoin implements Operator {
           appendOnly: [this.sides[0].appendOnly, this.sides[1].appendOnly],
           nextId: () => this.nextId++,
           noteRow: (s) => this.rowChanges.note(s),
+          opened: this.closing === undefined ? undefined : (side, key) => this.closing?.opened(side, key),
         },
         store,
       )
@@ -213,6 +226,7 @@ export class HashJoin implements Operator {
     for (const [key, value] of entries) {
       if (key.length === 0)
         this.table?.restoreMeta(value) // the state table's meta entry
+      else if (key[0] === JOIN_DIR_ENTRY) this.table?.restoreDir(key)
       else if (key[0] === ROW_ENTRY) {
         const [side, count, matches, row, touched] = decodeSnapshot(value) as [
           0 | 1,
@@ -256,12 +270,15 @@ export class HashJoin implements Operator {
   /** Puts a checkpointed row back into its side's bucket. */
   private restoreRow(s: StoredRow): void {
     const side = this.sides[s.side]
-    const keyTuple = side.keys.map((k) => s.row[k])
-    const nullKey = keyTuple.some((v) => v === null)
+    const nullKey = side.keys.some((k) => s.row[k] === null)
+    // A row with a NULL key lives in the all-NULL bucket, where store() looks for it.
+    const keyTuple = side.keys.map((k) => (nullKey ? null : s.row[k]))
     const hash = nullKey ? 0 : side.table.hashKey(keyTuple)
     let entry = side.table.find(keyTuple, hash)
-    if (entry === undefined)
+    if (entry === undefined) {
       entry = side.table.insert(keyTuple, hash, side.appendOnly ? [] : new RowMap<StoredRow>(side.types))
+      this.closing?.opened(side.index, keyTuple)
+    }
     const bucket = entry.value
     if (Array.isArray(bucket)) bucket.push(s)
     else bucket.insert(s.row, bucket.hashKey(s.row), s)
@@ -403,6 +420,13 @@ export class HashJoin implements Operator {
 
   onWatermark(w: Watermark, input: number, out: Emitter): void {
     out.watermark(input === 0 ? w : { kind: 'watermark', column: w.column + this.sides[0].width, value: w.value })
+    const closed = this.closing?.advance(input, w.column, w.value)
+    if (closed !== undefined)
+      this.closing!.free(closed, {
+        tables: [this.sides[0].table, this.sides[1].table],
+        forget: (s) => this.forget(s),
+        table: this.table,
+      })
     const interval = this.spec.interval
     if (
       interval === undefined ||
@@ -555,6 +579,7 @@ export class HashJoin implements Operator {
         nullTuple !== undefined ? 0 : hash,
         side.appendOnly ? [] : new RowMap<StoredRow>(side.types),
       )
+      this.closing?.opened(side.index, entry.key)
     }
     const bucket = entry.value
     if (Array.isArray(bucket)) {

@@ -17,14 +17,17 @@
  * get new ids (their entries are written at the next checkpoint) and its cold entry is deleted in
  * that batch; until the delete is durable the key is a tombstone, so a miss never reads it.
  *
- * A restart restores the row entries (the cached part) and none of the cold tier.
+ * A restart restores the row entries (the cached part) and none of the cold tier. A join that
+ * frees closed windows (join-closing.ts) also keeps a directory entry per cold bucket (its side and
+ * join key, no rows), restored with the row entries, so it can still free the cold buckets of
+ * windows that close after a restart.
  */
 import type { Column } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
 import type { CheckpointWriter, OperatorStore } from './operator.ts'
 import { RowMap, type RowEntry } from '../util/row-map.ts'
 import { GroupSpill } from './group-spill.ts'
-import { encodeKey } from '../state/codec.ts'
+import { decodeKey, encodeKey } from '../state/codec.ts'
 import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
 
 /** Cold entries' local keys start with this, then the side byte; row entries are below it. */
@@ -53,6 +56,18 @@ export type TableBucket = RowMap<TableRow> | TableRow[]
 /** A stored row's entry: ROW_ENTRY, then its id (8 bytes, big-endian). */
 export const ROW_ENTRY = 0
 
+/** A cold bucket's directory entry: JOIN_DIR_ENTRY, its side, its encoded join key (no value). */
+export const JOIN_DIR_ENTRY = 2
+const NO_VALUE = new Uint8Array(0)
+
+/** The directory entry of the cold entry `cold`. */
+function dirKey(cold: Uint8Array): Uint8Array {
+  const key = new Uint8Array(cold.length - JOIN_COLD_PREFIX.length + 1)
+  key[0] = JOIN_DIR_ENTRY
+  key.set(cold.subarray(JOIN_COLD_PREFIX.length), 1)
+  return key
+}
+
 export function rowKey(id: number): Uint8Array {
   const key = new Uint8Array(9)
   key[0] = ROW_ENTRY
@@ -73,6 +88,11 @@ export interface JoinHost {
   nextId(): number
   /** Notes a row as changed (its entry is written at the next checkpoint). */
   noteRow(s: TableRow): void
+  /**
+   * A bucket read back from the cold tier, or known there from its directory entry at a restart,
+   * opened (join-closing.ts lists it by closing value). With it, cold buckets get directory entries.
+   */
+  opened?(side: 0 | 1, key: Value[]): void
 }
 
 interface Victim {
@@ -122,6 +142,11 @@ export class JoinTable {
   ) {
     this.spill = new GroupSpill(store, store.owner, () => this.rows)
     store.cache.join(this.spill)
+  }
+
+  /** A directory entry read at recovery: its cold bucket is announced to `opened`. */
+  restoreDir(key: Uint8Array): void {
+    this.host.opened?.(key[1] as 0 | 1, decodeKey(key, this.host.keyTypes, 2))
   }
 
   restoreMeta(value: Uint8Array): void {
@@ -191,7 +216,37 @@ export class JoinTable {
     spill.noteDelete(bytes)
     const entry = host.tables[side].insert(key, hash, bucket)
     if (this.tracking) this.recent.add(entry)
+    host.opened?.(side, key)
     return entry
+  }
+
+  /**
+   * A closed window's bucket in memory is freed (join-closing.ts; the join forgets its rows and
+   * removes it): it leaves the count and the sweep, and if the last collect chose it, its cold
+   * entry written there is deleted at the next checkpoint.
+   */
+  freed(entry: RowEntry<TableBucket>): void {
+    this.rows -= sizeOf(entry.value)
+    this.recent.delete(entry)
+    const victim = this.evicting.get(entry)
+    if (victim === undefined) return
+    this.evicting.delete(entry)
+    this.spill.noteDelete(victim.key)
+  }
+
+  /**
+   * A closed window's bucket not in memory: its cold entry, if any, is deleted at the next
+   * checkpoint. Read first for its row count (the cold tier's count is checkpoint state).
+   */
+  freeCold(side: 0 | 1, key: readonly Value[]): void {
+    const { spill } = this
+    if (!spill.onDisk) return
+    const bytes = encodeKey(key, this.host.keyTypes, COLD_SIDE[side])
+    if (spill.isDeleted(bytes)) return
+    const value = spill.store.getSync(bytes)
+    if (value === undefined) return
+    spill.diskOnly -= (decodeSnapshot(value) as unknown[]).length / 3
+    spill.noteDelete(bytes)
   }
 
   /**
@@ -202,7 +257,11 @@ export class JoinTable {
    */
   collect(out: CheckpointWriter): void {
     const { spill, host } = this
-    for (const key of spill.takeDeletes()) out.del(key)
+    const directory = host.opened !== undefined
+    for (const key of spill.takeDeletes()) {
+      out.del(key)
+      if (directory) out.del(dirKey(key))
+    }
     const allowed = Math.floor(spill.store.cache.allowance(spill) / spill.bytesPerGroup)
     let pending = 0
     for (const v of this.evicting.values()) pending += v.rows
@@ -230,6 +289,7 @@ export class JoinTable {
       const key = encodeKey(entry.key, host.keyTypes, COLD_SIDE[side])
       const value = encodeSnapshot(flat)
       out.put(key, value)
+      if (directory) out.put(dirKey(key), NO_VALUE)
       spill.noteEntryBytes((key.length + value.length) / n)
       this.evicting.set(entry, { side, key, rows: n })
       pending += n

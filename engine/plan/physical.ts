@@ -18,6 +18,7 @@ import { WatermarkDelay } from '../ops/watermark-delay.ts'
 import { WindowAssign } from '../ops/window-assign.ts'
 import { exprText, joinCondition } from './explain.ts'
 import { HashJoin } from '../ops/hash-join.ts'
+import { closingJoinKey } from './closing-columns.ts'
 import { UnionAll } from '../ops/union.ts'
 import { SetOp } from '../ops/set-op.ts'
 import { TopN } from '../ops/top-n.ts'
@@ -126,6 +127,9 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
       return { op, inputs: [lower(input, options)], types }
     }
     case 'join': {
+      // A key closing on both inputs (window_start of two window aggregates) frees closed windows.
+      const closing = closingJoinKey(plan, options)
+      const frees = closing === undefined ? '' : ` frees=${plan.left.columns[plan.leftKeys[closing]].name}`
       const op = new HashJoin(
         {
           type: plan.type,
@@ -139,7 +143,8 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
           rightAppendOnly: isAppendOnly(plan.right),
           interval: plan.interval,
           ttlMs: options.ttlMs,
-          detail: `${plan.lookup ? 'lookup ' : ''}${plan.type} on ${joinCondition(plan.leftKeys, plan.rightKeys, plan.left.columns.length)}${plan.residual === undefined ? '' : ` and ${exprText(plan.residual)}`}${plan.interval === undefined ? '' : ` interval=[${plan.interval.lo / 1e6}s, ${plan.interval.hi / 1e6}s]`}`,
+          closing,
+          detail: `${plan.lookup ? 'lookup ' : ''}${plan.type} on ${joinCondition(plan.leftKeys, plan.rightKeys, plan.left.columns.length)}${plan.residual === undefined ? '' : ` and ${exprText(plan.residual)}`}${plan.interval === undefined ? '' : ` interval=[${plan.interval.lo / 1e6}s, ${plan.interval.hi / 1e6}s]`}${frees}`,
         },
         options.ops,
       )
