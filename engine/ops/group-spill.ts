@@ -14,17 +14,7 @@ import type { CacheMember, OperatorStore } from './operator.ts'
 import { decodeKey } from '../state/codec.ts'
 import { hasPrefix } from '../state/store.ts'
 import { decodeSnapshot } from '../state/snapshot-codec.ts'
-
-/** FNV-1a over the bytes (a prefilter, not an identity). */
-function bytesHash(bytes: Uint8Array): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193)
-  return h
-}
-
-export function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
-}
+import { ByteList, ByteSet } from '../util/byte-set.ts'
 
 export class GroupSpill implements CacheMember {
   hits = 0
@@ -37,16 +27,11 @@ export class GroupSpill implements CacheMember {
   /** Slots written by the collected checkpoint whose batch is not yet durable. */
   inFlight: number[] = []
   /** Deletes of stored groups since the last collected checkpoint (encoded keys). */
-  private deletes: Uint8Array[] = []
-  /** Deletes collected into the checkpoint in flight. */
-  private deletesInFlight: Uint8Array[] = []
-  /** Tombstones: keys of both delete lists, for lookups. */
-  private readonly deleted = new Set<string>()
-  /**
-   * The tombstones' hashes: a miss checks this first and builds the key's string only on a hash
-   * match (most misses are for keys that were not deleted).
-   */
-  private readonly deletedHashes = new Set<number>()
+  private readonly deletes = new ByteList()
+  /** How many deletes were collected into the checkpoint in flight. */
+  private deletesInFlight = 0
+  /** Tombstones: the keys of both, for lookups (in arenas: no object per key). */
+  private readonly deleted = new ByteSet()
   /** Running average of an entry's encoded bytes (key and value). */
   private entryBytes = 64
   /** Checkpoints made durable so far: a scan that began before one may hold stale entries. */
@@ -77,29 +62,27 @@ export class GroupSpill implements CacheMember {
     return this.inMemory() + this.diskOnly
   }
 
-  /** A stored group was freed: its entry is deleted at the next checkpoint. */
+  /** A stored group was freed: its entry is deleted at the next checkpoint (`key` is copied). */
   noteDelete(key: Uint8Array): void {
     this.deletes.push(key)
-    this.deleted.add(latin1(key))
-    this.deletedHashes.add(bytesHash(key))
+    this.deleted.add(key)
   }
 
   isDeleted(key: Uint8Array): boolean {
-    return this.deleted.size > 0 && this.deletedHashes.has(bytesHash(key)) && this.deleted.has(latin1(key))
+    return this.deleted.has(key)
   }
 
-  /** Keys deleted but not yet durably (latin1), for pull queries' overlay. */
-  tombstones(): IterableIterator<string> {
+  /** Keys deleted but not yet durably, for pull queries' overlay (not to be mutated). */
+  tombstones(): IterableIterator<Uint8Array> {
     return this.deleted.values()
   }
 
   /** At a checkpoint: the deletes to write; they are in flight until `durable()`. */
   takeDeletes(): Uint8Array[] {
-    const out = this.deletes
-    // Appended, not replaced: after a failed checkpoint the coordinator writes its batch again
-    // with the next one, so its deletes stay in flight until that lands.
-    for (const k of out) this.deletesInFlight.push(k)
-    this.deletes = []
+    const out = this.deletes.take()
+    // Added to, not replaced: after a failed checkpoint the coordinator writes its batch again
+    // with the next one, so its deletes stay in flight (and in `deleted`) until that lands.
+    this.deletesInFlight += out.length
     return out
   }
 
@@ -111,14 +94,10 @@ export class GroupSpill implements CacheMember {
   durable(): void {
     this.durableCount++
     this.inFlight = []
-    if (this.deletesInFlight.length === 0) return
-    this.deletesInFlight = []
+    if (this.deletesInFlight === 0) return
+    this.deletesInFlight = 0
     this.deleted.clear()
-    this.deletedHashes.clear()
-    for (const k of this.deletes) {
-      this.deleted.add(latin1(k))
-      this.deletedHashes.add(bytesHash(k))
-    }
+    for (const k of this.deletes.values()) this.deleted.add(k)
   }
 }
 
@@ -144,7 +123,7 @@ export async function* piecesOf(chunk: Chunk | undefined, maxRows: number): Asyn
 export async function* scanStored(
   snapshot: ReturnType<OperatorStore['snapshot']>,
   prefix: Uint8Array,
-  shadow: ReadonlySet<string>,
+  shadow: ByteSet,
   overlay: Chunk | undefined,
   keyTypes: readonly DataType[],
   calls: number,
@@ -157,7 +136,7 @@ export async function* scanStored(
     scan: for await (const batch of snapshot.entries(prefix)) {
       for (const [k, v] of batch) {
         if (!hasPrefix(k, prefix)) break scan
-        if (shadow.size > 0 && shadow.has(latin1(k))) continue
+        if (shadow.has(k)) continue
         const entry = decodeSnapshot(v) as unknown[]
         if (entry[1] !== 1) continue
         const key = decodeKey(k, keyTypes, prefix.length)

@@ -23,10 +23,11 @@ import type { Chunk, Column } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
 import type { CheckpointWriter, OperatorStore } from './operator.ts'
 import type { KeySlots } from '../util/key-slots.ts'
-import { GroupSpill, latin1, piecesOf, scanStored } from './group-spill.ts'
+import { GroupSpill, piecesOf, scanStored } from './group-spill.ts'
 import { encodeKey } from '../state/codec.ts'
-import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
+import { SnapshotReader, decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
 import { grownUint8 } from '../util/key-slots.ts'
+import { ByteSet } from '../util/byte-set.ts'
 
 /** Cold entries' local keys start with this; page keys are 4 bytes below it, the meta key is empty. */
 export const COLD_PREFIX = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff])
@@ -45,9 +46,13 @@ export interface GroupHost {
   free(slot: number): void
   /** Marks the page of a slot to be rewritten at the next checkpoint. */
   notePage(slot: number): void
-  /** The group's cold entry: rows, whether it emitted, its emitted aggregates, its accumulators. */
+  /**
+   * The group's cold entry: rows, whether it emitted, its emitted aggregates, its accumulators
+   * (an array valid until the next call).
+   */
   entryOf(slot: number): unknown[]
-  restoreEntry(slot: number, entry: unknown[]): void
+  /** Reads a cold entry (as entryOf wrote it) into a slot, to its end. */
+  restoreEntry(slot: number, entry: SnapshotReader): void
   /** The row the group last emitted (keys, then aggregates), if it emitted one. */
   emittedRow(slot: number): Value[] | undefined
   /** Every group's emitted row, from memory. */
@@ -64,6 +69,8 @@ export class GroupTable {
   private victims: number[] = []
   /** The eviction sweep's position among the slots. */
   private hand = 0
+  /** A miss's or victim's key tuple (one array for all: encodeKey copies it into bytes). */
+  private readonly key: Value[]
 
   constructor(
     private readonly host: GroupHost,
@@ -71,6 +78,7 @@ export class GroupTable {
   ) {
     this.spill = new GroupSpill(store, store.owner, () => host.groups.size)
     store.cache.join(this.spill)
+    this.key = new Array<Value>(host.keyIndex.length).fill(null)
   }
 
   /**
@@ -119,16 +127,16 @@ export class GroupTable {
    * at the next checkpoint, which also deletes its cold entry. -1 when there is no such group.
    */
   load(cols: readonly Column[], i: number, hash: number): number {
-    const { spill, host } = this
-    const key = new Array<Value>(host.keyIndex.length)
+    const { spill, host, key } = this
     for (let k = 0; k < key.length; k++) key[k] = cols[host.keyIndex[k]][i]
     const bytes = encodeKey(key, host.keyTypes, COLD_PREFIX)
+    key.fill(null) // no reference to the row's values kept
     if (spill.isDeleted(bytes)) return -1
     const value = spill.store.getSync(bytes)
     spill.misses++
     if (value === undefined) return -1
     const slot = host.open(host.groups.insertAt(cols, host.keyIndex, i, hash))
-    host.restoreEntry(slot, decodeSnapshot(value) as unknown[])
+    host.restoreEntry(slot, new SnapshotReader(value))
     host.notePage(slot)
     spill.noteDelete(bytes)
     spill.diskOnly--
@@ -142,8 +150,9 @@ export class GroupTable {
    * them (`isEvicting`). Also writes the pending cold deletes and the meta entry.
    */
   collect(out: CheckpointWriter): void {
-    const { spill, host } = this
-    for (const key of spill.takeDeletes()) out.del(key)
+    const { spill, host, key } = this
+    const keyColumns = host.groups.keys
+    for (const deleted of spill.takeDeletes()) out.del(deleted)
     const allowed = Math.floor(spill.store.cache.allowance(spill) / spill.bytesPerGroup)
     let excess = host.groups.size - this.victims.length - allowed
     const end = host.groups.capacity
@@ -155,15 +164,17 @@ export class GroupTable {
         this.recent[slot] = 0
         continue
       }
-      const key = encodeKey(host.groups.keyOf(slot), host.keyTypes, COLD_PREFIX)
+      for (let k = 0; k < key.length; k++) key[k] = keyColumns[k][slot]
+      const bytes = encodeKey(key, host.keyTypes, COLD_PREFIX)
       const value = encodeSnapshot(host.entryOf(slot))
-      out.put(key, value)
-      spill.noteEntryBytes(key.length + value.length)
+      out.put(bytes, value)
+      spill.noteEntryBytes(bytes.length + value.length)
       this.evicting[slot] = 1
       this.victims.push(slot)
       host.notePage(slot)
       excess--
     }
+    key.fill(null) // no references kept to the victims' values
     out.put(META_KEY, encodeSnapshot([spill.diskOnly + this.victims.length, host.groups.size - this.victims.length]))
   }
 
@@ -214,8 +225,9 @@ export class GroupTable {
     const { spill, host } = this
     const inMemory = host.currentOutput()
     if (!spill.onDisk) return piecesOf(inMemory, maxRows) // victims are still in memory
-    const shadow = new Set<string>(spill.tombstones())
-    for (const slot of this.victims) shadow.add(latin1(encodeKey(host.groups.keyOf(slot), host.keyTypes, COLD_PREFIX)))
+    const shadow = new ByteSet()
+    for (const key of spill.tombstones()) shadow.add(key)
+    for (const slot of this.victims) shadow.add(encodeKey(host.groups.keyOf(slot), host.keyTypes, COLD_PREFIX))
     const snapshot = spill.store.snapshot()
     return scanStored(snapshot, COLD_PREFIX, shadow, inMemory, host.keyTypes, host.calls, maxRows)
   }

@@ -451,6 +451,7 @@ export class HashAggregate implements Operator, StateBackedOutput {
 
   /** The aggregate's side of its state table. */
   private host(): GroupHost {
+    const entry: unknown[] = [] // entryOf's, reused: each entry is encoded before the next
     return {
       groups: this.groups,
       keyTypes: this.spec.keyTypes,
@@ -461,19 +462,28 @@ export class HashAggregate implements Operator, StateBackedOutput {
       notePage: (slot) => this.notePage(slot),
       entryOf: (slot) => {
         const emitted = this.emittedReady(slot)
-        const entry: unknown[] = [this.rows[slot], emitted ? 1 : 0]
+        entry.length = 0
+        entry.push(this.rows[slot], emitted ? 1 : 0)
         for (let a = 0; a < this.accs.length; a++) entry.push(emitted ? this.emitted[a][slot] : null)
         for (let a = 0; a < this.accs.length; a++) entry.push(this.accs[a].snapshot(slot))
         return entry
       },
-      restoreEntry: (slot, entry) => {
+      restoreEntry: (slot, r) => {
         const n = this.accs.length
-        this.rows[slot] = entry[0] as number
-        for (let a = 0; a < n; a++) this.accs[a].restore(slot, entry[2 + n + a])
-        if (entry[1] === 1) {
-          for (let a = 0; a < n; a++) this.emitted[a][slot] = entry[2 + a] as Value
-          this.hasEmitted[slot] = 1
+        r.array(2 + 2 * n)
+        this.rows[slot] = r.number()
+        const emitted = r.number() === 1
+        for (let a = 0; a < n; a++) {
+          const v = r.value() as Value
+          if (emitted) this.emitted[a][slot] = v
         }
+        for (let a = 0; a < n; a++) {
+          const acc = this.accs[a]
+          if (acc.restoreFrom !== undefined) acc.restoreFrom(slot, r)
+          else acc.restore(slot, r.value())
+        }
+        if (emitted) this.hasEmitted[slot] = 1
+        r.end()
       },
       emittedRow: (slot) => this.emittedRow(slot),
       currentOutput: () => this.currentOutput(),

@@ -85,6 +85,32 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out
 }
 
+/**
+ * Where checkpoint keys are built: subarrays of shared slabs, not one small array each. LevelDB's
+ * binding reads a key through its ArrayBuffer, and a small new Uint8Array lives on V8's heap
+ * until something asks for its buffer, when it is copied out into a buffer of its own: per write,
+ * an allocation for the garbage collector and most of the cost of the batch's put or del. (Keys
+ * only: the memory store keeps values by reference, and one would pin its whole slab.)
+ */
+const SLAB_BYTES = 1 << 16
+let slab = new Uint8Array(SLAB_BYTES)
+let slabUsed = 0
+
+function prefixedKey(prefix: Uint8Array, key: Uint8Array): Uint8Array {
+  const n = prefix.length + key.length
+  if (n > SLAB_BYTES >>> 4) return concat(prefix, key)
+  if (slabUsed + n > SLAB_BYTES) {
+    // The old slab stays alive as long as keys in it do (until their batch is written).
+    slab = new Uint8Array(SLAB_BYTES)
+    slabUsed = 0
+  }
+  const out = slab.subarray(slabUsed, slabUsed + n)
+  slabUsed += n
+  out.set(prefix, 0)
+  out.set(key, prefix.length)
+  return out
+}
+
 /** Collects one operator's checkpoint writes under its prefix. */
 class PrefixedWriter implements CheckpointWriter {
   bytes = 0
@@ -94,10 +120,10 @@ class PrefixedWriter implements CheckpointWriter {
   ) {}
   put(key: Uint8Array, value: Uint8Array): void {
     this.bytes += key.length + value.length
-    this.writes.push({ type: 'put', key: concat(this.prefix, key), value })
+    this.writes.push({ type: 'put', key: prefixedKey(this.prefix, key), value })
   }
   del(key: Uint8Array): void {
-    this.writes.push({ type: 'del', key: concat(this.prefix, key) })
+    this.writes.push({ type: 'del', key: prefixedKey(this.prefix, key) })
   }
   clear(): void {
     const lt = prefixEnd(this.prefix)
@@ -542,10 +568,20 @@ export function attachOperatorStores(
   ops.forEach((op, i) => {
     if (op.attachStore === undefined) return
     const prefix = operatorPrefix(objectId, i)
+    // A lookup's prefixed key is built in a scratch array (one per key length; the store reads it
+    // at once and keeps nothing), not a new array per cache miss.
+    let scratch = new Uint8Array(0)
     const local: OperatorStore = {
       owner,
       cache,
-      getSync: (key) => store.getSync(concat(prefix, key)),
+      getSync: (key) => {
+        if (scratch.length !== prefix.length + key.length) {
+          scratch = new Uint8Array(prefix.length + key.length)
+          scratch.set(prefix)
+        }
+        scratch.set(key, prefix.length)
+        return store.getSync(scratch)
+      },
       snapshot: () => {
         const snapshot = store.snapshot()
         return {
