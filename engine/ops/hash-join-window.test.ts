@@ -68,6 +68,21 @@ type Step =
  * of an input, no change of that input has window_start ≤ v (as window aggregates emit). Rows
  * without a window_start or k (NULL keys) never close. Some watermarks are on another column.
  */
+/**
+ * One workload step into the join that never frees and the one under test; `wm` follows the
+ * inputs' watermarks on window_start.
+ */
+function feedBoth(s: Step, plain: HashJoin, plainOut: Emitter, op: HashJoin, out: Emitter, wm: number[]): void {
+  if (s.kind === 'rows') {
+    plain.onChunk(chunkFromRows(WIDTH, s.rows, s.sign), s.input, plainOut)
+    op.onChunk(chunkFromRows(WIDTH, s.rows, s.sign), s.input, out)
+  } else {
+    plain.onWatermark(s.w, s.input, plainOut)
+    op.onWatermark(s.w, s.input, out)
+    if (s.w.column === WS) wm[s.input] = Math.max(wm[s.input], s.w.value)
+  }
+}
+
 function* workload(seed: number, steps: number, leftAppendOnly: boolean): Generator<Step> {
   const rand = rng(seed)
   const r = (n: number): number => Math.floor(rand() * n)
@@ -170,14 +185,7 @@ describe('HashJoin freeing closed windows', () => {
       let shrank = false
       for (const s of workload(7, 2500, c.leftAppendOnly)) {
         step++
-        if (s.kind === 'rows') {
-          plain.onChunk(chunkFromRows(WIDTH, s.rows, s.sign), s.input, plainOut)
-          op.onChunk(chunkFromRows(WIDTH, s.rows, s.sign), s.input, out)
-        } else {
-          plain.onWatermark(s.w, s.input, plainOut)
-          op.onWatermark(s.w, s.input, out)
-          if (s.w.column === WS) wm[s.input] = Math.max(wm[s.input], s.w.value)
-        }
+        feedBoth(s, plain, plainOut, op, out, wm)
         if (step % 40 === 0) {
           plain.checkpoint(plainCk)
           op.checkpoint(ck)
@@ -301,14 +309,7 @@ describe('HashJoin freeing closed windows', () => {
       let directories = 0 // cold buckets' directory entries seen at restarts
       for (const s of workload(3, 1500, false)) {
         step++
-        if (s.kind === 'rows') {
-          plain.onChunk(chunkFromRows(WIDTH, s.rows, s.sign), s.input, plainOut)
-          op.onChunk(chunkFromRows(WIDTH, s.rows, s.sign), s.input, out)
-        } else {
-          plain.onWatermark(s.w, s.input, plainOut)
-          op.onWatermark(s.w, s.input, out)
-          if (s.w.column === WS) wm[s.input] = Math.max(wm[s.input], s.w.value)
-        }
+        feedBoth(s, plain, plainOut, op, out, wm)
         if (step % 5 === 0) await collect(op)(store)
         if (step % 50 === 0) {
           plain.checkpoint(plainCk)

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ByteList, ByteSet } from './byte-set.ts'
-
-/** A small deterministic PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { rng as random } from '../../test/support.ts'
 
 /** Random keys over a few byte values, so that equal keys and shared prefixes are common. */
 function randomKey(next: () => number): Uint8Array {
