@@ -7,33 +7,14 @@
 import type { BoundExpr } from '../../expr/bound.ts'
 import type { LogicalPlan } from '../logical.ts'
 import { columnsOf, remapColumns } from '../../expr/remap.ts'
+import { rewriteProjects, type Project } from './rewrite-projects.ts'
 
 export function pruneJoinInputs(plan: LogicalPlan): LogicalPlan {
-  switch (plan.kind) {
-    case 'scan':
-    case 'values':
-      return plan
-    case 'project': {
-      const input = pruneJoinInputs(plan.input)
-      return narrow({ ...plan, input }) ?? { ...plan, input }
-    }
-    case 'filter':
-    case 'window':
-    case 'aggregate':
-    case 'rank':
-    case 'session_aggregate':
-      return { ...plan, input: pruneJoinInputs(plan.input) }
-    case 'join':
-      return { ...plan, left: pruneJoinInputs(plan.left), right: pruneJoinInputs(plan.right) }
-    case 'union':
-      return { ...plan, inputs: plan.inputs.map(pruneJoinInputs) }
-    case 'set_op':
-      return { ...plan, left: pruneJoinInputs(plan.left), right: pruneJoinInputs(plan.right) }
-  }
+  return rewriteProjects(plan, narrow)
 }
 
 /** Narrows the join under `project` (through filters); undefined when nothing can be dropped. */
-function narrow(project: Extract<LogicalPlan, { kind: 'project' }>): LogicalPlan | undefined {
+function narrow(project: Project): LogicalPlan | undefined {
   const filters: BoundExpr[] = []
   let node = project.input
   while (node.kind === 'filter') {
