@@ -17,6 +17,7 @@ import { blackholeSinkFactory } from '../connectors/blackhole/sink.ts'
 import { buildHttpApp } from '../server/http/app.ts'
 import { formatText } from '../engine/types/text.ts'
 import pg from 'pg'
+import { rng } from './support.ts'
 
 const dirs: string[] = []
 afterAll(() => {
@@ -275,15 +276,6 @@ function same(q: string): readonly [string, string] {
   return [q, q]
 }
 
-/** A small seeded PRNG: every run checks the same cases. */
-function seeded(seed: number): () => number {
-  let s = seed
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) | 0
-    return (s >>> 0) / 4294967296
-  }
-}
-
 describe('derived views under inserts, updates and deletes', () => {
   it('equal PostgreSQL with every group evicted at each checkpoint, across restarts', async () => {
     const schema = `sluice_derived_${process.pid}`
@@ -300,7 +292,7 @@ describe('derived views under inserts, updates and deletes', () => {
       await db.sql(ddl)
       await oracle.query(ddl)
       for (const [name, [q]] of Object.entries(ORACLE_VIEWS)) await db.sql(`CREATE MATERIALIZED VIEW ${name} AS ${q}`)
-      const random = seeded(7)
+      const random = rng(7)
       const live = new Set<number>()
       let nextId = 1
       for (let batch = 0; batch < 10; batch++) {

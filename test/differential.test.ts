@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { Sluice } from '../engine/index.ts'
 import { formatText } from '../engine/types/text.ts'
+import { rng } from './support.ts'
 
 /** A query, or [the Sluice query, the same query written for PostgreSQL] where they differ (windows). */
 const QUERIES: readonly (string | readonly [string, string])[] = [
@@ -65,15 +66,6 @@ const QUERIES: readonly (string | readonly [string, string])[] = [
   ],
   "SELECT to_char(ts, 'HH24:MI') AS hm, count(*) AS n, max(to_char(ts, 'FMHH12:MI:SS AM Dy')) AS m FROM t GROUP BY to_char(ts, 'HH24:MI')",
 ]
-
-/** A small seeded PRNG so that every run checks the same cases. */
-function rng(seed: number): () => number {
-  let s = seed
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) | 0
-    return (s >>> 0) / 4294967296
-  }
-}
 
 describe('incremental views equal PostgreSQL', () => {
   const schema = `sluice_diff_${process.pid}`

@@ -10,7 +10,8 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import type { RunningServer } from '../server/main.ts'
-import { checkListenAuth, startServer } from '../server/main.ts'
+import { checkListenAuth } from '../server/main.ts'
+import { startLocalServer } from './local-server.ts'
 import { createLogger } from '../server/log.ts'
 import { TempDirs } from './support.ts'
 
@@ -27,12 +28,7 @@ let server: RunningServer
 const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' })
 
 async function start(): Promise<RunningServer> {
-  return startServer({
-    dataDir,
-    host: '127.0.0.1',
-    pgPort: 0,
-    httpPort: 0,
-    demo: false,
+  return startLocalServer(dataDir, {
     auth: { mode: 'password', users: new Map([['sluice', ADMIN_PASSWORD]]) },
     logLevel: 'info',
     logger: createLogger({ level: 'debug', destination: { write: (line: string) => logLines.push(line) } }),
