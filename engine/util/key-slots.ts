@@ -26,7 +26,7 @@ const MIN_TABLE = 16
 /** Types carried as JS numbers (see types/datatype.ts). */
 const NUMBER_KINDS = new Set(['int2', 'int4', 'float4', 'float8', 'date', 'time', 'timestamp', 'timestamptz'])
 
-interface KeyColumn {
+export interface KeyColumn {
   /** Hash of row `i` of a column of this key's type. */
   at(col: Column, i: number): number
   /** Hash of one value (equal to `at` for the same value). */
@@ -46,7 +46,7 @@ function hashNumber(n: number): number {
   return hashCombine(u32[0], u32[1])
 }
 
-function keyColumn(type: DataType): KeyColumn {
+export function keyColumn(type: DataType): KeyColumn {
   if (NUMBER_KINDS.has(type.kind)) {
     return {
       at: (col, i) => {
