@@ -62,6 +62,13 @@ export interface ConnectorContext {
   /** Wall-clock milliseconds. Connectors use this instead of Date.now() so tests can steer time. */
   now(): number
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void
+  /**
+   * Sharded views: this reader reads only split `index` of `count` of the source (Kafka: the
+   * partitions p with p % count === index; datagen: its share of the event sequence). Absent:
+   * the whole source. Offsets and clocks a split reader returns are its own: a restart gives
+   * them back to the reader of the same split.
+   */
+  readonly split?: { readonly index: number; readonly count: number }
 }
 
 /**
@@ -186,6 +193,12 @@ export interface SourceFactory {
    * Undefined when columns are required.
    */
   defaultColumns?(options: ConnectorOptions): readonly ColumnSchema[] | undefined
+  /**
+   * Set when the connector reads a split of its input (ConnectorContext.split) and can run on a
+   * sharded view's worker threads: the module (URL) and export name of this factory, which each
+   * shard's thread imports to build its own reader.
+   */
+  readonly splits?: { readonly module: string; readonly exportName: string }
 }
 
 /**

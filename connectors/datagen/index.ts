@@ -15,6 +15,11 @@
  *
  * With max_events, FLUSH waits for every event due so far (all of them when unpaced), so a bounded
  * run can be awaited; an endless generator has no end for FLUSH to wait for.
+ *
+ * A sharded view's reader reads a split (ConnectorContext.split): the events of every count-th
+ * block of SPLIT_BLOCK events. Its offsets, pacing and ends stay in the whole stream's event
+ * indexes, so rate and max_events mean the same for every split and a restored split reader
+ * continues from its own `next`.
  */
 import type { Chunk, Column } from '../../engine/chunk.ts'
 import type {
@@ -31,6 +36,40 @@ import type { NexmarkTable } from './nexmark.ts'
 import { NEXMARK_COLUMNS, NexmarkGenerator } from './nexmark.ts'
 
 const OPTIONS = ['generator', 'table', 'rate', 'seed', 'max_events', 'base_time', 'paced']
+
+/**
+ * Events per block of a split: split `index` of `count` reads the events i with
+ * floor(i / SPLIT_BLOCK) % count === index. Blocks rather than every count-th event, which would
+ * line up with Nexmark's 50-event kind cycle (with 2 splits, every person would fall in split 0);
+ * blocks rather than one contiguous range per split, so each split's event time advances like
+ * the whole stream's, in steps of a block, and windows close in every shard at about the same time.
+ */
+export const SPLIT_BLOCK = 1024
+
+/** Which part of the event sequence a reader reads (ConnectorContext.split, validated). */
+interface Split {
+  readonly index: number
+  readonly count: number
+}
+
+/** The context's split, checked; undefined for the whole stream (also for a split of 1). */
+function splitOf(ctx: ConnectorContext): Split | undefined {
+  const split = ctx.split
+  if (split === undefined) return undefined
+  const { index, count } = split
+  if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(index) || index < 0 || index >= count) {
+    throw new SluiceError(SqlState.internal_error, `invalid datagen split ${index} of ${count}`, { domain: 'internal' })
+  }
+  return count === 1 ? undefined : split
+}
+
+/** The first event at or after `n` that belongs to split `index` of `count`. */
+export function splitStart(n: number, index: number, count: number): number {
+  const block = Math.floor(n / SPLIT_BLOCK)
+  const own = block - (block % count) + index
+  if (own === block) return n
+  return (own > block ? own : own + count) * SPLIT_BLOCK
+}
 
 /** Validated options of one datagen source. */
 export interface DatagenConfig {
@@ -149,12 +188,14 @@ class DatagenReader implements SourceReader {
   private openedAt = 0
   private openedAtEvent = 0
   private generator: NexmarkGenerator | undefined
+  private readonly split: Split | undefined
 
   constructor(
     private readonly config: DatagenConfig,
     private readonly projection: readonly number[],
     private readonly ctx: ConnectorContext,
   ) {
+    this.split = splitOf(ctx)
     // Only a bounded generator has an end FLUSH can wait for: the events due by now.
     if (config.maxEvents !== undefined) this.endOffsets = async () => ({ next: String(this.due()) })
   }
@@ -185,6 +226,7 @@ class DatagenReader implements SourceReader {
     if (generator === undefined) throw new SluiceError(SqlState.internal_error, 'datagen source polled before open')
     const due = this.due()
     if (due <= this.next || maxRows <= 0) return undefined
+    if (this.split !== undefined) return this.pollSplit(this.split, generator, due, maxRows)
     if (this.config.generator === 'sequence') {
       const length = Math.min(maxRows, due - this.next)
       const n = new Array<bigint>(length)
@@ -199,7 +241,39 @@ class DatagenReader implements SourceReader {
     return { columns: this.projection.map((i) => full[i]), ops: new Int8Array(length).fill(1), length }
   }
 
-  /** The event index generation may reach now (exclusive). */
+  /**
+   * poll for a split: the due events of its own blocks, one block at a time. Other splits' blocks
+   * are jumped over, never generated: an event is a function of its index alone (nexmark.ts).
+   */
+  private pollSplit(split: Split, generator: NexmarkGenerator, due: number, maxRows: number): Chunk | undefined {
+    const sequence = this.config.generator === 'sequence'
+    const table = this.config.table
+    const full: Column[] = sequence ? [[]] : NEXMARK_COLUMNS[table].map(() => [])
+    let length = 0
+    while (length < maxRows) {
+      const from = splitStart(this.next, split.index, split.count)
+      if (from >= due) {
+        // Every event of this split below `due` has been returned.
+        if (this.next < due) this.next = due
+        break
+      }
+      const to = Math.min(due, (Math.floor(from / SPLIT_BLOCK) + 1) * SPLIT_BLOCK)
+      if (sequence) {
+        const n = full[0]
+        const stop = Math.min(to, from + maxRows - length)
+        for (let i = from; i < stop; i++) n.push(BigInt(i))
+        this.next = stop
+      } else {
+        this.next = generator.fill(table, from, to, maxRows - length, full)
+      }
+      length = full[0].length
+    }
+    if (length === 0) return undefined
+    const columns = sequence ? this.projection.map(() => full[0]) : this.projection.map((i) => full[i])
+    return { columns, ops: new Int8Array(length).fill(1), length }
+  }
+
+  /** The event index generation may reach now (exclusive), in the whole stream's indexes. */
   private due(): number {
     const max = this.config.maxEvents
     if (!this.config.paced) return max ?? Number.MAX_SAFE_INTEGER
@@ -212,7 +286,9 @@ class DatagenReader implements SourceReader {
   }
 
   reached(end: Readonly<Record<string, string>>): boolean {
-    return this.next >= Number(end.next)
+    // A split is done once its next own event is at or past the end, whatever lies between.
+    const next = this.split === undefined ? this.next : splitStart(this.next, this.split.index, this.split.count)
+    return next >= Number(end.next)
   }
 
   async close(): Promise<void> {}
@@ -220,6 +296,8 @@ class DatagenReader implements SourceReader {
 
 export const datagenSourceFactory: SourceFactory = {
   connector: 'datagen',
+  // Readers take ConnectorContext.split: a sharded view's threads import this factory from here.
+  splits: { module: import.meta.url, exportName: 'datagenSourceFactory' },
   defaultColumns(options: ConnectorOptions): readonly ColumnSchema[] {
     return columnsOf(parseDatagenOptions(options))
   },

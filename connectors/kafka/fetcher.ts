@@ -24,7 +24,15 @@
  * - Health: connected while fetches complete (or while held by backpressure); after `staleMs`
  *   without one, disconnected with the last connection error, reported once per change.
  */
-import { Kafka, logLevel, type Consumer, type EachBatchPayload, type LogEntry } from 'kafkajs'
+import {
+  AssignerProtocol,
+  Kafka,
+  logLevel,
+  type Consumer,
+  type EachBatchPayload,
+  type LogEntry,
+  type PartitionAssigner,
+} from 'kafkajs'
 import { randomBytes } from 'node:crypto'
 import { BufferPool, emptyBatch, packBatch, type FetchedBatch } from './fetched.ts'
 import { kafkaLogLine } from './kafka-log.ts'
@@ -50,6 +58,8 @@ export interface FetcherOptions {
   readonly stuckMs: number
   /** Whether batches carry record timestamps (INCLUDE timestamp, dead-letter records). */
   readonly timestamps: boolean
+  /** A sharded view's split (ConnectorContext.split): fetch only the partitions p % count === index. */
+  readonly split?: { readonly index: number; readonly count: number }
 }
 
 /** Where a fetcher starts (known once the reader has asked the brokers; plain data too). */
@@ -86,6 +96,44 @@ const BACKOFF_MAX_MS = 10_000
 const WATCH_MS = 500
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+const SPLIT_ASSIGNER = 'SluiceSplitAssigner'
+
+/**
+ * The group assignment of a split's consumer: the partitions p of `topic` with p % count === index.
+ * An assigner rather than pausing the other partitions: what is never assigned is never fetched
+ * nor sought, and kafkajs asks it again on every join, so partitions added to the topic later
+ * reach the split they belong to.
+ */
+function splitAssigner(topic: string, index: number, count: number): PartitionAssigner {
+  return ({ cluster }) => ({
+    name: SPLIT_ASSIGNER,
+    version: 0,
+    assign({ members }) {
+      const partitions = cluster
+        .findTopicPartitionMetadata(topic)
+        .map((m) => m.partitionId)
+        .filter((p) => p % count === index)
+        .sort((a, b) => a - b)
+      // Group ids are unique per consumer, so there is one member; were there more, one reads all.
+      const ids = members.map((m) => m.memberId).sort()
+      return Promise.resolve(
+        ids.map((memberId, i) => ({
+          memberId,
+          memberAssignment: AssignerProtocol.MemberAssignment.encode({
+            version: 0,
+            assignment: i === 0 && partitions.length > 0 ? { [topic]: partitions } : {},
+            userData: Buffer.alloc(0),
+          }),
+        })),
+      )
+    },
+    protocol({ topics }) {
+      const metadata = AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) })
+      return { name: SPLIT_ASSIGNER, metadata }
+    },
+  })
+}
 
 export class KafkaFetcher {
   private readonly kafka: Kafka
@@ -267,6 +315,9 @@ export class KafkaFetcher {
       maxWaitTimeInMs: 250,
       maxBytesPerPartition: this.options.maxBytesPerPartition,
       maxBytes: this.options.maxBytes,
+      ...(this.options.split === undefined
+        ? {}
+        : { partitionAssigners: [splitAssigner(topic, this.options.split.index, this.options.split.count)] }),
       // This class replaces a crashed consumer itself (a fresh one, from its own positions).
       retry: { initialRetryTime: 200, maxRetryTime: 5000, retries: 8, restartOnFailure: async () => false },
     })

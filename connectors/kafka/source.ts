@@ -27,6 +27,10 @@
  *   queued and no record for that long stops counting until it has data again.
  * - Metadata columns (`INCLUDE key | partition | offset | timestamp | header 'h'`) are filled
  *   here; the format's decoder sees only the payload columns.
+ * - A sharded view's reader reads a split (ConnectorContext.split): the partitions p with
+ *   p % count === index, assigned to its consumer by the fetcher and the only ones it tracks, so
+ *   offsets, clocks, lag, ends and watermarks are the split's own. A split with no partition
+ *   (more shards than partitions) opens, polls nothing and has no watermarks.
  */
 import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs'
 import { kafkaLogLine } from './kafka-log.ts'
@@ -92,6 +96,8 @@ export class KafkaSourceReader implements SourceReader {
   private disconnectedSince = 0
   private closed = false
   private readonly reports: PositionReports
+  /** The split this reader reads, if not the whole topic (ConnectorContext.split, checked). */
+  private readonly split: { readonly index: number; readonly count: number } | undefined
 
   private readonly letters: SourceDeadLetters
 
@@ -102,6 +108,7 @@ export class KafkaSourceReader implements SourceReader {
     tuning: Partial<KafkaReaderTuning> = {},
   ) {
     this.tuning = { ...DEFAULT_TUNING, ...tuning }
+    this.split = checkSplit(ctx.split)
     this.columns = [...columns]
     this.layout = layoutOf(this.columns)
     this.decoder = createRecordDecoder(config, this.payloadColumns())
@@ -127,6 +134,11 @@ export class KafkaSourceReader implements SourceReader {
     return this.layout.payload.map((i) => this.columns[i])
   }
 
+  /** Whether partition `id` is this reader's to read. */
+  private owns(id: number): boolean {
+    return this.split === undefined || id % this.split.count === this.split.index
+  }
+
   private partition(id: number, at: bigint): PartitionState {
     let st = this.partitions.get(id)
     if (st === undefined) {
@@ -146,10 +158,35 @@ export class KafkaSourceReader implements SourceReader {
   }
 
   async open(restored?: Readonly<Record<string, string>>, clocks?: SourceClocks): Promise<void> {
-    const { topic } = this.config
     // Built first: a worker thread boots while the admin client asks where to start.
-    const fetcher = createFetcher(
-      this.tuning.fetchThread,
+    let fetcher = this.buildFetcher(this.tuning.fetchThread)
+    this.fetcher = fetcher
+    try {
+      await this.locate(restored, clocks)
+      if (this.split !== undefined && this.partitions.size === 0 && this.tuning.fetchThread === 'worker') {
+        // A split with no partition only waits for partitions to be added: no thread for that.
+        this.fetcher = undefined
+        await fetcher.close()
+        fetcher = this.buildFetcher('main')
+        this.fetcher = fetcher
+      }
+    } catch (e) {
+      // The engine may open this reader again later (a broker down at startup): start clean.
+      this.fetcher = undefined
+      await fetcher.close()
+      await this.letters.dlq?.close(0)
+      this.letters.dlq = undefined
+      await this.admin?.disconnect().catch(() => undefined)
+      this.admin = undefined
+      throw e
+    }
+    fetcher.start(this.restartPoint())
+  }
+
+  private buildFetcher(placement: KafkaReaderTuning['fetchThread']): FetcherHandle {
+    const { topic } = this.config
+    return createFetcher(
+      placement,
       {
         brokers: this.config.brokers,
         topic,
@@ -163,24 +200,11 @@ export class KafkaSourceReader implements SourceReader {
         stuckMs: this.tuning.stuckMs,
         timestamps:
           this.config.deadLetterTopic !== undefined || this.layout.meta.some((m) => m.include.kind === 'timestamp'),
+        ...(this.split === undefined ? {} : { split: this.split }),
       },
       (event) => this.onFetcherEvent(event),
       () => this.restartPoint(),
     )
-    this.fetcher = fetcher
-    try {
-      await this.locate(restored, clocks)
-    } catch (e) {
-      // The engine may open this reader again later (a broker down at startup): start clean.
-      this.fetcher = undefined
-      await fetcher.close()
-      await this.letters.dlq?.close(0)
-      this.letters.dlq = undefined
-      await this.admin?.disconnect().catch(() => undefined)
-      this.admin = undefined
-      throw e
-    }
-    fetcher.start(this.restartPoint())
   }
 
   /** Asks the brokers for the partitions and where each starts: restored, or by `startup`. */
@@ -213,6 +237,7 @@ export class KafkaSourceReader implements SourceReader {
     const startup = this.config.startup
     const byTime = startup.kind === 'timestamp' ? await admin.fetchTopicOffsetsByTimestamp(topic, startup.epochMs) : []
     for (const p of partitions) {
+      if (!this.owns(p.partition)) continue
       const saved = restored?.[`${topic}/${p.partition}`]
       let at: string
       if (saved !== undefined) at = saved
@@ -263,6 +288,15 @@ export class KafkaSourceReader implements SourceReader {
   }
 
   private enqueue(batch: FetchedBatch): void {
+    if (!this.owns(batch.partition)) {
+      // Another split's (the fetcher's assignment never gives one): not tracked, credited back.
+      this.ctx.log(
+        'warn',
+        `Kafka source "${this.ctx.name}" got a batch of partition ${batch.partition}, not its split's`,
+      )
+      this.fetcher?.credit(batch.count, batch.bytes, this.recycle && batch.buffer.byteLength > 0 ? [batch.buffer] : [])
+      return
+    }
     const end = BigInt(batch.end)
     const st = this.partition(batch.partition, batch.count > 0 ? BigInt(batch.offsets[0]) : end)
     if (batch.high >= 0 && BigInt(batch.high) > st.end) st.end = BigInt(batch.high)
@@ -454,6 +488,7 @@ export class KafkaSourceReader implements SourceReader {
       throw new SluiceError(SqlState.internal_error, 'Kafka source read before open', { domain: 'internal' })
     const out: Record<string, string> = {}
     for (const p of await this.admin.fetchTopicOffsets(this.config.topic)) {
+      if (!this.owns(p.partition)) continue
       out[`${this.config.topic}/${p.partition}`] = p.high
       const st = this.partition(p.partition, BigInt(p.low))
       st.low = BigInt(p.low)
@@ -503,9 +538,23 @@ export class KafkaSourceReader implements SourceReader {
   }
 }
 
+/** A context's split, checked; undefined for the whole topic (also for a split of 1). */
+function checkSplit(split: ConnectorContext['split']): { readonly index: number; readonly count: number } | undefined {
+  if (split === undefined) return undefined
+  const { index, count } = split
+  if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(index) || index < 0 || index >= count) {
+    throw new SluiceError(SqlState.internal_error, `invalid Kafka source split ${index} of ${count}`, {
+      domain: 'internal',
+    })
+  }
+  return count === 1 ? undefined : split
+}
+
 /** `connector = 'kafka'`: one reader per source over one topic. */
 export const kafkaSourceFactory: SourceFactory = {
   connector: 'kafka',
+  // Readers take ConnectorContext.split: a sharded view's threads import this factory from here.
+  splits: { module: import.meta.url, exportName: 'kafkaSourceFactory' },
   create(columns, options, ctx, target) {
     return new KafkaSourceReader(columns, parseKafkaSourceOptions(options, target), ctx)
   },
