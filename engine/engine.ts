@@ -36,6 +36,7 @@ import { QueryGate } from './exec/admission.ts'
 import { AccessControl } from './catalog/access.ts'
 import type { RestoreProgress } from './restore-progress.ts'
 import { RestorePending } from './restore-progress.ts'
+import { ShardHosts } from './shard/hosts.ts'
 
 export type LogFn = (
   level: 'debug' | 'info' | 'warn' | 'error',
@@ -70,6 +71,11 @@ export interface EngineOptions {
    * rest lives in the store. Default: half the heap limit.
    */
   readonly stateCacheBytes?: number
+  /**
+   * Shards a new materialized view runs as, each on a worker thread, when its plan can be split
+   * (engine/shard/, docs/design/shards.md). Default 1: every view on the main thread.
+   */
+  readonly workers?: number
 }
 
 export class Engine {
@@ -91,6 +97,8 @@ export class Engine {
   readonly stateDisk: StateDiskUsage
   readonly sourceFactories = new Map<string, SourceFactory>()
   readonly sinkFactories = new Map<string, SinkFactory>()
+  /** The shards of sharded views (engine/shard/hosts.ts). */
+  readonly shardHosts = new ShardHosts()
   readonly log: LogFn
   readonly now: () => number
   private nextId = 1
@@ -278,6 +286,8 @@ export class Engine {
       else if (obj.kind === 'table' && obj.feed !== undefined) waits.push(obj.feed.caughtUp(timeout))
     }
     const results = await Promise.all(waits)
+    // Sharded views read their sources on their own threads: they catch up there.
+    if (results.every((ok) => ok)) results.push(await this.shardHosts.flush(timeout))
     if (results.some((ok) => !ok)) {
       throw new SluiceError(SqlState.query_canceled, 'FLUSH timed out waiting for sources to catch up', {
         domain: 'external',
@@ -331,6 +341,7 @@ export class Engine {
     for (const obj of this.objects.values()) {
       if (obj.kind === 'materialized_view' || obj.kind === 'sink') obj.dataflow.tick(now)
     }
+    this.shardHosts.tick(now)
   }
 
   /**
@@ -349,6 +360,7 @@ export class Engine {
     for (const obj of this.objects.values()) if (obj.kind === 'table') await obj.feed?.stop()
     // A last checkpoint, so a clean restart resumes from here instead of replaying.
     if (this.checkpointing && lastCheckpoint) await this.checkpoints.checkpoint()
+    await this.shardHosts.stopAll()
     this.closed = true
     if (this.ticker !== undefined) clearInterval(this.ticker)
     await this.checkpoints.stop()

@@ -88,6 +88,8 @@ export async function restoreRelations(
       waitForSource(engine, src.name, e)
     }
   }
+  // Sharded views' shards read their own splits of the sources: they start now too.
+  await engine.shardHosts.release()
   if (recovered !== undefined)
     engine.log('info', `restored checkpoint ${recovered.meta.epoch} in ${Date.now() - t0} ms`)
   // Dead letters logged before a crash are committed now that tables are as the views saw them.

@@ -119,6 +119,7 @@ interface StartOptions {
   maxConcurrentQueries?: number
   queryMemory?: number
   stateCache?: number
+  workers?: number
 }
 
 /** The --tls-cert / --tls-key pair, read once at start; both or neither. */
@@ -176,6 +177,7 @@ async function start(opts: StartOptions): Promise<void> {
       maxConcurrentQueries: opts.maxConcurrentQueries,
       queryMemoryBytes: opts.queryMemory,
       stateCacheBytes: opts.stateCache,
+      workers: opts.workers,
     })
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { port?: number }
@@ -276,6 +278,11 @@ export function buildCli(): Command {
       '--query-memory <size>',
       'memory all running queries may hold together, e.g. 512MB (default: half the heap)',
       memory('--query-memory'),
+    )
+    .option(
+      '--workers <n>',
+      'shards a new materialized view runs as, one worker thread each, when its plan can be split (default: 1)',
+      positive,
     )
     .option(
       '--state-cache <size>',

@@ -58,6 +58,7 @@ describe('sluice start --config', () => {
       'max-concurrent-queries',
       'query-memory',
       'state-cache',
+      'workers',
       'log-level',
       'log-format',
     ])

@@ -37,6 +37,8 @@ export interface ServerOptions {
   readonly queryMemoryBytes?: number
   /** Memory for operator state kept in memory, bytes (default half the heap); the rest is on disk. */
   readonly stateCacheBytes?: number
+  /** Shards a new materialized view runs as when its plan can be split (default 1). */
+  readonly workers?: number
   readonly logLevel: string
   /** Human-readable log lines instead of JSON. */
   readonly prettyLogs?: boolean
@@ -142,6 +144,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       checkpointIntervalMs: options.checkpointIntervalMs,
       maxConcurrentQueries: options.maxConcurrentQueries,
       stateCacheBytes: options.stateCacheBytes,
+      workers: options.workers,
     },
     async () => {
       const { SOURCES, SINKS } = await import('./connectors.ts')

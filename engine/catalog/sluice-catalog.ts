@@ -52,15 +52,16 @@ export const SLUICE_CATALOG: readonly SystemTable[] = [
       col('definition', T.text),
     ],
     rows: (engine) =>
-      engine
-        .sources()
-        .map((s) => [
-          s.name,
-          s.connector,
-          s.driver.started,
-          s.driver.lastError === undefined ? null : redactText(s.driver.lastError),
-          redactSql(s.sql),
-        ]),
+      engine.sources().map((s) => [
+        s.name,
+        s.connector,
+        // Sharded views read the source with readers of their own (engine/shard/).
+        s.driver.started || engine.shardHosts.readersOf(s.name).some((r) => r.running),
+        redactError(
+          s.driver.lastError ?? engine.shardHosts.readersOf(s.name).find((r) => r.error !== undefined)?.error,
+        ),
+        redactSql(s.sql),
+      ]),
   },
   {
     schema: 'sluice_catalog',
@@ -77,7 +78,10 @@ export const SLUICE_CATALOG: readonly SystemTable[] = [
       engine.materializedViews().map((v) => {
         let state = 0
         for (const op of v.dataflow.operators()) state += op.stateSize?.() ?? 0
-        const waiting = v.failure === undefined ? waitingInput(engine, v.dependsOn) : undefined
+        const waiting =
+          v.failure === undefined
+            ? (engine.shardHosts.get(v.id)?.waiting() ?? waitingInput(engine, v.dependsOn))
+            : undefined
         // Checkpoints failing for lack of disk space pause every source: the view does not move.
         const halted = v.failure === undefined ? engine.checkpoints.stalled : undefined
         const status =
@@ -123,19 +127,40 @@ export const SLUICE_CATALOG: readonly SystemTable[] = [
     ],
     rows: (engine) =>
       engine.sources().flatMap((s): Value[][] => {
-        if (!s.driver.started) return []
+        const shards = engine.shardHosts
+          .readersOf(s.name)
+          .flatMap((r): Value[][] =>
+            r.lag.length > 0
+              ? r.lag.map((p) => [s.name, p.topic, p.partition, p.offset, p.end, p.end - p.offset, p.paused])
+              : Object.entries(r.offsets).map(([k, v]) => [
+                  s.name,
+                  k,
+                  null,
+                  /^\d+$/.test(v) ? BigInt(v) : null,
+                  null,
+                  null,
+                  false,
+                ]),
+          )
+        if (!s.driver.started) return shards
         const reader = s.driver.reader
         if (reader.lag !== undefined)
-          return reader.lag().map((p) => [s.name, p.topic, p.partition, p.offset, p.end, p.end - p.offset, p.paused])
-        return Object.entries(reader.offsets()).map(([k, v]) => [
-          s.name,
-          k,
-          null,
-          /^\d+$/.test(v) ? BigInt(v) : null,
-          null,
-          null,
-          false,
-        ])
+          return [
+            ...reader.lag().map((p) => [s.name, p.topic, p.partition, p.offset, p.end, p.end - p.offset, p.paused]),
+            ...shards,
+          ]
+        return [
+          ...shards,
+          ...Object.entries(reader.offsets()).map(([k, v]) => [
+            s.name,
+            k,
+            null,
+            /^\d+$/.test(v) ? BigInt(v) : null,
+            null,
+            null,
+            false,
+          ]),
+        ]
       }),
   },
   {
@@ -252,6 +277,10 @@ function cacheColumns(name: string, s: OwnerState): Value[] {
 }
 
 /** Why a view waits for its input: the last error of a source it reads that could not start yet. */
+function redactError(error: string | undefined): string | null {
+  return error === undefined ? null : redactText(error)
+}
+
 function waitingInput(engine: Engine, dependsOn: readonly string[], seen = new Set<string>()): string | undefined {
   for (const name of dependsOn) {
     if (seen.has(name)) continue

@@ -33,6 +33,7 @@ import { attachOperatorStores, dropStateWrites } from '../runtime/checkpoint.ts'
 import { Materialize } from '../ops/materialize.ts'
 import { stateBackedOutput } from '../ops/derived-rows.ts'
 import { lowerStream } from '../plan/pipeline.ts'
+import { shardedView } from '../shard/sharded-view.ts'
 import { emptyChunk, kindLabel } from '../catalog/objects.ts'
 import { chunkFromRows } from '../chunk.ts'
 import { T } from '../types/datatype.ts'
@@ -376,7 +377,11 @@ export interface MaterializedViewDef {
 export async function createMaterializedView(engine: Engine, def: MaterializedViewDef): Promise<void> {
   engine.checkNameFree(def.name, 'materialized_view')
   const ops = operatorContext(engine, def.name)
-  const physical = lowerStream({ ...def, fuseWindows: engine.fuseWindows() }, ops)
+  const id = engine.allocateId()
+  const lowering = { ...def, fuseWindows: engine.fuseWindows() }
+  // Split into shards on worker threads when the plan allows (engine/shard/sharded-view.ts).
+  const sharded = await shardedView(engine, lowering, id)
+  const physical = sharded?.physical ?? lowerStream(lowering, ops)
   const columns = def.plan.columns.map((c) => ({ name: c.name, type: c.type, typmod: c.typmod }))
   // After an aggregate the view's rows are the aggregate's emitted rows: rebuilt from its
   // restored state instead of checkpointed twice (a third of the writes per changed group); the
@@ -412,7 +417,6 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
       })
     },
   )
-  const id = engine.allocateId()
   obj = {
     kind: 'materialized_view',
     id,
@@ -457,7 +461,10 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
   for (const dep of def.dependsOn) engine.get(dep)?.dependents.add(def.name)
   await engine.register(obj)
   try {
-    await startSources(engine, def.dependsOn)
+    const view = obj
+    await sharded?.start((message) => (view.failure = message))
+    // A sharded view's shards read the sources themselves: the shared readers stay as they are.
+    await startSources(engine, sharded === undefined ? def.dependsOn : [])
   } catch (e) {
     // All or nothing: a view whose input cannot be read is not left behind.
     await removeObject(engine, obj)
@@ -698,6 +705,7 @@ export async function removeObject(engine: Engine, obj: CatalogObject): Promise<
   await dropIndexesOf(engine, obj.name)
   switch (obj.kind) {
     case 'materialized_view':
+      await engine.shardHosts.remove(obj.id)
       obj.dataflow.detach()
       for (const op of obj.dataflow.operators()) op.detachStore?.()
       break
@@ -708,6 +716,7 @@ export async function removeObject(engine: Engine, obj: CatalogObject): Promise<
       await obj.feed?.stop()
       break
     case 'sink':
+      await engine.shardHosts.remove(obj.id)
       obj.dataflow.detach()
       for (const op of obj.dataflow.operators()) op.detachStore?.()
       await obj.writer.close()

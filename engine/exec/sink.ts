@@ -20,6 +20,7 @@ import { Dataflow } from '../runtime/dataflow.ts'
 import { lowerStream, sinkShape } from '../plan/pipeline.ts'
 import { streamKey, type RelationKey } from '../plan/properties.ts'
 import { attachDataflow, operatorContext, removeObject, startSources } from './ddl.ts'
+import { shardedView } from '../shard/sharded-view.ts'
 
 /** The dataflow's last operator: hands every chunk to the writer (which only buffers). */
 class SinkOutput implements Operator {
@@ -61,18 +62,18 @@ export async function createSink(engine: Engine, def: SinkDef): Promise<void> {
   // The same shape EXPLAIN CREATE SINK prints (engine/plan/pipeline.ts).
   const spec: SinkSpec = { columns, ...sinkShape(def.plan, relationKeys(engine), def.emitOnWindowClose) }
   const writer = factory.create(spec, resolveSecrets(engine, options), engine.connectorContext(def.name))
-  const physical = lowerStream(
-    {
-      plan: def.plan,
-      compile: def.compile,
-      watermarkOverride: undefined,
-      emitOnWindowClose: false,
-      fuseWindows: engine.fuseWindows(),
-    },
-    operatorContext(engine, def.name),
-  )
-  const output = new SinkOutput(writer)
+  const lowering = {
+    plan: def.plan,
+    compile: def.compile,
+    watermarkOverride: undefined,
+    emitOnWindowClose: false,
+    fuseWindows: engine.fuseWindows(),
+  }
   const id = engine.allocateId()
+  // `AS SELECT` over sources: split into shards when the plan allows (engine/shard/sharded-view.ts).
+  const sharded = await shardedView(engine, { ...lowering, name: def.name, sql: def.sql, dependsOn: def.dependsOn }, id)
+  const physical = sharded?.physical ?? lowerStream(lowering, operatorContext(engine, def.name))
+  const output = new SinkOutput(writer)
   let obj: SinkObject | undefined = undefined
   const dataflow = new Dataflow(
     { op: output, inputs: [physical], types: physical.types },
@@ -123,7 +124,9 @@ export async function createSink(engine: Engine, def: SinkDef): Promise<void> {
   await engine.register(obj)
   if (restoring) engine.checkpoints.drain(obj)
   try {
-    await startSources(engine, def.dependsOn)
+    const sink = obj
+    await sharded?.start((message) => (sink.lastError = `dataflow failed: ${message}`))
+    await startSources(engine, sharded === undefined ? def.dependsOn : [])
   } catch (e) {
     // All or nothing: a sink whose input cannot be read is not left behind.
     await removeObject(engine, obj)

@@ -18,6 +18,7 @@ import { compileContext, isQueryStatement, planStatement, planningContext } from
 import { parseStatementTimeout } from './interrupt.ts'
 import { formatBytes, parseMemorySetting } from '../batch/budget.ts'
 import { createMaterializedView, createSource, createTable, dropObject, operatorContext } from './ddl.ts'
+import { explainSharding } from '../shard/sharded-view.ts'
 import { executeDelete, executeInsert, executeUpdate } from './dml.ts'
 import { alterSourceAddColumn } from './alter.ts'
 import { createSink, relationKeys } from './sink.ts'
@@ -352,7 +353,18 @@ async function explain(session: EngineSession, stmt: Statement, stage: ExplainSt
       'EXPLAIN works on SELECT, CREATE MATERIALIZED VIEW, CREATE SINK and SUBSCRIBE',
     )
   const planned = await planStatement(session, stmt)
-  return result(explainPlanned(planned, stage, { keys: relationKeys(engine), ops: operatorContext(engine, 'explain') }))
+  const sharding =
+    stmt.kind === 'create_materialized_view'
+      ? explainSharding(engine, {
+          ...streamLowering(planned),
+          name: stmt.name,
+          sql: stmt.text,
+          fuseWindows: engine.fuseWindows(),
+        })
+      : undefined
+  return result(
+    explainPlanned(planned, stage, { keys: relationKeys(engine), ops: operatorContext(engine, 'explain'), sharding }),
+  )
 }
 
 function columnSchema(name: string, t: TypeName): ColumnSchema {

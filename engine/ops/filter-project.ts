@@ -59,6 +59,12 @@ export class FilterProject implements Operator {
     return this.projections === undefined ? column : this.projections[column]?.input
   }
 
+  carries(_input: number, column: number): number | undefined {
+    if (this.projections === undefined) return column
+    const at = this.projections.findIndex((p) => p.input === column)
+    return at < 0 ? undefined : at
+  }
+
   onChunk(chunk: Chunk, _input: number, out: Emitter): void {
     let rows = chunk
     if (this.predicate !== undefined) {

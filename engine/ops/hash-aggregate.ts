@@ -258,6 +258,11 @@ export class HashAggregate implements Operator, StateBackedOutput {
     return this.table?.totalRows() ?? this.groups.size
   }
 
+  /** Group keys are the first input and output columns alike. */
+  carries(_input: number, column: number): number | undefined {
+    return column < this.spec.keyTypes.length ? column : undefined
+  }
+
   explain(): string {
     const keys = this.spec.keyTypes.map((_t, i) => `#${i}`).join(', ')
     const emit = this.spec.emitOnWindowClose ? ' emit=on_window_close' : ''

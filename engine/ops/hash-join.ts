@@ -517,6 +517,13 @@ export class HashJoin implements Operator {
     return n
   }
 
+  /** A side's columns are carried where every row it contributes to has them (inner, or its outer side). */
+  carries(input: number, column: number): number | undefined {
+    const t = this.spec.type
+    if (input === 0) return t === 'inner' || t === 'left' ? column : undefined
+    return t === 'inner' || t === 'right' ? this.spec.leftTypes.length + column : undefined
+  }
+
   explain(): string {
     return this.spec.ttlMs === undefined || this.spec.interval !== undefined
       ? this.spec.detail

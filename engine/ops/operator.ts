@@ -171,6 +171,12 @@ export interface Operator {
   onRetired?(handler: (rows: Chunk) => void): void
   /** EXPLAIN detail, e.g. `keys=[0, 1] aggs=[count(*)]`. */
   explain?(): string
+  /**
+   * The output column that holds column `column` of input `input` unchanged in every output row
+   * that input contributes to, if any: rows split by those input columns stay split by the
+   * output column (a sharded view needs no exchange before an operator keyed by it).
+   */
+  carries?(input: number, column: number): number | undefined
 }
 
 /**

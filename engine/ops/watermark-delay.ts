@@ -13,6 +13,10 @@ export class WatermarkDelay implements Operator {
   /** `delays`: input column → delay in µs; undefined forwards every watermark (a view over a view inherits). */
   constructor(private readonly delays: ReadonlyMap<number, number> | undefined) {}
 
+  carries(_input: number, column: number): number {
+    return column
+  }
+
   onChunk(chunk: Chunk, _input: number, out: Emitter): void {
     out.chunk(chunk)
   }

@@ -71,6 +71,12 @@ export class WindowAggregate extends HashAggregate {
   private panes: number[] = []
   private signs: number[] = []
 
+  /** A group key read from an input column (not a window bound) is that output column. */
+  override carries(_input: number, column: number): number | undefined {
+    const at = this.input.columns.indexOf(column)
+    return at >= 0 && at < this.aggSpec.keyTypes.length ? at : undefined
+  }
+
   constructor(
     private readonly aggSpec: HashAggregateSpec,
     private readonly ctx: OperatorContext,

@@ -118,6 +118,12 @@ export type LogicalPlan =
       readonly calls: readonly AggregateCallPlan[]
       /** Index among the keys of window_end (else window_start), when grouping by a window. */
       readonly windowKey: number | undefined
+      /**
+       * 'partial': the first phase of a two-phase window aggregate (rules/two-phase.ts) — it runs
+       * on each shard's own rows, without an exchange, and a final aggregate above it merges the
+       * shards' partial results by window. Absent: an ordinary aggregate.
+       */
+      readonly phase?: 'partial'
       readonly columns: readonly PlanColumn[]
     }
   | {

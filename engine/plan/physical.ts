@@ -5,7 +5,7 @@
  */
 import type { CompileContext } from '../expr/compile.ts'
 import type { OperatorContext } from '../ops/operator.ts'
-import type { PhysicalNode } from '../runtime/dataflow.ts'
+import type { PhysicalNode, RelationInput } from '../runtime/dataflow.ts'
 import type { LogicalPlan } from './logical.ts'
 import { isAppendOnly } from './logical.ts'
 import type { ProjectionSpec } from '../ops/filter-project.ts'
@@ -41,6 +41,36 @@ export interface LowerOptions {
    * whose state is keyed by the operators' positions (engine/runtime/checkpoint.ts).
    */
   readonly fuseWindows?: boolean
+  /**
+   * Sharded views (engine/shard/): puts a keyed exchange on an input of a stateful operator,
+   * given the input's key columns: the operator then sees only the rows of its shard's keys.
+   * Undefined: one shard, no exchanges.
+   */
+  readonly exchange?: Exchange
+}
+
+/**
+ * See LowerOptions.exchange: the input node as the keyed operator reads it after the exchange.
+ * `grouping`: the operator needs only each key's rows together (a GROUP BY: rows split by some
+ * of the keys will do); else the split must be by exactly these keys (the two sides of a join or
+ * a set operation must agree).
+ */
+export type Exchange = (input: PhysicalNode, keys: readonly number[], grouping: boolean) => PhysicalNode | RelationInput
+
+/** An input lowered, behind an exchange on `keys` when the lowering is sharded. */
+function keyed(
+  plan: LogicalPlan,
+  keys: readonly number[],
+  options: LowerOptions,
+  grouping = true,
+): PhysicalNode | RelationInput {
+  const node = lower(plan, options)
+  return options.exchange === undefined ? node : options.exchange(node, keys, grouping)
+}
+
+/** 0, 1, ..., n - 1. */
+function firstColumns(n: number): number[] {
+  return Array.from({ length: n }, (_v, i) => i)
 }
 
 export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
@@ -148,7 +178,11 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
         },
         options.ops,
       )
-      return { op, inputs: [lower(plan.left, options), lower(plan.right, options)], types }
+      return {
+        op,
+        inputs: [keyed(plan.left, plan.leftKeys, options, false), keyed(plan.right, plan.rightKeys, options, false)],
+        types,
+      }
     }
     case 'session_aggregate':
       return {
@@ -165,7 +199,7 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
           })),
           emitOnWindowClose: options.emitOnWindowClose,
         }),
-        inputs: [lower(plan.input, options)],
+        inputs: [keyed(plan.input, firstColumns(plan.partitionCount), options)],
         types,
       }
     case 'rank':
@@ -178,7 +212,7 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
           appendOnly: isAppendOnly(plan.input),
           ttlMs: options.ttlMs,
         }),
-        inputs: [lower(plan.input, options)],
+        inputs: [keyed(plan.input, plan.partition, options)],
         types,
       }
     case 'union':
@@ -186,7 +220,10 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
     case 'set_op':
       return {
         op: new SetOp(plan.op, !plan.all, types),
-        inputs: [lower(plan.left, options), lower(plan.right, options)],
+        inputs: [
+          keyed(plan.left, firstColumns(types.length), options, false),
+          keyed(plan.right, firstColumns(types.length), options, false),
+        ],
         types,
       }
     case 'aggregate': {
@@ -204,20 +241,56 @@ export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
               : () => c.spec.create(),
         })),
         windowKey: plan.windowKey,
-        emitOnWindowClose: options.emitOnWindowClose && plan.windowKey !== undefined,
+        // A partial emits changes: closing a window, an aggregate forwards the watermark before
+        // the window's final rows, which the final aggregate above would then read as late.
+        emitOnWindowClose: options.emitOnWindowClose && plan.windowKey !== undefined && plan.phase === undefined,
         ttlMs: options.ttlMs,
       }
       // Grouping by a TUMBLE or HOP window: the rows are assigned to their windows inside the
       // aggregate (ops/window-aggregate.ts) instead of copied once per window before it.
-      const fused = plan.windowKey === undefined || options.fuseWindows === false ? undefined : fusedWindow(plan.input)
+      const found = plan.windowKey === undefined || options.fuseWindows === false ? undefined : fusedWindow(plan.input)
+      // A partial aggregate (rules/two-phase.ts) reads its own shard's rows: no exchange.
+      const partial = plan.phase === 'partial'
+      const input = (source: LogicalPlan, keys: readonly number[]): PhysicalNode | RelationInput =>
+        partial ? lower(source, options) : keyed(source, keys, options)
+      // Sharded, the rows cross an exchange first: only the columns the aggregate reads.
+      const fused = found === undefined || options.exchange === undefined || partial ? found : narrowed(found)
       if (fused !== undefined)
         return {
           op: new WindowAggregate(spec, options.ops, fused.input),
-          inputs: [lower(fused.source, options)],
+          // Keyed by the group keys but the window: all windows of a key on one shard.
+          inputs: [
+            input(
+              fused.source,
+              fused.input.columns.slice(0, plan.keyCount).filter((c) => c >= 0),
+            ),
+          ],
           types,
         }
-      return { op: new HashAggregate(spec), inputs: [lower(plan.input, options)], types }
+      return { op: new HashAggregate(spec), inputs: [input(plan.input, firstColumns(plan.keyCount))], types }
     }
+  }
+}
+
+/** A fused window's input cut down to the columns it reads (keys, time), as a projection. */
+function narrowed(f: { source: LogicalPlan; input: WindowInput }): { source: LogicalPlan; input: WindowInput } {
+  const { window, columns } = f.input
+  const used = [...new Set([...columns.filter((c) => c >= 0), window.timeColumn])].sort((a, b) => a - b)
+  if (used.length === f.source.columns.length) return f
+  const at = (c: number): number => used.indexOf(c)
+  const source: LogicalPlan = {
+    kind: 'project',
+    input: f.source,
+    exprs: used.map((c) => ({ kind: 'column', index: c, type: f.source.columns[c].type })),
+    columns: used.map((c) => f.source.columns[c]),
+  }
+  return {
+    source,
+    input: {
+      window: { ...window, timeColumn: at(window.timeColumn) },
+      columns: columns.map((c) => (c >= 0 ? at(c) : c)),
+      inputTypes: source.columns.map((c) => c.type),
+    },
   }
 }
 

@@ -27,7 +27,7 @@ import type { SubqueryRunner } from './subquery.ts'
 import { Binder } from './binder.ts'
 import { inputsOf, isAppendOnly, isWindowed } from './logical.ts'
 import { optimize } from './optimize.ts'
-import { lower } from './physical.ts'
+import { lower, type Exchange } from './physical.ts'
 import { describeProperties, streamKey } from './properties.ts'
 import { columnTypes, explainLogical, explainPhysical } from './explain.ts'
 import { explainCursor, toCursor } from '../batch/lower-batch.ts'
@@ -144,7 +144,7 @@ export function streamLowering(planned: PlannedQuery): StreamLowering {
 }
 
 /** The operator graph of a dataflow, below the target's output operator. */
-export function lowerStream(p: StreamLowering, ops: OperatorContext): PhysicalNode {
+export function lowerStream(p: StreamLowering, ops: OperatorContext, exchange?: Exchange): PhysicalNode {
   return lower(p.plan, {
     compile: p.compile,
     ops,
@@ -152,6 +152,7 @@ export function lowerStream(p: StreamLowering, ops: OperatorContext): PhysicalNo
     emitOnWindowClose: p.emitOnWindowClose,
     ttlMs: p.ttlMs,
     fuseWindows: p.fuseWindows,
+    exchange,
   })
 }
 
@@ -190,6 +191,13 @@ export function outputOperators(planned: PlannedQuery, keys: RelationKey): strin
 export interface ExplainEnv {
   readonly keys: RelationKey
   readonly ops: OperatorContext
+  /** A new view's sharding (engine/shard/sharded-view.ts): a line saying it, and its exchanges. */
+  readonly sharding?: {
+    readonly line: string
+    readonly exchange: Exchange | undefined
+    /** The shards' rewrite of the plan (two-phase window aggregates). */
+    readonly rewrite?: (plan: LogicalPlan) => LogicalPlan
+  }
 }
 
 /**
@@ -211,7 +219,18 @@ export function explainPlanned(planned: PlannedQuery, stage: ExplainStage, env: 
   if (stage === 'stream' || stage === 'all')
     lines.push('Stream plan:', ...explainLogical(stream.plan, (p) => describeProperties(p, env.keys)))
   if (stage === 'physical' || stage === 'all') {
-    lines.push('Operator graph:', ...explainPhysical(lowerStream(stream, env.ops), outputOperators(planned, env.keys)))
+    if (env.sharding !== undefined) lines.push(env.sharding.line)
+    lines.push(
+      'Operator graph:',
+      ...explainPhysical(
+        lowerStream(
+          env.sharding?.rewrite === undefined ? stream : { ...stream, plan: env.sharding.rewrite(stream.plan) },
+          env.ops,
+          env.sharding?.exchange,
+        ),
+        outputOperators(planned, env.keys),
+      ),
+    )
     if (select) {
       const cursor = lowerBatch(planned.plan, { compile: planned.compile, ops: env.ops, budget: undefined })
       lines.push('Batch plan:', ...explainCursor(cursor))

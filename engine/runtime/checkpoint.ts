@@ -74,6 +74,15 @@ export function operatorPrefix(objectId: number, opIndex: number): Uint8Array {
   return encodeKey([STATE, BigInt(objectId), BigInt(opIndex)], [I8, I8, I8])
 }
 
+/**
+ * A sharded view's shard state (engine/shard/): operator `opIndex` of shard `shard`, or with
+ * `opIndex` −1 the shard's reader positions. Apart from the view's own operators' keys (a
+ * negative third component), inside its range (DROP removes it with the rest).
+ */
+export function shardOperatorPrefix(objectId: number, shard: number, opIndex: number): Uint8Array {
+  return encodeKey([STATE, BigInt(objectId), BigInt(-1 - shard), BigInt(opIndex)], [I8, I8, I8, I8])
+}
+
 function sinkLogKey(sinkId: number, epoch: number): Uint8Array {
   return encodeKey([SINK_LOG, BigInt(sinkId), BigInt(epoch)], [I8, I8, I8])
 }
@@ -260,6 +269,9 @@ export class CheckpointCoordinator {
     const startedAt = Date.now()
     const epoch = Math.max(this.epoch, this.attempted) + 1
     this.attempted = epoch
+    // Sharded views first: their shards stop and drain (every row read before reaches the view),
+    // hand over their state, and wait; nothing moves in them until resume() below.
+    const sharded = await this.engine.shardHosts.barrier(epoch)
     // Everything up to the store write is synchronous: the graph does not move meanwhile.
     const carried = this.carried
     this.carried = undefined
@@ -313,6 +325,9 @@ export class CheckpointCoordinator {
     }
     // A carried batch may hold state of a view or sink dropped since: its DROP's deletes came first.
     for (const id of carried?.dataflows ?? []) if (!live.has(id)) for (const w of dropStateWrites(id)) writes.push(w)
+    for (const w of sharded.writes) if (live.has(w.objectId)) writes.push(w.write)
+    size += sharded.bytes
+    this.engine.shardHosts.resume()
     for (const w of this.engine.deadLetters.checkpointWrites()) writes.push(w)
     // Letters bound for a dead-letter table or topic: logged here, committed once n is durable.
     this.engine.deadLetterOutlets.preCommit(epoch, writes)
@@ -393,6 +408,7 @@ export class CheckpointCoordinator {
     if (record.status === 'completed') {
       // Operators with state tables may now evict what this checkpoint made durable.
       for (const op of new Set(included)) op.checkpointed?.()
+      this.engine.shardHosts.durable()
       this.engine.stateDisk.checkpointed(writes) // measure and compact state in the background
       this.engine.deadLetterOutlets.durable()
       // In epoch order: a carried failed epoch's output before this one's.
@@ -412,6 +428,7 @@ export class CheckpointCoordinator {
    */
   private stall(epoch: number, message: string): void {
     for (const src of this.engine.sources()) src.driver.paused = true
+    this.engine.shardHosts.pause(true)
     if (this.stalled !== undefined) {
       this.engine.log('debug', 'checkpoint failed again: disk still full', { epoch, error: message })
       return
@@ -442,6 +459,7 @@ export class CheckpointCoordinator {
       for (const name of upstreamSources(this.engine, sink.dependsOn)) held.add(name)
     }
     for (const src of this.engine.sources()) src.driver.paused = held.has(src.name)
+    this.engine.shardHosts.pause(false)
   }
 
   private remember(record: CheckpointRecord): void {
@@ -635,6 +653,14 @@ export class Recovery {
       }
       if (op.restoresInBatches !== true) op.restore(entries)
     }
+  }
+
+  /** Every entry under `prefix`, keys without it (a shard's state, read for its worker). */
+  async entriesUnder(prefix: Uint8Array): Promise<StateEntry[]> {
+    const entries: StateEntry[] = []
+    for await (const batch of this.store.scanBatches(prefix, {}))
+      for (const [key, value] of batch) entries.push([key.subarray(prefix.length), value])
+    return entries
   }
 
   marks(objectId: number): readonly (readonly [number, number])[] {

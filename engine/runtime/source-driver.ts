@@ -24,6 +24,11 @@ export interface SourceDriverOptions {
    * letters join the checkpoint epoch whose position covers their records.
    */
   afterPush?(): void
+  /**
+   * Awaited before each poll when it returns a promise (a sharded view's reader waits while its
+   * exchanges have too much in flight: shard/exchange.ts).
+   */
+  beforePoll?(): Promise<void> | undefined
 }
 
 export class SourceDriver {
@@ -51,6 +56,8 @@ export class SourceDriver {
   waiting = false
   /** Paused by backpressure (sinks behind on commits): no polls until resumed. */
   paused = false
+  /** Set from before a poll until its rows are pushed (quiesce waits for it). */
+  private polling: Promise<void> | undefined
 
   constructor(
     readonly reader: SourceReader,
@@ -118,56 +125,80 @@ export class SourceDriver {
     return true
   }
 
+  /**
+   * Pauses polling and resolves once the poll under way (if any) has pushed its rows: from then
+   * on `position` covers everything the views were given (a sharded view's barrier).
+   */
+  async quiesce(): Promise<void> {
+    this.paused = true
+    await this.polling
+  }
+
   private async run(): Promise<void> {
-    let backoff = 100
     while (!this.stopped) {
+      const wait = this.options.beforePoll?.()
+      if (wait !== undefined) await wait
       if (this.paused) {
         await sleep(this.options.idleMs)
         continue
       }
-      let chunk
+      let done!: () => void
+      this.polling = new Promise((resolve) => (done = resolve))
       try {
-        chunk = await this.reader.poll(this.options.maxRows)
-        this.lastError = undefined
-        backoff = 100
-      } catch (e) {
-        this.lastError = e instanceof Error ? e.message : String(e)
-        this.options.onError(e)
-        await sleep(backoff)
-        backoff = Math.min(backoff * 2, 5000)
-        continue
-      }
-      // Set before anything can interleave: FLUSH must not see the reader's new position
-      // before the rows (and dead letters) of this poll are applied.
-      this.inFlight = true
-      const empty = chunk === undefined || chunk.length === 0
-      try {
-        if (chunk !== undefined && !empty) this.stream.push(chunk)
-        if (this.reader.watermarks !== undefined) {
-          for (const w of this.reader.watermarks()) this.stream.pushWatermark(w)
-        } else if (chunk !== undefined && !empty) {
-          this.stream.pushBatchWatermarks(chunk, this.options.timeColumns)
-        }
-        if (chunk !== undefined && !empty) this.options.onBatch(chunk.length)
-        this.takePosition()
-        this.options.afterPush?.()
-        if (this.options.afterPoll !== undefined) {
-          try {
-            await this.options.afterPoll()
-          } catch (e) {
-            this.options.onError(e)
-          }
-        }
+        await this.pollOnce()
       } finally {
-        this.inFlight = false
+        this.polling = undefined
+        done()
       }
-      if (empty) {
-        await sleep(this.options.idleMs)
-        continue
-      }
-      // Let statements and other sources run between batches.
-      await new Promise<void>((resolve) => setImmediate(resolve))
     }
+  }
+
+  private backoff = 100
+
+  /** One poll and push; waits after an empty poll or an error. */
+  private async pollOnce(): Promise<void> {
+    let chunk
+    try {
+      chunk = await this.reader.poll(this.options.maxRows)
+      this.lastError = undefined
+      this.backoff = 100
+    } catch (e) {
+      this.lastError = e instanceof Error ? e.message : String(e)
+      this.options.onError(e)
+      await sleep(this.backoff)
+      this.backoff = Math.min(this.backoff * 2, 5000)
+      return
+    }
+    // Set before anything can interleave: FLUSH must not see the reader's new position
+    // before the rows (and dead letters) of this poll are applied.
+    this.inFlight = true
+    const empty = chunk === undefined || chunk.length === 0
+    try {
+      if (chunk !== undefined && !empty) this.stream.push(chunk)
+      if (this.reader.watermarks !== undefined) {
+        for (const w of this.reader.watermarks()) this.stream.pushWatermark(w)
+      } else if (chunk !== undefined && !empty) {
+        this.stream.pushBatchWatermarks(chunk, this.options.timeColumns)
+      }
+      if (chunk !== undefined && !empty) this.options.onBatch(chunk.length)
+      this.takePosition()
+      this.options.afterPush?.()
+      if (this.options.afterPoll !== undefined) {
+        try {
+          await this.options.afterPoll()
+        } catch (e) {
+          this.options.onError(e)
+        }
+      }
+    } finally {
+      this.inFlight = false
+    }
+    if (empty) {
+      await sleep(this.options.idleMs)
+      return
+    }
+    // Let statements and other sources run between batches.
+    await new Promise<void>((resolve) => setImmediate(resolve))
   }
 }
 

@@ -1,0 +1,288 @@
+/**
+ * The main thread's side of a sharded materialized view (docs/design/shards.md): its shard
+ * workers, the channels between them, and the gather of their output into the view.
+ *
+ * Each shard's output arrives here as encoded chunks and is applied to the view's rows (kept on
+ * this thread, so pull queries, indexes, subscriptions and sinks read the view as any other);
+ * the view's watermark is the minimum over the shards'. A checkpoint asks every shard for a
+ * barrier (shard.ts): once all are aligned, all their output before it has been applied here,
+ * and the view's state on this thread and in the shards describe the same point of the input.
+ */
+import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import type { Chunk, Watermark } from '../chunk.ts'
+import type { DataType } from '../types/datatype.ts'
+import type { FromShard, ReaderStatus, ShardInit, ShardRestore, ShardWrite, ToShard } from './protocol.ts'
+import { SluiceError, SqlState } from '../errors.ts'
+import { ACK_EVERY } from './exchange.ts'
+import { decodeChunk } from './wire.ts'
+
+/** What the main thread does with a shard's reports besides its rows. */
+export interface ShardEvents {
+  chunk(chunk: Chunk): void
+  watermark(w: Watermark): void
+  /** A shard failed: the view stops updating (as a failed dataflow does). */
+  failed(message: string, stack: string | undefined): void
+  /** Dead letters, counters, logs and source metrics. */
+  report(m: FromShard): void
+}
+
+/** One shard's answer to a barrier. */
+export interface Aligned {
+  readonly writes: readonly ShardWrite[]
+  readonly operators: number
+  readonly offsets: ShardRestore['offsets']
+  readonly clocks: ShardRestore['clocks']
+}
+
+type Base = Omit<ShardInit, 'shard' | 'peers' | 'restore'>
+
+let entry: Promise<string> | undefined
+
+/**
+ * The shard thread's entry module: the compiled one when this runs from dist/, or when dist/ is
+ * current (scripts/dist-status.mjs) while this runs from the sources (tests, benchmarks): a
+ * thread compiling the engine's TypeScript costs most of a CPU-second at every start.
+ */
+function workerEntry(): Promise<string> {
+  entry ??= (async () => {
+    if (import.meta.url.endsWith('.js')) return new URL('./worker.js', import.meta.url).href
+    const sources = new URL('./worker.ts', import.meta.url).href
+    if (process.env.SLUICE_FROM_SOURCES === '1') return sources
+    const root = fileURLToPath(new URL('../../', import.meta.url))
+    try {
+      const status = (await import(pathToFileURL(`${root}scripts/dist-status.mjs`).href)) as {
+        distIsCurrent(root: string): boolean
+      }
+      return status.distIsCurrent(root) ? pathToFileURL(`${root}dist/engine/shard/worker.js`).href : sources
+    } catch {
+      return sources
+    }
+  })()
+  return entry
+}
+
+export class ShardHost {
+  private readonly workers: Worker[] = []
+  private readonly unacked: Int32Array
+  /** Per watermark column: each shard's latest value. */
+  private readonly marks = new Map<number, Float64Array>()
+  private aligned: (Aligned | undefined)[] = []
+  private alignWait: { resolve: (a: Aligned[]) => void; reject: (e: unknown) => void } | undefined
+  private readonly flushes = new Map<number, { left: number; ok: boolean; resolve: (ok: boolean) => void }>()
+  private nextFlush = 1
+  private stopping: Promise<void> | undefined
+  failure: string | undefined
+  /** Each shard's readers as it last reported them. */
+  private readonly readerStatus: (readonly ReaderStatus[])[] = []
+
+  private constructor(
+    readonly shards: number,
+    private readonly types: readonly DataType[],
+    private readonly events: ShardEvents,
+  ) {
+    this.unacked = new Int32Array(shards)
+  }
+
+  /** Starts the shards and resolves once every one has planned the view and opened its readers. */
+  static async start(
+    base: Base,
+    restores: readonly (ShardRestore | undefined)[],
+    types: readonly DataType[],
+    events: ShardEvents,
+  ): Promise<ShardHost> {
+    const host = new ShardHost(base.shards, types, events)
+    const peers: (MessagePort | undefined)[][] = Array.from({ length: base.shards }, () =>
+      new Array<MessagePort | undefined>(base.shards).fill(undefined),
+    )
+    for (let a = 0; a < base.shards; a++)
+      for (let b = a + 1; b < base.shards; b++) {
+        const { port1, port2 } = new MessageChannel()
+        peers[a][b] = port1
+        peers[b][a] = port2
+      }
+    const ready: Promise<void>[] = []
+    for (let s = 0; s < base.shards; s++) {
+      const init: ShardInit = { ...base, shard: s, peers: peers[s], restore: restores[s] }
+      const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), {
+        workerData: {
+          ...init,
+          entry: await workerEntry(),
+        },
+        transferList: peers[s].filter((p): p is MessagePort => p !== undefined),
+      })
+      host.workers.push(worker)
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          // A shard may send output before `ready`: its readers start as it finishes.
+          const first = (m: FromShard): void => {
+            if (m.t === 'ready') resolve()
+            else if (m.t === 'failed')
+              reject(
+                new SluiceError(SqlState.internal_error, `shard ${s} of ${base.view} could not start: ${m.message}`),
+              )
+            else return
+            worker.off('message', first)
+          }
+          worker.on('message', first)
+          worker.once('error', reject)
+        }),
+      )
+      worker.on('message', (m: FromShard) => host.receive(s, m))
+      worker.on('error', (e) => host.fail(`shard ${s} failed: ${e.message}`, e.stack))
+      worker.on('exit', (code) => {
+        if (host.stopping === undefined) host.fail(`shard ${s} exited (code ${code})`, undefined)
+      })
+    }
+    try {
+      await Promise.all(ready)
+    } catch (e) {
+      await host.stop()
+      throw e
+    }
+    return host
+  }
+
+  private send(s: number, m: ToShard): void {
+    this.workers[s].postMessage(m)
+  }
+
+  private receive(s: number, m: FromShard): void {
+    switch (m.t) {
+      case 'ready':
+        return
+      case 'chunk':
+        if (++this.unacked[s] >= ACK_EVERY) {
+          this.send(s, { t: 'ack', n: this.unacked[s] })
+          this.unacked[s] = 0
+        }
+        if (this.failure === undefined) this.events.chunk(decodeChunk(m.bytes, this.types))
+        return
+      case 'watermark':
+        this.watermark(s, m.column, m.value)
+        return
+      case 'aligned':
+        this.aligned[s] = { writes: m.writes, operators: m.operators, offsets: m.offsets, clocks: m.clocks }
+        if (this.alignWait !== undefined && this.aligned.filter((a) => a !== undefined).length === this.shards) {
+          const wait = this.alignWait
+          this.alignWait = undefined
+          wait.resolve(this.aligned as Aligned[])
+        }
+        return
+      case 'caught_up': {
+        const f = this.flushes.get(m.id)
+        if (f === undefined) return
+        f.ok &&= m.ok
+        if (--f.left === 0) {
+          this.flushes.delete(m.id)
+          f.resolve(f.ok)
+        }
+        return
+      }
+      case 'failed':
+        this.fail(`shard ${s}: ${m.message}`, m.stack)
+        return
+      case 'readers':
+        this.readerStatus[s] = m.readers
+        return
+      default:
+        this.events.report(m)
+    }
+  }
+
+  private watermark(s: number, column: number, value: number): void {
+    let marks = this.marks.get(column)
+    if (marks === undefined) {
+      marks = new Float64Array(this.shards).fill(-Infinity)
+      this.marks.set(column, marks)
+    }
+    if (value <= marks[s]) return
+    marks[s] = value
+    let min = Infinity
+    for (let i = 0; i < marks.length; i++) if (marks[i] < min) min = marks[i]
+    if (min !== -Infinity && min !== Infinity) this.events.watermark({ kind: 'watermark', column, value: min })
+  }
+
+  private fail(message: string, stack: string | undefined): void {
+    if (this.failure !== undefined || this.stopping !== undefined) return
+    this.failure = message
+    this.alignWait?.reject(new SluiceError(SqlState.internal_error, message))
+    this.alignWait = undefined
+    for (const f of this.flushes.values()) f.resolve(false)
+    this.flushes.clear()
+    this.events.failed(message, stack)
+  }
+
+  /**
+   * Stops every shard's readers, drains the exchanges and (with `snapshot`) collects each
+   * shard's state; the shards wait for resume(). Rejects when a shard has failed.
+   */
+  barrier(epoch: number, snapshot: boolean): Promise<Aligned[]> {
+    if (this.failure !== undefined) return Promise.reject(new SluiceError(SqlState.internal_error, this.failure))
+    this.aligned = new Array<Aligned | undefined>(this.shards).fill(undefined)
+    const done = new Promise<Aligned[]>((resolve, reject) => (this.alignWait = { resolve, reject }))
+    for (let s = 0; s < this.shards; s++) this.send(s, { t: 'barrier', epoch, snapshot })
+    return done
+  }
+
+  resume(): void {
+    if (this.failure === undefined) for (let s = 0; s < this.shards; s++) this.send(s, { t: 'resume' })
+  }
+
+  durable(): void {
+    if (this.failure === undefined) for (let s = 0; s < this.shards; s++) this.send(s, { t: 'durable' })
+  }
+
+  /** Every shard's readers (sluice_catalog.sources and .lag). */
+  readers(): ReaderStatus[] {
+    return this.readerStatus.flat()
+  }
+
+  /** Why the view waits for its input (a reader that cannot start yet), if it does. */
+  waiting(): string | undefined {
+    const r = this.readers().find((x) => x.waiting)
+    return r === undefined ? undefined : `source ${r.source}: ${r.error ?? 'not started'}`
+  }
+
+  pause(paused: boolean): void {
+    if (this.failure === undefined) for (let s = 0; s < this.shards; s++) this.send(s, { t: 'pause', paused })
+  }
+
+  tick(now: number): void {
+    if (this.failure === undefined) for (let s = 0; s < this.shards; s++) this.send(s, { t: 'tick', now })
+  }
+
+  /** FLUSH: every shard's readers reached their input's end as of now (false on timeout). */
+  caughtUp(timeoutMs: number): Promise<boolean> {
+    if (this.failure !== undefined) return Promise.resolve(true)
+    const id = this.nextFlush++
+    const done = new Promise<boolean>((resolve) => this.flushes.set(id, { left: this.shards, ok: true, resolve }))
+    for (let s = 0; s < this.shards; s++) this.send(s, { t: 'flush', id, timeoutMs })
+    return done
+  }
+
+  /** Stops the shards (DROP, shutdown): their readers close, then the threads end. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await Promise.all(
+        this.workers.map(async (w, s) => {
+          const stopped = new Promise<void>((resolve) => {
+            w.on('message', (m: FromShard) => {
+              if (m.t === 'stopped') resolve()
+            })
+            w.once('exit', () => resolve())
+            setTimeout(resolve, 5000).unref()
+          })
+          try {
+            this.send(s, { t: 'stop' })
+          } catch {
+            // already gone
+          }
+          await stopped
+          await w.terminate()
+        }),
+      )
+    })()
+    return this.stopping
+  }
+}

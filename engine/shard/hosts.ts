@@ -1,0 +1,202 @@
+/**
+ * Every sharded view of the engine, as the checkpoint coordinator, FLUSH and the clock see them;
+ * and where their shards' state lives in the store (docs/design/shards.md, "State").
+ *
+ * A shard's operator i writes under shardOperatorPrefix(view, shard, i) with the keys the
+ * operator chose, as an unsharded view's operator does under its own prefix; the entry at
+ * operator −1 holds the shard's reader positions and how many operators and shards there are.
+ */
+import type { Recovery } from '../runtime/checkpoint.ts'
+import type { StateWrite } from '../state/store.ts'
+import type { ReaderStatus, ShardEntries, ShardRestore } from './protocol.ts'
+import type { Aligned, ShardHost } from './host.ts'
+import { shardOperatorPrefix } from '../runtime/checkpoint.ts'
+import { prefixEnd } from '../state/store.ts'
+
+/** The entry at operator −1 of each shard. */
+interface ShardMeta {
+  readonly shards: number
+  readonly operators: number
+  readonly offsets: ShardRestore['offsets']
+  readonly clocks: ShardRestore['clocks']
+}
+
+/** One store write of a sharded view's checkpoint. */
+export interface ShardStateWrite {
+  readonly objectId: number
+  readonly write: StateWrite
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length)
+  out.set(a, 0)
+  out.set(b, a.length)
+  return out
+}
+
+/** A shard's barrier answer as store writes under its prefixes. */
+function shardWrites(objectId: number, shard: number, shards: number, a: Aligned, out: ShardStateWrite[]): number {
+  let bytes = 0
+  const meta: ShardMeta = { shards, operators: a.operators, offsets: a.offsets, clocks: a.clocks }
+  const value = new TextEncoder().encode(JSON.stringify(meta))
+  out.push({ objectId, write: { type: 'put', key: shardOperatorPrefix(objectId, shard, -1), value } })
+  bytes += value.length
+  for (const w of a.writes) {
+    const prefix = shardOperatorPrefix(objectId, shard, w.op)
+    if (w.type === 'put') {
+      out.push({ objectId, write: { type: 'put', key: concat(prefix, w.key), value: w.value } })
+      bytes += w.key.length + w.value.length
+    } else if (w.type === 'del') out.push({ objectId, write: { type: 'del', key: concat(prefix, w.key) } })
+    else {
+      const lt = prefixEnd(prefix)
+      if (lt !== undefined) out.push({ objectId, write: { type: 'delRange', gte: prefix, lt } })
+    }
+  }
+  return bytes
+}
+
+/** A sharded view's shards as the checkpoint left them; undefined when it holds none (an unsharded view). */
+export async function loadShardRestores(recovery: Recovery, objectId: number): Promise<ShardRestore[] | undefined> {
+  const first = await recovery.entriesUnder(shardOperatorPrefix(objectId, 0, -1))
+  if (first.length === 0) return undefined
+  const { shards } = JSON.parse(new TextDecoder().decode(first[0][1])) as ShardMeta
+  const restores: ShardRestore[] = []
+  for (let s = 0; s < shards; s++) {
+    const [entry] = await recovery.entriesUnder(shardOperatorPrefix(objectId, s, -1))
+    const meta = JSON.parse(new TextDecoder().decode(entry[1])) as ShardMeta
+    const operators: Record<number, ShardEntries> = {}
+    for (let i = 0; i < meta.operators; i++)
+      operators[i] = await recovery.entriesUnder(shardOperatorPrefix(objectId, s, i))
+    restores.push({ offsets: meta.offsets, clocks: meta.clocks, operators })
+  }
+  return restores
+}
+
+export class ShardHosts {
+  private readonly hosts = new Map<number, ShardHost>()
+  /** Barriers run one at a time (a checkpoint's, a FLUSH's). */
+  private lock: Promise<void> = Promise.resolve()
+  /** Releases the lock a checkpoint's barrier() holds until resume(). */
+  private unlock: (() => void) | undefined
+  /** Starts of views restored at startup, run once every view is back (release()). */
+  private deferred: (() => Promise<void>)[] | undefined = undefined
+
+  get size(): number {
+    return this.hosts.size
+  }
+
+  add(objectId: number, host: ShardHost): void {
+    this.hosts.set(objectId, host)
+  }
+
+  get(objectId: number): ShardHost | undefined {
+    return this.hosts.get(objectId)
+  }
+
+  /** Stops a view's shards (DROP) and forgets them. */
+  async remove(objectId: number): Promise<void> {
+    const host = this.hosts.get(objectId)
+    this.hosts.delete(objectId)
+    await host?.stop()
+  }
+
+  /** While the engine restores: starts wait for release(), as the sources' readers do. */
+  hold(): void {
+    this.deferred ??= []
+  }
+
+  /** Runs `start` now, or at release() while held. */
+  async whenReleased(start: () => Promise<void>): Promise<void> {
+    if (this.deferred === undefined) await start()
+    else this.deferred.push(start)
+  }
+
+  async release(): Promise<void> {
+    const starts = this.deferred ?? []
+    this.deferred = undefined
+    for (const start of starts) await start()
+  }
+
+  /** Waits for the barriers before; the returned function releases the lock. */
+  private async acquire(): Promise<() => void> {
+    const previous = this.lock
+    let release!: () => void
+    this.lock = new Promise((resolve) => (release = resolve))
+    await previous
+    return release
+  }
+
+  /**
+   * Checkpoint n: every sharded view's shards stop, drain and hand over their state, as store
+   * writes. They wait until resume(). A view whose shards failed writes nothing (it keeps the
+   * state of its last good checkpoint).
+   */
+  async barrier(epoch: number): Promise<{ writes: ShardStateWrite[]; bytes: number }> {
+    const writes: ShardStateWrite[] = []
+    if (this.hosts.size === 0) return { writes, bytes: 0 }
+    this.unlock = await this.acquire()
+    let bytes = 0
+    await Promise.all(
+      [...this.hosts].map(async ([id, host]) => {
+        let aligned: Aligned[]
+        try {
+          aligned = await host.barrier(epoch, true)
+        } catch {
+          return
+        }
+        aligned.forEach((a, s) => (bytes += shardWrites(id, s, host.shards, a, writes)))
+      }),
+    )
+    return { writes, bytes }
+  }
+
+  resume(): void {
+    for (const host of this.hosts.values()) host.resume()
+    const unlock = this.unlock
+    this.unlock = undefined
+    unlock?.()
+  }
+
+  durable(): void {
+    for (const host of this.hosts.values()) host.durable()
+  }
+
+  /** Sources paused for the whole engine (a full disk) or not. */
+  pause(paused: boolean): void {
+    for (const host of this.hosts.values()) host.pause(paused)
+  }
+
+  /** The shards' readers of source `name`, over every sharded view. */
+  readersOf(name: string): ReaderStatus[] {
+    return [...this.hosts.values()].flatMap((h) => h.readers().filter((r) => r.source === name))
+  }
+
+  tick(now: number): void {
+    for (const host of this.hosts.values()) host.tick(now)
+  }
+
+  /**
+   * FLUSH: every shard's readers reach what their inputs hold now, then a barrier drains the
+   * exchanges, so the views hold every row read. False on timeout.
+   */
+  async flush(timeoutMs: number): Promise<boolean> {
+    if (this.hosts.size === 0) return true
+    const hosts = [...this.hosts.values()]
+    const caught = await Promise.all(hosts.map((h) => h.caughtUp(timeoutMs)))
+    if (caught.some((ok) => !ok)) return false
+    const release = await this.acquire()
+    try {
+      await Promise.all(hosts.map((h) => h.barrier(0, false).catch(() => undefined)))
+    } finally {
+      for (const h of hosts) h.resume()
+      release()
+    }
+    return true
+  }
+
+  async stopAll(): Promise<void> {
+    const hosts = [...this.hosts.values()]
+    this.hosts.clear()
+    await Promise.all(hosts.map((h) => h.stop()))
+  }
+}
