@@ -95,8 +95,18 @@ export class Oracle {
 }
 
 /** Runs `query` in Sluice over the spec's events and compares with the oracle. */
-export async function checkQuery(query: NexmarkQuery, spec: EventSpec, oracle: Oracle): Promise<CheckOutcome> {
-  const db = await Sluice.open({ dataDir: ':memory:', flushTimeoutMs: 3_600_000, sources: [datagenSourceFactory] })
+export async function checkQuery(
+  query: NexmarkQuery,
+  spec: EventSpec,
+  oracle: Oracle,
+  workers = 1,
+): Promise<CheckOutcome> {
+  const db = await Sluice.open({
+    dataDir: ':memory:',
+    flushTimeoutMs: 3_600_000,
+    sources: [datagenSourceFactory],
+    workers,
+  })
   try {
     for (const stmt of sourceStatements('datagen', spec, '', '')) await db.sql(stmt)
     for (const stmt of query.tables ?? []) await db.sql(stmt)

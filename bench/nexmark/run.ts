@@ -48,6 +48,8 @@ interface Options {
   readonly pg: string
   readonly timeoutMs: number
   readonly out: string
+  /** Sluice's --workers: shards per query (the Flink side keeps its parallelism). */
+  readonly workers: number
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -71,6 +73,7 @@ function parseArgs(argv: readonly string[]): Options {
     'pg',
     'timeout',
     'out',
+    'workers',
   ]
   for (const name of args.keys())
     if (!known.includes(name)) throw new Error(`unknown option --${name} (known: ${known.join(', ')})`)
@@ -96,6 +99,7 @@ function parseArgs(argv: readonly string[]): Options {
     pg: args.get('pg') ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     timeoutMs: num('timeout', 1800) * 1000,
     out: resolve(args.get('out') ?? join(HERE, '../results')),
+    workers: Math.max(1, num('workers', 1)),
   }
 }
 
@@ -172,7 +176,7 @@ async function main(): Promise<void> {
     try {
       for (const q of o.queries) {
         if (q.gap !== undefined) continue
-        const outcome = await checkQuery(q, checkSpec, oracle)
+        const outcome = await checkQuery(q, checkSpec, oracle, o.workers)
         outcomes.set(q.name, outcome)
         log(`${q.name}: ${describe(outcome)}`)
         if (flinkClasspath === undefined || outcome.kind !== 'ok' || q.flinkGap !== undefined) continue
@@ -274,7 +278,15 @@ function runEngine(
   if (engine === 'flink' && classpath !== undefined) {
     return measureProcess('java', flinkArgs(classpath, o.brokers, prefix, q.name, q.flink ?? q.sql), o.timeoutMs)
   }
-  const run: SluiceRunSpec = { mode: o.mode, spec: o.spec, brokers: o.brokers, prefix, sql: q.sql, tables: q.tables }
+  const run: SluiceRunSpec = {
+    mode: o.mode,
+    spec: o.spec,
+    brokers: o.brokers,
+    prefix,
+    sql: q.sql,
+    tables: q.tables,
+    workers: o.workers,
+  }
   // The child runs under the same loader (tsx) as this process.
   return measureProcess(
     process.execPath,

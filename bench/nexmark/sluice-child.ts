@@ -19,6 +19,8 @@ export interface SluiceRunSpec {
   readonly sql: string
   /** The query's own tables (NexmarkQuery.tables), created and filled before the timed span. */
   readonly tables?: readonly string[]
+  /** Shards per query (EngineOptions.workers). */
+  readonly workers: number
 }
 
 /**
@@ -26,6 +28,10 @@ export interface SluiceRunSpec {
  * source that failed to start, so the read positions are checked against the end as well.
  */
 async function assertConsumed(db: Sluice, run: SluiceRunSpec): Promise<void> {
+  const [sinks] = await db.sql('SELECT name, last_error FROM sluice_catalog.sinks WHERE last_error IS NOT NULL')
+  for (const [name, error] of sinks.rows ?? []) throw new Error(`sink ${String(name)}: ${String(error)}`)
+  // A sharded sink's shards read the sources themselves (FLUSH waited for them): no shared reader moved.
+  if (db.engine.shardHosts.size > 0) return
   const [sources] = await db.sql('SELECT name, last_error FROM sluice_catalog.sources WHERE last_error IS NOT NULL')
   for (const [name, error] of sources.rows ?? []) throw new Error(`source ${String(name)}: ${String(error)}`)
   const [lag] = await db.sql('SELECT source, topic, "offset", lag FROM sluice_catalog.lag')
@@ -42,7 +48,13 @@ async function main(): Promise<void> {
   const run = JSON.parse(process.argv[2] ?? '') as SluiceRunSpec
   const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
   // No data directory: no checkpoints, as the Flink side runs without them.
-  const db = await Sluice.open({ dataDir: ':memory:', flushTimeoutMs: 3_600_000, sources: SOURCES, sinks: SINKS })
+  const db = await Sluice.open({
+    dataDir: ':memory:',
+    flushTimeoutMs: 3_600_000,
+    sources: SOURCES,
+    sinks: SINKS,
+    workers: run.workers,
+  })
   for (const stmt of run.tables ?? []) await db.sql(stmt)
   console.log('READY')
   if ((await lines.next()).done === true) return
