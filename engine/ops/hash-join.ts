@@ -24,6 +24,7 @@ import { RowMap, type RowEntry } from '../util/row-map.ts'
 import { JOIN_COLD_PREFIX, JOIN_DIR_ENTRY, JoinTable, ROW_ENTRY, rowKey } from './join-table.ts'
 import type { TableBucket, TableRow } from './join-table.ts'
 import { ClosingKeys } from './join-closing.ts'
+import { TimeHeap } from './time-heap.ts'
 
 export type JoinType = 'inner' | 'left' | 'right' | 'full'
 
@@ -107,6 +108,8 @@ export interface HashJoinSpec {
 export class HashJoin implements Operator {
   readonly name = 'HashJoin'
   private readonly sides: [Side, Side]
+  /** Interval joins: each side's stored rows by event time, freed in that order. */
+  private readonly expiry: [TimeHeap<StoredRow>, TimeHeap<StoredRow>] | undefined
   private readonly width: number
 
   /** Watermark per input on its interval time column. */
@@ -161,6 +164,7 @@ export class HashJoin implements Operator {
     this.width = spec.leftTypes.length + spec.rightTypes.length
     this.ttlOn = spec.ttlMs !== undefined && spec.interval === undefined
     this.produced = new RowMap(spec.leftTypes)
+    this.expiry = spec.interval === undefined ? undefined : [new TimeHeap(), new TimeHeap()]
     const at = spec.closing
     if (at !== undefined && spec.lookup !== true && spec.interval === undefined)
       this.closing = new ClosingKeys(at, [spec.leftKeys[at], spec.rightKeys[at]])
@@ -282,6 +286,7 @@ export class HashJoin implements Operator {
     const bucket = entry.value
     if (Array.isArray(bucket)) bucket.push(s)
     else bucket.insert(s.row, bucket.hashKey(s.row), s)
+    this.expires(side, s)
     if (this.table !== undefined) this.table.rows++
   }
 
@@ -442,11 +447,41 @@ export class HashJoin implements Operator {
       this.free(this.sides[1], interval.rightTime, (t) => t - interval.lo < w.value)
   }
 
-  private free(side: Side, timeCol: number, dead: (t: number) => boolean): void {
-    this.evict(side, (s) => {
-      const t = s.row[timeCol]
-      return typeof t === 'number' && dead(t)
-    })
+  private free(side: Side, _timeCol: number, dead: (t: number) => boolean): void {
+    // In time order, from the rows' heap: a watermark step costs what it frees, not a scan.
+    const heap = this.expiry![side.index]
+    while (heap.size > 0 && dead(heap.peek())) {
+      const s = heap.pop()!
+      if (s.count > 0) this.unstore(side, s)
+    }
+  }
+
+  /** Takes a stored row out of its bucket, as if retracted, without output (freed by the watermark). */
+  private unstore(side: Side, s: StoredRow): void {
+    const key = side.keys.map((k) => s.row[k])
+    const entry = side.table.find(key, side.table.hashKey(key))
+    if (entry === undefined) return // its bucket is on disk: the cold tier frees it
+    const bucket = entry.value
+    if (Array.isArray(bucket)) {
+      const at = bucket.indexOf(s)
+      if (at < 0) return
+      bucket.splice(at, 1)
+    } else {
+      const found = bucket.find(s.row, bucket.hashKey(s.row))
+      if (found === undefined || found.value !== s) return
+      bucket.delete(found)
+    }
+    this.forget(s)
+    if (this.table !== undefined) this.table.rows--
+    if (bucketSize(bucket) === 0) this.dropBucket(side, entry)
+  }
+
+  /** Interval joins: a stored row joins its side's heap by its event time (freed in that order). */
+  private expires(side: Side, s: StoredRow): void {
+    const interval = this.spec.interval
+    if (interval === undefined) return
+    const t = s.row[side.index === 0 ? interval.leftTime : interval.rightTime]
+    if (typeof t === 'number') this.expiry![side.index].push(t, s)
   }
 
   /**
@@ -593,6 +628,7 @@ export class HashJoin implements Operator {
       if (op > 0) {
         const s: StoredRow = { row, count: 1, matches, side: side.index, id: this.nextId++, touched: this.clock }
         bucket.push(s)
+        this.expires(side, s)
         this.rowChanges.note(s)
         if (table !== undefined) table.rows++
       } else {
@@ -619,16 +655,16 @@ export class HashJoin implements Operator {
         this.rowChanges.note(stored.value)
       } else {
         if (table !== undefined) table.rows++
-        this.rowChanges.note(
-          bucket.insert(row, rowHash, {
-            row,
-            count: 1,
-            matches,
-            side: side.index,
-            id: this.nextId++,
-            touched: this.clock,
-          }).value,
-        )
+        const s = bucket.insert(row, rowHash, {
+          row,
+          count: 1,
+          matches,
+          side: side.index,
+          id: this.nextId++,
+          touched: this.clock,
+        }).value
+        this.expires(side, s)
+        this.rowChanges.note(s)
       }
       return
     }
