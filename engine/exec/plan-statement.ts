@@ -89,17 +89,7 @@ async function queryAndTarget(
     case 'query':
       return { query: stmt.query, target: { kind: 'select' } }
     case 'create_materialized_view':
-      return {
-        query: stmt.query,
-        target: {
-          kind: 'materialized_view',
-          name: stmt.name,
-          columnNames: stmt.columnNames,
-          emitOnWindowClose: stmt.emit === 'on_window_close',
-          watermarkOverride: stmt.watermark,
-          ttlMs: viewTtl(stmt.options),
-        },
-      }
+      return { query: stmt.query, target: viewTarget(stmt) }
     case 'subscribe':
       if (stmt.query === undefined)
         throw new SluiceError(SqlState.internal_error, 'a SUBSCRIBE to a relation has no query to plan', {
@@ -124,6 +114,18 @@ async function queryAndTarget(
       const connector = (stmt.options.get('connector') ?? '').toLowerCase()
       return { query, target: { kind: 'sink', name: stmt.name, connector, emitOnWindowClose } }
     }
+  }
+}
+
+/** What CREATE MATERIALIZED VIEW plans its query for (also a shard's, engine/shard/shard.ts). */
+export function viewTarget(stmt: Extract<StatementBody, { kind: 'create_materialized_view' }>): Target {
+  return {
+    kind: 'materialized_view',
+    name: stmt.name,
+    columnNames: stmt.columnNames,
+    emitOnWindowClose: stmt.emit === 'on_window_close',
+    watermarkOverride: stmt.watermark,
+    ttlMs: viewTtl(stmt.options),
   }
 }
 

@@ -146,8 +146,13 @@ export class ExchangeEdge {
   /** The senders' minimum per watermark column, handed on with the rows. */
   private readonly pendingMarks = new Map<number, number>()
   private readonly router: KeyRouter
-  /** Per watermark column: each sender's latest value (−∞ until it sent one, +∞ when it has no input). */
+  /** Per watermark column: each sender's latest value (−∞ until it sent one). */
   private readonly marks = new Map<number, Float64Array>()
+  /** Per sender: 1 while it has declared itself idle (declareIdle). */
+  private readonly idle: Uint8Array
+  /** This shard has sent a watermark on this exchange (then it is never idle on it). */
+  private sentWatermark = false
+  private declaredIdle = false
   /** Markers received from senders, over all barriers (a barrier has passed at shards × barriers). */
   markers = 0
   readonly relation: RelationInput
@@ -160,6 +165,7 @@ export class ExchangeEdge {
   ) {
     this.stream = new Stream(`exchange ${id}`)
     this.queues = Array.from({ length: net.shards }, (): Chunk[] => [])
+    this.idle = new Uint8Array(net.shards)
     this.empty = { columns: emptyColumns(types.length), ops: new Int8Array(0), length: 0 }
     this.router = new KeyRouter(keys, types)
     const width = types.length
@@ -185,6 +191,7 @@ export class ExchangeEdge {
         }
       },
       watermark: (w) => {
+        this.sentWatermark = true
         for (let to = 0; to < net.shards; to++) {
           if (to === self) this.watermarkFrom(self, w.column, w.value)
           else net.post(to, { t: 'watermark', edge: this.id, column: w.column, value: w.value })
@@ -242,20 +249,46 @@ export class ExchangeEdge {
     for (const [column, value] of marks) this.stream.pushWatermark({ kind: 'watermark', column, value })
   }
 
+  /**
+   * This shard reads nothing and has sent no watermark here: the other shards leave it out of
+   * the minimum (as a Kafka reader leaves out a partition without records) until it sends one.
+   */
+  declareIdle(): void {
+    if (this.sentWatermark || this.declaredIdle) return
+    this.declaredIdle = true
+    for (let to = 0; to < this.net.shards; to++) {
+      if (to === this.net.shard) this.idleFrom(to)
+      else this.net.post(to, { t: 'idle', edge: this.id })
+    }
+  }
+
+  idleFrom(sender: number): void {
+    this.idle[sender] = 1
+    for (const column of this.marks.keys()) this.advance(column)
+  }
+
   watermarkFrom(sender: number, column: number, value: number): void {
     let marks = this.marks.get(column)
     if (marks === undefined) {
       marks = new Float64Array(this.net.shards).fill(-Infinity)
       this.marks.set(column, marks)
     }
+    this.idle[sender] = 0
     if (value <= marks[sender]) return
     marks[sender] = value
+    this.advance(column)
+  }
+
+  /** The minimum over the senders that are not idle, handed on when it moved. */
+  private advance(column: number): void {
+    const marks = this.marks.get(column)!
     let min = Infinity
-    for (let s = 0; s < marks.length; s++) if (marks[s] < min) min = marks[s]
-    // Every sender idle (+∞): nothing to say yet.
+    for (let s = 0; s < marks.length; s++) if (this.idle[s] === 0 && marks[s] < min) min = marks[s]
+    // A sender without a watermark yet holds it back; with every sender idle, nothing to say.
     if (min === -Infinity || min === Infinity) return
     // The batch rule (docs/sql.md): rows received before the watermark moved are judged before
-    // it; rows after it, after. Every row before it goes on first.
+    // it; rows after it, after. Every row before it goes on first (the stream drops a value
+    // that does not move it, e.g. after a sender came back from idle behind the others).
     this.pendingMarks.set(column, min)
     this.flush()
   }

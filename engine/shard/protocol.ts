@@ -114,6 +114,11 @@ export type FromShard =
 export type PeerMessage =
   | { readonly t: 'chunk'; readonly edge: number; readonly bytes: Uint8Array }
   | { readonly t: 'watermark'; readonly edge: number; readonly column: number; readonly value: number }
+  /**
+   * The sender has nothing to read and has sent no watermark on `edge` (a Kafka split whose
+   * partitions hold no records): left out of the watermark's minimum until it sends one.
+   */
+  | { readonly t: 'idle'; readonly edge: number }
   /** Every row the sender sends on `edge` before the barrier has been sent. */
   | { readonly t: 'marker'; readonly edge: number }
   | { readonly t: 'ack'; readonly n: number }

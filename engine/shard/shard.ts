@@ -31,7 +31,7 @@ import { emptyColumns } from '../chunk.ts'
 import { parseSql } from '../sql/front-door.ts'
 import { lowerStream, planQuery, streamLowering } from '../plan/pipeline.ts'
 import { splitWindowAggregates } from '../plan/rules/two-phase.ts'
-import { viewTtl } from '../exec/plan-statement.ts'
+import { viewTarget } from '../exec/plan-statement.ts'
 import { SluiceError, SqlState } from '../errors.ts'
 import { ExchangeEdge, ShardNet, MAX_IN_FLIGHT } from './exchange.ts'
 import { encodeChunk } from './wire.ts'
@@ -68,18 +68,7 @@ function compiledTwin(module: string): string {
 
 /** The query and target of the statement a shard runs: CREATE MATERIALIZED VIEW or CREATE SINK ... AS. */
 function shardTarget(stmt: Statement | undefined): { readonly query: Query; readonly target: Target } {
-  if (stmt?.kind === 'create_materialized_view')
-    return {
-      query: stmt.query,
-      target: {
-        kind: 'materialized_view',
-        name: stmt.name,
-        columnNames: stmt.columnNames,
-        emitOnWindowClose: stmt.emit === 'on_window_close',
-        watermarkOverride: stmt.watermark,
-        ttlMs: viewTtl(stmt.options),
-      },
-    }
+  if (stmt?.kind === 'create_materialized_view') return { query: stmt.query, target: viewTarget(stmt) }
   if (stmt?.kind === 'create_sink' && stmt.query !== undefined) {
     const connector = (stmt.options.get('connector') ?? '').toLowerCase()
     return { query: stmt.query, target: { kind: 'sink', name: stmt.name, connector, emitOnWindowClose: false } }
@@ -173,6 +162,7 @@ export class Shard {
 
   /** The readers' state for sluice_catalog (sources, lag, a view's `waiting`), when it changed. */
   private postStatus(): void {
+    if (this.readers.length > 0 && this.nothingToRead()) for (const e of this.edges) e.declareIdle()
     const readers = this.readers.map((r) => {
       const reader = r.driver.reader
       const running = r.driver.started
@@ -227,8 +217,19 @@ export class Shard {
   }
 
   private started(r: Reader): void {
-    // A split with nothing to read (more shards than Kafka partitions) holds no watermark back.
-    if (r.driver.reader.lag !== undefined && r.driver.reader.lag().length === 0) this.idle(r)
+    r.driver.waiting = false
+  }
+
+  /**
+   * Whether every reader is open, has read to the end of its split and has seen no event time: a
+   * Kafka split without records (or without partitions). Its exchanges then say so (declareIdle),
+   * so it holds no watermark back; a generator's split is never idle.
+   */
+  private nothingToRead(): boolean {
+    return this.readers.every((r) => {
+      const lag = r.driver.started ? r.driver.reader.lag?.() : undefined
+      return lag !== undefined && r.stream.maxEventTime.size === 0 && lag.every((p) => p.offset >= p.end)
+    })
   }
 
   /** Lowering's exchange hook: the input becomes a stage of its own feeding a new exchange. */
@@ -304,15 +305,6 @@ export class Shard {
       beforePoll: () => this.ready(),
     })
     return { name: src.name, driver, stream }
-  }
-
-  /** A reader with no split of its input: +∞ on its time columns, so it holds no exchange back. */
-  private idle(r: Reader): void {
-    const src = this.init.sources.find((s) => s.name === r.name)
-    src?.columns.forEach((c, i) => {
-      if (c.type.kind === 'timestamp' || c.type.kind === 'timestamptz')
-        r.stream.pushWatermark({ kind: 'watermark', column: i, value: Infinity })
-    })
   }
 
   private catalog(views: ReadonlyMap<string, Query>): BinderCatalog {
@@ -417,6 +409,9 @@ export class Shard {
       case 'watermark':
         this.edges[m.edge].watermarkFrom(from, m.column, m.value)
         return
+      case 'idle':
+        this.edges[m.edge].idleFrom(from)
+        return
       case 'marker':
         this.edges[m.edge].markers++
         if (this.barrier?.readersStopped === true) this.advance()
@@ -485,6 +480,8 @@ export class Shard {
 
   private async caughtUp(id: number, timeoutMs: number): Promise<void> {
     const results = await Promise.all(this.readers.map((r) => r.driver.caughtUp(timeoutMs)))
+    // What FLUSH's caller reads next (sluice_catalog) is as of now, not of the last timer.
+    this.postStatus()
     this.post({ t: 'caught_up', id, ok: results.every((ok) => ok) })
   }
 

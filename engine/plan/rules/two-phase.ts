@@ -14,34 +14,13 @@ import type { BoundExpr } from '../../expr/bound.ts'
 import type { AggregateSpec } from '../../expr/aggregates.ts'
 import type { AggregateCallPlan, LogicalPlan, PlanColumn } from '../logical.ts'
 import { resolveAggregate } from '../../expr/aggregates.ts'
+import { rewriteBottomUp } from './rewrite-projects.ts'
 import { DistinctAcc } from '../../expr/accumulators.ts'
 
 type Aggregate = Extract<LogicalPlan, { kind: 'aggregate' }>
 
 export function splitWindowAggregates(plan: LogicalPlan): LogicalPlan {
-  const walk = (p: LogicalPlan): LogicalPlan => {
-    switch (p.kind) {
-      case 'scan':
-      case 'values':
-        return p
-      case 'aggregate': {
-        const rewritten = { ...p, input: walk(p.input) }
-        return split(rewritten) ?? rewritten
-      }
-      case 'filter':
-      case 'project':
-      case 'window':
-      case 'rank':
-      case 'session_aggregate':
-        return { ...p, input: walk(p.input) }
-      case 'join':
-      case 'set_op':
-        return { ...p, left: walk(p.left), right: walk(p.right) }
-      case 'union':
-        return { ...p, inputs: p.inputs.map(walk) }
-    }
-  }
-  return walk(plan)
+  return rewriteBottomUp(plan, (p) => (p.kind === 'aggregate' ? split(p) : undefined))
 }
 
 /** The partial, final and (when a type changes) casting projection for `agg`; else undefined. */
