@@ -56,6 +56,25 @@ export function minimumWatermarks<P extends PartitionTime>(
   return out
 }
 
+/**
+ * Whether no partition holds the watermark back (each is past the idle timeout or has never
+ * had data, and none has data waiting): the reader then vouches for no event time of its own.
+ * For a sharded view's split (engine/shard/): the other shards need not wait for it.
+ */
+export function allIdle<P extends PartitionTime>(
+  partitions: Iterable<P>,
+  now: number,
+  idleMs: number | undefined,
+  waiting: (p: P) => boolean,
+): boolean {
+  for (const p of partitions) {
+    if (waiting(p)) return false
+    const quiet = idleMs !== undefined && now - p.lastDataAt >= idleMs
+    if (!quiet && p.maxTime.some((v) => v > -Infinity)) return false
+  }
+  return true
+}
+
 /** The partition's clock for a checkpoint: marks by the time column's index, and its quiet time so far. */
 export function clockOf(p: PartitionTime, timeColumns: readonly number[], now: number): PartitionClock {
   const marks: Record<string, number> = {}

@@ -145,6 +145,12 @@ export interface SourceReader {
    * each batch and on idle polls instead of each batch's own maximum.
    */
   watermarks?(): readonly Watermark[]
+  /**
+   * Whether the reader vouches for no event time now: every partition has been silent for the
+   * idle timeout or never had data, and none has data waiting. A sharded view's other shards
+   * then need not wait for this split's watermark (engine/shard/).
+   */
+  idle?(): boolean
   /** Per-partition position and end, for lag reporting. */
   lag?(): readonly PartitionLag[]
   /** ALTER SOURCE ... ADD COLUMN: decode `column` (appended last) from the next record on. */

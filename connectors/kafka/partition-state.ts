@@ -6,7 +6,7 @@
 import type { Watermark } from '../../engine/chunk.ts'
 import type { PartitionClock, PartitionLag, SourceClocks } from '../../engine/connector.ts'
 import type { FetchedBatch } from './fetched.ts'
-import { clockOf, minimumWatermarks, type PartitionTime } from '../partition-time.ts'
+import { allIdle, clockOf, minimumWatermarks, type PartitionTime } from '../partition-time.ts'
 
 /** A fetched batch of one partition, consumed by poll from `index` on. */
 export interface Segment {
@@ -69,6 +69,16 @@ export function partitionWatermarks(
   if (time.length === 0 || partitions.size === 0) return []
   const idleMs = idleTimeoutMicros === undefined ? undefined : idleTimeoutMicros / 1000
   return minimumWatermarks(partitions.values(), time, now, idleMs, (st) => st.queued > 0 || st.next < st.end)
+}
+
+/** Whether no partition holds the watermark back (partition-time.ts allIdle). */
+export function partitionsIdle(
+  partitions: ReadonlyMap<number, PartitionState>,
+  now: number,
+  idleTimeoutMicros: number | undefined,
+): boolean {
+  const idleMs = idleTimeoutMicros === undefined ? undefined : idleTimeoutMicros / 1000
+  return allIdle(partitions.values(), now, idleMs, (st) => st.queued > 0 || st.next < st.end)
 }
 
 /** Whether fetching of partition `st` is held back by the full queue (`held`: the partition held). */

@@ -59,6 +59,7 @@ import {
   isPaused,
   partitionClocks,
   partitionLag,
+  partitionsIdle,
   partitionOffsets,
   partitionWatermarks,
   reachedEnds,
@@ -465,6 +466,10 @@ export class KafkaSourceReader implements SourceReader {
 
   lag(): PartitionLag[] {
     return partitionLag(this.partitions, this.config.topic, this.held)
+  }
+
+  idle(): boolean {
+    return partitionsIdle(this.partitions, this.ctx.now(), this.config.idleTimeoutMicros)
   }
 
   /** ALTER SOURCE: the payload columns must be readable by the format (Avro: the latest registered schema). */

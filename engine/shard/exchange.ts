@@ -150,8 +150,7 @@ export class ExchangeEdge {
   private readonly marks = new Map<number, Float64Array>()
   /** Per sender: 1 while it has declared itself idle (declareIdle). */
   private readonly idle: Uint8Array
-  /** This shard has sent a watermark on this exchange (then it is never idle on it). */
-  private sentWatermark = false
+  /** This shard has said it is idle here and sent no watermark since. */
   private declaredIdle = false
   /** Markers received from senders, over all barriers (a barrier has passed at shards × barriers). */
   markers = 0
@@ -191,7 +190,7 @@ export class ExchangeEdge {
         }
       },
       watermark: (w) => {
-        this.sentWatermark = true
+        this.declaredIdle = false
         for (let to = 0; to < net.shards; to++) {
           if (to === self) this.watermarkFrom(self, w.column, w.value)
           else net.post(to, { t: 'watermark', edge: this.id, column: w.column, value: w.value })
@@ -250,11 +249,13 @@ export class ExchangeEdge {
   }
 
   /**
-   * This shard reads nothing and has sent no watermark here: the other shards leave it out of
-   * the minimum (as a Kafka reader leaves out a partition without records) until it sends one.
+   * This shard's readers vouch for no event time (its Kafka partitions hold no records, or have
+   * all been silent for the source's idle_timeout) and it has nothing in flight: the other
+   * shards leave it out of the minimum, as a reader leaves out such a partition, until it sends
+   * a watermark again.
    */
   declareIdle(): void {
-    if (this.sentWatermark || this.declaredIdle) return
+    if (this.declaredIdle) return
     this.declaredIdle = true
     for (let to = 0; to < this.net.shards; to++) {
       if (to === this.net.shard) this.idleFrom(to)

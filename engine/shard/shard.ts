@@ -41,6 +41,8 @@ import { needsNoExchange, splitBy } from './partitioning.ts'
 interface Stage {
   readonly dataflow: Dataflow
   readonly reads: readonly ExchangeEdge[]
+  /** The readers it reads (the stages below the first exchanges). */
+  readonly sources: readonly Reader[]
   /** The exchange it feeds; undefined for the top stage (its output goes to the main thread). */
   readonly feeds: ExchangeEdge | undefined
   /** Through the current barrier (its markers are sent). */
@@ -162,7 +164,9 @@ export class Shard {
 
   /** The readers' state for sluice_catalog (sources, lag, a view's `waiting`), when it changed. */
   private postStatus(): void {
-    if (this.readers.length > 0 && this.nothingToRead()) for (const e of this.edges) e.declareIdle()
+    // Only the exchanges the readers' stages feed: a later stage may have rows of other shards in flight.
+    for (const stage of this.stages)
+      if (stage.reads.length === 0 && this.nothingToRead(stage.sources)) stage.feeds?.declareIdle()
     const readers = this.readers.map((r) => {
       const reader = r.driver.reader
       const running = r.driver.started
@@ -221,15 +225,12 @@ export class Shard {
   }
 
   /**
-   * Whether every reader is open, has read to the end of its split and has seen no event time: a
-   * Kafka split without records (or without partitions). Its exchanges then say so (declareIdle),
-   * so it holds no watermark back; a generator's split is never idle.
+   * Whether every one of these readers is open and vouches for no event time (SourceReader.idle: a Kafka split
+   * without records, or whose partitions all passed the source's idle_timeout); a generator's
+   * split is never idle.
    */
-  private nothingToRead(): boolean {
-    return this.readers.every((r) => {
-      const lag = r.driver.started ? r.driver.reader.lag?.() : undefined
-      return lag !== undefined && r.stream.maxEventTime.size === 0 && lag.every((p) => p.offset >= p.end)
-    })
+  private nothingToRead(readers: readonly Reader[]): boolean {
+    return readers.length > 0 && readers.every((r) => r.driver.started && r.driver.reader.idle?.() === true)
   }
 
   /** Lowering's exchange hook: the input becomes a stage of its own feeding a new exchange. */
@@ -245,16 +246,19 @@ export class Shard {
 
   private stage(root: PhysicalNode, feeds: ExchangeEdge | undefined): Stage {
     const reads: ExchangeEdge[] = []
+    const sources: Reader[] = []
     const walk = (node: PhysicalNode | RelationInput): void => {
       if (isRelationInput(node)) {
         const edge = this.edges.find((e) => e.relation === node)
         if (edge !== undefined) reads.push(edge)
+        const reader = this.readers.find((r) => r.stream === node.stream)
+        if (reader !== undefined && !sources.includes(reader)) sources.push(reader)
       } else node.inputs.forEach(walk)
     }
     walk(root)
     const output: Emitter = feeds !== undefined ? feeds.sender() : this.toMainEmitter(root.types)
     const dataflow = new Dataflow(root, output, (error) => this.fail(error))
-    return { dataflow, reads, feeds, passed: false }
+    return { dataflow, reads, sources, feeds, passed: false }
   }
 
   private toMainEmitter(types: PhysicalNode['types']): Emitter {

@@ -45,6 +45,12 @@ export function workers(engine: Engine): number {
   return engine.options.workers ?? (Number.isSafeInteger(fromEnv) && fromEnv > 0 ? fromEnv : 1)
 }
 
+/** A source writing its rejects to a table (`dead_letter = 'table'`, taken out of its options) is one of the table's dependents. */
+function hasDeadLetterTable(engine: Engine, source: string): boolean {
+  for (const o of engine.objects.values()) if (o.kind === 'table' && o.dependents.has(source)) return true
+  return false
+}
+
 /** Integer kinds hash alike by value (key-group.ts). */
 const INTEGERS = new Set(['int2', 'int4', 'int8'])
 
@@ -60,7 +66,8 @@ export function shardingBlocker(engine: Engine, def: ShardedViewDef): string | u
       if (rel.kind !== 'source' || obj?.kind !== 'source') reason = `it reads ${rel.name}, which is not a source`
       else if (engine.sourceFactories.get(obj.connector)?.splits === undefined)
         reason = `connector ${obj.connector} cannot be read in splits`
-      else if (obj.options.has('dead_letter')) reason = `source ${rel.name} has a dead-letter destination`
+      else if (obj.options.has('dead_letter') || hasDeadLetterTable(engine, rel.name))
+        reason = `source ${rel.name} has a dead-letter destination`
     } else if (plan.kind === 'join') {
       // Both sides route a key by its value as its type hashes it: the types must hash alike.
       const mixed = plan.leftKeys.some((l, i) => {
