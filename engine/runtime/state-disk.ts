@@ -11,7 +11,7 @@
 import type { Engine } from '../engine.ts'
 import type { StateWrite } from '../state/store.ts'
 import { compareBytes } from '../state/store.ts'
-import { operatorPrefix } from './checkpoint.ts'
+import { operatorPrefix } from './checkpoint-store.ts'
 
 /** Least time between two measurements started by checkpoints (ms of the engine's clock). */
 export const REFRESH_MS = 5000

@@ -6,11 +6,11 @@
  * operator chose, as an unsharded view's operator does under its own prefix; the entry at
  * operator −1 holds the shard's reader positions and how many operators and shards there are.
  */
-import type { Recovery } from '../runtime/checkpoint.ts'
+import type { Recovery } from '../runtime/checkpoint-store.ts'
 import type { StateWrite } from '../state/store.ts'
 import type { ReaderStatus, ShardEntries, ShardRestore } from './protocol.ts'
 import type { Aligned, ShardHost } from './host.ts'
-import { shardOperatorPrefix } from '../runtime/checkpoint.ts'
+import { shardOperatorPrefix } from '../runtime/checkpoint-store.ts'
 import { prefixEnd } from '../state/store.ts'
 
 /** The entry at operator −1 of each shard. */
