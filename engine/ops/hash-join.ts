@@ -24,7 +24,7 @@ import { RowMap, type RowEntry } from '../util/row-map.ts'
 import { JOIN_COLD_PREFIX, JOIN_DIR_ENTRY, JoinTable, ROW_ENTRY, rowKey } from './join-table.ts'
 import type { TableBucket, TableRow } from './join-table.ts'
 import { ClosingKeys } from './join-closing.ts'
-import { TimeHeap } from './time-heap.ts'
+import { IntervalExpiry } from './join-interval.ts'
 
 export type JoinType = 'inner' | 'left' | 'right' | 'full'
 
@@ -108,8 +108,8 @@ export interface HashJoinSpec {
 export class HashJoin implements Operator {
   readonly name = 'HashJoin'
   private readonly sides: [Side, Side]
-  /** Interval joins: each side's stored rows by event time, freed in that order. */
-  private readonly expiry: [TimeHeap<StoredRow>, TimeHeap<StoredRow>] | undefined
+  /** Interval joins: what the watermarks let each side forget (join-interval.ts). */
+  private readonly expiry: IntervalExpiry | undefined
   private readonly width: number
 
   /** Watermark per input on its interval time column. */
@@ -164,7 +164,10 @@ export class HashJoin implements Operator {
     this.width = spec.leftTypes.length + spec.rightTypes.length
     this.ttlOn = spec.ttlMs !== undefined && spec.interval === undefined
     this.produced = new RowMap(spec.leftTypes)
-    this.expiry = spec.interval === undefined ? undefined : [new TimeHeap(), new TimeHeap()]
+    this.expiry =
+      spec.interval === undefined
+        ? undefined
+        : new IntervalExpiry(spec.interval, (side, s) => this.unstore(this.sides[side], s))
     const at = spec.closing
     if (at !== undefined && spec.lookup !== true && spec.interval === undefined)
       this.closing = new ClosingKeys(at, [spec.leftKeys[at], spec.rightKeys[at]])
@@ -286,7 +289,7 @@ export class HashJoin implements Operator {
     const bucket = entry.value
     if (Array.isArray(bucket)) bucket.push(s)
     else bucket.insert(s.row, bucket.hashKey(s.row), s)
-    this.expires(side, s)
+    this.expiry?.stored(side.index, s)
     if (this.table !== undefined) this.table.rows++
   }
 
@@ -441,19 +444,7 @@ export class HashJoin implements Operator {
       return
     this.wm[input] = w.value
     // Free the other side's rows that no future row of this side can match.
-    if (input === 1 && interval.hi !== Infinity)
-      this.free(this.sides[0], interval.leftTime, (t) => t + interval.hi < w.value)
-    if (input === 0 && interval.lo !== -Infinity)
-      this.free(this.sides[1], interval.rightTime, (t) => t - interval.lo < w.value)
-  }
-
-  private free(side: Side, _timeCol: number, dead: (t: number) => boolean): void {
-    // In time order, from the rows' heap: a watermark step costs what it frees, not a scan.
-    const heap = this.expiry![side.index]
-    while (heap.size > 0 && dead(heap.peek())) {
-      const s = heap.pop()!
-      if (s.count > 0) this.unstore(side, s)
-    }
+    this.expiry?.watermark(input as 0 | 1, w.value)
   }
 
   /** Takes a stored row out of its bucket, as if retracted, without output (freed by the watermark). */
@@ -474,14 +465,6 @@ export class HashJoin implements Operator {
     this.forget(s)
     if (this.table !== undefined) this.table.rows--
     if (bucketSize(bucket) === 0) this.dropBucket(side, entry)
-  }
-
-  /** Interval joins: a stored row joins its side's heap by its event time (freed in that order). */
-  private expires(side: Side, s: StoredRow): void {
-    const interval = this.spec.interval
-    if (interval === undefined) return
-    const t = s.row[side.index === 0 ? interval.leftTime : interval.rightTime]
-    if (typeof t === 'number') this.expiry![side.index].push(t, s)
   }
 
   /**
@@ -628,7 +611,7 @@ export class HashJoin implements Operator {
       if (op > 0) {
         const s: StoredRow = { row, count: 1, matches, side: side.index, id: this.nextId++, touched: this.clock }
         bucket.push(s)
-        this.expires(side, s)
+        this.expiry?.stored(side.index, s)
         this.rowChanges.note(s)
         if (table !== undefined) table.rows++
       } else {
@@ -663,7 +646,7 @@ export class HashJoin implements Operator {
           id: this.nextId++,
           touched: this.clock,
         }).value
-        this.expires(side, s)
+        this.expiry?.stored(side.index, s)
         this.rowChanges.note(s)
       }
       return
