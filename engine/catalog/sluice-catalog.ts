@@ -3,6 +3,7 @@
  * checkpoints) and the integers generate_series in FROM draws from.
  */
 import type { Engine } from '../engine.ts'
+import type { PartitionLag } from '../connector.ts'
 import type { OwnerState } from '../state/cache.ts'
 import type { Value } from '../types/datatype.ts'
 import { T } from '../types/datatype.ts'
@@ -127,40 +128,11 @@ export const SLUICE_CATALOG: readonly SystemTable[] = [
     ],
     rows: (engine) =>
       engine.sources().flatMap((s): Value[][] => {
-        const shards = engine.shardHosts
-          .readersOf(s.name)
-          .flatMap((r): Value[][] =>
-            r.lag.length > 0
-              ? r.lag.map((p) => [s.name, p.topic, p.partition, p.offset, p.end, p.end - p.offset, p.paused])
-              : Object.entries(r.offsets).map(([k, v]) => [
-                  s.name,
-                  k,
-                  null,
-                  /^\d+$/.test(v) ? BigInt(v) : null,
-                  null,
-                  null,
-                  false,
-                ]),
-          )
+        // Sharded views read the source with readers of their own (engine/shard/).
+        const shards = engine.shardHosts.readersOf(s.name).flatMap((r) => lagRows(s.name, r.lag, r.offsets))
         if (!s.driver.started) return shards
         const reader = s.driver.reader
-        if (reader.lag !== undefined)
-          return [
-            ...reader.lag().map((p) => [s.name, p.topic, p.partition, p.offset, p.end, p.end - p.offset, p.paused]),
-            ...shards,
-          ]
-        return [
-          ...shards,
-          ...Object.entries(reader.offsets()).map(([k, v]) => [
-            s.name,
-            k,
-            null,
-            /^\d+$/.test(v) ? BigInt(v) : null,
-            null,
-            null,
-            false,
-          ]),
-        ]
+        return [...lagRows(s.name, reader.lag?.() ?? [], reader.lag === undefined ? reader.offsets() : {}), ...shards]
       }),
   },
   {
@@ -277,6 +249,20 @@ function cacheColumns(name: string, s: OwnerState): Value[] {
 }
 
 /** Why a view waits for its input: the last error of a source it reads that could not start yet. */
+/** A reader's rows of sluice_catalog.lag: one per partition, or its positions when it has no partitions. */
+function lagRows(source: string, lag: readonly PartitionLag[], offsets: Readonly<Record<string, string>>): Value[][] {
+  if (lag.length > 0) return lag.map((p) => [source, p.topic, p.partition, p.offset, p.end, p.end - p.offset, p.paused])
+  return Object.entries(offsets).map(([k, v]) => [
+    source,
+    k,
+    null,
+    /^\d+$/.test(v) ? BigInt(v) : null,
+    null,
+    null,
+    false,
+  ])
+}
+
 function redactError(error: string | undefined): string | null {
   return error === undefined ? null : redactText(error)
 }
