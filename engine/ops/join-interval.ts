@@ -6,7 +6,7 @@
 import type { TableRow } from './join-table.ts'
 import { TimeHeap } from './time-heap.ts'
 
-export interface IntervalBounds {
+interface IntervalBounds {
   readonly leftTime: number
   readonly rightTime: number
   readonly lo: number

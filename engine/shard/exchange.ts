@@ -112,13 +112,16 @@ export class ShardNet {
  * one stretch of input handed on apart would double its output, and a join above it
  * re-evaluates every change.
  */
-export const GATHER_MAX_ROWS = 16_384
+const GATHER_MAX_ROWS = 16_384
 /** The longest a received row waits for the other senders' rounds, ms. */
-export const GATHER_MS = 20
+const GATHER_MS = 20
 
-/** The chunks as one (columns concatenated in order). */
-function concatChunks(chunks: readonly Chunk[], rows: number): Chunk {
+/** The chunks as one (columns concatenated in order); a lone non-empty chunk as it is, uncopied. */
+function concatChunks(all: readonly Chunk[], rows: number): Chunk {
+  // A round often has empty parts (a sender without rows for this shard): they cost no copy.
+  const chunks = all.length === 1 ? all : all.filter((c) => c.length > 0)
   if (chunks.length === 1) return chunks[0]
+  if (chunks.length === 0) return all[0]
   const width = chunks[0].columns.length
   const ops = new Int8Array(rows)
   const columns: Value[][] = []

@@ -10,7 +10,7 @@ import type { Recovery } from '../runtime/checkpoint-store.ts'
 import type { StateWrite } from '../state/store.ts'
 import type { ReaderStatus, ShardEntries, ShardRestore } from './protocol.ts'
 import type { Aligned, ShardHost } from './host.ts'
-import { shardOperatorPrefix } from '../runtime/checkpoint-store.ts'
+import { concat, shardOperatorPrefix } from '../runtime/checkpoint-store.ts'
 import { prefixEnd } from '../state/store.ts'
 
 /** The entry at operator −1 of each shard. */
@@ -22,16 +22,9 @@ interface ShardMeta {
 }
 
 /** One store write of a sharded view's checkpoint. */
-export interface ShardStateWrite {
+interface ShardStateWrite {
   readonly objectId: number
   readonly write: StateWrite
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a, 0)
-  out.set(b, a.length)
-  return out
 }
 
 /** A shard's barrier answer as store writes under its prefixes. */

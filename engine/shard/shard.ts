@@ -199,9 +199,7 @@ export class Shard {
       r.driver.waiting = true
       r.driver.lastError = e.message
       void this.retryReader(r)
-      return
     }
-    this.started(r)
   }
 
   private async retryReader(r: Reader): Promise<void> {
@@ -211,17 +209,12 @@ export class Shard {
         await r.driver.start()
         r.driver.waiting = false
         r.driver.lastError = undefined
-        this.started(r)
         return
       } catch (e) {
         if (!(e instanceof SluiceError && e.retryable)) return this.fail(e)
         r.driver.lastError = e.message
       }
     }
-  }
-
-  private started(r: Reader): void {
-    r.driver.waiting = false
   }
 
   /**

@@ -55,7 +55,7 @@ function hasDeadLetterTable(engine: Engine, source: string): boolean {
 const INTEGERS = new Set(['int2', 'int4', 'int8'])
 
 /** Why a plan cannot run sharded, or undefined when it can. */
-export function shardingBlocker(engine: Engine, def: ShardedViewDef): string | undefined {
+function shardingBlocker(engine: Engine, def: ShardedViewDef): string | undefined {
   let reason: string | undefined
   const walk = (plan: LogicalPlan): void => {
     if (reason !== undefined) return
