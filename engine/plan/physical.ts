@@ -19,6 +19,7 @@ import { WindowAssign } from '../ops/window-assign.ts'
 import { exprText, joinCondition } from './explain.ts'
 import { HashJoin } from '../ops/hash-join.ts'
 import { closingJoinKey } from './closing-columns.ts'
+import { keepColumns } from './rules/rewrite-projects.ts'
 import { UnionAll } from '../ops/union.ts'
 import { SetOp } from '../ops/set-op.ts'
 import { TopN } from '../ops/top-n.ts'
@@ -278,12 +279,7 @@ function narrowed(f: { source: LogicalPlan; input: WindowInput }): { source: Log
   const used = [...new Set([...columns.filter((c) => c >= 0), window.timeColumn])].sort((a, b) => a - b)
   if (used.length === f.source.columns.length) return f
   const at = (c: number): number => used.indexOf(c)
-  const source: LogicalPlan = {
-    kind: 'project',
-    input: f.source,
-    exprs: used.map((c) => ({ kind: 'column', index: c, type: f.source.columns[c].type })),
-    columns: used.map((c) => f.source.columns[c]),
-  }
+  const source = keepColumns(f.source, used)
   return {
     source,
     input: {

@@ -4,10 +4,9 @@
  * over a join, each join input is narrowed to the columns the projection, the filters, the join
  * keys and the residual condition use; the column references above are renumbered.
  */
-import type { BoundExpr } from '../../expr/bound.ts'
 import type { LogicalPlan } from '../logical.ts'
 import { columnsOf, remapColumns } from '../../expr/remap.ts'
-import { rewriteProjects, type Project } from './rewrite-projects.ts'
+import { keepColumns, rebuildAbove, rewriteProjects, underFilters, type Project } from './rewrite-projects.ts'
 
 export function pruneJoinInputs(plan: LogicalPlan): LogicalPlan {
   return rewriteProjects(plan, narrow)
@@ -15,12 +14,7 @@ export function pruneJoinInputs(plan: LogicalPlan): LogicalPlan {
 
 /** Narrows the join under `project` (through filters); undefined when nothing can be dropped. */
 function narrow(project: Project): LogicalPlan | undefined {
-  const filters: BoundExpr[] = []
-  let node = project.input
-  while (node.kind === 'filter') {
-    filters.push(node.predicate)
-    node = node.input
-  }
+  const { filters, node } = underFilters(project)
   if (node.kind !== 'join' || node.lookup) return undefined
   const join = node
   const lw = join.left.columns.length
@@ -39,21 +33,12 @@ function narrow(project: Project): LogicalPlan | undefined {
     .map((c) => c - lw)
     .sort((a, b) => a - b)
   if (keepLeft.length === lw && keepRight.length === join.right.columns.length) return undefined
-  const side = (plan: LogicalPlan, keep: readonly number[]): LogicalPlan =>
-    keep.length === plan.columns.length
-      ? plan
-      : {
-          kind: 'project',
-          input: plan,
-          exprs: keep.map((c) => ({ kind: 'column', index: c, type: plan.columns[c].type })),
-          columns: keep.map((c) => plan.columns[c]),
-        }
   const map = new Map<number, number>()
   keepLeft.forEach((c, i) => map.set(c, i))
   keepRight.forEach((c, i) => map.set(c + lw, keepLeft.length + i))
   const remap = (i: number): number => map.get(i)!
-  const left = side(join.left, keepLeft)
-  const right = side(join.right, keepRight)
+  const left = keepColumns(join.left, keepLeft)
+  const right = keepColumns(join.right, keepRight)
   const narrowed: LogicalPlan = {
     ...join,
     left,
@@ -71,8 +56,5 @@ function narrow(project: Project): LogicalPlan | undefined {
           },
     columns: [...left.columns, ...right.columns],
   }
-  let rebuilt: LogicalPlan = narrowed
-  for (const f of filters.reverse())
-    rebuilt = { kind: 'filter', input: rebuilt, predicate: remapColumns(f, remap), columns: rebuilt.columns }
-  return { ...project, input: rebuilt, exprs: project.exprs.map((e) => remapColumns(e, remap)) }
+  return rebuildAbove(project, filters, narrowed, remap)
 }

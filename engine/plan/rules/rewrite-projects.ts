@@ -3,7 +3,9 @@
  * prune-window-inputs.ts) hand each projection, with its input already rewritten, to `narrow`,
  * which returns its replacement or undefined to keep it.
  */
+import type { BoundExpr } from '../../expr/bound.ts'
 import type { LogicalPlan } from '../logical.ts'
+import { remapColumns } from '../../expr/remap.ts'
 
 export type Project = Extract<LogicalPlan, { kind: 'project' }>
 
@@ -45,4 +47,39 @@ export function rewriteBottomUp(
     return replace(rewritten) ?? rewritten
   }
   return walk(plan)
+}
+
+/** The filters right under a projection (top first) and the node below them. */
+export function underFilters(project: Project): { readonly filters: BoundExpr[]; readonly node: LogicalPlan } {
+  const filters: BoundExpr[] = []
+  let node = project.input
+  while (node.kind === 'filter') {
+    filters.push(node.predicate)
+    node = node.input
+  }
+  return { filters, node }
+}
+
+/** `project` and its filters (as underFilters found them) back over `node`, columns renumbered by `remap`. */
+export function rebuildAbove(
+  project: Project,
+  filters: readonly BoundExpr[],
+  node: LogicalPlan,
+  remap: (column: number) => number,
+): LogicalPlan {
+  let rebuilt = node
+  for (let i = filters.length - 1; i >= 0; i--)
+    rebuilt = { kind: 'filter', input: rebuilt, predicate: remapColumns(filters[i], remap), columns: rebuilt.columns }
+  return { ...project, input: rebuilt, exprs: project.exprs.map((e) => remapColumns(e, remap)) }
+}
+
+/** Columns `keep` of `plan`, in that order, as a projection (the plan itself when that is all of them). */
+export function keepColumns(plan: LogicalPlan, keep: readonly number[]): LogicalPlan {
+  if (keep.length === plan.columns.length && keep.every((c, i) => c === i)) return plan
+  return {
+    kind: 'project',
+    input: plan,
+    exprs: keep.map((c) => ({ kind: 'column', index: c, type: plan.columns[c].type })),
+    columns: keep.map((c) => plan.columns[c]),
+  }
 }
