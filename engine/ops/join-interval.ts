@@ -1,7 +1,8 @@
 /**
  * What an interval join (right.t − left.t ∈ [lo, hi]) may forget: a stored row no future row
  * of the other side can match once that side's watermark has passed it. Each side's rows wait
- * in a heap by event time, so a watermark step costs the rows it frees, not a scan of the state.
+ * in a TimeHeap by event time, so a watermark step costs the rows it frees, not a scan of the
+ * state; rows arriving in time order (the usual case) take its O(1) FIFO path, not the heap.
  */
 import type { TableRow } from './join-table.ts'
 import { TimeHeap } from './time-heap.ts'
