@@ -38,6 +38,7 @@ import { AccessControl } from './catalog/access.ts'
 import type { RestoreProgress } from './restore-progress.ts'
 import { RestorePending } from './restore-progress.ts'
 import { ShardHosts } from './shard/hosts.ts'
+import { workers } from './shard/sharded-view.ts'
 
 export type LogFn = (
   level: 'debug' | 'info' | 'warn' | 'error',
@@ -77,6 +78,12 @@ export interface EngineOptions {
    * (engine/shard/, docs/design/shards.md). Default 1: every view on the main thread.
    */
   readonly workers?: number
+  /**
+   * With more than one worker: keep shard threads booted ahead of need (engine/shard/pool.ts), so
+   * a new sharded view starts in a fraction of a second. Default true; benchmarks turn it off so
+   * that no thread boots while they measure.
+   */
+  readonly warmShards?: boolean
 }
 
 export class Engine {
@@ -160,6 +167,8 @@ export class Engine {
     if (engine.recovery !== undefined) await engine.deadLetters.load(store)
     const stored = await loadCatalog(store)
     for (const s of stored) engine.nextId = Math.max(engine.nextId, s.id + 1)
+    const shards = workers(engine)
+    if (shards > 1 && options.warmShards !== false) await engine.shardHosts.warm(shards)
     return { engine, stored }
   }
 

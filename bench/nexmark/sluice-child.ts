@@ -54,6 +54,8 @@ async function main(): Promise<void> {
     sources: SOURCES,
     sinks: SINKS,
     workers: run.workers,
+    // No thread boots in the background while the run is measured.
+    warmShards: false,
   })
   for (const stmt of run.tables ?? []) await db.sql(stmt)
   console.log('READY')

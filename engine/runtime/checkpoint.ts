@@ -139,6 +139,8 @@ export class CheckpointCoordinator {
   private carried: Carried | undefined
   /** The last epoch number handed out (failed attempts use up theirs: a sink's output is logged under it). */
   private attempted = 0
+  /** The views and sinks whose state the last durable checkpoint holds. */
+  private durableDataflows: ReadonlySet<number>
 
   constructor(
     private readonly engine: Engine,
@@ -146,6 +148,19 @@ export class CheckpointCoordinator {
     last: CheckpointMeta | undefined,
   ) {
     this.epoch = last?.epoch ?? 0
+    this.durableDataflows = new Set(last?.dataflows ?? [])
+  }
+
+  /**
+   * A sharded view or sink whose shards did not align in this checkpoint (starting, stopped,
+   * failed): nothing of it is written, its rows on this thread included, so that what the store
+   * holds of it stays from one point of its input. It stays restorable from the last checkpoint
+   * that had it.
+   */
+  private skipSharded(id: number, aligned: ReadonlySet<number>, dataflows: number[]): boolean {
+    if (!this.engine.shardHosts.isSharded(id) || aligned.has(id)) return false
+    if (this.durableDataflows.has(id)) dataflows.push(id)
+    return true
   }
 
   start(): void {
@@ -246,11 +261,13 @@ export class CheckpointCoordinator {
           break
         }
         case 'materialized_view':
+          if (this.skipSharded(obj.id, sharded.aligned, dataflows)) break
           size += checkpointOperators(obj.id, obj.dataflow.operators(), writes, included)
           dataflows.push(obj.id)
           marks[obj.id] = [...obj.stream.maxEventTime]
           break
         case 'sink': {
+          if (this.skipSharded(obj.id, sharded.aligned, dataflows)) break
           size += checkpointOperators(obj.id, obj.dataflow.operators(), writes, included)
           dataflows.push(obj.id)
           const bytes = obj.writer.preCommit(epoch)
@@ -300,6 +317,7 @@ export class CheckpointCoordinator {
         writeMs: Date.now() - startedAt - syncMs,
       })
       this.epoch = epoch
+      this.durableDataflows = new Set(dataflows)
       record = {
         epoch,
         startedAt,

@@ -9,10 +9,15 @@
  * and the view's state on this thread and in the shards describe the same point of the input.
  */
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads'
-import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { Chunk, Watermark } from '../chunk.ts'
 import type { DataType } from '../types/datatype.ts'
 import type { FromShard, ReaderStatus, ShardInit, ShardRestore, ShardWrite, ToShard } from './protocol.ts'
+import type { CacheMember, StateCache } from '../ops/operator.ts'
+import type { OwnerState } from '../state/cache.ts'
+import type { StateStore } from '../state/store.ts'
+import { shardOperatorPrefix } from '../runtime/checkpoint-store.ts'
+import { ShardStateServer } from './state-link.ts'
+import { workerEntry, type ShardThreads, type ToPooled } from './pool.ts'
 import { SluiceError, SqlState } from '../errors.ts'
 import { ACK_EVERY } from './exchange.ts'
 import { decodeChunk } from './wire.ts'
@@ -35,31 +40,40 @@ export interface Aligned {
   readonly clocks: ShardRestore['clocks']
 }
 
-type Base = Omit<ShardInit, 'shard' | 'peers' | 'restore'>
+type Base = Omit<ShardInit, 'shard' | 'peers' | 'restore' | 'state'>
 
-let entry: Promise<string> | undefined
+/** Where a sharded view's state tables live (when the engine checkpoints). */
+export interface ShardStateHome {
+  readonly store: StateStore
+  readonly cache: StateCache
+  readonly objectId: number
+}
 
 /**
- * The shard thread's entry module: the compiled one when this runs from dist/, or when dist/ is
- * current (scripts/dist-status.mjs) while this runs from the sources (tests, benchmarks): a
- * thread compiling the engine's TypeScript costs most of a CPU-second at every start.
+ * A shard's state tables as the engine's cache sees them: what the shard last reported at a
+ * barrier. Its bytes count against the budget the other views' allowances are cut from.
  */
-function workerEntry(): Promise<string> {
-  entry ??= (async () => {
-    if (import.meta.url.endsWith('.js')) return new URL('./worker.js', import.meta.url).href
-    const sources = new URL('./worker.ts', import.meta.url).href
-    if (process.env.SLUICE_FROM_SOURCES === '1') return sources
-    const root = fileURLToPath(new URL('../../', import.meta.url))
-    try {
-      const status = (await import(pathToFileURL(`${root}scripts/dist-status.mjs`).href)) as {
-        distIsCurrent(root: string): boolean
-      }
-      return status.distIsCurrent(root) ? pathToFileURL(`${root}dist/engine/shard/worker.js`).href : sources
-    } catch {
-      return sources
-    }
-  })()
-  return entry
+class ShardCacheMember implements CacheMember {
+  stats: OwnerState = { cachedEntries: 0, cachedBytes: 0, totalEntries: 0, hits: 0, misses: 0, evictions: 0 }
+  constructor(readonly owner: string) {}
+  cachedBytes(): number {
+    return this.stats.cachedBytes
+  }
+  cachedEntries(): number {
+    return this.stats.cachedEntries
+  }
+  totalEntries(): number {
+    return this.stats.totalEntries
+  }
+  get hits(): number {
+    return this.stats.hits
+  }
+  get misses(): number {
+    return this.stats.misses
+  }
+  get evictions(): number {
+    return this.stats.evictions
+  }
 }
 
 export class ShardHost {
@@ -75,11 +89,15 @@ export class ShardHost {
   failure: string | undefined
   /** Each shard's readers as it last reported them. */
   private readonly readerStatus: (readonly ReaderStatus[])[] = []
+  /** Per shard, with state tables: its link to the store and its place in the engine's cache. */
+  private readonly links: ShardStateServer[] = []
+  private readonly members: ShardCacheMember[] = []
 
   private constructor(
     readonly shards: number,
     private readonly types: readonly DataType[],
     private readonly events: ShardEvents,
+    private readonly home: ShardStateHome | undefined,
   ) {
     this.unacked = new Int32Array(shards)
   }
@@ -90,8 +108,17 @@ export class ShardHost {
     restores: readonly (ShardRestore | undefined)[],
     types: readonly DataType[],
     events: ShardEvents,
+    home: ShardStateHome | undefined,
+    threads: ShardThreads | undefined,
   ): Promise<ShardHost> {
-    const host = new ShardHost(base.shards, types, events)
+    const host = new ShardHost(base.shards, types, events, home)
+    if (home !== undefined)
+      for (let s = 0; s < base.shards; s++) {
+        host.links.push(new ShardStateServer(home.store, (op) => shardOperatorPrefix(home.objectId, s, op)))
+        const member = new ShardCacheMember(base.view)
+        host.members.push(member)
+        home.cache.join(member)
+      }
     const peers: (MessagePort | undefined)[][] = Array.from({ length: base.shards }, () =>
       new Array<MessagePort | undefined>(base.shards).fill(undefined),
     )
@@ -103,14 +130,23 @@ export class ShardHost {
       }
     const ready: Promise<void>[] = []
     for (let s = 0; s < base.shards; s++) {
-      const init: ShardInit = { ...base, shard: s, peers: peers[s], restore: restores[s] }
-      const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), {
-        workerData: {
-          ...init,
-          entry: await workerEntry(),
-        },
-        transferList: peers[s].filter((p): p is MessagePort => p !== undefined),
-      })
+      const link = host.links[s] as ShardStateServer | undefined
+      const state =
+        link === undefined || home === undefined
+          ? undefined
+          : { link: link.ends, budgetBytes: home.cache.allowance(host.members[s]) }
+      const init: ShardInit = { ...base, shard: s, peers: peers[s], restore: restores[s], state }
+      const transferList = [...peers[s].filter((p): p is MessagePort => p !== undefined), ...(link?.transfer() ?? [])]
+      let worker: Worker
+      if (threads !== undefined) {
+        // A thread booted ahead (pool.ts): the init is its first message.
+        worker = threads.take()
+        worker.postMessage({ t: 'init', init } satisfies ToPooled, transferList)
+      } else
+        worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), {
+          workerData: { ...init, entry: await workerEntry() },
+          transferList,
+        })
       host.workers.push(worker)
       ready.push(
         new Promise<void>((resolve, reject) => {
@@ -163,6 +199,7 @@ export class ShardHost {
         return
       case 'aligned':
         this.aligned[s] = { writes: m.writes, operators: m.operators, offsets: m.offsets, clocks: m.clocks }
+        if (m.cache !== undefined && this.members[s] !== undefined) this.members[s].stats = m.cache
         if (this.alignWait !== undefined && this.aligned.filter((a) => a !== undefined).length === this.shards) {
           const wait = this.alignWait
           this.alignWait = undefined
@@ -221,7 +258,11 @@ export class ShardHost {
     if (this.failure !== undefined) return Promise.reject(new SluiceError(SqlState.internal_error, this.failure))
     this.aligned = new Array<Aligned | undefined>(this.shards).fill(undefined)
     const done = new Promise<Aligned[]>((resolve, reject) => (this.alignWait = { resolve, reject }))
-    for (let s = 0; s < this.shards; s++) this.send(s, { t: 'barrier', epoch, snapshot })
+    for (let s = 0; s < this.shards; s++) {
+      // Each shard's share of the budget, as the engine's own operators get theirs at a checkpoint.
+      const allowance = this.home === undefined ? undefined : this.home.cache.allowance(this.members[s])
+      this.send(s, { t: 'barrier', epoch, snapshot, allowance })
+    }
     return done
   }
 
@@ -282,6 +323,8 @@ export class ShardHost {
           await w.terminate()
         }),
       )
+      for (const link of this.links) link.close()
+      for (const member of this.members) this.home?.cache.leave(member)
     })()
     return this.stopping
   }

@@ -8,10 +8,11 @@
  */
 import type { Recovery } from '../runtime/checkpoint-store.ts'
 import type { StateWrite } from '../state/store.ts'
-import type { ReaderStatus, ShardEntries, ShardRestore } from './protocol.ts'
+import type { ReaderStatus, ShardRestore } from './protocol.ts'
 import type { Aligned, ShardHost } from './host.ts'
 import { concat, shardOperatorPrefix } from '../runtime/checkpoint-store.ts'
 import { prefixEnd } from '../state/store.ts'
+import { ShardThreads } from './pool.ts'
 
 /** The entry at operator −1 of each shard. */
 interface ShardMeta {
@@ -48,7 +49,11 @@ function shardWrites(objectId: number, shard: number, shards: number, a: Aligned
   return bytes
 }
 
-/** A sharded view's shards as the checkpoint left them; undefined when it holds none (an unsharded view). */
+/**
+ * A sharded view's shards as the checkpoint left them; undefined when it holds none (an
+ * unsharded view). Only the positions: each shard reads its operators' state itself, through
+ * its state link (state-link.ts), as the main thread's operators read theirs.
+ */
 export async function loadShardRestores(recovery: Recovery, objectId: number): Promise<ShardRestore[] | undefined> {
   const first = await recovery.entriesUnder(shardOperatorPrefix(objectId, 0, -1))
   if (first.length === 0) return undefined
@@ -57,10 +62,7 @@ export async function loadShardRestores(recovery: Recovery, objectId: number): P
   for (let s = 0; s < shards; s++) {
     const [entry] = await recovery.entriesUnder(shardOperatorPrefix(objectId, s, -1))
     const meta = JSON.parse(new TextDecoder().decode(entry[1])) as ShardMeta
-    const operators: Record<number, ShardEntries> = {}
-    for (let i = 0; i < meta.operators; i++)
-      operators[i] = await recovery.entriesUnder(shardOperatorPrefix(objectId, s, i))
-    restores.push({ offsets: meta.offsets, clocks: meta.clocks, operators })
+    restores.push({ offsets: meta.offsets, clocks: meta.clocks, restored: meta.operators > 0 })
   }
   return restores
 }
@@ -73,9 +75,31 @@ export class ShardHosts {
   private unlock: (() => void) | undefined
   /** Starts of views restored at startup, run once every view is back (release()). */
   private deferred: (() => Promise<void>)[] | undefined = undefined
+  /**
+   * Views and sinks that run sharded, from their creation (before their shards run) to DROP: a
+   * checkpoint writes their state only when their shards aligned in it (views()).
+   */
+  private readonly sharded = new Set<number>()
+  /** Shard threads booted ahead of need (pool.ts), when the engine runs with several workers. */
+  threads: ShardThreads | undefined
+
+  /** Keeps `size` shard threads booted, so a new sharded view need not wait for threads to boot. */
+  async warm(size: number): Promise<void> {
+    this.threads ??= await ShardThreads.open(size)
+  }
 
   get size(): number {
     return this.hosts.size
+  }
+
+  /** A view or sink that runs sharded, from before its shards start. */
+  declare(objectId: number): void {
+    this.sharded.add(objectId)
+  }
+
+  /** Whether the view or sink runs sharded (its state is split between its shards and this thread). */
+  isSharded(objectId: number): boolean {
+    return this.sharded.has(objectId)
   }
 
   add(objectId: number, host: ShardHost): void {
@@ -90,6 +114,7 @@ export class ShardHosts {
   async remove(objectId: number): Promise<void> {
     const host = this.hosts.get(objectId)
     this.hosts.delete(objectId)
+    this.sharded.delete(objectId)
     await host?.stop()
   }
 
@@ -121,26 +146,29 @@ export class ShardHosts {
 
   /**
    * Checkpoint n: every sharded view's shards stop, drain and hand over their state, as store
-   * writes. They wait until resume(). A view whose shards failed writes nothing (it keeps the
-   * state of its last good checkpoint).
+   * writes. They wait until resume(). `aligned`: the views whose shards did. A view whose shards
+   * failed, have not started yet or were stopped writes nothing, on this thread either (it keeps
+   * the state of its last good checkpoint: its rows here and its shards' state from one point).
    */
-  async barrier(epoch: number): Promise<{ writes: ShardStateWrite[]; bytes: number }> {
+  async barrier(epoch: number): Promise<{ writes: ShardStateWrite[]; bytes: number; aligned: Set<number> }> {
     const writes: ShardStateWrite[] = []
-    if (this.hosts.size === 0) return { writes, bytes: 0 }
+    const aligned = new Set<number>()
+    if (this.hosts.size === 0) return { writes, bytes: 0, aligned }
     this.unlock = await this.acquire()
     let bytes = 0
     await Promise.all(
       [...this.hosts].map(async ([id, host]) => {
-        let aligned: Aligned[]
+        let all: Aligned[]
         try {
-          aligned = await host.barrier(epoch, true)
+          all = await host.barrier(epoch, true)
         } catch {
           return
         }
-        aligned.forEach((a, s) => (bytes += shardWrites(id, s, host.shards, a, writes)))
+        all.forEach((a, s) => (bytes += shardWrites(id, s, host.shards, a, writes)))
+        aligned.add(id)
       }),
     )
-    return { writes, bytes }
+    return { writes, bytes, aligned }
   }
 
   resume(): void {
@@ -190,6 +218,7 @@ export class ShardHosts {
   async stopAll(): Promise<void> {
     const hosts = [...this.hosts.values()]
     this.hosts.clear()
-    await Promise.all(hosts.map((h) => h.stop()))
+    await Promise.all([...hosts.map((h) => h.stop()), this.threads?.close()])
+    this.threads = undefined
   }
 }

@@ -6,6 +6,8 @@
  */
 import type { MessagePort } from 'node:worker_threads'
 import type { ColumnSchema, DeadLetter, PartitionLag, SourceClocks } from '../connector.ts'
+import type { OwnerState } from '../state/cache.ts'
+import type { StateLinkEnds } from './state-link.ts'
 
 /** A source as a shard rebuilds it: its own reader of its split, with the source's declaration. */
 export interface ShardSource {
@@ -21,14 +23,20 @@ export interface ShardSource {
   readonly watermark: { readonly column: number; readonly delay: number } | undefined
 }
 
-/** One operator's checkpointed entries, as a shard restores them. */
-export type ShardEntries = readonly (readonly [key: Uint8Array, value: Uint8Array])[]
-
-/** What a shard resumes from: its readers' positions and its operators' entries (by position). */
+/**
+ * What a shard resumes from: its readers' positions, and whether its operators have checkpointed
+ * state (read through the state link, state-link.ts).
+ */
 export interface ShardRestore {
   readonly offsets: Readonly<Record<string, Readonly<Record<string, string>>>>
   readonly clocks: Readonly<Record<string, SourceClocks>>
-  readonly operators: Readonly<Record<number, ShardEntries>>
+  readonly restored: boolean
+}
+
+/** A shard's state tables (when the engine checkpoints): its link to the store and its first cache budget. */
+export interface ShardState {
+  readonly link: StateLinkEnds
+  readonly budgetBytes: number
 }
 
 /** workerData of a shard's thread. */
@@ -48,6 +56,7 @@ export interface ShardInit {
   /** Channel to each other shard of the view, by shard index (undefined at this shard's own). */
   readonly peers: readonly (MessagePort | undefined)[]
   readonly restore: ShardRestore | undefined
+  readonly state: ShardState | undefined
   readonly maxBatchRows: number
 }
 
@@ -59,8 +68,11 @@ export type ShardWrite =
 
 /** Main thread → shard. */
 export type ToShard =
-  /** Stop reading, drain the exchanges, snapshot (then wait for `resume`). */
-  | { readonly t: 'barrier'; readonly epoch: number; readonly snapshot: boolean }
+  /**
+   * Stop reading, drain the exchanges, snapshot (then wait for `resume`). `allowance`: the bytes
+   * of state the shard may keep cached from now on (its share of the engine's budget).
+   */
+  | { readonly t: 'barrier'; readonly epoch: number; readonly snapshot: boolean; readonly allowance?: number }
   | { readonly t: 'resume' }
   /** The checkpoint holding the last snapshot is durable. */
   | { readonly t: 'durable' }
@@ -99,6 +111,8 @@ export type FromShard =
       readonly operators: number
       readonly offsets: Readonly<Record<string, Readonly<Record<string, string>>>>
       readonly clocks: Readonly<Record<string, SourceClocks>>
+      /** The shard's state tables in its cache, summed over its operators. */
+      readonly cache: OwnerState | undefined
     }
   | { readonly t: 'caught_up'; readonly id: number; readonly ok: boolean }
   /** `source`: a reader's reject (decode_error...), else the view's operators' (late, eval_error). */

@@ -18,7 +18,7 @@
 import type { MessagePort } from 'node:worker_threads'
 import type { Chunk } from '../chunk.ts'
 import type { ConnectorContext, SourceClocks, SourceFactory } from '../connector.ts'
-import type { CheckpointWriter, Emitter, Operator, OperatorContext } from '../ops/operator.ts'
+import type { CheckpointWriter, Emitter, Operator, OperatorContext, StateEntry } from '../ops/operator.ts'
 import type { BinderCatalog } from '../plan/binder.ts'
 import type { RelationRef } from '../plan/logical.ts'
 import type { Query, Statement } from '../sql/tree.ts'
@@ -36,6 +36,8 @@ import { SluiceError, SqlState } from '../errors.ts'
 import { ExchangeEdge, ShardNet, MAX_IN_FLIGHT } from './exchange.ts'
 import { encodeChunk } from './wire.ts'
 import { needsNoExchange, splitBy } from './partitioning.ts'
+import { ShardStateClient } from './state-link.ts'
+import { EngineStateCache } from '../state/cache.ts'
 
 /** A stage: the graph between exchanges, with the exchanges it reads and where it emits. */
 interface Stage {
@@ -98,12 +100,19 @@ export class Shard {
   private statusTimer: NodeJS.Timeout | undefined
   private lastStatus = ''
   private evalErrors = 0
+  /** State tables (when the engine checkpoints): reads of the store, and this shard's cache budget. */
+  private readonly link: ShardStateClient | undefined
+  private readonly cache: EngineStateCache | undefined
 
   private constructor(
     private readonly init: ShardInit,
     private readonly main: MessagePort,
   ) {
     this.net = new ShardNet(init.shard, init.shards, init.peers)
+    if (init.state !== undefined) {
+      this.link = new ShardStateClient(init.state.link)
+      this.cache = new EngineStateCache(init.state.budgetBytes)
+    }
   }
 
   static async start(init: ShardInit, main: MessagePort): Promise<Shard> {
@@ -149,8 +158,9 @@ export class Shard {
       (input, keys, grouping) => this.exchange(input, keys, grouping),
     )
     this.stages.push(this.stage(root, undefined))
-    this.restoreOperators()
-    const restored = init.restore !== undefined && Object.keys(init.restore.operators).length > 0
+    this.attachStores()
+    await this.restoreOperators()
+    const restored = init.restore?.restored === true
     for (const stage of this.stages) stage.dataflow.attach(restored)
     for (const r of this.readers) {
       r.driver.resumeFrom = init.restore?.offsets[r.name]
@@ -271,13 +281,48 @@ export class Shard {
     return this.stages.flatMap((s) => s.dataflow.operators())
   }
 
-  private restoreOperators(): void {
-    const restore = this.init.restore
-    if (restore === undefined) return
+  /**
+   * State tables: each operator that keeps state in the store gets its key range of the
+   * checkpoint, under this shard's prefixes, read through the state link; its cache counts
+   * against this shard's share of the engine's budget.
+   */
+  private attachStores(): void {
+    const { link, cache } = this
+    if (link === undefined || cache === undefined) return
     this.operators().forEach((op, i) => {
-      const entries = restore.operators[i]
-      if (entries !== undefined && entries.length > 0) op.restore?.(entries)
+      op.attachStore?.({
+        owner: this.init.view,
+        cache,
+        getSync: (key) => link.getSync(i, key),
+        snapshot: () => {
+          // Scans of an operator's output serve pull queries; a sharded view's rows are served
+          // from the main thread, so no shard operator is ever asked.
+          throw new SluiceError(SqlState.internal_error, "a shard's state is not scanned for queries")
+        },
+      })
     })
+  }
+
+  /**
+   * Recovery: every operator reads its entries of the last checkpoint (only those below
+   * `restoreBelow` for a state table: its cold tier stays on disk), as the main thread's do.
+   */
+  private async restoreOperators(): Promise<void> {
+    if (this.init.restore?.restored !== true) return
+    const link = this.link
+    if (link === undefined)
+      throw new SluiceError(SqlState.internal_error, 'a shard restores from a checkpoint without a state link')
+    const ops = this.operators()
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]
+      if (op.restore === undefined) continue
+      const entries: StateEntry[] = []
+      for await (const batch of link.scan(i, undefined, op.restoreBelow)) {
+        if (op.restoresInBatches === true) op.restore(batch)
+        else for (const e of batch) entries.push(e)
+      }
+      if (entries.length > 0) op.restore(entries)
+    }
   }
 
   private reader(src: ShardSource, factory: SourceFactory): Reader {
@@ -371,6 +416,7 @@ export class Shard {
         }
         return
       case 'barrier':
+        if (m.allowance !== undefined) this.cache?.resize(m.allowance)
         void this.beginBarrier(m.epoch, m.snapshot).catch((e: unknown) => this.fail(e))
         return
       case 'resume':
@@ -458,6 +504,7 @@ export class Shard {
           return c === undefined ? [] : [[r.name, c]]
         }),
       ),
+      cache: this.cache?.total(),
     })
   }
 
@@ -486,7 +533,9 @@ export class Shard {
     this.stopping = true
     if (this.statusTimer !== undefined) clearInterval(this.statusTimer)
     for (const s of this.stages) s.dataflow.detach()
+    for (const op of this.operators()) op.detachStore?.()
     await Promise.all(this.readers.map((r) => r.driver.stop().catch(() => {})))
+    this.link?.close()
     this.post({ t: 'stopped' })
   }
 

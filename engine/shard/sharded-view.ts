@@ -175,6 +175,7 @@ export async function shardedView(engine: Engine, def: ShardedViewDef, id: numbe
     shards = restores.length
   }
   if (shards <= 1 || shardingBlocker(engine, def) !== undefined) return undefined
+  engine.shardHosts.declare(id)
   // A new view over a source whose shared reader runs starts where that reader is (a view sees a
   // source's records from its creation on, docs/sql.md); else where the reader would start.
   restores ??= Array.from({ length: shards }, () => startingPoint(engine, def.plan))
@@ -212,6 +213,9 @@ export async function shardedView(engine: Engine, def: ShardedViewDef, id: numbe
         },
         report: (m) => report(engine, def.name, m),
       },
+      // State tables as the main thread's views have them: only when the engine checkpoints.
+      engine.checkpointing ? { store: engine.store, cache: engine.stateCache, objectId: id } : undefined,
+      engine.shardHosts.threads,
     )
     engine.shardHosts.add(id, host)
   }
@@ -256,7 +260,7 @@ function startingPoint(engine: Engine, plan: LogicalPlan): ShardRestore {
     offsets[src.name] = obj.driver.position
     if (obj.driver.clocks !== undefined) clocks[src.name] = obj.driver.clocks
   }
-  return { offsets, clocks, operators: {} }
+  return { offsets, clocks, restored: false }
 }
 
 /** The sources a plan reads, as its shards rebuild them. */

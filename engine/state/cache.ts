@@ -40,7 +40,30 @@ export interface OwnerState {
 export class EngineStateCache implements StateCache {
   private readonly members = new Set<CacheMember>()
 
-  constructor(readonly budgetBytes: number) {}
+  constructor(private budget: number) {}
+
+  get budgetBytes(): number {
+    return this.budget
+  }
+
+  /** A shard's cache: its share of the engine's budget, as the main thread sets it at each barrier. */
+  resize(bytes: number): void {
+    this.budget = bytes
+  }
+
+  /** Every member's figures summed (a shard reports its whole cache to the main thread). */
+  total(): OwnerState {
+    const s: OwnerState = { cachedEntries: 0, cachedBytes: 0, totalEntries: 0, hits: 0, misses: 0, evictions: 0 }
+    for (const o of this.byOwner().values()) {
+      s.cachedEntries += o.cachedEntries
+      s.cachedBytes += o.cachedBytes
+      s.totalEntries += o.totalEntries
+      s.hits += o.hits
+      s.misses += o.misses
+      s.evictions += o.evictions
+    }
+    return s
+  }
 
   join(member: CacheMember): void {
     this.members.add(member)
