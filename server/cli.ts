@@ -139,6 +139,9 @@ function readTls(opts: StartOptions): { cert: Buffer; key: Buffer } | undefined 
   return { cert: read(opts.tlsCert, 'certificate'), key: read(opts.tlsKey, 'key') }
 }
 
+/** How long the start banner waits for the restore and the demo (start()). */
+const BANNER_WAIT_MS = 3000
+
 async function start(opts: StartOptions): Promise<void> {
   const dataDir = resolve(opts.dataDir)
   const logger = createLogger({
@@ -190,6 +193,10 @@ async function start(opts: StartOptions): Promise<void> {
     return
   }
   installSignalHandlers(server, log)
+  // The banner's example query should answer when the banner shows: wait for the start to finish
+  // (a first run creates the demo view: milliseconds, about a second when it starts shard
+  // threads), but not for a long restore, which the banner does not wait out.
+  await Promise.race([server.restored, new Promise((resolve) => setTimeout(resolve, BANNER_WAIT_MS).unref())])
   process.stdout.write(
     startBanner({
       host: opts.host,

@@ -183,9 +183,12 @@ describe.skipIf('skip' in mounted)('a full disk', () => {
     await s.query(
       `CREATE MATERIALIZED VIEW buckets AS SELECT n / ${BUCKET} AS b, count(*) AS c, sum(n) AS s FROM seq2 GROUP BY n / ${BUCKET}`,
     )
-    // Division by zero for every n % REJECT_EVERY = 0: a reject each (the condition never holds).
+    // Division by zero for every (n + 1) % REJECT_EVERY = 0: a reject each (the condition never
+    // holds). Not at n = 0: this view is created after buckets started seq2's reader, and a view
+    // sees a source's records from its creation on (with shard threads booting meanwhile, the
+    // first events can be gone by then).
     await s.query(
-      `CREATE MATERIALIZED VIEW bad AS SELECT n FROM seq2 WHERE ${REJECT_EVERY} / (n % ${REJECT_EVERY}) = 0`,
+      `CREATE MATERIALIZED VIEW bad AS SELECT n FROM seq2 WHERE ${REJECT_EVERY} / ((n + 1) % ${REJECT_EVERY}) = 0`,
     )
     await s.query(
       `CREATE SINK buckets_out FROM buckets WITH (connector = 'postgres', url = '${PG_URL}', table = '${PG_TABLE}')`,
@@ -298,6 +301,17 @@ describe.skipIf('skip' in mounted)('a full disk', () => {
         return Number((r.rows[0] as { n: string }).n) >= EVENTS / REJECT_EVERY ? true : undefined
       },
       30_000,
+      async () => ({
+        rejects: (
+          await s.query(
+            'SELECT object, reason, count(*) AS n, min(payload) AS lo, max(payload) AS hi FROM rejects GROUP BY 1, 2',
+          )
+        ).rows,
+        bad: (await s.query('SELECT count(*) AS n FROM bad')).rows,
+        seq2: (await s.query("SELECT * FROM sluice_catalog.lag WHERE source = 'seq2'")).rows,
+        letters: (await s.query('SELECT object, reason, count(*) AS n FROM sluice_catalog.dead_letters GROUP BY 1, 2'))
+          .rows,
+      }),
     )
     await expectRejectsOnce(s)
     const sunk = await db.query(`SELECT b, c, s FROM ${PG_TABLE}`)
