@@ -134,4 +134,44 @@ describe('sharded views', () => {
     expect(counts).toEqual([`${n}|${(BigInt(n) * BigInt(n - 1)) / 2n}`])
     await db.close()
   })
+  it('keep groups beyond their cache in the store and read them back through the main thread, across a crash', async () => {
+    // A cache of one byte: after every checkpoint each shard sends its groups to the store, and
+    // every row of a group read back is a round trip to the main thread (engine/shard/state-link.ts).
+    const dataDir = dirs.make()
+    const openSmall = (): Promise<Sluice> =>
+      Sluice.open({
+        dataDir,
+        workers: 2,
+        sources: [datagenSourceFactory],
+        checkpointIntervalMs: 100,
+        stateCacheBytes: 1,
+      })
+    const n = 40_000
+    let db = await openSmall()
+    await db.sql(
+      `CREATE SOURCE s WITH (connector = 'datagen', generator = 'sequence', max_events = '${n}', rate = '20000')`,
+    )
+    await db.sql('CREATE MATERIALIZED VIEW g AS SELECT n % 5000 AS k, count(*) AS c, sum(n) AS s FROM s GROUP BY 1')
+    const counted = async (): Promise<number> => Number((await rows(db, 'SELECT coalesce(sum(c), 0) FROM g'))[0])
+    const until = async (done: () => Promise<boolean>): Promise<void> => {
+      const deadline = Date.now() + 60_000
+      while (!(await done())) {
+        if (Date.now() > deadline) throw new Error(`timed out at ${await counted()} of ${n} rows`)
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    }
+    // A crash mid-stream, after a checkpoint that evicted groups.
+    await until(async () => (await counted()) >= n / 2)
+    const epoch = db.engine.checkpoints.history.at(-1)?.epoch ?? 0
+    await until(async () => (db.engine.checkpoints.history.at(-1)?.epoch ?? 0) > epoch)
+    await db.close({ lastCheckpoint: false })
+    db = await openSmall()
+    await db.restored
+    await until(async () => (await counted()) >= n)
+    await db.sql('FLUSH')
+    expect(await rows(db, 'SELECT count(*), sum(c), sum(s) FROM g')).toEqual([`5000|${n}|${(n * (n - 1)) / 2}`])
+    const [state] = await rows(db, "SELECT evictions > 0, misses > 0 FROM sluice_catalog.state WHERE name = 'g'")
+    expect(state).toBe('true|true')
+    await db.close()
+  })
 })
