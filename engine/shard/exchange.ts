@@ -283,17 +283,30 @@ export class ExchangeEdge {
     this.advance(column)
   }
 
-  /** The minimum over the senders that are not idle, handed on when it moved. */
+  /**
+   * The minimum over the senders that are not idle, handed on when it moved; with every sender
+   * idle, the maximum over all, as a reader does when all its partitions are idle
+   * (connectors/partition-time.ts): the shards' splits go quiet one after the other in any order,
+   * and the last one to go must not leave the watermark where the others' idleness had stopped it.
+   */
   private advance(column: number): void {
     const marks = this.marks.get(column)!
     let min = Infinity
-    for (let s = 0; s < marks.length; s++) if (this.idle[s] === 0 && marks[s] < min) min = marks[s]
-    // A sender without a watermark yet holds it back; with every sender idle, nothing to say.
-    if (min === -Infinity || min === Infinity) return
+    let max = -Infinity
+    let counted = 0
+    for (let s = 0; s < marks.length; s++) {
+      if (marks[s] > max) max = marks[s]
+      if (this.idle[s] === 1) continue
+      counted++
+      if (marks[s] < min) min = marks[s]
+    }
+    const value = counted > 0 ? min : max
+    // A sender without a watermark yet holds it back.
+    if (value === -Infinity || value === Infinity) return
     // The batch rule (docs/sql.md): rows received before the watermark moved are judged before
     // it; rows after it, after. Every row before it goes on first (the stream drops a value
     // that does not move it, e.g. after a sender came back from idle behind the others).
-    this.pendingMarks.set(column, min)
+    this.pendingMarks.set(column, value)
     this.flush()
   }
 }
