@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { Sluice } from '../engine/index.ts'
 import type { Value } from '../engine/types/datatype.ts'
 import { datagenSourceFactory } from '../connectors/datagen/index.ts'
-import { TempDirs } from './support.ts'
+import { TempDirs, operatorNames } from './support.ts'
 
 const dirs = new TempDirs('sluice-shards-')
 afterAll(() => dirs.removeAll())
@@ -57,12 +57,6 @@ async function results(db: Sluice): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {}
   for (const name of Object.keys(VIEWS)) out[name] = await rows(db, `SELECT * FROM ${name}`)
   return out
-}
-
-function operatorNames(db: Sluice, view: string): string[] {
-  const obj = db.engine.get(view)
-  if (obj?.kind !== 'materialized_view') throw new Error(`${view} is not a view`)
-  return obj.dataflow.operators().map((op) => op.name)
 }
 
 describe('sharded views', () => {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Sluice } from '../engine/index.ts'
 
 /** A seeded generator of numbers in [0, 1) (a 32-bit LCG), so a failing run can be repeated. */
 export function rng(seed: number): () => number {
@@ -50,4 +51,11 @@ export async function psqlCommand(port: number, command: string): Promise<string
     command,
   ])
   return stdout.trim()
+}
+
+/** The operators of a materialized view's dataflow on the main thread, by name (e.g. Gather when it runs sharded). */
+export function operatorNames(db: Sluice, view: string): string[] {
+  const obj = db.engine.get(view)
+  if (obj?.kind !== 'materialized_view') throw new Error(`${view} is not a view`)
+  return obj.dataflow.operators().map((op) => op.name)
 }

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { Sluice } from '../engine/index.ts'
 import type { Value } from '../engine/types/datatype.ts'
 import { datagenSourceFactory } from '../connectors/datagen/index.ts'
-import { TempDirs } from './support.ts'
+import { TempDirs, operatorNames } from './support.ts'
 
 const dirs = new TempDirs('sluice-two-phase-')
 afterAll(() => dirs.removeAll())
@@ -61,12 +61,6 @@ async function results(db: Sluice): Promise<Record<string, string>> {
       .join('\n')
   }
   return out
-}
-
-function operatorNames(db: Sluice, view: string): string[] {
-  const obj = db.engine.get(view)
-  if (obj?.kind !== 'materialized_view') throw new Error(`${view} is not a view`)
-  return obj.dataflow.operators().map((op) => op.name)
 }
 
 describe('two-phase window aggregation', () => {

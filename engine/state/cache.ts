@@ -53,15 +53,8 @@ export class EngineStateCache implements StateCache {
 
   /** Every member's figures summed (a shard reports its whole cache to the main thread). */
   total(): OwnerState {
-    const s: OwnerState = { cachedEntries: 0, cachedBytes: 0, totalEntries: 0, hits: 0, misses: 0, evictions: 0 }
-    for (const o of this.byOwner().values()) {
-      s.cachedEntries += o.cachedEntries
-      s.cachedBytes += o.cachedBytes
-      s.totalEntries += o.totalEntries
-      s.hits += o.hits
-      s.misses += o.misses
-      s.evictions += o.evictions
-    }
+    const s = emptyState()
+    for (const m of this.members) addMember(s, m)
     return s
   }
 
@@ -94,15 +87,10 @@ export class EngineStateCache implements StateCache {
     for (const m of this.members) {
       let s = out.get(m.owner)
       if (s === undefined) {
-        s = { cachedEntries: 0, cachedBytes: 0, totalEntries: 0, hits: 0, misses: 0, evictions: 0 }
+        s = emptyState()
         out.set(m.owner, s)
       }
-      s.cachedEntries += m.cachedEntries()
-      s.cachedBytes += m.cachedBytes()
-      s.totalEntries += m.totalEntries()
-      s.hits += m.hits
-      s.misses += m.misses
-      s.evictions += m.evictions
+      addMember(s, m)
     }
     return out
   }
@@ -112,4 +100,17 @@ export class EngineStateCache implements StateCache {
     for (const m of this.members) n += m.cachedBytes()
     return n
   }
+}
+
+function emptyState(): OwnerState {
+  return { cachedEntries: 0, cachedBytes: 0, totalEntries: 0, hits: 0, misses: 0, evictions: 0 }
+}
+
+function addMember(s: OwnerState, m: CacheMember): void {
+  s.cachedEntries += m.cachedEntries()
+  s.cachedBytes += m.cachedBytes()
+  s.totalEntries += m.totalEntries()
+  s.hits += m.hits
+  s.misses += m.misses
+  s.evictions += m.evictions
 }
