@@ -80,7 +80,8 @@ describe('the console', () => {
     const view = page.locator('table.objects tr[data-object="bids_per_channel"]')
     await source.waitFor({ timeout: 20_000 })
     await view.waitFor()
-    expect(await source.getAttribute('data-state')).toBe('running')
+    // The demo view's readers start in the background (on shard threads under --workers 2).
+    await expect.poll(() => source.getAttribute('data-state'), { timeout: 20_000 }).toBe('running')
     // Events/s is a rate from the in-process history: it needs two samples, then it is > 0.
     await expect
       .poll(async () => Number((await source.locator('td').nth(3).innerText()).replace(/[^\d.]/g, '')), {

@@ -8,7 +8,7 @@
  * barrier (shard.ts): once all are aligned, all their output before it has been applied here,
  * and the view's state on this thread and in the shards describe the same point of the input.
  */
-import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads'
+import { MessageChannel, type MessagePort } from 'node:worker_threads'
 import type { Chunk, Watermark } from '../chunk.ts'
 import type { DataType } from '../types/datatype.ts'
 import type { FromShard, ReaderStatus, ShardInit, ShardRestore, ShardWrite, ToShard } from './protocol.ts'
@@ -17,7 +17,7 @@ import type { OwnerState } from '../state/cache.ts'
 import type { StateStore } from '../state/store.ts'
 import { shardOperatorPrefix } from '../runtime/checkpoint-store.ts'
 import { ShardStateServer } from './state-link.ts'
-import { workerEntry, type ShardThreads, type ToPooled } from './pool.ts'
+import type { Placed, ShardThreads } from './pool.ts'
 import { SluiceError, SqlState } from '../errors.ts'
 import { ACK_EVERY } from './exchange.ts'
 import { decodeChunk } from './wire.ts'
@@ -77,7 +77,8 @@ class ShardCacheMember implements CacheMember {
 }
 
 export class ShardHost {
-  private readonly workers: Worker[] = []
+  /** Each shard's place on the engine's threads: its port, and its watch on the thread. */
+  private readonly placed: Placed[] = []
   private readonly unacked: Int32Array
   /** Per watermark column: each shard's latest value. */
   private readonly marks = new Map<number, Float64Array>()
@@ -109,7 +110,7 @@ export class ShardHost {
     types: readonly DataType[],
     events: ShardEvents,
     home: ShardStateHome | undefined,
-    threads: ShardThreads | undefined,
+    threads: ShardThreads,
   ): Promise<ShardHost> {
     const host = new ShardHost(base.shards, types, events, home)
     if (home !== undefined)
@@ -136,20 +137,16 @@ export class ShardHost {
           ? undefined
           : { link: link.ends, budgetBytes: home.cache.allowance(host.members[s]) }
       const init: ShardInit = { ...base, shard: s, peers: peers[s], restore: restores[s], state }
-      const transferList = [...peers[s].filter((p): p is MessagePort => p !== undefined), ...(link?.transfer() ?? [])]
-      let worker: Worker
-      if (threads !== undefined) {
-        // A thread booted ahead (pool.ts): the init is its first message.
-        worker = threads.take()
-        worker.postMessage({ t: 'init', init } satisfies ToPooled, transferList)
-      } else
-        worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), {
-          workerData: { ...init, entry: await workerEntry() },
-          transferList,
-        })
-      host.workers.push(worker)
+      const transfer = [...peers[s].filter((p): p is MessagePort => p !== undefined), ...(link?.transfer() ?? [])]
+      let lost: (message: string) => void = () => {}
+      const placed = threads.place(init, transfer, (message, stack) => {
+        lost(message)
+        host.fail(`shard ${s} of ${base.view}: ${message}`, stack)
+      })
+      host.placed.push(placed)
       ready.push(
         new Promise<void>((resolve, reject) => {
+          lost = (message) => reject(new SluiceError(SqlState.internal_error, `shard ${s} of ${base.view}: ${message}`))
           // A shard may send output before `ready`: its readers start as it finishes.
           const first = (m: FromShard): void => {
             if (m.t === 'ready') resolve()
@@ -158,17 +155,12 @@ export class ShardHost {
                 new SluiceError(SqlState.internal_error, `shard ${s} of ${base.view} could not start: ${m.message}`),
               )
             else return
-            worker.off('message', first)
+            placed.port.off('message', first)
           }
-          worker.on('message', first)
-          worker.once('error', reject)
+          placed.port.on('message', first)
         }),
       )
-      worker.on('message', (m: FromShard) => host.receive(s, m))
-      worker.on('error', (e) => host.fail(`shard ${s} failed: ${e.message}`, e.stack))
-      worker.on('exit', (code) => {
-        if (host.stopping === undefined) host.fail(`shard ${s} exited (code ${code})`, undefined)
-      })
+      placed.port.on('message', (m: FromShard) => host.receive(s, m))
     }
     try {
       await Promise.all(ready)
@@ -180,7 +172,7 @@ export class ShardHost {
   }
 
   private send(s: number, m: ToShard): void {
-    this.workers[s].postMessage(m)
+    this.placed[s].port.postMessage(m)
   }
 
   private receive(s: number, m: FromShard): void {
@@ -302,16 +294,20 @@ export class ShardHost {
     return done
   }
 
-  /** Stops the shards (DROP, shutdown): their readers close, then the threads end. */
+  /**
+   * Stops the shards (DROP, shutdown): their readers close, then their ports; the threads run on
+   * for other views.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await Promise.all(
-        this.workers.map(async (w, s) => {
+        this.placed.map(async (p, s) => {
           const stopped = new Promise<void>((resolve) => {
-            w.on('message', (m: FromShard) => {
-              if (m.t === 'stopped') resolve()
+            p.port.on('message', (m: FromShard) => {
+              if (m.t === 'stopped' || m.t === 'failed') resolve()
             })
-            w.once('exit', () => resolve())
+            // A shard whose thread is gone, or that does not answer, is given up.
+            p.port.once('close', () => resolve())
             setTimeout(resolve, 5000).unref()
           })
           try {
@@ -320,7 +316,8 @@ export class ShardHost {
             // already gone
           }
           await stopped
-          await w.terminate()
+          p.release()
+          p.port.close()
         }),
       )
       for (const link of this.links) link.close()

@@ -80,12 +80,17 @@ export class ShardHosts {
    * checkpoint writes their state only when their shards aligned in it (views()).
    */
   private readonly sharded = new Set<number>()
-  /** Shard threads booted ahead of need (pool.ts), when the engine runs with several workers. */
-  threads: ShardThreads | undefined
+  /** The threads every sharded view's shards run on (pool.ts), from the first need or warm(). */
+  private threads: Promise<ShardThreads> | undefined
 
-  /** Keeps `size` shard threads booted, so a new sharded view need not wait for threads to boot. */
+  /** Boots `size` shard threads now, so a new sharded view need not wait for threads to boot. */
   async warm(size: number): Promise<void> {
-    this.threads ??= await ShardThreads.open(size)
+    await (this.threads ??= ShardThreads.open(size, true))
+  }
+
+  /** The engine's shard threads; the first call fixes their number (`size`) and boots them as shards come. */
+  threadsFor(size: number): Promise<ShardThreads> {
+    return (this.threads ??= ShardThreads.open(size, false))
   }
 
   get size(): number {
@@ -218,7 +223,9 @@ export class ShardHosts {
   async stopAll(): Promise<void> {
     const hosts = [...this.hosts.values()]
     this.hosts.clear()
-    await Promise.all([...hosts.map((h) => h.stop()), this.threads?.close()])
+    await Promise.all(hosts.map((h) => h.stop()))
+    const threads = this.threads
     this.threads = undefined
+    await (await threads)?.close()
   }
 }

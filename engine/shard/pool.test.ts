@@ -1,26 +1,28 @@
 /**
- * Pooled shard threads (pool.ts): a thread boots and warms while idle, becomes a shard on its
- * init message (peers' ports transferred with it), and idle threads never hold the process open.
+ * The engine's shard threads (pool.ts): a thread boots and warms once, then hosts the shards of
+ * any number of views, each on its own port; a shard that fails fails alone, and threads never
+ * hold the process open themselves.
  */
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { MessagePort, Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
-import type { FromShard, ShardInit } from './protocol.ts'
-import type { ToPooled } from './pool.ts'
+import type { FromShard, ShardInit, ToShard } from './protocol.ts'
 import { T } from '../types/datatype.ts'
-import { ShardThreads } from './pool.ts'
+import { ShardThreads, type Placed } from './pool.ts'
 
-/** Two one-shard views (a GROUP BY over a bounded, unpaced sequence). */
-function inits(): ShardInit[] {
-  return [0, 1].map(() => ({
+/** One-shard views (a GROUP BY over a bounded, unpaced sequence). */
+function inits(
+  n: number,
+  sql = 'CREATE MATERIALIZED VIEW v AS SELECT n % 4 AS k, count(*) AS c FROM seq GROUP BY n % 4',
+): ShardInit[] {
+  return Array.from({ length: n }, () => ({
     view: 'v',
     shard: 0,
     shards: 1,
-    sql: 'CREATE MATERIALIZED VIEW v AS SELECT n % 4 AS k, count(*) AS c FROM seq GROUP BY n % 4',
+    sql,
     timezone: 'UTC',
     now: Date.UTC(2024, 0, 1) * 1000,
     fuseWindows: true,
@@ -48,81 +50,101 @@ function inits(): ShardInit[] {
   }))
 }
 
-/** Sends the init as the host will, and resolves with the shard's first answer. */
-function start(worker: Worker, init: ShardInit): Promise<FromShard> {
-  const answer = new Promise<FromShard>((resolve, reject) => {
+/** Resolves with the shard's first answer (`ready` or `failed`). */
+function answer(p: Placed): Promise<FromShard> {
+  return new Promise<FromShard>((resolve) => {
     const first = (m: FromShard): void => {
       if (m.t !== 'ready' && m.t !== 'failed') return
-      worker.off('message', first)
+      p.port.off('message', first)
       resolve(m)
     }
-    worker.on('message', first)
-    worker.once('error', reject)
+    p.port.on('message', first)
   })
-  const transfer = init.peers.filter((p): p is MessagePort => p !== undefined)
-  worker.postMessage({ t: 'init', init } satisfies ToPooled, transfer)
-  return answer
 }
 
-async function stop(worker: Worker): Promise<void> {
-  const stopped = new Promise<void>((resolve) => {
-    worker.on('message', (m: FromShard) => {
-      if (m.t === 'stopped') resolve()
-    })
-    worker.once('exit', () => resolve())
+/** Sends `m` and resolves with the first answer of type `t`. */
+function ask(p: Placed, m: ToShard, t: FromShard['t']): Promise<FromShard> {
+  return new Promise<FromShard>((resolve) => {
+    const on = (a: FromShard): void => {
+      if (a.t !== t) return
+      p.port.off('message', on)
+      resolve(a)
+    }
+    p.port.on('message', on)
+    p.port.postMessage(m)
   })
-  worker.postMessage({ t: 'stop' })
-  await stopped
-  await worker.terminate()
+}
+
+async function stop(p: Placed): Promise<void> {
+  await ask(p, { t: 'stop' }, 'stopped')
+  p.release()
+  p.port.close()
+}
+
+const noLoss = (): void => {
+  throw new Error('a thread was lost')
 }
 
 describe('ShardThreads', () => {
-  it('hands out threads that become shards on their init, warm or still booting', async () => {
+  it('hosts the shards of many views on one thread each, warm or still booting', async () => {
     const opening = performance.now()
-    const pool = await ShardThreads.open(2)
-    const keep = setInterval(() => {}, 1000)
+    const pool = await ShardThreads.open(2, false)
+    expect(pool.running).toBe(0)
     try {
-      // Taken at once: still booting, its init waits in the queue until it is.
-      const early = pool.take()
-      const [a, b] = inits()
-      const first = await start(early, a)
+      // Placed at once: the thread boots, and the init waits in its queue until it is warm.
+      const [a, b, c] = inits(3)
+      const early = pool.place(a, [], noLoss)
+      expect((await answer(early)).t).toBe('ready')
       const cold = performance.now() - opening
-      expect(first.t).toBe('ready')
       await pool.settled()
-      expect(pool.warm).toBeGreaterThanOrEqual(1)
-
-      const taking = performance.now()
-      const warm = pool.take()
-      const second = await start(warm, b)
-      const takeToReady = performance.now() - taking
-      expect(second.t).toBe('ready')
-      console.log(`take → ready: booting ${cold.toFixed(0)} ms, warm ${takeToReady.toFixed(0)} ms`)
-      // A replacement starts once a taken thread has answered.
-      expect(pool.idleCount).toBe(2)
-      await Promise.all([stop(early), stop(warm)])
+      // Shard 0 of every view goes to thread 0: one thread for three views.
+      const placing = performance.now()
+      const more = [pool.place(b, [], noLoss), pool.place(c, [], noLoss)]
+      expect((await Promise.all(more.map(answer))).map((m) => m.t)).toEqual(['ready', 'ready'])
+      const warm = performance.now() - placing
+      console.log(`place → ready: booting ${cold.toFixed(0)} ms, warm (two views) ${warm.toFixed(0)} ms`)
+      expect(more.map((p) => p.thread)).toEqual([0, 0])
+      expect(pool.running).toBe(1)
+      // One view stops; the others on the same thread still answer.
+      await stop(early)
+      for (const p of more)
+        expect((await ask(p, { t: 'flush', id: 1, timeoutMs: 10_000 }, 'caught_up')).t).toBe('caught_up')
+      await Promise.all(more.map(stop))
     } finally {
-      clearInterval(keep)
       await pool.close()
     }
-    expect(pool.idleCount).toBe(0)
+    expect(pool.running).toBe(0)
   })
 
-  it('a thread that cannot boot is dropped, and take() falls back to a new one', async () => {
-    const broken = new ShardThreads(1, new URL('./no-such-entry.ts', import.meta.url).href)
-    // Idle threads hold nothing open: keep this process busy while the thread fails.
-    const keep = setInterval(() => {}, 1000)
-    await broken.settled()
-    clearInterval(keep)
-    expect(broken.idleCount).toBe(0)
-    // A new thread, which fails as well: now the taker's to handle.
-    const fresh = broken.take()
-    const failed = new Promise<Error>((resolve) => fresh.once('error', resolve))
-    expect((await failed).message).toMatch(/no-such-entry/)
+  it('a shard that fails fails alone: its thread hosts the next one', async () => {
+    const pool = await ShardThreads.open(1, false)
+    try {
+      const [bad] = inits(1, 'CREATE MATERIALIZED VIEW v AS SELECT nosuchcolumn, count(*) FROM seq GROUP BY 1')
+      const failing = pool.place(bad, [], noLoss)
+      const m = await answer(failing)
+      expect(m.t).toBe('failed')
+      await stop(failing)
+      const [good] = inits(1)
+      const next = pool.place(good, [], noLoss)
+      expect((await answer(next)).t).toBe('ready')
+      await stop(next)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('a thread that cannot boot is lost: its shards are told, and the next place() boots a new one', async () => {
+    const broken = new ShardThreads(1, new URL('./no-such-entry.ts', import.meta.url).href, false)
+    const [a, b] = inits(2)
+    const lost = (): Promise<string> => new Promise<string>((resolve) => broken.place(a, [], resolve))
+    expect(await lost()).toMatch(/no-such-entry/)
+    expect(broken.running).toBe(0)
+    // A new thread, which fails as well.
+    expect(await new Promise<string>((resolve) => broken.place(b, [], resolve))).toMatch(/no-such-entry/)
     await broken.close()
-    await fresh.terminate()
   })
 
-  it('idle threads, booting or warm, do not keep the process alive', () => {
+  it('threads, booting or warm, do not keep the process alive', () => {
     const script = `
       import { ShardThreads } from ${JSON.stringify(new URL('./pool.ts', import.meta.url).href)}
       const pool = await ShardThreads.open(1)

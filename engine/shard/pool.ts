@@ -1,29 +1,34 @@
 /**
- * Shard threads booted ahead of need (docs/design/shards.md). A shard thread spends most of a
- * second before it can plan a view: importing the engine (~350 ms from dist/, more through tsx)
- * and the parser's WASM (~100 ms at the first parse). A pooled thread does both while idle, then
- * waits for the one message that makes it a shard:
+ * The engine's shard threads (docs/design/shards.md, "Threads"): a fixed set of `--workers`
+ * threads that every sharded view shares. Shard s of any view runs on thread s % size, so a
+ * thread holds at most one shard of each view, and fifty views with two shards each run on two
+ * threads, not a hundred.
  *
- *   worker.postMessage({ t: 'init', init } satisfies ToPooled, ports of init.peers)
+ * A thread spends most of a second before it can plan a view: importing the engine (~350 ms
+ * from dist/, more through tsx) and the parser's WASM (~100 ms at the first parse). It does both
+ * once, when booted (ahead of need with `warm`), then hosts shards as they come:
  *
- * after which it runs as a thread started with the ShardInit as workerData (worker.ts).
+ *   thread.postMessage({ t: 'shard', init, port } satisfies ToThread, [port, ...init's ports])
+ *
+ * Each shard talks to the main thread over its own port (`port`, the main thread keeps the
+ * other end), so its messages need no view tag and a view's shards stop without the thread.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { ShardInit } from './protocol.ts'
 
-/** workerData of a pooled thread (worker-boot.mjs imports `entry`; worker.ts reads the rest). */
-export interface PooledData {
+/** workerData of a shard thread (worker-boot.mjs imports `entry`; worker.ts reads the rest). */
+export interface ThreadData {
   readonly entry: string
-  readonly pooled: true
-  /** Where the thread says `{ t: 'pooled' }` once warm: kept off parentPort, the shard protocol's. */
+  /** Where the thread says `{ t: 'warm' }` once it has imported the engine and parsed once. */
   readonly warm: MessagePort
 }
 
-/** The one message a pooled thread waits for (its peers' ports go in the transfer list). */
-export interface ToPooled {
-  readonly t: 'init'
+/** What the main thread sends a shard thread: a shard to host, and the port it answers on. */
+export interface ToThread {
+  readonly t: 'shard'
   readonly init: ShardInit
+  readonly port: MessagePort
 }
 
 let entry: Promise<string> | undefined
@@ -53,128 +58,133 @@ export function workerEntry(): Promise<string> {
 
 const BOOT = new URL('./worker-boot.mjs', import.meta.url)
 
-/** A thread not yet taken. */
-interface Idle {
-  readonly worker: Worker
-  warm: boolean
-  /** Detaches the pool's listeners (when taken, or when the thread is dropped). */
+/** Told when the thread a shard runs on fails or ends: every shard on it is gone. */
+export type ThreadLost = (message: string, stack: string | undefined) => void
+
+/** A booted thread and the shards it hosts. */
+class Thread {
+  warm = false
+  /** Set once the thread failed or ended; the slot boots a new thread at the next place(). */
+  lost = false
+  readonly watchers = new Set<ThreadLost>()
+
+  constructor(readonly worker: Worker) {}
+}
+
+/** Where a shard was placed: its port to the thread, and how to stop watching the thread. */
+export interface Placed {
+  readonly port: MessagePort
+  readonly thread: number
+  /** Stops telling `lost` about the thread (the shard stopped). */
   readonly release: () => void
 }
 
 /**
- * Keeps `size` idle shard threads booted. Idle threads do not keep the process alive; a thread
- * taken is ref()'d again, as a thread the caller created itself would be.
+ * The engine's `size` shard threads. Threads never keep the process alive themselves: a hosted
+ * shard's port does, while the main thread listens on it.
  */
 export class ShardThreads {
-  private readonly idle: Idle[] = []
+  private readonly threads: (Thread | undefined)[]
   private readonly waiters: (() => void)[] = []
   private closed = false
 
   constructor(
     readonly size: number,
     private readonly entry: string,
+    warm = true,
   ) {
-    for (let i = 0; i < size; i++) this.idle.push(this.boot())
+    this.threads = new Array<Thread | undefined>(size).fill(undefined)
+    if (warm) for (let i = 0; i < size; i++) this.threads[i] = this.boot()
   }
 
-  /** A pool booting threads of the entry workerEntry() picks. */
-  static async open(size: number): Promise<ShardThreads> {
-    return new ShardThreads(size, await workerEntry())
+  /** The engine's threads, of the entry workerEntry() picks; `warm` boots them now. */
+  static async open(size: number, warm = true): Promise<ShardThreads> {
+    return new ShardThreads(size, await workerEntry(), warm)
   }
 
-  /** Idle threads that are warm (imported the engine and parsed once). */
+  /** Threads running and warm (imported the engine and parsed once). */
   get warm(): number {
-    return this.idle.filter((t) => t.warm).length
+    return this.threads.filter((t) => t !== undefined && t.warm).length
   }
 
-  /** Idle threads, warm or still booting. */
-  get idleCount(): number {
-    return this.idle.length
+  /** Threads running, warm or still booting. */
+  get running(): number {
+    return this.threads.filter((t) => t !== undefined).length
   }
 
   /**
-   * Resolves once no idle thread is still booting (warm, or dropped after failing to boot). The
-   * idle threads do not keep the process alive meanwhile: something else must.
+   * Resolves once no thread is still booting (warm, or lost after failing to boot). The threads
+   * do not keep the process alive meanwhile: something else must.
    */
   settled(): Promise<void> {
-    if (this.idle.every((t) => t.warm)) return Promise.resolve()
+    if (this.booting() === 0) return Promise.resolve()
     return new Promise((resolve) => this.waiters.push(resolve))
   }
 
   /**
-   * A thread for one shard: the warmest idle one (a thread still booting is further along than
-   * a new one), else a new one. It handles the `init` message once booted (messages queue
-   * until then). A replacement starts once this one answers its init (or ends), so the two do
-   * not compete for a core while the shard plans its view.
+   * Hosts shard `init.shard` on its thread (booting it if there is none): the init waits in the
+   * thread's queue until the thread is warm. `transfer`: the init's ports (peers, state link).
+   * `lost` is told if the thread fails or ends while the shard is placed there.
    */
-  take(): Worker {
-    const i = this.idle.findIndex((t) => t.warm)
-    const taken = i >= 0 ? this.idle.splice(i, 1)[0] : (this.idle.shift() ?? this.boot())
-    taken.release()
-    this.wake()
-    const worker = taken.worker
-    worker.ref()
-    if (!this.closed) {
-      // Any message after the init is the shard's answer (`ready`, `failed`, or output first).
-      const refill = (): void => {
-        worker.off('message', refill)
-        worker.off('exit', refill)
-        if (!this.closed && this.idle.length < this.size) this.idle.push(this.boot())
-      }
-      worker.on('message', refill)
-      worker.on('exit', refill)
-    }
-    return worker
+  place(init: ShardInit, transfer: readonly MessagePort[], lost: ThreadLost): Placed {
+    if (this.closed) throw new Error('the shard threads are closed')
+    const index = init.shard % this.size
+    let thread = this.threads[index]
+    if (thread === undefined || thread.lost) this.threads[index] = thread = this.boot()
+    const { port1, port2 } = new MessageChannel()
+    thread.worker.postMessage({ t: 'shard', init, port: port2 } satisfies ToThread, [port2, ...transfer])
+    thread.watchers.add(lost)
+    const t = thread
+    return { port: port1, thread: index, release: () => t.watchers.delete(lost) }
   }
 
-  /** Ends the idle threads (threads taken belong to their taker). */
+  /** Ends every thread (the engine stops; its shards were stopped first). */
   async close(): Promise<void> {
     this.closed = true
-    const idle = this.idle.splice(0)
-    for (const t of idle) t.release()
+    const threads = this.threads.splice(0).filter((t): t is Thread => t !== undefined)
+    for (const t of threads) t.lost = true
     this.wake()
-    await Promise.all(idle.map((t) => t.worker.terminate()))
+    await Promise.all(threads.map((t) => t.worker.terminate()))
   }
 
-  private boot(): Idle {
+  private booting(): number {
+    return this.threads.filter((t) => t !== undefined && !t.warm && !t.lost).length
+  }
+
+  private boot(): Thread {
     const { port1, port2 } = new MessageChannel()
-    const data: PooledData = { entry: this.entry, pooled: true, warm: port2 }
+    const data: ThreadData = { entry: this.entry, warm: port2 }
     const worker = new Worker(BOOT, { workerData: data, transferList: [port2] })
-    // An idle thread must not hold the process open. No 'message' listener on the worker while
-    // idle: one would ref its port again.
+    // A thread must not hold the process open: the shards' ports do, while they run.
     worker.unref()
-    const t: Idle = {
-      worker,
-      warm: false,
-      release: () => {
-        port1.close()
-        worker.off('error', drop)
-        worker.off('exit', drop)
-      },
-    }
-    // A thread that fails to boot (or ends) is dropped, not replaced: a build that cannot load
-    // would fail again. take() starts new ones.
-    const drop = (): void => {
-      t.release()
-      const i = this.idle.indexOf(t)
-      if (i >= 0) this.idle.splice(i, 1)
-      void worker.terminate()
-      this.wake()
-    }
+    const thread = new Thread(worker)
     port1.on('message', (m: { readonly t: string }) => {
-      if (m.t !== 'pooled') return
-      t.warm = true
+      if (m.t !== 'warm') return
+      thread.warm = true
       port1.close()
       this.wake()
     })
     port1.unref()
-    worker.on('error', drop)
-    worker.on('exit', drop)
-    return t
+    // A thread that fails (to boot, or later: an error no shard caught) takes its shards with it.
+    // Its slot boots a new thread at the next place().
+    const lose = (message: string, stack: string | undefined): void => {
+      if (thread.lost) return
+      thread.lost = true
+      port1.close()
+      const i = this.threads.indexOf(thread)
+      if (i >= 0) this.threads[i] = undefined
+      for (const w of [...thread.watchers]) w(message, stack)
+      thread.watchers.clear()
+      void worker.terminate()
+      this.wake()
+    }
+    worker.on('error', (e) => lose(`its thread failed: ${e.message}`, e.stack))
+    worker.on('exit', (code) => lose(`its thread exited (code ${code})`, undefined))
+    return thread
   }
 
   private wake(): void {
-    if (!this.idle.every((t) => t.warm)) return
+    if (this.booting() > 0) return
     for (const w of this.waiters.splice(0)) w()
   }
 }

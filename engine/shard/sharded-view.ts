@@ -215,7 +215,8 @@ export async function shardedView(engine: Engine, def: ShardedViewDef, id: numbe
       },
       // State tables as the main thread's views have them: only when the engine checkpoints.
       engine.checkpointing ? { store: engine.store, cache: engine.stateCache, objectId: id } : undefined,
-      engine.shardHosts.threads,
+      // One thread per worker, shared by every sharded view (a restored view may have more shards).
+      await engine.shardHosts.threadsFor(workers(engine) > 1 ? workers(engine) : shards),
     )
     engine.shardHosts.add(id, host)
   }
