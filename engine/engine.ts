@@ -117,6 +117,8 @@ export class Engine {
    * so (CheckpointMeta.plans); recorded in every checkpoint until they are dropped.
    */
   readonly unfusedWindows = new Set<number>()
+  /** Views and sinks planned without shared subplans for the same reason (CheckpointMeta.unshared). */
+  readonly unsharedSubplans = new Set<number>()
   /** The background restore at startup (engine/restore-progress.ts); finished once all is back. */
   restoring: RestoreProgress | undefined
   closed = false
@@ -186,6 +188,18 @@ export class Engine {
     const id = this.restoringId
     if (id === undefined || this.recovery?.has(id) !== true || this.recovery.fusedWindows(id)) return true
     this.unfusedWindows.add(id)
+    return false
+  }
+
+  /**
+   * Whether the view or sink being created lowers a stateful subplan that occurs twice once
+   * (engine/plan/shared-subplans.ts): always, except when it is restored from a checkpoint
+   * written by a plan without shared subplans, which it then keeps.
+   */
+  shareSubplans(): boolean {
+    const id = this.restoringId
+    if (id === undefined || this.recovery?.has(id) !== true || this.recovery.sharedSubplans(id)) return true
+    this.unsharedSubplans.add(id)
     return false
   }
 

@@ -51,14 +51,34 @@ function operators(db: Sluice, view: string): string[] {
   return obj.dataflow.operators().map((op) => op.name)
 }
 
+/** Nexmark q5's shape: the same HOP aggregate on both sides of a join. */
+const HOT_ITEMS = (name: string): string =>
+  `CREATE MATERIALIZED VIEW ${name} AS SELECT ab.window_start, ab.auction, ab.num FROM ` +
+  `(SELECT auction, count(*) AS num, window_start FROM HOP(bid, ts, INTERVAL '2 seconds', INTERVAL '10 seconds') GROUP BY auction, window_start) ab ` +
+  `JOIN (SELECT max(num) AS maxn, window_start FROM (SELECT count(*) AS num, window_start FROM HOP(bid, ts, INTERVAL '2 seconds', INTERVAL '10 seconds') GROUP BY auction, window_start) c GROUP BY window_start) mb ` +
+  `ON ab.window_start = mb.window_start AND ab.num >= mb.maxn`
+
+/** Rewrites the last checkpoint's meta as the build before shared subplans (plan version 2) wrote it. */
+async function asVersion2(dataDir: string): Promise<void> {
+  const store = await openLevelStore(join(dataDir, 'state'))
+  const key = encodeKey([-3n], [T.int8])
+  const meta = JSON.parse(new TextDecoder().decode(await store.get(key))) as Record<string, unknown>
+  expect(meta.plans).toBe(3)
+  meta.plans = 2
+  delete meta.unshared
+  await store.write([{ type: 'put', key, value: new TextEncoder().encode(JSON.stringify(meta)) }])
+  await store.close()
+}
+
 /** Rewrites the last checkpoint's meta as a build before plan versions wrote it. */
 async function asOlderBuild(dataDir: string): Promise<void> {
   const store = await openLevelStore(join(dataDir, 'state'))
   const key = encodeKey([-3n], [T.int8])
   const meta = JSON.parse(new TextDecoder().decode(await store.get(key))) as Record<string, unknown>
-  expect(meta.plans).toBe(2)
+  expect(meta.plans).toBe(3)
   delete meta.plans
   delete meta.unfused
+  delete meta.unshared
   await store.write([{ type: 'put', key, value: new TextEncoder().encode(JSON.stringify(meta)) }])
   await store.close()
 }
@@ -99,6 +119,50 @@ describe('a checkpoint written by an older plan shape', () => {
     db = await open(dataDir)
     expect(operators(db, 'hot')).toContain('WindowAssign')
     expect(operators(db, 'fresh')).toContain('WindowAggregate')
+    await db.sql(bids(700, 800))
+    expect(await rows(db, 'SELECT * FROM hot')).toEqual(await rows(db, 'SELECT * FROM fresh'))
+    await db.close()
+  }, 60_000)
+
+  it('restores a view planned before shared subplans under that shape; new views share', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sluice-plan-versions-'))
+    dirs.push(dataDir)
+    let db = await open(dataDir)
+    await db.sql('CREATE TABLE bid (auction BIGINT, price BIGINT, ts TIMESTAMP)')
+    await db.sql(bids(0, 400))
+    // Planned as the build before shared subplans did: the HOP aggregate on each side of the join.
+    const share = db.engine.shareSubplans.bind(db.engine)
+    db.engine.shareSubplans = () => false
+    await db.sql(HOT_ITEMS('hot'))
+    db.engine.shareSubplans = share
+    const count = (ops: string[]): number => ops.filter((n) => n === 'WindowAggregate').length
+    expect(count(operators(db, 'hot'))).toBe(2)
+    const before = await rows(db, 'SELECT * FROM hot')
+    expect(before.length).toBeGreaterThan(20)
+    await db.engine.checkpoints.checkpoint()
+    await db.close()
+    await asVersion2(dataDir)
+
+    db = await open(dataDir)
+    expect(count(operators(db, 'hot'))).toBe(2)
+    expect(await rows(db, 'SELECT * FROM hot')).toEqual(before)
+    // A view created now shares the aggregate: once, read by both sides of the join.
+    await db.sql(bids(400, 700))
+    await db.sql(HOT_ITEMS('fresh'))
+    expect(count(operators(db, 'fresh'))).toBe(1)
+    const [explained] = await db.sql(`EXPLAIN ${HOT_ITEMS('x')}`)
+    expect((explained.rows ?? []).map((r: readonly Value[]) => String(r[0])).join('\n')).toMatch(
+      /WindowAggregate \(shared: line \d+\)/,
+    )
+    const expected = await rows(db, 'SELECT * FROM fresh')
+    expect(await rows(db, 'SELECT * FROM hot')).toEqual(expected)
+    await db.engine.checkpoints.checkpoint()
+    await db.close()
+
+    // This build's checkpoint records which view is unshared: both keep their shapes.
+    db = await open(dataDir)
+    expect(count(operators(db, 'hot'))).toBe(2)
+    expect(count(operators(db, 'fresh'))).toBe(1)
     await db.sql(bids(700, 800))
     expect(await rows(db, 'SELECT * FROM hot')).toEqual(await rows(db, 'SELECT * FROM fresh'))
     await db.close()

@@ -39,7 +39,7 @@ export async function createMaterializedView(engine: Engine, def: MaterializedVi
   engine.checkNameFree(def.name, 'materialized_view')
   const ops = operatorContext(engine, def.name)
   const id = engine.allocateId()
-  const lowering = { ...def, fuseWindows: engine.fuseWindows() }
+  const lowering = { ...def, fuseWindows: engine.fuseWindows(), shareSubplans: engine.shareSubplans() }
   // Split into shards on worker threads when the plan allows (engine/shard/sharded-view.ts).
   const sharded = await shardedView(engine, lowering, id)
   const physical = sharded?.physical ?? lowerStream(lowering, ops)

@@ -68,6 +68,7 @@ export async function createSink(engine: Engine, def: SinkDef): Promise<void> {
     watermarkOverride: undefined,
     emitOnWindowClose: false,
     fuseWindows: engine.fuseWindows(),
+    shareSubplans: engine.shareSubplans(),
   }
   const id = engine.allocateId()
   // `AS SELECT` over sources: split into shards when the plan allows (engine/shard/sharded-view.ts).

@@ -32,7 +32,15 @@ export function columnTypes(p: LogicalPlan): string {
 /** The operator graph; `above` are the operators a statement puts over it (a view's Materialize), outermost first. */
 export function explainPhysical(root: PhysicalNode, above: readonly string[] = []): string[] {
   const lines = above.map((line, depth) => `${'  '.repeat(depth)}${line}`)
+  // A shared subplan (LowerOptions.shared) is printed once; its second reader points at it.
+  const printed = new Map<PhysicalNode, number>()
   const walk = (n: PhysicalNode, depth: number): void => {
+    const at = printed.get(n)
+    if (at !== undefined) {
+      lines.push(`${'  '.repeat(depth)}${n.op.name} (shared: line ${at})`)
+      return
+    }
+    printed.set(n, lines.length + 1)
     const detail = n.op.explain?.() ?? ''
     lines.push(`${'  '.repeat(depth)}${n.op.name}${detail === '' ? '' : ' ' + detail}`)
     for (const input of n.inputs) {

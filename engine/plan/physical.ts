@@ -20,6 +20,7 @@ import { exprText, joinCondition } from './explain.ts'
 import { HashJoin } from '../ops/hash-join.ts'
 import { closingJoinKey } from './closing-columns.ts'
 import { keepColumns } from './rules/rewrite-projects.ts'
+import { sameSubplan, shareable } from './shared-subplans.ts'
 import { UnionAll } from '../ops/union.ts'
 import { SetOp } from '../ops/set-op.ts'
 import { TopN } from '../ops/top-n.ts'
@@ -48,6 +49,12 @@ export interface LowerOptions {
    * Undefined: one shard, no exchanges.
    */
   readonly exchange?: Exchange
+  /**
+   * Shared subplans (shared-subplans.ts): a stateful subplan that occurs twice is lowered once,
+   * its node read by both parents. The lowered ones so far; undefined: no sharing (a sharded
+   * lowering, or a view whose checkpoint was written by a plan without it).
+   */
+  readonly shared?: { readonly plan: LogicalPlan; readonly node: PhysicalNode }[]
 }
 
 /**
@@ -75,6 +82,15 @@ function firstColumns(n: number): number[] {
 }
 
 export function lower(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
+  const shared = options.shared
+  if (shared === undefined || !shareable(plan)) return lowerNode(plan, options)
+  for (const s of shared) if (sameSubplan(s.plan, plan)) return s.node
+  const node = lowerNode(plan, options)
+  shared.push({ plan, node })
+  return node
+}
+
+function lowerNode(plan: LogicalPlan, options: LowerOptions): PhysicalNode {
   const types = plan.columns.map((c) => c.type)
   switch (plan.kind) {
     case 'scan': {

@@ -128,6 +128,8 @@ export interface StreamLowering {
   readonly ttlMs?: number
   /** See LowerOptions.fuseWindows. */
   readonly fuseWindows?: boolean
+  /** Lower a stateful subplan that occurs twice once (LowerOptions.shared): default true, never sharded. */
+  readonly shareSubplans?: boolean
 }
 
 /** What lowering a planned (non-select) query needs. */
@@ -153,6 +155,8 @@ export function lowerStream(p: StreamLowering, ops: OperatorContext, exchange?: 
     ttlMs: p.ttlMs,
     fuseWindows: p.fuseWindows,
     exchange,
+    // A shared node under two exchanges would be two shards' stages at once: sharded plans do not share.
+    shared: p.shareSubplans === false || exchange !== undefined ? undefined : [],
   })
 }
 

@@ -39,12 +39,15 @@ export interface CheckpointMeta {
   readonly marks: Readonly<Record<string, readonly (readonly [number, number])[]>>
   /**
    * The plan version of the build that wrote it: absent before window aggregates were fused
-   * (WindowAggregate), 2 since. Operator state is keyed by the operators' positions, so a
-   * dataflow restores under the plan shape its state was written by.
+   * (WindowAggregate), 2 since, 3 since shared subplans (engine/plan/shared-subplans.ts).
+   * Operator state is keyed by the operators' positions, so a dataflow restores under the plan
+   * shape its state was written by.
    */
   readonly plans?: number
   /** With `plans`: the dataflows still planned without fused window aggregates. */
   readonly unfused?: readonly number[]
+  /** With `plans` from 3: the dataflows still planned without shared subplans. */
+  readonly unshared?: readonly number[]
 }
 
 export function operatorPrefix(objectId: number, opIndex: number): Uint8Array {
@@ -141,6 +144,11 @@ export class Recovery {
   /** Whether the dataflow's state was written by a plan with fused window aggregates. */
   fusedWindows(objectId: number): boolean {
     return this.meta.plans !== undefined && this.meta.unfused?.includes(objectId) !== true
+  }
+
+  /** Whether the dataflow's state was written by a plan with shared subplans. */
+  sharedSubplans(objectId: number): boolean {
+    return (this.meta.plans ?? 0) >= 3 && this.meta.unshared?.includes(objectId) !== true
   }
 
   /** Restores every operator of a dataflow from its entries (keys as the operator wrote them). */

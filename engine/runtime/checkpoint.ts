@@ -30,7 +30,7 @@ import {
 } from './checkpoint-store.ts'
 
 /** The plan version checkpoints record (CheckpointMeta.plans). */
-const PLAN_VERSION = 2
+const PLAN_VERSION = 3
 
 /** One row of sluice_catalog.checkpoints. */
 export interface CheckpointRecord {
@@ -301,6 +301,7 @@ export class CheckpointCoordinator {
       marks,
       plans: PLAN_VERSION,
       unfused: dataflows.filter((id) => this.engine.unfusedWindows.has(id)),
+      unshared: dataflows.filter((id) => this.engine.unsharedSubplans.has(id)),
     }
     const metaBytes = new TextEncoder().encode(JSON.stringify(meta))
     writes.push({ type: 'put', key: META_KEY, value: metaBytes })

@@ -57,9 +57,14 @@ function describe(
   const ops = dataflow.operators()
   const operators: OperatorInfo[] = []
   // Pre-order from the root, the order in which Dataflow built its runners: index i here is
-  // runner i there, so the counters line up without the runtime exposing its runners.
+  // runner i there, so the counters line up without the runtime exposing its runners. A shared
+  // subplan is one operator with two readers, as there.
+  const ids = new Map<PhysicalNode, number>()
   const walk = (node: PhysicalNode): number => {
+    const known = ids.get(node)
+    if (known !== undefined) return known
     const id = operators.length
+    ids.set(node, id)
     const info: { -readonly [K in keyof OperatorInfo]: OperatorInfo[K] } = {
       id,
       name: node.op.name,

@@ -78,18 +78,31 @@ class Runner {
   /** Rows received and sent since the graph was built (the console's per-operator rates). */
   rowsIn = 0
   rowsOut = 0
+  /** The operators reading this one: more than one for a shared subplan (LowerOptions.shared). */
+  private readonly downstream: Emitter[]
   constructor(
     readonly op: Operator,
     downstream: Emitter,
   ) {
+    this.downstream = [downstream]
+    const all = this.downstream
     // One counter add per chunk, not per row: the hot path stays as it was.
     this.emitter = {
       chunk: (c) => {
         this.rowsOut += c.length
-        downstream.chunk(c)
+        // Readers never change a chunk they are given (docs/design/chunks.md): all get the same one.
+        if (all.length === 1) all[0].chunk(c)
+        else for (let i = 0; i < all.length; i++) all[i].chunk(c)
       },
-      watermark: (w) => downstream.watermark(w),
+      watermark: (w) => {
+        if (all.length === 1) all[0].watermark(w)
+        else for (let i = 0; i < all.length; i++) all[i].watermark(w)
+      },
     }
+  }
+  /** A second reader of a shared subplan's output. */
+  feed(reader: Emitter): void {
+    this.downstream.push(reader)
   }
   chunk(chunk: Chunk, input: number): void {
     this.rowsIn += chunk.length
@@ -304,18 +317,32 @@ export class Dataflow {
     for (const runner of this.runners) runner.op.onStart?.(runner.emitter)
   }
 
-  private build(node: PhysicalNode, output: Emitter): Runner {
+  /**
+   * Builds the runners from the root down, pre-order. A node reached a second time (a shared
+   * subplan) gets the new parent as another reader, and no second runner.
+   */
+  private build(node: PhysicalNode, output: Emitter, built = new Map<PhysicalNode, Runner>()): Runner {
+    const seen = built.get(node)
+    if (seen !== undefined) {
+      seen.feed(output)
+      return seen
+    }
     const runner = new Runner(node.op, output)
+    built.set(node, runner)
     this.runners.push(runner)
     node.inputs.forEach((input, index) => {
       if (isRelationInput(input)) {
         this.leaves.push({ relation: input, runner, input: index })
         return
       }
-      this.build(input, {
-        chunk: (c) => runner.chunk(c, index),
-        watermark: (w) => runner.watermark(w, index),
-      })
+      this.build(
+        input,
+        {
+          chunk: (c) => runner.chunk(c, index),
+          watermark: (w) => runner.watermark(w, index),
+        },
+        built,
+      )
     })
     return runner
   }
