@@ -34,6 +34,8 @@ function same(a: unknown, b: unknown, key?: string): boolean {
     }
     case 'calls':
       return sameCalls(a as readonly AggregateCallPlan[], b as readonly AggregateCallPlan[])
+    default:
+      break
   }
   if (Array.isArray(a) !== Array.isArray(b) || Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false
   if (a instanceof Map) {
