@@ -30,18 +30,28 @@ const SOURCES = [
   seq('seq1'),
   seq('seq2'),
   seq('seq3'),
-  `CREATE SOURCE bid WITH (connector = 'datagen', generator = 'nexmark', table = 'bid', max_events = '${EVENTS}', paced = 'false', base_time = '2026-01-01T00:00:00Z', rate = '10000')`,
+  ...['bid', 'bid5'].map(
+    (name) =>
+      `CREATE SOURCE ${name} WITH (connector = 'datagen', generator = 'nexmark', table = 'bid', max_events = '${EVENTS}', paced = 'false', base_time = '2026-01-01T00:00:00Z', rate = '10000')`,
+  ),
 ]
 
 /** Views of each shape the shards support, and one (a global count) they do not. */
 const VIEWS: Record<string, string> = {
   grouped: 'SELECT n % 97 AS k, count(*) AS c, sum(n) AS s FROM seq1 GROUP BY 1',
   filtered: 'SELECT n, n * 2 AS twice FROM seq2 WHERE n % 13 = 0',
-  hot: `SELECT a.auction, a.window_start, a.num FROM (
+  // A windowed join of a HOP aggregate with a window-only aggregate (two phases when sharded).
+  hot: `SELECT a.auction, a.window_start, a.num, m.top FROM (
     SELECT auction, window_start, count(*) AS num FROM HOP(bid, date_time, INTERVAL '2 seconds', INTERVAL '10 seconds')
     GROUP BY auction, window_start) a
+  JOIN (SELECT window_start, max(price) AS top FROM TUMBLE(bid, date_time, INTERVAL '10 seconds') GROUP BY window_start) m
+  ON a.window_start = m.window_start WATERMARK 1s`,
+  // Nexmark q5: the same HOP aggregate on both sides, which one thread computes once: not split.
+  q5: `SELECT a.auction, a.window_start, a.num FROM (
+    SELECT auction, window_start, count(*) AS num FROM HOP(bid5, date_time, INTERVAL '2 seconds', INTERVAL '10 seconds')
+    GROUP BY auction, window_start) a
   JOIN (SELECT window_start, max(num) AS top FROM (
-    SELECT auction, window_start, count(*) AS num FROM HOP(bid, date_time, INTERVAL '2 seconds', INTERVAL '10 seconds')
+    SELECT auction, window_start, count(*) AS num FROM HOP(bid5, date_time, INTERVAL '2 seconds', INTERVAL '10 seconds')
     GROUP BY auction, window_start) c GROUP BY window_start) m
   ON a.window_start = m.window_start AND a.num >= m.top WATERMARK 1s`,
   total: 'SELECT count(*) AS c FROM seq3',
@@ -70,11 +80,17 @@ describe('sharded views', () => {
     expect(expected.grouped).toHaveLength(97)
     expect(expected.total).toEqual([String(EVENTS)])
     expect(expected.hot.length).toBeGreaterThan(3)
+    expect(expected.q5.length).toBeGreaterThan(3)
 
     const two = await open(dirs.make(), 2)
     await build(two)
     expect(operatorNames(two, 'grouped')).toContain('Gather')
     expect(operatorNames(two, 'hot')).toContain('Gather')
+    expect(operatorNames(two, 'q5')).not.toContain('Gather')
+    const [explained] = await two.sql(`EXPLAIN CREATE MATERIALIZED VIEW q5b AS ${VIEWS.q5}`)
+    const plan = (explained.rows ?? []).map((r: readonly Value[]) => String(r[0])).join('\n')
+    expect(plan).toMatch(/Shards: 1 \(not split: it computes one subplan twice/)
+    expect(plan).toMatch(/WindowAggregate \(shared: line \d+\)/)
     // A global count has no key to split by: it stays on the main thread.
     expect(operatorNames(two, 'total')).not.toContain('Gather')
     // Compared as one string: a mismatch of thousands of rows makes a diff too slow to print.

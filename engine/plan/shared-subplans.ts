@@ -10,10 +10,30 @@
  * aggregate calls by their text too.
  */
 import type { AggregateCallPlan, LogicalPlan, PlanColumn, RelationRef } from './logical.ts'
+import { inputsOf } from './logical.ts'
 
 /** Plan kinds worth sharing: those with state. Sharing a projection would only add a fan-out. */
 export function shareable(plan: LogicalPlan): boolean {
   return plan.kind === 'aggregate' || plan.kind === 'join'
+}
+
+/** Whether the plan holds a stateful subplan twice (lowering would share it). */
+export function repeatsSubplan(plan: LogicalPlan): boolean {
+  const seen: LogicalPlan[] = []
+  let found = false
+  const walk = (p: LogicalPlan): void => {
+    if (found) return
+    if (shareable(p)) {
+      if (seen.some((s) => sameSubplan(s, p))) {
+        found = true
+        return
+      }
+      seen.push(p)
+    }
+    for (const input of inputsOf(p)) walk(input)
+  }
+  walk(plan)
+  return found
 }
 
 /** Whether two subplans compute the same rows, change for change. */
