@@ -367,12 +367,24 @@ export class HashJoin implements Operator {
     const interval = this.spec.interval
     const timeCol = interval === undefined ? -1 : input === 0 ? interval.leftTime : interval.rightTime
     let late = 0
-    for (let i = 0; i < chunk.length; i++) {
-      const op = chunk.ops[i] as 1 | -1
+    // Two passes. The first builds each row and finds its candidates; the residual (the rest of
+    // ON) is then evaluated once over every (row, candidate) pair of the chunk, instead of once
+    // per row over a chunk built for that row. The second applies matches and stores, in order.
+    // Probes read the other side only and stores write this side, so the split changes nothing.
+    const n = chunk.length
+    const rows = new Array<Value[] | undefined>(n)
+    const hashes = new Float64Array(n)
+    const nullKeys = new Uint8Array(n)
+    const found = new Array<StoredRow[] | undefined>(n)
+    const residual = this.spec.residual
+    const pairs = residual === undefined ? undefined : new ChunkBuilder(this.width)
+    const maskAt = residual === undefined ? undefined : new Int32Array(n)
+    let pairCount = 0
+    for (let i = 0; i < n; i++) {
       if (timeCol >= 0) {
         const t = cols[timeCol][i] as number | null
         if (t !== null && t < this.wm[input]) {
-          if (op > 0) {
+          if (chunk.ops[i] > 0) {
             late++
             this.ctx?.deadLetter({
               reason: 'late',
@@ -385,27 +397,52 @@ export class HashJoin implements Operator {
       }
       const row = new Array<Value>(self.width)
       for (let c = 0; c < self.width; c++) row[c] = cols[c][i]
+      rows[i] = row
       let hasNullKey = false
       for (const k of self.keys) if (row[k] === null) hasNullKey = true
-      const hash = hasNullKey ? 0 : self.table.hashAt(cols, self.keys, i)
-      // With a ttl, the retraction of a row evicted earlier retracts nothing: what it produced
-      // stays, and pairs with rows that came after the eviction were never produced.
-      if (op < 0 && this.spec.ttlMs !== undefined && !hasNullKey && !this.holds(self, cols, i, hash)) continue
-      let bucket = hasNullKey ? undefined : other.table.findAt(cols, self.keys, i, hash)
+      if (hasNullKey) {
+        nullKeys[i] = 1
+        continue
+      }
+      const hash = self.table.hashAt(cols, self.keys, i)
+      hashes[i] = hash
+      let bucket = other.table.findAt(cols, self.keys, i, hash)
       const table = this.table
-      if (table !== undefined && !hasNullKey) {
+      if (table !== undefined) {
         if (bucket !== undefined) table.hit(bucket)
         else if (table.spill.onDisk) bucket = table.load(other.index, cols, self.keys, i, hash)
       }
+      if (bucket === undefined) continue
+      const candidates = this.candidates(bucket.value)
+      found[i] = candidates
+      if (pairs === undefined || maskAt === undefined) continue
+      maskAt[i] = pairCount
+      pairCount += candidates.length
+      for (const o of candidates) {
+        if (input === 0) pairs.pushPair(1, row, o.row)
+        else pairs.pushPair(1, o.row, row)
+      }
+    }
+    const pairChunk = pairs?.take()
+    const mask = residual === undefined || pairChunk === undefined ? undefined : residual(pairChunk)
+    for (let i = 0; i < n; i++) {
+      const row = rows[i]
+      if (row === undefined) continue
+      const op = chunk.ops[i] as 1 | -1
+      const hasNullKey = nullKeys[i] === 1
+      const hash = hashes[i]
+      // With a ttl, the retraction of a row evicted earlier retracts nothing: what it produced
+      // stays, and pairs with rows that came after the eviction were never produced.
+      if (op < 0 && this.spec.ttlMs !== undefined && !hasNullKey && !this.holds(self, cols, i, hash)) continue
       let matched = 0
-      if (bucket !== undefined) {
-        const candidates = this.candidates(bucket.value)
-        const pass = this.residualMask(input, row, candidates)
+      const candidates = found[i]
+      if (candidates !== undefined) {
+        const at = maskAt === undefined ? 0 : maskAt[i]
         for (let m = 0; m < candidates.length; m++) {
-          if (pass !== undefined && pass[m] === 0) continue
+          if (residual !== undefined && (mask === undefined || mask[at + m] === 0)) continue
           const o = candidates[m]
           matched += o.count
-          for (let n = 0; n < o.count; n++) {
+          for (let c = 0; c < o.count; c++) {
             if (input === 0) builder.pushPair(op, row, o.row)
             else builder.pushPair(op, o.row, row)
           }
