@@ -7,6 +7,15 @@
  * entry, as of the last durable checkpoint. A cold entry deleted since (its item read back into
  * memory, or rescued from eviction) is remembered (a tombstone) until the checkpoint writing the
  * delete is durable, so neither a cache miss nor a pull query reads it.
+ *
+ * Beside it, a Bloom filter of the keys written to the cold tier (`mayBeCold`): a key it never saw
+ * is not there, so a brand-new key costs no store read. Keys go in when their cold entry is
+ * collected (before the batch lands: a false positive meanwhile only costs a read); deleted cold
+ * entries stay in it. The filter is not in the checkpoint. After a restore it is incomplete, and
+ * every miss reads the store, until a scan of the cold tier from a snapshot has added every key
+ * (`rebuildFilter`, or a pull query's whole output scan, which reads the same range). Nothing is
+ * missed: a cold entry in the store after the snapshot was either in the snapshot or collected
+ * after the restore, and every key collected since the table was made is added at once.
  */
 import type { Chunk } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
@@ -15,6 +24,13 @@ import { decodeKey } from '../state/codec.ts'
 import { hasPrefix } from '../state/store.ts'
 import { decodeSnapshot } from '../state/snapshot-codec.ts'
 import { ByteList, ByteSet } from '../util/byte-set.ts'
+import { BloomFilter } from '../util/bloom.ts'
+
+/**
+ * The filter's first level holds at least this many keys (10 bits each: 1.25 KiB); it is sized
+ * from the items in memory at the first eviction, which for a cache of any size is more.
+ */
+const MIN_FILTER_KEYS = 1024
 
 export class GroupSpill implements CacheMember {
   hits = 0
@@ -38,6 +54,16 @@ export class GroupSpill implements CacheMember {
   durableCount = 0
   /** The operator's dataflow was dropped: background work stops. */
   detached = false
+  /** Keys written to the cold tier (made at the first eviction, or at a restore that has some). */
+  private coldKeys: BloomFilter | undefined
+  /** Whether coldKeys has every key of the cold tier (not after a restore until the scan ends). */
+  private coldKeysComplete = true
+  /** The scan that completes the filter after a restore: to start, running, or none. */
+  private rebuild: 'none' | 'pending' | 'running' = 'none'
+  /** Misses the filter answered without a store read. */
+  filtered = 0
+  /** Output scans of the cold tier running (scanStored): they complete the filter too. */
+  private outputScans = 0
 
   constructor(
     readonly store: OperatorStore,
@@ -54,8 +80,117 @@ export class GroupSpill implements CacheMember {
     return this.inMemory()
   }
 
+  /** The cached items' estimate plus the cold tier's filter. */
   cachedBytes(): number {
-    return this.inMemory() * this.bytesPerGroup
+    return this.inMemory() * this.bytesPerGroup + this.filterBytes
+  }
+
+  /** Bytes of the cold tier's filter (counted in cachedBytes). */
+  get filterBytes(): number {
+    return this.coldKeys?.bytes ?? 0
+  }
+
+  /** Items the cache allowance leaves room for, after the filter. */
+  allowedItems(): number {
+    return Math.floor((this.store.cache.allowance(this) - this.filterBytes) / this.bytesPerGroup)
+  }
+
+  /**
+   * A cold entry is written (at a collect): its key goes into the filter. The first level is
+   * sized from the items in memory, so a cold tier as large as the cache fills one level.
+   */
+  noteCold(key: Uint8Array): void {
+    ;(this.coldKeys ??= new BloomFilter(Math.max(MIN_FILTER_KEYS, this.inMemory()))).add(key)
+  }
+
+  /**
+   * Whether the cold tier may hold `key`; false only when the filter is complete and never saw
+   * it (the store read is skipped).
+   */
+  mayBeCold(key: Uint8Array): boolean {
+    if (!this.coldKeysComplete || this.coldKeys?.has(key) === true) return true
+    this.filtered++
+    return false
+  }
+
+  /**
+   * Restored from a checkpoint with `cold` items in the cold tier: the filter does not know their
+   * keys, so every miss reads the store until `rebuildFilter` has scanned them in.
+   */
+  restoredCold(cold: number): void {
+    this.coldKeysComplete = false
+    this.coldKeys = new BloomFilter(Math.max(MIN_FILTER_KEYS, Math.ceil(1.25 * cold)))
+    this.rebuild = 'pending'
+  }
+
+  /**
+   * After a restore, once (the first durable checkpoint calls it): adds the keys of the cold tier
+   * under `prefix` to the filter from a store snapshot, in batches between other work, and marks
+   * it complete at the end. If the scan cannot run (a shard's store has no snapshots) or fails,
+   * the filter stays incomplete: misses read the store, as without one.
+   */
+  startFilterRebuild(prefix: Uint8Array): void {
+    // While an output scan reads the cold tier (a restart's first query of the whole view), it
+    // adds the keys itself: two scans of one range would halve both.
+    if (this.rebuild !== 'pending' || this.outputScans > 0) return
+    this.rebuild = 'running'
+    void this.rebuildFilter(prefix)
+  }
+
+  private async rebuildFilter(prefix: Uint8Array): Promise<void> {
+    const filter = this.coldKeys
+    let snapshot: ReturnType<OperatorStore['snapshot']>
+    try {
+      if (filter === undefined) throw new Error('no filter')
+      snapshot = this.store.snapshot()
+    } catch {
+      this.rebuild = 'none'
+      return
+    }
+    let next: 'none' | 'pending' = 'none'
+    try {
+      scan: for await (const batch of snapshot.entries(prefix)) {
+        if (this.detached || this.coldKeysComplete) return
+        if (this.outputScans > 0) {
+          next = 'pending' // started again (from the start) at a checkpoint with no output scan
+          return
+        }
+        for (const [key] of batch) {
+          if (!hasPrefix(key, prefix)) break scan
+          filter.add(key)
+        }
+      }
+      if (!this.detached) this.coldKeysComplete = true
+    } catch {
+      // The store closed under the scan (the view dropped, the server stopping): stays incomplete.
+    } finally {
+      this.rebuild = next
+      snapshot.close()
+    }
+  }
+
+  /** An output scan of the cold tier starts (from a snapshot taken now). */
+  beginColdScan(): void {
+    this.outputScans++
+  }
+
+  /** A key of the cold tier read by an output scan: into the filter while it is incomplete. */
+  scannedCold(key: Uint8Array): void {
+    if (!this.coldKeysComplete) this.coldKeys?.add(key)
+  }
+
+  /**
+   * An output scan ended; `whole`: it read every key of the cold tier in its snapshot, taken
+   * after the restore, so the filter has them all (the header's argument).
+   */
+  endColdScan(whole: boolean): void {
+    this.outputScans--
+    if (whole && this.coldKeys !== undefined) this.coldKeysComplete = true
+  }
+
+  /** Whether the filter has every cold key (tests). */
+  get filterComplete(): boolean {
+    return this.coldKeysComplete
   }
 
   totalEntries(): number {
@@ -118,9 +253,10 @@ export async function* piecesOf(chunk: Chunk | undefined, maxRows: number): Asyn
 
 /**
  * The emitted rows of the groups stored under `prefix` (skipping `shadow`ed keys), then the
- * overlay, in pieces.
+ * overlay, in pieces. Every key read goes to `spill`'s cold-tier filter while it is incomplete.
  */
 export async function* scanStored(
+  spill: GroupSpill,
   snapshot: ReturnType<OperatorStore['snapshot']>,
   prefix: Uint8Array,
   shadow: ByteSet,
@@ -132,10 +268,13 @@ export async function* scanStored(
   const width = keyTypes.length + calls
   let columns: Value[][] = Array.from({ length: width }, () => [])
   let n = 0
+  let whole = false
+  spill.beginColdScan()
   try {
     scan: for await (const batch of snapshot.entries(prefix)) {
       for (const [k, v] of batch) {
         if (!hasPrefix(k, prefix)) break scan
+        spill.scannedCold(k)
         if (shadow.has(k)) continue
         const entry = decodeSnapshot(v) as unknown[]
         if (entry[1] !== 1) continue
@@ -149,7 +288,9 @@ export async function* scanStored(
         }
       }
     }
+    whole = true
   } finally {
+    spill.endColdScan(whole)
     snapshot.close()
   }
   if (n > 0) yield { columns, ops: new Int8Array(n).fill(1), length: n }

@@ -18,6 +18,10 @@
  * reads a cold entry that is about to go.
  *
  * A restart restores the pages (the cached part, bounded by the cache) and none of the cold tier.
+ *
+ * A miss consults a Bloom filter of the cold tier's keys first (GroupSpill.mayBeCold): a group
+ * never evicted, as every new group is, costs no store read. After a restart the filter is
+ * rebuilt from a scan of the cold tier that starts at the first durable checkpoint.
  */
 import type { Chunk, Column } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
@@ -90,6 +94,7 @@ export class GroupTable {
     const [cold, paged] = decodeSnapshot(value) as [number, number | undefined]
     this.spill.diskOnly = cold
     this.spill.onDisk = cold > 0
+    if (cold > 0) this.spill.restoredCold(cold)
     return paged ?? 0
   }
 
@@ -131,7 +136,7 @@ export class GroupTable {
     for (let k = 0; k < key.length; k++) key[k] = cols[host.keyIndex[k]][i]
     const bytes = encodeKey(key, host.keyTypes, COLD_PREFIX)
     key.fill(null) // no reference to the row's values kept
-    if (spill.isDeleted(bytes)) return -1
+    if (spill.isDeleted(bytes) || !spill.mayBeCold(bytes)) return -1
     const value = spill.store.getSync(bytes)
     spill.misses++
     if (value === undefined) return -1
@@ -153,8 +158,7 @@ export class GroupTable {
     const { spill, host, key } = this
     const keyColumns = host.groups.keys
     for (const deleted of spill.takeDeletes()) out.del(deleted)
-    const allowed = Math.floor(spill.store.cache.allowance(spill) / spill.bytesPerGroup)
-    let excess = host.groups.size - this.victims.length - allowed
+    let excess = host.groups.size - this.victims.length - spill.allowedItems()
     const end = host.groups.capacity
     for (let scanned = 0; excess > 0 && scanned < 2 * end; scanned++) {
       const slot = this.hand
@@ -168,6 +172,7 @@ export class GroupTable {
       const bytes = encodeKey(key, host.keyTypes, COLD_PREFIX)
       const value = encodeSnapshot(host.entryOf(slot))
       out.put(bytes, value)
+      spill.noteCold(bytes)
       spill.noteEntryBytes(bytes.length + value.length)
       this.evicting[slot] = 1
       this.victims.push(slot)
@@ -187,6 +192,7 @@ export class GroupTable {
   checkpointed(): void {
     const { spill, host } = this
     spill.durable()
+    spill.startFilterRebuild(COLD_PREFIX)
     for (const slot of this.victims) {
       if (this.evicting[slot] !== 1) continue // touched since: rescued
       this.evicting[slot] = 0
@@ -208,7 +214,7 @@ export class GroupTable {
     if (slot >= 0) return host.emittedRow(slot)
     if (!spill.onDisk) return undefined
     const bytes = encodeKey(key, host.keyTypes, COLD_PREFIX)
-    if (spill.isDeleted(bytes)) return undefined
+    if (spill.isDeleted(bytes) || !spill.mayBeCold(bytes)) return undefined
     const value = spill.store.getSync(bytes)
     if (value === undefined) return undefined
     const entry = decodeSnapshot(value) as unknown[]
@@ -229,7 +235,7 @@ export class GroupTable {
     for (const key of spill.tombstones()) shadow.add(key)
     for (const slot of this.victims) shadow.add(encodeKey(host.groups.keyOf(slot), host.keyTypes, COLD_PREFIX))
     const snapshot = spill.store.snapshot()
-    return scanStored(snapshot, COLD_PREFIX, shadow, inMemory, host.keyTypes, host.calls, maxRows)
+    return scanStored(spill, snapshot, COLD_PREFIX, shadow, inMemory, host.keyTypes, host.calls, maxRows)
   }
 
   /**

@@ -1,8 +1,11 @@
 // HashJoin over a state table: with a cache so small that buckets are evicted at every
 // checkpoint, with checkpoints whose batch lands after more input, and after restarts that
-// restore only the row entries, the join emits exactly what an all-in-memory join emits.
+// restore only the row entries, the join emits exactly what an all-in-memory join emits. A join
+// key never evicted makes no store read (the cold tier's filter), also after a restart once the
+// filter is rebuilt.
 import { describe, expect, it } from 'vitest'
 import type { Value } from '../types/datatype.ts'
+import type { OperatorStore } from './operator.ts'
 import type { HashJoinSpec, JoinType } from './hash-join.ts'
 import type { PredicateFn } from './filter-project.ts'
 import { HashJoin } from './hash-join.ts'
@@ -10,7 +13,8 @@ import { chunkFromRows } from '../chunk.ts'
 import { T } from '../types/datatype.ts'
 import { MemoryStore } from '../state/memory.ts'
 import { EngineStateCache } from '../state/cache.ts'
-import { Held, collect, operatorStore, restore } from './state-test-support.ts'
+import { Held, checkpoint, collect, operatorStore, restore } from './state-test-support.ts'
+import { GroupSpill } from './group-spill.ts'
 
 /** left.v < right.v, over [left k, left v, right k, right v]. */
 const residual: PredicateFn = (chunk) => {
@@ -76,9 +80,10 @@ const CASES: [JoinType, boolean, boolean][] = [
 ]
 
 describe('HashJoin over a state table', () => {
-  // 1 byte: nothing fits, every bucket not used lately is evicted; 3 kB: some fit; 100 MB: all fit.
+  // 1 byte: nothing fits, every bucket not used lately is evicted; 4.5 kB: some fit (after the
+  // cold tier's filter, 1.25 kB); 100 MB: all fit.
   for (const [type, withResidual, rightAppendOnly] of CASES)
-    it.each([1, 3_000, 100_000_000])(
+    it.each([1, 4_500, 100_000_000])(
       `${type}${withResidual ? ' with a residual' : ''}${rightAppendOnly ? ', append-only right' : ''}: evicts, reloads and restores lazily without changing a result (cache %i B)`,
       async (bytes) => {
         const joinSpec = spec(type, withResidual, rightAppendOnly)
@@ -131,5 +136,82 @@ describe('HashJoin over a state table', () => {
     const out = new Held()
     op.onChunk(chunkFromRows(2, [[1n, 1n]]), 0, out)
     expect(op.restoreBelow).toBeUndefined()
+  })
+})
+
+describe('the cold tier filter of HashJoin', () => {
+  it('makes no store read for a new join key on either side, also once rebuilt after a restart', async () => {
+    const joinSpec = spec('full', false)
+    const plain = new HashJoin(joinSpec)
+    const plainOut = new Held()
+    const store = new MemoryStore()
+    const cache = new EngineStateCache(1)
+    let reads = 0
+    const wire = (): OperatorStore => {
+      const inner = operatorStore(store, cache)
+      return {
+        ...inner,
+        getSync: (key) => {
+          reads++
+          return inner.getSync(key)
+        },
+      }
+    }
+    let op = new HashJoin(joinSpec)
+    op.attachStore(wire())
+    const out = new Held()
+    /** Store reads made by rows with keys [from, to) on `input`. */
+    const readsOf = (input: 0 | 1, from: number, to: number): number => {
+      const rows: Value[][] = []
+      for (let k = from; k < to; k++) rows.push([BigInt(k), BigInt(k % 5)])
+      const before = reads
+      plain.onChunk(chunkFromRows(2, rows), input, plainOut)
+      op.onChunk(chunkFromRows(2, rows), input, out)
+      return reads - before
+    }
+    const spill = (): GroupSpill => {
+      const member = cache.all()[0]
+      if (!(member instanceof GroupSpill)) throw new Error('no state table')
+      return member
+    }
+    for (let k = 0; k < 1000; k += 100) {
+      readsOf(0, k, k + 100)
+      readsOf(1, k + 50, k + 150)
+      await checkpoint(op, store)
+    }
+    await checkpoint(op, store)
+    await checkpoint(op, store)
+    // New keys: without the filter, two reads a row (its own side's bucket, the other side's).
+    expect(readsOf(0, 10_000, 10_500)).toBeLessThan(30)
+    expect(readsOf(1, 20_000, 20_500)).toBeLessThan(30)
+    // Evicted keys are read back and match.
+    expect(readsOf(1, 0, 100)).toBeGreaterThan(100)
+    await checkpoint(op, store)
+    await checkpoint(op, store)
+
+    op.detachStore()
+    op = new HashJoin(joinSpec)
+    op.attachStore(wire())
+    await restore(op, store)
+    expect(spill().filterComplete).toBe(false)
+    expect(readsOf(0, 30_000, 30_100)).toBe(200) // incomplete: as without a filter
+    await checkpoint(op, store) // starts the rebuild
+    let round = 0
+    for (; !spill().filterComplete; round++) {
+      readsOf(round % 2 === 0 ? 0 : 1, 40_000 + 10 * round, 40_010 + 10 * round)
+      if (round % 3 === 0) await checkpoint(op, store)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(round).toBeGreaterThan(5)
+    await checkpoint(op, store)
+    await checkpoint(op, store)
+    expect(readsOf(0, 1_000_000, 1_000_500)).toBeLessThan(30)
+    // Buckets evicted before the restart, during the rebuild and after it are all found.
+    expect(readsOf(1, 100, 1000)).toBeGreaterThan(900)
+    expect(readsOf(0, 40_000, 40_000 + 10 * round)).toBeGreaterThan(10 * round)
+    expect(readsOf(1, 10_000, 10_500)).toBeGreaterThan(500)
+    expect(out.counted()).toEqual(plainOut.counted())
+    expect(op.stateSize()).toBe(plain.stateSize())
+    expect(spill().filtered).toBeGreaterThan(450)
   })
 })

@@ -21,6 +21,11 @@
  * frees closed windows (join-closing.ts) also keeps a directory entry per cold bucket (its side and
  * join key, no rows), restored with the row entries, so it can still free the cold buckets of
  * windows that close after a restart.
+ *
+ * A miss consults a Bloom filter over the cold entries' keys (side byte and join key) first
+ * (GroupSpill.mayBeCold): a join key never evicted on that side costs no store read. After a
+ * restart the filter is rebuilt from a scan of the cold tier that starts at the first durable
+ * checkpoint.
  */
 import type { Column } from '../chunk.ts'
 import type { DataType, Value } from '../types/datatype.ts'
@@ -153,6 +158,7 @@ export class JoinTable {
     const [cold, onDisk] = decodeSnapshot(value) as [number, number]
     this.spill.diskOnly = cold
     this.spill.onDisk = cold > 0 || onDisk === 1
+    if (this.spill.onDisk) this.spill.restoredCold(cold)
   }
 
   detach(): void {
@@ -190,7 +196,7 @@ export class JoinTable {
     const key = new Array<Value>(keyIndex.length)
     for (let k = 0; k < key.length; k++) key[k] = cols[keyIndex[k]][i]
     const bytes = encodeKey(key, host.keyTypes, COLD_SIDE[side])
-    if (spill.isDeleted(bytes)) return undefined
+    if (spill.isDeleted(bytes) || !spill.mayBeCold(bytes)) return undefined
     const value = spill.store.getSync(bytes)
     spill.misses++
     if (value === undefined) return undefined
@@ -242,7 +248,7 @@ export class JoinTable {
     const { spill } = this
     if (!spill.onDisk) return
     const bytes = encodeKey(key, this.host.keyTypes, COLD_SIDE[side])
-    if (spill.isDeleted(bytes)) return
+    if (spill.isDeleted(bytes) || !spill.mayBeCold(bytes)) return
     const value = spill.store.getSync(bytes)
     if (value === undefined) return
     spill.diskOnly -= (decodeSnapshot(value) as unknown[]).length / 3
@@ -262,7 +268,7 @@ export class JoinTable {
       out.del(key)
       if (directory) out.del(dirKey(key))
     }
-    const allowed = Math.floor(spill.store.cache.allowance(spill) / spill.bytesPerGroup)
+    const allowed = spill.allowedItems()
     let pending = 0
     for (const v of this.evicting.values()) pending += v.rows
     let excess = this.rows - pending - allowed
@@ -289,6 +295,7 @@ export class JoinTable {
       const key = encodeKey(entry.key, host.keyTypes, COLD_SIDE[side])
       const value = encodeSnapshot(flat)
       out.put(key, value)
+      spill.noteCold(key)
       if (directory) out.put(dirKey(key), NO_VALUE)
       spill.noteEntryBytes((key.length + value.length) / n)
       this.evicting.set(entry, { side, key, rows: n })
@@ -303,6 +310,7 @@ export class JoinTable {
   checkpointed(): void {
     const { spill, host } = this
     spill.durable()
+    spill.startFilterRebuild(JOIN_COLD_PREFIX)
     // Victims touched since their collect were rescued (removed from the map) already.
     for (const [entry, v] of this.evicting) {
       host.tables[v.side].delete(entry)
