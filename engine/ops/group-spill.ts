@@ -65,15 +65,21 @@ export class GroupSpill implements CacheMember {
   /** Output scans of the cold tier running (scanStored): they complete the filter too. */
   private outputScans = 0
 
+  /**
+   * `baseBytes`: the heap an item costs beyond twice its encoded size (an aggregate's group: its
+   * slots, hash table entry and accumulators; a join row: its object, row array, bucket and the
+   * join key's map entry).
+   */
   constructor(
     readonly store: OperatorStore,
     readonly owner: string,
     private readonly inMemory: () => number,
+    private readonly baseBytes = 192,
   ) {}
 
-  /** Estimated heap bytes of one cached group: slots, hash table, accumulators, values. */
+  /** Estimated heap bytes of one cached item (a group, or a join row). */
   get bytesPerGroup(): number {
-    return 192 + 2 * this.entryBytes
+    return this.baseBytes + 2 * this.entryBytes
   }
 
   cachedEntries(): number {

@@ -229,6 +229,13 @@ export class HashJoin implements Operator {
     this.table?.checkpointed()
   }
 
+  /**
+   * Entries come in the store's batches, each restored as it arrives: holding every entry of a
+   * join with millions of rows in memory before restoring them took a third more heap than the
+   * rows themselves (a 2M-row-per-side join died restoring in a 2 GB heap).
+   */
+  readonly restoresInBatches = true
+
   restore(entries: readonly StateEntry[]): void {
     for (const [key, value] of entries) {
       if (key.length === 0)
