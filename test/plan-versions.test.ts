@@ -167,4 +167,27 @@ describe('a checkpoint written by an older plan shape', () => {
     expect(await rows(db, 'SELECT * FROM hot')).toEqual(await rows(db, 'SELECT * FROM fresh'))
     await db.close()
   }, 60_000)
+
+  it('refuses to restore a view whose plan now lowers to other operators, and keeps its state', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sluice-plan-versions-'))
+    dirs.push(dataDir)
+    let db = await open(dataDir)
+    await db.sql('CREATE TABLE bid (auction BIGINT, price BIGINT, ts TIMESTAMP)')
+    await db.sql(bids(0, 400))
+    await db.sql(HOT_ITEMS('hot'))
+    await db.sql('CREATE MATERIALIZED VIEW other AS SELECT auction, count(*) AS n FROM bid GROUP BY auction')
+    const others = await rows(db, 'SELECT * FROM other')
+    await db.engine.checkpoints.checkpoint()
+    await db.close()
+    // Claims a version before shared subplans: 'hot' would be planned with two aggregates, and
+    // its state (written by one) would land on the wrong operators.
+    await asVersion2(dataDir)
+
+    db = await open(dataDir)
+    expect(db.engine.get('hot')).toBeUndefined()
+    expect(await rows(db, 'SELECT * FROM other')).toEqual(others)
+    const [failed] = await db.sql("SELECT error FROM sluice_catalog.checkpoints WHERE status = 'failed'")
+    expect(String(failed.rows?.[0]?.[0])).toMatch(/could not restore .*hot.*plan of other operators/)
+    await db.close()
+  }, 60_000)
 })

@@ -14,6 +14,7 @@ import type { StateStore, StateWrite } from '../state/store.ts'
 import type { SourceClocks } from '../connector.ts'
 import { decodeKey, encodeKey } from '../state/codec.ts'
 import { T } from '../types/datatype.ts'
+import { SluiceError, SqlState } from '../errors.ts'
 
 const I8 = T.int8
 export const META_KEY = encodeKey([-3n], [I8])
@@ -48,6 +49,16 @@ export interface CheckpointMeta {
   readonly unfused?: readonly number[]
   /** With `plans` from 3: the dataflows still planned without shared subplans. */
   readonly unshared?: readonly number[]
+  /**
+   * Each dataflow's operators by name, in order (`Materialize,FilterProject,...`): a restore
+   * whose plan lowers to another shape is refused rather than handing state to the wrong operators.
+   */
+  readonly shapes?: Readonly<Record<string, string>>
+}
+
+/** A dataflow's operators by name, in order (CheckpointMeta.shapes). */
+export function operatorShape(ops: readonly Operator[]): string {
+  return ops.map((op) => op.name).join(',')
 }
 
 export function operatorPrefix(objectId: number, opIndex: number): Uint8Array {
@@ -153,6 +164,16 @@ export class Recovery {
 
   /** Restores every operator of a dataflow from its entries (keys as the operator wrote them). */
   async restoreOperators(objectId: number, ops: readonly Operator[]): Promise<void> {
+    const shape = this.meta.shapes?.[objectId]
+    const now = operatorShape(ops)
+    if (shape !== undefined && shape !== now)
+      throw new SluiceError(
+        SqlState.internal_error,
+        `its checkpoint was written by a plan of other operators (${shape}), not this build's (${now})`,
+        {
+          hint: 'Checkpoints stay halted so that nothing of its state is lost; DROP and CREATE it again to start over.',
+        },
+      )
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]
       if (op.restore === undefined) continue

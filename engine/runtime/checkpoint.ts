@@ -27,6 +27,7 @@ import {
   type CheckpointMeta,
   type PendingEpoch,
   dropStateWrites,
+  operatorShape,
 } from './checkpoint-store.ts'
 
 /** The plan version checkpoints record (CheckpointMeta.plans). */
@@ -239,6 +240,7 @@ export class CheckpointCoordinator {
     const tables: Record<string, number> = {}
     const dataflows: number[] = []
     const marks: Record<string, (readonly [number, number])[]> = {}
+    const shapes: Record<string, string> = {}
     const logged: LoggedEpoch[] = carried?.logged ?? []
     const included: Operator[] = carried?.included ?? []
     const live = new Set<number>()
@@ -264,12 +266,14 @@ export class CheckpointCoordinator {
           if (this.skipSharded(obj.id, sharded.aligned, dataflows)) break
           size += checkpointOperators(obj.id, obj.dataflow.operators(), writes, included)
           dataflows.push(obj.id)
+          shapes[obj.id] = operatorShape(obj.dataflow.operators())
           marks[obj.id] = [...obj.stream.maxEventTime]
           break
         case 'sink': {
           if (this.skipSharded(obj.id, sharded.aligned, dataflows)) break
           size += checkpointOperators(obj.id, obj.dataflow.operators(), writes, included)
           dataflows.push(obj.id)
+          shapes[obj.id] = operatorShape(obj.dataflow.operators())
           const bytes = obj.writer.preCommit(epoch)
           if (bytes !== undefined) {
             writes.push({ type: 'put', key: sinkLogKey(obj.id, epoch), value: bytes })
@@ -302,6 +306,7 @@ export class CheckpointCoordinator {
       plans: PLAN_VERSION,
       unfused: dataflows.filter((id) => this.engine.unfusedWindows.has(id)),
       unshared: dataflows.filter((id) => this.engine.unsharedSubplans.has(id)),
+      shapes,
     }
     const metaBytes = new TextEncoder().encode(JSON.stringify(meta))
     writes.push({ type: 'put', key: META_KEY, value: metaBytes })
