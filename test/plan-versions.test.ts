@@ -58,38 +58,47 @@ const HOT_ITEMS = (name: string): string =>
   `JOIN (SELECT max(num) AS maxn, window_start FROM (SELECT count(*) AS num, window_start FROM HOP(bid, ts, INTERVAL '2 seconds', INTERVAL '10 seconds') GROUP BY auction, window_start) c GROUP BY window_start) mb ` +
   `ON ab.window_start = mb.window_start AND ab.num >= mb.maxn`
 
-/** Rewrites the last checkpoint's meta as the build before shared subplans (plan version 2) wrote it. */
-async function asVersion2(dataDir: string): Promise<void> {
+/** Rewrites the last checkpoint's meta (this build writes plan version 3) with `edit`. */
+async function rewriteMeta(dataDir: string, edit: (meta: Record<string, unknown>) => void): Promise<void> {
   const store = await openLevelStore(join(dataDir, 'state'))
   const key = encodeKey([-3n], [T.int8])
   const meta = JSON.parse(new TextDecoder().decode(await store.get(key))) as Record<string, unknown>
   expect(meta.plans).toBe(3)
-  meta.plans = 2
-  delete meta.unshared
+  edit(meta)
   await store.write([{ type: 'put', key, value: new TextEncoder().encode(JSON.stringify(meta)) }])
   await store.close()
 }
 
-/** Rewrites the last checkpoint's meta as a build before plan versions wrote it. */
-async function asOlderBuild(dataDir: string): Promise<void> {
-  const store = await openLevelStore(join(dataDir, 'state'))
-  const key = encodeKey([-3n], [T.int8])
-  const meta = JSON.parse(new TextDecoder().decode(await store.get(key))) as Record<string, unknown>
-  expect(meta.plans).toBe(3)
-  delete meta.plans
-  delete meta.unfused
-  delete meta.unshared
-  await store.write([{ type: 'put', key, value: new TextEncoder().encode(JSON.stringify(meta)) }])
-  await store.close()
+/** As the build before shared subplans (plan version 2) wrote it. */
+const asVersion2 = (dataDir: string): Promise<void> =>
+  rewriteMeta(dataDir, (meta) => {
+    meta.plans = 2
+    delete meta.unshared
+  })
+
+/** As a build before plan versions wrote it. */
+const asOlderBuild = (dataDir: string): Promise<void> =>
+  rewriteMeta(dataDir, (meta) => {
+    delete meta.plans
+    delete meta.unfused
+    delete meta.unshared
+  })
+
+/** A new data directory with the bid table and its first 400 bids. */
+async function withBids(): Promise<{ dataDir: string; db: Sluice }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-plan-versions-'))
+  dirs.push(dataDir)
+  const db = await open(dataDir)
+  await db.sql('CREATE TABLE bid (auction BIGINT, price BIGINT, ts TIMESTAMP)')
+  await db.sql(bids(0, 400))
+  return { dataDir, db }
 }
 
 describe('a checkpoint written by an older plan shape', () => {
   it('restores its windowed join under that shape, keeps it, and plans new views the new way', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'sluice-plan-versions-'))
-    dirs.push(dataDir)
-    let db = await open(dataDir)
-    await db.sql('CREATE TABLE bid (auction BIGINT, price BIGINT, ts TIMESTAMP)')
-    await db.sql(bids(0, 400))
+    const fresh = await withBids()
+    const dataDir = fresh.dataDir
+    let db = fresh.db
     // Planned as an older build did: WindowAssign and HashAggregate.
     const fuse = db.engine.fuseWindows.bind(db.engine)
     db.engine.fuseWindows = () => false
@@ -125,11 +134,9 @@ describe('a checkpoint written by an older plan shape', () => {
   }, 60_000)
 
   it('restores a view planned before shared subplans under that shape; new views share', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'sluice-plan-versions-'))
-    dirs.push(dataDir)
-    let db = await open(dataDir)
-    await db.sql('CREATE TABLE bid (auction BIGINT, price BIGINT, ts TIMESTAMP)')
-    await db.sql(bids(0, 400))
+    const fresh = await withBids()
+    const dataDir = fresh.dataDir
+    let db = fresh.db
     // Planned as the build before shared subplans did: the HOP aggregate on each side of the join.
     const share = db.engine.shareSubplans.bind(db.engine)
     db.engine.shareSubplans = () => false
@@ -169,11 +176,9 @@ describe('a checkpoint written by an older plan shape', () => {
   }, 60_000)
 
   it('refuses to restore a view whose plan now lowers to other operators, and keeps its state', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'sluice-plan-versions-'))
-    dirs.push(dataDir)
-    let db = await open(dataDir)
-    await db.sql('CREATE TABLE bid (auction BIGINT, price BIGINT, ts TIMESTAMP)')
-    await db.sql(bids(0, 400))
+    const fresh = await withBids()
+    const dataDir = fresh.dataDir
+    let db = fresh.db
     await db.sql(HOT_ITEMS('hot'))
     await db.sql('CREATE MATERIALIZED VIEW other AS SELECT auction, count(*) AS n FROM bid GROUP BY auction')
     const others = await rows(db, 'SELECT * FROM other')
