@@ -128,6 +128,20 @@ function counting(store: MemoryStore, cache: EngineStateCache): { store: Operato
   }
 }
 
+/** A restart: the operator leaves its store and a new one restores from it, reads counted. */
+async function restart(
+  old: HashAggregate,
+  store: MemoryStore,
+  cache: EngineStateCache,
+): Promise<{ op: HashAggregate; wired: ReturnType<typeof counting> }> {
+  old.detachStore()
+  const wired = counting(store, cache)
+  const op = new HashAggregate(SPEC)
+  op.attachStore(wired.store)
+  await restore(op, store)
+  return { op, wired }
+}
+
 function spillOf(cache: EngineStateCache): GroupSpill {
   const member = cache.all()[0]
   if (!(member instanceof GroupSpill)) throw new Error('no state table')
@@ -177,11 +191,7 @@ describe('the cold tier filter of HashAggregate', () => {
     expect(out.sorted()).toEqual(plainOut.sorted())
 
     // A restart: the filter does not know the cold tier, so a miss reads the store.
-    op.detachStore()
-    wired = counting(store, cache)
-    op = new HashAggregate(SPEC)
-    op.attachStore(wired.store)
-    await restore(op, store)
+    ;({ op, wired } = await restart(op, store, cache))
     expect(op.fullyInMemory()).toBe(false)
     expect(spillOf(cache).filterComplete).toBe(false)
     expect(readsOf(20_000, 20_100)).toBe(100)
@@ -227,11 +237,7 @@ describe('the cold tier filter of HashAggregate', () => {
     for (let k = 0; k < 500; k++) rows.push([BigInt(k), 1n])
     op.onChunk(chunkFromRows(2, rows), 0, new Held())
     for (let c = 0; c < 3; c++) await checkpoint(op, store)
-    op.detachStore()
-    wired = counting(store, cache)
-    op = new HashAggregate(SPEC)
-    op.attachStore(wired.store)
-    await restore(op, store)
+    ;({ op, wired } = await restart(op, store, cache))
     expect(op.fullyInMemory()).toBe(false)
     // A scan stopped early leaves the filter incomplete; a whole one completes it.
     for await (const _piece of op.openOutputScan(7)) break
