@@ -322,7 +322,9 @@ export class CheckpointCoordinator {
         collectMs: syncMs,
         writeMs: Date.now() - startedAt - syncMs,
       })
-      this.epoch = epoch
+      // Never back: a CREATE SINK may have skipped past its name's committed progress (skipTo)
+      // while this checkpoint waited for the shards' barrier or the store.
+      this.epoch = Math.max(this.epoch, epoch)
       this.durableDataflows = new Set(dataflows)
       record = {
         epoch,
