@@ -13,7 +13,7 @@ import type { Chunk, Watermark } from '../chunk.ts'
 import type { DataType } from '../types/datatype.ts'
 import type { FromShard, ReaderStatus, ShardInit, ShardRestore, ShardWrite, ToShard } from './protocol.ts'
 import type { CacheMember, StateCache } from '../ops/operator.ts'
-import type { OwnerState } from '../state/cache.ts'
+import { emptyState, type OwnerState } from '../state/cache.ts'
 import type { StateStore } from '../state/store.ts'
 import { shardOperatorPrefix } from '../runtime/checkpoint-store.ts'
 import { ShardStateServer } from './state-link.ts'
@@ -54,7 +54,7 @@ export interface ShardStateHome {
  * barrier. Its bytes count against the budget the other views' allowances are cut from.
  */
 class ShardCacheMember implements CacheMember {
-  stats: OwnerState = { cachedEntries: 0, cachedBytes: 0, totalEntries: 0, hits: 0, misses: 0, evictions: 0 }
+  stats: OwnerState = emptyState()
   constructor(readonly owner: string) {}
   cachedBytes(): number {
     return this.stats.cachedBytes

@@ -102,7 +102,8 @@ export class EngineStateCache implements StateCache {
   }
 }
 
-function emptyState(): OwnerState {
+/** An owner with nothing cached, counted or evicted yet. */
+export function emptyState(): OwnerState {
   return { cachedEntries: 0, cachedBytes: 0, totalEntries: 0, hits: 0, misses: 0, evictions: 0 }
 }
 
