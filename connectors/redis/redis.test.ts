@@ -401,6 +401,38 @@ describe('redis sink', () => {
     expect(Object.keys(await hashes(`${sink}:`)).sort()).toEqual([`${sink}:b`, `${sink}:c`])
   })
 
+  it("writes the first rows of a sink created, past its name's progress, while a checkpoint is in flight", async () => {
+    const db = await openDb()
+    const sink = unique('late_floor')
+    const prefix = `${sink}:`
+    await db.sql('CREATE TABLE kv (k TEXT PRIMARY KEY, v INT)')
+    await db.sql("INSERT INTO kv VALUES ('a', 1), ('b', 2)")
+    await db.sql('CREATE MATERIALIZED VIEW kv_view AS SELECT k, v FROM kv')
+    // An earlier sink of this name committed up to epoch 50 (a dropped sink, a wiped data dir).
+    await redis.set(`_sluice:sink:${sink}:progress`, '50')
+    // A checkpoint chooses its epoch, then waits (here for the shards' barrier) ...
+    const hosts = db.engine.shardHosts
+    const barrier = hosts.barrier.bind(hosts)
+    let release = (): void => {}
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    hosts.barrier = async (epoch) => {
+      await gate
+      return barrier(epoch)
+    }
+    const inFlight = db.engine.checkpoints.checkpoint()
+    // ... while CREATE SINK skips to 51 and the sink's dataflow emits the view's rows (its own
+    // checkpoint then queues behind the one in flight).
+    const created = db.sql(`CREATE SINK ${sink} FROM kv_view WITH (connector = 'redis', url = '${REDIS_URL}')`)
+    await waitFor('the sink to be registered', () => db.engine.get(sink) !== undefined)
+    hosts.barrier = barrier
+    release()
+    expect((await inFlight)?.status).toBe('completed')
+    await created
+    await settle(db, sink)
+    expect(await hashes(prefix)).toEqual({ [`${prefix}a`]: { k: 'a', v: '1' }, [`${prefix}b`]: { k: 'b', v: '2' } })
+    expect(Number(await redis.get(`_sluice:sink:${sink}:progress`))).toBeGreaterThan(50)
+  })
+
   it('refuses bad options with 22023', async () => {
     const db = await openDb()
     await db.sql('CREATE TABLE t (id BIGINT PRIMARY KEY, g TEXT, v BIGINT)')

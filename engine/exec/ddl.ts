@@ -127,7 +127,7 @@ export async function createSource(engine: Engine, def: SourceDef): Promise<void
     // A new source must not reuse epochs its destination already has progress for (a Kafka
     // topic's transactional progress survives DROP SOURCE and a wiped data directory).
     try {
-      engine.checkpoints.skipTo(await outlet.committedEpoch())
+      engine.checkpoints.skipTo(await outlet.committedEpoch(), id)
     } catch (e) {
       await reader.close().catch(() => {})
       throw e

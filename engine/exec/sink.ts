@@ -114,7 +114,7 @@ export async function createSink(engine: Engine, def: SinkDef): Promise<void> {
     // A new sink must not reuse epochs an earlier sink of the same name already committed.
     try {
       await opened
-      engine.checkpoints.skipTo(await writer.committedEpoch())
+      engine.checkpoints.skipTo(await writer.committedEpoch(), id)
     } catch (e) {
       await writer.close().catch(() => {})
       throw e

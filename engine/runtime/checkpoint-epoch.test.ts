@@ -23,7 +23,7 @@ it('keeps a skip made while a checkpoint is in flight', async () => {
     const inFlight = checkpoints.checkpoint()
     // The checkpoint has chosen its epoch and waits for the store: a sink's CREATE skips now.
     await new Promise((resolve) => setImmediate(resolve))
-    checkpoints.skipTo(100)
+    checkpoints.skipTo(100, -1)
     await inFlight
     await checkpoints.checkpoint()
     const [r] = await db.sql("SELECT max(epoch) AS e FROM sluice_catalog.checkpoints WHERE status = 'completed'")

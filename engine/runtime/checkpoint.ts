@@ -142,6 +142,13 @@ export class CheckpointCoordinator {
   private attempted = 0
   /** The views and sinks whose state the last durable checkpoint holds. */
   private durableDataflows: ReadonlySet<number>
+  /**
+   * Sinks and sources with a dead-letter outlet whose CREATE skipped the epochs up to their
+   * destination's committed progress (skipTo): left out of any checkpoint numbered at or below it,
+   * which may have chosen its epoch before the skip, or its output would be committed under an
+   * epoch the destination takes for one already applied.
+   */
+  private readonly floors = new Map<number, number>()
 
   constructor(
     private readonly engine: Engine,
@@ -183,9 +190,19 @@ export class CheckpointCoordinator {
     await this.running
   }
 
-  /** Numbers new epochs above `epoch` (a new sink whose external progress is already there). */
-  skipTo(epoch: number): void {
+  /** Numbers new epochs above `epoch`: object `id` is new and its destination's progress is already there. */
+  skipTo(epoch: number, id: number): void {
     if (epoch > this.epoch) this.epoch = epoch
+    if (epoch > 0) this.floors.set(id, epoch)
+  }
+
+  /** Whether object `id` sits out checkpoint `epoch` (see floors); its output goes into a later one. */
+  private belowFloor(id: number, epoch: number): boolean {
+    const floor = this.floors.get(id)
+    if (floor === undefined) return false
+    if (floor >= epoch) return true
+    this.floors.delete(id)
+    return false
   }
 
   /** Sink epochs logged before a restart, to be committed again (in order) once the writer is open. */
@@ -244,6 +261,7 @@ export class CheckpointCoordinator {
     const logged: LoggedEpoch[] = carried?.logged ?? []
     const included: Operator[] = carried?.included ?? []
     const live = new Set<number>()
+    const leftOut = new Set<number>()
     for (const obj of this.engine.objects.values()) {
       live.add(obj.id)
       switch (obj.kind) {
@@ -270,6 +288,10 @@ export class CheckpointCoordinator {
           marks[obj.id] = [...obj.stream.maxEventTime]
           break
         case 'sink': {
+          if (this.belowFloor(obj.id, epoch)) {
+            leftOut.add(obj.id)
+            break
+          }
           if (this.skipSharded(obj.id, sharded.aligned, dataflows)) break
           size += checkpointOperators(obj.id, obj.dataflow.operators(), writes, included)
           dataflows.push(obj.id)
@@ -288,12 +310,12 @@ export class CheckpointCoordinator {
     }
     // A carried batch may hold state of a view or sink dropped since: its DROP's deletes came first.
     for (const id of carried?.dataflows ?? []) if (!live.has(id)) for (const w of dropStateWrites(id)) writes.push(w)
-    for (const w of sharded.writes) if (live.has(w.objectId)) writes.push(w.write)
+    for (const w of sharded.writes) if (live.has(w.objectId) && !leftOut.has(w.objectId)) writes.push(w.write)
     size += sharded.bytes
     this.engine.shardHosts.resume()
     for (const w of this.engine.deadLetters.checkpointWrites()) writes.push(w)
     // Letters bound for a dead-letter table or topic: logged here, committed once n is durable.
-    this.engine.deadLetterOutlets.preCommit(epoch, writes)
+    this.engine.deadLetterOutlets.preCommit(epoch, writes, (source) => this.belowFloor(source, epoch))
     const meta: CheckpointMeta = {
       epoch,
       at: this.engine.now(),

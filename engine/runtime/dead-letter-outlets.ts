@@ -108,9 +108,13 @@ export class DeadLetterOutlets {
     ]
   }
 
-  /** Checkpoint `epoch` (synchronous, inside the coordinator's step): each outlet's letters into the batch. */
-  preCommit(epoch: number, writes: StateWrite[]): void {
+  /**
+   * Checkpoint `epoch` (synchronous, inside the coordinator's step): each outlet's letters into
+   * the batch, but for the sources `sitsOut` names, whose letters wait for a later epoch.
+   */
+  preCommit(epoch: number, writes: StateWrite[], sitsOut: (source: number) => boolean): void {
     for (const o of this.outlets.values()) {
+      if (sitsOut(o.id)) continue
       const bytes = o.outlet.preCommit(epoch)
       if (bytes === undefined) continue
       writes.push({ type: 'put', key: logKey(o.id, epoch), value: bytes })
