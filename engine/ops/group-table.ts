@@ -8,16 +8,21 @@
  * - **Cold entries** hold the evicted groups, one entry per group keyed by its encoded key (under
  *   COLD_PREFIX), so a miss reads exactly its group with one synchronous `getSync`.
  *
- * After every checkpoint each group is in exactly one tier. Eviction happens at a checkpoint's
- * collect: the victim's current value goes into a cold entry and its page is rewritten without
- * it, in the same atomic batch; the victim leaves memory once that batch is durable (until then
- * the store's cold tier does not have it yet), unless input touched it meanwhile, in which case it
- * stays and its page takes it back at the next checkpoint (its cold entry deleted there). A miss
- * moves a group the other way: its cold entry is deleted in the next batch that pages it. Until a
- * batch holding such a delete is durable, the key is remembered (a tombstone), so a miss never
+ * After every checkpoint each group is in exactly one tier. A group starts in a page. The first
+ * time it is evicted (at a checkpoint's collect) its current value goes into a cold entry and its
+ * page is rewritten without it, in the same atomic batch; from then on the group is **backed** by
+ * its cold entry and no page holds it again. It leaves memory once that batch is durable (until
+ * then the cold tier does not have it yet), unless input touched it meanwhile: it then stays in
+ * memory, still backed. A miss reads a group back and it stays backed: while it is in memory its
+ * cold entry is rewritten at each checkpoint it changed by, and evicting it again costs no write
+ * at all when it did not change. So a group that cycles through the cache costs one read and one
+ * put per round, not a delete, a page rewrite and a put (docs/design/state.md, "Backed groups").
+ * A backed group that is deleted (its rows went to zero) has its cold entry deleted at the next
+ * checkpoint; until that batch is durable the key is remembered (a tombstone), so a miss never
  * reads a cold entry that is about to go.
  *
- * A restart restores the pages (the cached part, bounded by the cache) and none of the cold tier.
+ * A restart restores the pages (groups never evicted, bounded by the cache) and none of the cold
+ * tier: backed groups that were in memory start on disk.
  *
  * A miss consults a Bloom filter of the cold tier's keys first (GroupSpill.mayBeCold): a group
  * never evicted, as every new group is, costs no store read. After a restart the filter is
@@ -69,6 +74,16 @@ export class GroupTable {
   private evicting = new Uint8Array(0)
   /** Per slot: used since the eviction sweep last passed (its second chance). */
   private recent = new Uint8Array(0)
+  /** Per slot: 1 = the group's copy in the store is its cold entry, not a page. */
+  private backed = new Uint8Array(0)
+  /** Per slot: 1 = a backed group changed since the last collect (listed in `changed`). */
+  private backedDirty = new Uint8Array(0)
+  /** Backed slots that changed since the last collect (a slot may repeat; backedDirty decides). */
+  private changed: number[] = []
+  /** Backed groups in memory. */
+  private backedCount = 0
+  /** Set while checkpointed() frees victims: their cold entry is their copy, not to be deleted. */
+  private releasing = false
   /** Slots chosen at the last collect, freed by checkpointed() unless touched. */
   private victims: number[] = []
   /** The eviction sweep's position among the slots. */
@@ -107,17 +122,54 @@ export class GroupTable {
   /** Room for `slots` slots (see HashAggregate.reserve). */
   reserve(slots: number): void {
     if (slots <= this.evicting.length) return
-    this.evicting = grownUint8(this.evicting, slots - 1)
-    this.recent = grownUint8(this.recent, slots - 1)
+    this.grow(slots - 1)
+  }
+
+  private grow(slot: number): void {
+    this.evicting = grownUint8(this.evicting, slot)
+    this.recent = grownUint8(this.recent, slot)
+    this.backed = grownUint8(this.backed, slot)
+    this.backedDirty = grownUint8(this.backedDirty, slot)
   }
 
   opened(slot: number): void {
-    if (slot >= this.evicting.length) {
-      this.evicting = grownUint8(this.evicting, slot)
-      this.recent = grownUint8(this.recent, slot)
-    }
+    if (slot >= this.evicting.length) this.grow(slot)
     this.evicting[slot] = 0
     this.recent[slot] = 1
+    this.backed[slot] = 0
+    this.backedDirty[slot] = 0
+  }
+
+  /**
+   * A group changed (the aggregate's page bookkeeping asks first): true when it is backed, its
+   * change then noted for its cold entry, and no page is to be rewritten.
+   */
+  changedBacked(slot: number): boolean {
+    if (this.backed[slot] === 0) return false
+    if (this.backedDirty[slot] === 0) {
+      this.backedDirty[slot] = 1
+      this.changed.push(slot)
+    }
+    return true
+  }
+
+  /**
+   * A group's slot is being freed. Returns true when no page is to be rewritten for it: it is
+   * backed, or an evicted victim (its page was rewritten without it when it was chosen). A backed
+   * group freed for good (deleted) has its cold entry deleted at the next checkpoint.
+   */
+  freed(slot: number): boolean {
+    if (this.backed[slot] === 0) return this.releasing
+    this.backed[slot] = 0
+    this.backedDirty[slot] = 0
+    this.backedCount--
+    if (!this.releasing) this.spill.noteDelete(encodeKey(this.host.groups.keyOf(slot), this.host.keyTypes, COLD_PREFIX))
+    return true
+  }
+
+  private back(slot: number): void {
+    this.backed[slot] = 1
+    this.backedCount++
   }
 
   /** A group found in memory (the per-row path: a counter and a flag, a branch when evicting). */
@@ -128,8 +180,8 @@ export class GroupTable {
   }
 
   /**
-   * A cache miss: reads the group of row i from the cold tier into a new slot; its page takes it
-   * at the next checkpoint, which also deletes its cold entry. -1 when there is no such group.
+   * A cache miss: reads the group of row i from the cold tier into a new slot, backed by that
+   * entry (rewritten at a checkpoint once it changed). -1 when there is no such group.
    */
   load(cols: readonly Column[], i: number, hash: number): number {
     const { spill, host, key } = this
@@ -142,22 +194,31 @@ export class GroupTable {
     if (value === undefined) return -1
     const slot = host.open(host.groups.insertAt(cols, host.keyIndex, i, hash))
     host.restoreEntry(slot, new SnapshotReader(value))
-    host.notePage(slot)
-    spill.noteDelete(bytes)
+    this.back(slot)
     spill.diskOnly--
     return slot
   }
 
   /**
-   * At a checkpoint's collect, before the pages are written: chooses the groups beyond the
-   * cache allowance (a clock sweep; a group used since the hand last passed gets a second
-   * chance), writes each as a cold entry and marks its page for rewriting; the page writer skips
-   * them (`isEvicting`). Also writes the pending cold deletes and the meta entry.
+   * At a checkpoint's collect, before the pages are written: rewrites the cold entries of the
+   * backed groups that changed, then chooses the groups beyond the cache allowance (a clock
+   * sweep; a group used since the hand last passed gets a second chance). A backed victim needs
+   * no write; a paged one is written as a cold entry, becomes backed, and its page is marked for
+   * rewriting (the page writer skips backed groups, `isPaged`). Also writes the pending cold
+   * deletes and the meta entry.
    */
   collect(out: CheckpointWriter): void {
     const { spill, host, key } = this
     const keyColumns = host.groups.keys
     for (const deleted of spill.takeDeletes()) out.del(deleted)
+    for (const slot of this.changed) {
+      if (this.backedDirty[slot] === 0) continue // freed, or a repeat
+      this.backedDirty[slot] = 0
+      for (let k = 0; k < key.length; k++) key[k] = keyColumns[k][slot]
+      const value = encodeSnapshot(host.entryOf(slot))
+      out.put(encodeKey(key, host.keyTypes, COLD_PREFIX), value)
+    }
+    this.changed = []
     let excess = host.groups.size - this.victims.length - spill.allowedItems()
     const end = host.groups.capacity
     for (let scanned = 0; excess > 0 && scanned < 2 * end; scanned++) {
@@ -168,24 +229,28 @@ export class GroupTable {
         this.recent[slot] = 0
         continue
       }
-      for (let k = 0; k < key.length; k++) key[k] = keyColumns[k][slot]
-      const bytes = encodeKey(key, host.keyTypes, COLD_PREFIX)
-      const value = encodeSnapshot(host.entryOf(slot))
-      out.put(bytes, value)
-      spill.noteCold(bytes)
-      spill.noteEntryBytes(bytes.length + value.length)
+      if (this.backed[slot] === 0) {
+        for (let k = 0; k < key.length; k++) key[k] = keyColumns[k][slot]
+        const bytes = encodeKey(key, host.keyTypes, COLD_PREFIX)
+        const value = encodeSnapshot(host.entryOf(slot))
+        out.put(bytes, value)
+        spill.noteCold(bytes)
+        spill.noteEntryBytes(bytes.length + value.length)
+        host.notePage(slot) // before it is backed: its page is rewritten without it
+        this.back(slot)
+      }
       this.evicting[slot] = 1
       this.victims.push(slot)
-      host.notePage(slot)
       excess--
     }
-    key.fill(null) // no references kept to the victims' values
-    out.put(META_KEY, encodeSnapshot([spill.diskOnly + this.victims.length, host.groups.size - this.victims.length]))
+    key.fill(null) // no references kept to the groups' values
+    const paged = host.groups.size - this.backedCount
+    out.put(META_KEY, encodeSnapshot([spill.diskOnly + this.backedCount, paged]))
   }
 
-  /** Whether the page writer leaves this slot out (its group went to the cold tier). */
-  isEvicting(slot: number): boolean {
-    return this.evicting[slot] === 1
+  /** Whether the page writer writes this slot's group (it is not backed by a cold entry). */
+  isPaged(slot: number): boolean {
+    return this.backed[slot] === 0
   }
 
   /** The checkpoint of the last collect is durable: its victims leave memory. */
@@ -193,6 +258,7 @@ export class GroupTable {
     const { spill, host } = this
     spill.durable()
     spill.startFilterRebuild(COLD_PREFIX)
+    this.releasing = true
     for (const slot of this.victims) {
       if (this.evicting[slot] !== 1) continue // touched since: rescued
       this.evicting[slot] = 0
@@ -201,6 +267,7 @@ export class GroupTable {
       spill.evictions++
       spill.onDisk = true
     }
+    this.releasing = false
     this.victims = []
   }
 
@@ -233,18 +300,17 @@ export class GroupTable {
     if (!spill.onDisk) return piecesOf(inMemory, maxRows) // victims are still in memory
     const shadow = new ByteSet()
     for (const key of spill.tombstones()) shadow.add(key)
-    for (const slot of this.victims) shadow.add(encodeKey(host.groups.keyOf(slot), host.keyTypes, COLD_PREFIX))
+    for (const slot of host.groups.slots())
+      if (this.backed[slot] === 1) shadow.add(encodeKey(host.groups.keyOf(slot), host.keyTypes, COLD_PREFIX))
     const snapshot = spill.store.snapshot()
     return scanStored(spill, snapshot, COLD_PREFIX, shadow, inMemory, host.keyTypes, host.calls, maxRows)
   }
 
   /**
-   * Input touched a victim after the collect chose it: it stays in memory, its page takes it back
-   * at the next checkpoint, and its cold entry (written by that collect) is deleted there.
+   * Input touched a victim after the collect chose it: it stays in memory, backed by the cold
+   * entry that collect wrote (the change that touched it rewrites that at the next checkpoint).
    */
   private rescue(slot: number): void {
     this.evicting[slot] = 0
-    this.host.notePage(slot)
-    this.spill.noteDelete(encodeKey(this.host.groups.keyOf(slot), this.host.keyTypes, COLD_PREFIX))
   }
 }

@@ -307,7 +307,7 @@ export class HashAggregate implements Operator, StateBackedOutput {
       const keys = this.groups.keys
       const end = (page + 1) << PAGE_BITS
       for (let slot = page << PAGE_BITS; slot < end; slot++) {
-        if (!this.groups.isLive(slot) || table?.isEvicting(slot) === true) continue
+        if (!this.groups.isLive(slot) || table?.isPaged(slot) === false) continue
         offsets.push(slot & PAGE_MASK)
         for (let k = 0; k < keys.length; k++) groups.push(keys[k][slot])
         groups.push(this.rows[slot])
@@ -503,6 +503,8 @@ export class HashAggregate implements Operator, StateBackedOutput {
   }
 
   private notePage(slot: number): void {
+    // A group backed by its cold entry is written there, not in a page (group-table.ts).
+    if (this.table?.changedBacked(slot) === true) return
     const page = slot >>> PAGE_BITS
     if (page >= this.pageDirty.length) this.pageDirty = grownUint8(this.pageDirty, page)
     if (this.pageDirty[page] === 1) return
@@ -603,7 +605,7 @@ export class HashAggregate implements Operator, StateBackedOutput {
 
   /** Frees the slot of a group whose window closed (its window list is dropped by the caller). */
   private freeGroup(slot: number): void {
-    this.notePage(slot)
+    if (this.table?.freed(slot) !== true) this.notePage(slot)
     for (let a = 0; a < this.accs.length; a++) {
       this.accs[a].free(slot)
       // hasEmitted says whether the value is current; numbers are left (see KeySlots.delete).
