@@ -31,6 +31,7 @@ import { EngineStateCache, defaultStateCacheBytes } from './state/cache.ts'
 import { CheckpointCoordinator } from './runtime/checkpoint.ts'
 import { Recovery } from './runtime/checkpoint-store.ts'
 import { StateDiskUsage } from './runtime/state-disk.ts'
+import { StateGate } from './runtime/state-gate.ts'
 import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
 import { QueryGate } from './exec/admission.ts'
@@ -123,6 +124,8 @@ export class Engine {
   restoring: RestoreProgress | undefined
   closed = false
   readonly checkpoints: CheckpointCoordinator
+  /** Holds source polls while state tables hold far more than the cache's budget (state-gate.ts). */
+  readonly stateGate: StateGate
   /** Table change-log entries after the checkpoint, replayed once every object is restored. */
   readonly tableRedo: { readonly table: string; readonly entries: readonly TableLogEntry[] }[] = []
   /** Orders table writes across tables (change-log entries), for replay in write order. */
@@ -143,6 +146,7 @@ export class Engine {
       options.checkpointIntervalMs ?? (options.dataDir === ':memory:' ? 0 : 1000),
       recovery?.meta,
     )
+    this.stateGate = new StateGate(this.stateCache, this.checkpoints)
     this.log = options.log ?? (() => {})
     this.now = options.now ?? Date.now
     if (recovery?.meta.clock !== undefined) this.clockShift = recovery.meta.clock - this.now()

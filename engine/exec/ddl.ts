@@ -121,6 +121,8 @@ export async function createSource(engine: Engine, def: SourceDef): Promise<void
     onError: (e) => engine.log('warn', `source ${def.name}: ${e instanceof Error ? e.message : String(e)}`),
     afterPush: outlet === undefined ? undefined : () => outlet.settle(),
     afterPoll: route === undefined || outlet !== undefined ? undefined : () => writeDeadLetters(engine, route),
+    // New keys faster than checkpoints can evict: polls wait for a checkpoint (state-gate.ts).
+    beforePoll: () => engine.stateGate.beforePoll(),
   })
   const id = engine.allocateId()
   if (outlet !== undefined && engine.restoringId === undefined) {
