@@ -71,7 +71,7 @@ export interface EngineOptions {
   readonly maxConcurrentQueries?: number
   /**
    * Bytes of operator state kept in memory (state tables' cache, docs/design/state.md); the
-   * rest lives in the store. Default: half the heap limit.
+   * rest lives in the store. Default: a quarter of the heap limit.
    */
   readonly stateCacheBytes?: number
   /**

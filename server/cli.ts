@@ -293,7 +293,7 @@ export function buildCli(): Command {
     )
     .option(
       '--state-cache <size>',
-      "memory for views' state, e.g. 1GB; the rest stays on disk (default: half the heap)",
+      "memory for views' state, e.g. 1GB; the rest stays on disk (default: a quarter of the heap)",
       memory('--state-cache'),
     )
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))

@@ -35,7 +35,7 @@ export interface ServerOptions {
   readonly maxConcurrentQueries?: number
   /** Memory all running queries may hold together, bytes (default half the heap): beyond it 53200. */
   readonly queryMemoryBytes?: number
-  /** Memory for operator state kept in memory, bytes (default half the heap); the rest is on disk. */
+  /** Memory for operator state kept in memory, bytes (default a quarter of the heap); the rest is on disk. */
   readonly stateCacheBytes?: number
   /** Shards a new materialized view runs as when its plan can be split (default 1). */
   readonly workers?: number

@@ -9,15 +9,17 @@ import { getHeapStatistics } from 'node:v8'
 import type { CacheMember, StateCache } from '../ops/operator.ts'
 
 /**
- * The default budget: half the heap this process may grow to (a view served from its state
- * table holds no copy of its rows, so its groups are most of what a busy server keeps; the heap
- * pressure check below protects the rest). SLUICE_STATE_CACHE_BYTES overrides it, e.g. to run a
- * test suite with a cache so small that almost every access goes to the store.
+ * The default budget: a quarter of the heap this process may grow to. The cached bytes are
+ * estimates of the entries' heap; what a cached group really costs the process is about twice
+ * that once its slot arrays outside the heap, the garbage of misses and the store's buffers are
+ * counted (50M keys in a 2 GB heap: RSS 3.1-3.3 GB with half the heap as budget;
+ * docs/design/state.md, "The default budget"). SLUICE_STATE_CACHE_BYTES overrides it, e.g. to
+ * run a test suite with a cache so small that almost every access goes to the store.
  */
 export function defaultStateCacheBytes(): number {
   const fromEnv = Number(process.env.SLUICE_STATE_CACHE_BYTES)
   if (Number.isFinite(fromEnv) && fromEnv > 0) return fromEnv
-  return Math.floor(getHeapStatistics().heap_size_limit / 2)
+  return Math.floor(getHeapStatistics().heap_size_limit / 4)
 }
 
 /**
