@@ -7,6 +7,10 @@
  * past any budget. So before each poll a source asks this gate: while the cache holds more than
  * HIGH_WATER times its budget (and MIN_OVERSHOOT more), polls wait, and a checkpoint is taken at once, whose durable end
  * lets the operators evict down to their allowances. Lag grows instead of memory.
+ *
+ * A sharded view's shards poll on their own threads against their own share of the budget: a
+ * shard over its mark holds its polls, posts `pressure`, and goes on at the next durable
+ * checkpoint (engine/shard/shard.ts), which `relieveShard` takes at once.
  */
 import type { CheckpointRecord } from './checkpoint.ts'
 import type { EngineStateCache } from '../state/cache.ts'
@@ -21,6 +25,12 @@ const MIN_OVERSHOOT = 16 << 20
 /** Checkpoints one episode takes at most before it lets polls go on (each evicts what the last made durable). */
 const MAX_CHECKPOINTS = 3
 
+/** Whether a cache (the engine's, or a shard's share) is over its high-water mark. */
+export function overHighWater(cache: EngineStateCache): boolean {
+  const budget = cache.budgetBytes
+  return cache.cachedBytes > Math.max(HIGH_WATER * budget, budget + MIN_OVERSHOOT)
+}
+
 export interface GateCheckpoints {
   /** Set when checkpoints stopped: nothing can be evicted, so nothing is held. */
   readonly broken: string | undefined
@@ -29,8 +39,11 @@ export interface GateCheckpoints {
 
 export class StateGate {
   private waiting: Promise<void> | undefined
-  /** Times polls were held (sluice_catalog and tests). */
+  /** The checkpoint a shard's pressure asked for, until it ends. */
+  private forShards: Promise<unknown> | undefined
+  /** Times polls were held: on the main thread, and shards' requests (tests). */
   episodes = 0
+  shardRequests = 0
 
   constructor(
     private readonly cache: EngineStateCache,
@@ -39,8 +52,20 @@ export class StateGate {
 
   /** Whether the cache is over its high-water mark. */
   over(): boolean {
-    const budget = this.cache.budgetBytes
-    return this.cache.cachedBytes > Math.max(HIGH_WATER * budget, budget + MIN_OVERSHOOT)
+    return overHighWater(this.cache)
+  }
+
+  /**
+   * A shard's cache is over its high-water mark (its polls wait for the next durable checkpoint):
+   * a checkpoint now, unless one asked for by a shard is still to run.
+   */
+  relieveShard(): void {
+    this.shardRequests++
+    if (this.forShards !== undefined || this.checkpoints.broken !== undefined) return
+    this.forShards = this.checkpoints
+      .checkpoint()
+      .catch(() => undefined)
+      .finally(() => (this.forShards = undefined))
   }
 
   /** Before a source's poll: undefined to go on, or a promise that resolves once checkpoints evicted. */

@@ -123,6 +123,8 @@ export type FromShard =
   | { readonly t: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly message: string }
   | { readonly t: 'failed'; readonly message: string; readonly stack: string | undefined }
   | { readonly t: 'stopped' }
+  /** The shard's cache is over its high-water mark: its polls wait for a durable checkpoint. */
+  | { readonly t: 'pressure' }
 
 /** Shard → shard, on their channel. `edge` numbers the view's exchanges (the same in every shard). */
 export type PeerMessage =

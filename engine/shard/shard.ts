@@ -38,6 +38,7 @@ import { encodeChunk } from './wire.ts'
 import { needsNoExchange, splitBy } from './partitioning.ts'
 import { ShardStateClient } from './state-link.ts'
 import { EngineStateCache } from '../state/cache.ts'
+import { overHighWater } from '../runtime/state-gate.ts'
 
 /** A stage: the graph between exchanges, with the exchanges it reads and where it emits. */
 interface Stage {
@@ -82,6 +83,9 @@ function shardTarget(stmt: Statement | undefined): { readonly query: Query; read
   })
 }
 
+/** How long a shard over its cache's high-water mark waits for a durable checkpoint before it asks again. */
+const PRESSURE_RETRY_MS = 2000
+
 export class Shard {
   private readonly net: ShardNet
   private readonly edges: ExchangeEdge[] = []
@@ -90,6 +94,8 @@ export class Shard {
   /** Output chunks posted to the main thread and not yet acknowledged. */
   private toMain = 0
   private mainWaiters: (() => void)[] = []
+  /** Set while polls wait for a durable checkpoint to evict (pressure()). */
+  private relieved: { promise: Promise<void>; resolve: () => void; timer: NodeJS.Timeout } | undefined
   /** Barriers begun; a stage has passed barrier n once its exchanges counted shards × n markers. */
   private round = 0
   private barrier: { readonly epoch: number; readonly snapshot: boolean; readersStopped: boolean } | undefined
@@ -401,8 +407,33 @@ export class Shard {
   private ready(): Promise<void> | undefined {
     const peers = this.net.ready()
     if (peers !== undefined) return peers
-    if (this.toMain <= MAX_IN_FLIGHT) return undefined
-    return new Promise((resolve) => this.mainWaiters.push(resolve))
+    if (this.toMain > MAX_IN_FLIGHT) return new Promise((resolve) => this.mainWaiters.push(resolve))
+    return this.pressure()
+  }
+
+  /**
+   * Backpressure on state memory (engine/runtime/state-gate.ts): over its cache's high-water mark
+   * the shard's polls wait for the next durable checkpoint, which the main thread takes at once
+   * (or PRESSURE_RETRY_MS, should none come: a checkpoint that failed, or left this shard out).
+   */
+  private pressure(): Promise<void> | undefined {
+    if (this.relieved !== undefined) return this.relieved.promise
+    if (this.cache === undefined || !overHighWater(this.cache)) return undefined
+    let resolve!: () => void
+    const promise = new Promise<void>((r) => (resolve = r))
+    const timer = setTimeout(() => this.relieve(), PRESSURE_RETRY_MS)
+    timer.unref()
+    this.relieved = { promise, resolve, timer }
+    this.post({ t: 'pressure' })
+    return promise
+  }
+
+  private relieve(): void {
+    const r = this.relieved
+    if (r === undefined) return
+    this.relieved = undefined
+    clearTimeout(r.timer)
+    r.resolve()
   }
 
   fromMain(m: ToShard): void {
@@ -430,6 +461,7 @@ export class Shard {
         return
       case 'durable':
         for (const op of this.operators()) op.checkpointed?.()
+        this.relieve()
         return
       case 'tick':
         for (const s of this.stages) s.dataflow.tick(m.now)
@@ -438,6 +470,7 @@ export class Shard {
         void this.caughtUp(m.id, m.timeoutMs)
         return
       case 'stop':
+        this.relieve()
         void this.stop()
         return
     }

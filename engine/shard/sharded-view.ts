@@ -253,6 +253,9 @@ function report(engine: Engine, view: string, m: FromShard): void {
     case 'log':
       engine.log(m.level, `materialized view ${view}: ${m.message}`)
       return
+    case 'pressure':
+      engine.stateGate.relieveShard()
+      return
     default:
       return
   }
