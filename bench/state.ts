@@ -20,7 +20,7 @@
  * time the restart until the whole view is served again, checksum equal.
  *
  * Run: `npx tsx bench/state.ts [--keys N] [--events N] [--heap MB] [--cache SIZE]` (defaults:
- * 1,000,000 keys, 2,000,000 events, 1024 MB heap, the default cache: half the heap), or
+ * 1,000,000 keys, 2,000,000 events, 1024 MB heap, the default cache: a quarter of the heap), or
  * `npx tsx bench/state.ts --join [--rows N] [--heap MB] [--cache SIZE]` (default 2,000,000 rows
  * per side). Issue 14's runs use `--heap 2048`.
  */
