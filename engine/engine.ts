@@ -420,6 +420,8 @@ export class Engine {
     const m = this.metrics
     for (const g of [m.stateCached, m.stateCachedBytes, m.stateReads, m.stateEvictions]) g.reset()
     m.stateCacheBudget.set(this.stateCache.budgetBytes)
+    m.stateHolds.set({ where: 'main' }, this.stateGate.episodes)
+    m.stateHolds.set({ where: 'shard' }, this.stateGate.shardRequests)
     for (const [view, s] of this.stateCache.byOwner()) {
       m.stateCached.set({ view }, s.cachedEntries)
       m.stateCachedBytes.set({ view }, s.cachedBytes)

@@ -19,6 +19,7 @@ export class EngineMetrics {
   readonly stateCacheBudget: Gauge
   readonly stateReads: Gauge<'view' | 'result'>
   readonly stateEvictions: Gauge<'view'>
+  readonly stateHolds: Gauge<'where'>
   readonly stateDiskBytes: Gauge<'view'>
   readonly watermarkDelay: Gauge<'relation'>
   readonly sourceLag: Gauge<'source' | 'partition'>
@@ -104,6 +105,12 @@ export class EngineMetrics {
       name: 'sluice_state_cache_evictions',
       help: 'State entries evicted from memory per view since start (they stay on disk)',
       labelNames: ['view'],
+      registers,
+    })
+    this.stateHolds = new Gauge({
+      name: 'sluice_state_backpressure_holds',
+      help: "Times since start that sources' polls waited for a checkpoint to evict state (where: main, shard)",
+      labelNames: ['where'],
       registers,
     })
     this.stateDiskBytes = new Gauge({

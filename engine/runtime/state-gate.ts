@@ -41,7 +41,7 @@ export class StateGate {
   private waiting: Promise<void> | undefined
   /** The checkpoint a shard's pressure asked for, until it ends. */
   private forShards: Promise<unknown> | undefined
-  /** Times polls were held: on the main thread, and shards' requests (tests). */
+  /** Times polls were held on the main thread, and shards asked (sluice_state_backpressure_holds). */
   episodes = 0
   shardRequests = 0
 
