@@ -51,7 +51,7 @@ export interface GroupHost {
   readonly calls: number
   /** Resets the aggregate's columns of a slot just claimed from `groups`; returns the slot. */
   open(slot: number): number
-  /** Frees a group's slot and columns. */
+  /** Frees an evicted group's slot and columns (no page to rewrite: its copy is its cold entry). */
   free(slot: number): void
   /** Marks the page of a slot to be rewritten at the next checkpoint. */
   notePage(slot: number): void
@@ -82,8 +82,6 @@ export class GroupTable {
   private changed: number[] = []
   /** Backed groups in memory. */
   private backedCount = 0
-  /** Set while checkpointed() frees victims: their cold entry is their copy, not to be deleted. */
-  private releasing = false
   /** Slots chosen at the last collect, freed by checkpointed() unless touched. */
   private victims: number[] = []
   /** The eviction sweep's position among the slots. */
@@ -154,22 +152,25 @@ export class GroupTable {
   }
 
   /**
-   * A group's slot is being freed. Returns true when no page is to be rewritten for it: it is
-   * backed, or an evicted victim (its page was rewritten without it when it was chosen). A backed
-   * group freed for good (deleted) has its cold entry deleted at the next checkpoint.
+   * A group is deleted (its rows went to zero, a window closed, a ttl expired). True when it is
+   * backed: its cold entry is deleted at the next checkpoint, and there is no page to rewrite.
    */
-  freed(slot: number): boolean {
-    if (this.backed[slot] === 0) return this.releasing
-    this.backed[slot] = 0
-    this.backedDirty[slot] = 0
-    this.backedCount--
-    if (!this.releasing) this.spill.noteDelete(encodeKey(this.host.groups.keyOf(slot), this.host.keyTypes, COLD_PREFIX))
+  deleted(slot: number): boolean {
+    if (this.backed[slot] === 0) return false
+    this.unback(slot)
+    this.spill.noteDelete(encodeKey(this.host.groups.keyOf(slot), this.host.keyTypes, COLD_PREFIX))
     return true
   }
 
   private back(slot: number): void {
     this.backed[slot] = 1
     this.backedCount++
+  }
+
+  private unback(slot: number): void {
+    this.backed[slot] = 0
+    this.backedDirty[slot] = 0
+    this.backedCount--
   }
 
   /** A group found in memory (the per-row path: a counter and a flag, a branch when evicting). */
@@ -258,16 +259,15 @@ export class GroupTable {
     const { spill, host } = this
     spill.durable()
     spill.startFilterRebuild(COLD_PREFIX)
-    this.releasing = true
     for (const slot of this.victims) {
       if (this.evicting[slot] !== 1) continue // touched since: rescued
       this.evicting[slot] = 0
+      this.unback(slot) // every victim is backed (collect backs the paged ones)
       host.free(slot)
       spill.diskOnly++
       spill.evictions++
       spill.onDisk = true
     }
-    this.releasing = false
     this.victims = []
   }
 

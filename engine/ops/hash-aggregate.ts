@@ -463,7 +463,7 @@ export class HashAggregate implements Operator, StateBackedOutput {
       keyIndex: this.keyIndex,
       calls: this.accs.length,
       open: (slot) => this.openGroup(slot),
-      free: (slot) => this.freeGroup(slot),
+      free: (slot) => this.dropSlot(slot),
       notePage: (slot) => this.notePage(slot),
       entryOf: (slot) => {
         const emitted = this.emittedReady(slot)
@@ -605,7 +605,12 @@ export class HashAggregate implements Operator, StateBackedOutput {
 
   /** Frees the slot of a group whose window closed (its window list is dropped by the caller). */
   private freeGroup(slot: number): void {
-    if (this.table?.freed(slot) !== true) this.notePage(slot)
+    if (this.table?.deleted(slot) !== true) this.notePage(slot)
+    this.dropSlot(slot)
+  }
+
+  /** Frees a group's slot and columns (an evicted group's page was rewritten when it was chosen). */
+  private dropSlot(slot: number): void {
     for (let a = 0; a < this.accs.length; a++) {
       this.accs[a].free(slot)
       // hasEmitted says whether the value is current; numbers are left (see KeySlots.delete).
