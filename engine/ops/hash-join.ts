@@ -181,7 +181,8 @@ export class HashJoin implements Operator {
     if (!this.rowChanges.tracking) {
       out.clear()
       for (const side of this.sides)
-        for (const e of side.table.entries()) for (const s of this.candidates(e.value)) this.writeRow(out, s)
+        for (const e of side.table.entries())
+          if (this.table?.backs(e) !== true) for (const s of this.candidates(e.value)) this.writeRow(out, s)
       for (const e of this.produced.entries()) this.writeProduced(out, e.value)
       this.rowChanges.start()
       this.producedChanges.start()
@@ -209,7 +210,6 @@ export class HashJoin implements Operator {
           rowTypes: [spec.leftTypes, spec.rightTypes],
           appendOnly: [this.sides[0].appendOnly, this.sides[1].appendOnly],
           nextId: () => this.nextId++,
-          noteRow: (s) => this.rowChanges.note(s),
           opened: this.closing === undefined ? undefined : (side, key) => this.closing?.opened(side, key),
         },
         store,
@@ -383,6 +383,7 @@ export class HashJoin implements Operator {
     const hashes = new Float64Array(n)
     const nullKeys = new Uint8Array(n)
     const found = new Array<StoredRow[] | undefined>(n)
+    const foundIn = new Array<RowEntry<Bucket> | undefined>(n)
     const residual = this.spec.residual
     const pairs = residual === undefined ? undefined : new ChunkBuilder(this.width)
     const maskAt = residual === undefined ? undefined : new Int32Array(n)
@@ -422,6 +423,7 @@ export class HashJoin implements Operator {
       if (bucket === undefined) continue
       const candidates = this.candidates(bucket.value)
       found[i] = candidates
+      foundIn[i] = bucket
       if (pairs === undefined || maskAt === undefined) continue
       maskAt[i] = pairCount
       pairCount += candidates.length
@@ -456,7 +458,7 @@ export class HashJoin implements Operator {
           if (other.outer) {
             const before = o.matches
             o.matches += op
-            this.rowChanges.note(o)
+            this.noteRow(foundIn[i]!, o)
             if (before === 0 && o.matches > 0) this.pushNullExtended(builder, -1, 1 - input, o.row, o.count)
             else if (before > 0 && o.matches === 0) this.pushNullExtended(builder, 1, 1 - input, o.row, o.count)
           }
@@ -506,8 +508,8 @@ export class HashJoin implements Operator {
       if (found === undefined || found.value !== s) return
       bucket.delete(found)
     }
-    this.forget(s)
-    if (this.table !== undefined) this.table.rows--
+    this.forget(s, entry)
+    this.table?.counted(entry, -1)
     if (bucketSize(bucket) === 0) this.dropBucket(side, entry)
   }
 
@@ -566,10 +568,20 @@ export class HashJoin implements Operator {
     return Array.isArray(bucket) || bucket.findAt(cols, side.all, i, bucket.hashAt(cols, side.all, i)) !== undefined
   }
 
-  /** A stored row left the state (its checkpoint entry is deleted). */
-  private forget(s: StoredRow): void {
+  /** A stored row left the state (its checkpoint entry is deleted, or its bucket's rewritten). */
+  private forget(s: StoredRow, entry?: RowEntry<Bucket>): void {
     s.count = 0
-    this.rowChanges.note(s)
+    if (entry === undefined) this.rowChanges.note(s)
+    else this.noteRow(entry, s)
+  }
+
+  /**
+   * A stored row of the bucket `entry` changed: its entry is written at the next checkpoint, or,
+   * when the bucket is backed by a cold entry (join-table.ts), that is rewritten instead.
+   */
+  private noteRow(entry: RowEntry<Bucket>, s: StoredRow): void {
+    if (this.table !== undefined && this.table.backs(entry)) this.table.changed(entry)
+    else this.rowChanges.note(s)
   }
 
   stateSize(): number {
@@ -656,8 +668,8 @@ export class HashJoin implements Operator {
         const s: StoredRow = { row, count: 1, matches, side: side.index, id: this.nextId++, touched: this.clock }
         bucket.push(s)
         this.expiry?.stored(side.index, s)
-        this.rowChanges.note(s)
-        if (table !== undefined) table.rows++
+        this.noteRow(entry, s)
+        table?.counted(entry, 1)
       } else {
         // Not expected (the input is append-only); handled for safety.
         const at = bucket.findIndex((s) =>
@@ -666,8 +678,8 @@ export class HashJoin implements Operator {
           ),
         )
         if (at >= 0) {
-          this.forget(bucket.splice(at, 1)[0])
-          if (table !== undefined) table.rows--
+          this.forget(bucket.splice(at, 1)[0], entry)
+          table?.counted(entry, -1)
         }
         if (bucket.length === 0) this.dropBucket(side, entry)
       }
@@ -679,9 +691,9 @@ export class HashJoin implements Operator {
       if (stored !== undefined) {
         stored.value.count++
         stored.value.touched = this.clock
-        this.rowChanges.note(stored.value)
+        this.noteRow(entry, stored.value)
       } else {
-        if (table !== undefined) table.rows++
+        table?.counted(entry, 1)
         const s = bucket.insert(row, rowHash, {
           row,
           count: 1,
@@ -691,17 +703,17 @@ export class HashJoin implements Operator {
           touched: this.clock,
         }).value
         this.expiry?.stored(side.index, s)
-        this.rowChanges.note(s)
+        this.noteRow(entry, s)
       }
       return
     }
     if (stored === undefined) return
     if (--stored.value.count === 0) {
       bucket.delete(stored)
-      if (table !== undefined) table.rows--
+      table?.counted(entry, -1)
     }
     stored.value.touched = this.clock
-    this.rowChanges.note(stored.value)
+    this.noteRow(entry, stored.value)
     if (bucket.size === 0) this.dropBucket(side, entry)
   }
 

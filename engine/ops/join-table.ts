@@ -2,22 +2,26 @@
  * A hash join's stored rows as a state table with a bounded cache (docs/design/state.md). Two
  * tiers in the store:
  *
- * - **Row entries** hold the rows in memory, one entry per stored row by id (HashJoin's
- *   checkpoint, as for every join).
+ * - **Row entries** hold the rows of buckets never evicted, one entry per stored row by id
+ *   (HashJoin's checkpoint, as for every join).
  * - **Cold entries** hold the evicted buckets: one entry per join key and side (all the bucket's
  *   rows with their counts and match counts), keyed by COLD_PREFIX, the side and the encoded join
  *   key, so a miss reads exactly the rows it needs with one synchronous `getSync`.
  *
  * The unit of eviction is a bucket (a join key on one side): a probe or an update of key K on
  * side S needs all of S's rows of K, never a part of them. After every checkpoint each bucket is
- * in exactly one tier. Eviction happens at a checkpoint's collect: the victim's cold entry is
- * written and its rows' entries deleted in the same atomic batch; the victim leaves memory once
- * that batch is durable, unless input touched it meanwhile (then its rows are written again at
- * the next checkpoint, which also deletes the cold entry). A miss moves a bucket back: its rows
- * get new ids (their entries are written at the next checkpoint) and its cold entry is deleted in
- * that batch; until the delete is durable the key is a tombstone, so a miss never reads it.
+ * in exactly one tier. The first time a bucket is evicted (at a checkpoint's collect) its cold
+ * entry is written and its rows' entries deleted in the same atomic batch; from then on the
+ * bucket is **backed** by its cold entry, as an aggregate's evicted group is (group-table.ts). It
+ * leaves memory once that batch is durable, unless input touched it meanwhile (it then stays,
+ * still backed). A miss reads a bucket back and it stays backed: a change rewrites its cold entry
+ * at the next checkpoint, and evicting it again writes nothing when nothing changed. So a bucket
+ * that cycles through the cache costs one read per round, and one put when it changed. A backed
+ * bucket that empties has its cold entry deleted at the next checkpoint; until that is durable
+ * the key is a tombstone, so a miss never reads it.
  *
- * A restart restores the row entries (the cached part) and none of the cold tier. A join that
+ * A restart restores the row entries (buckets never evicted) and none of the cold tier: backed
+ * buckets that were in memory start on disk. A join that
  * frees closed windows (join-closing.ts) also keeps a directory entry per cold bucket (its side and
  * join key, no rows), restored with the row entries, so it can still free the cold buckets of
  * windows that close after a restart.
@@ -76,7 +80,11 @@ function dirKey(cold: Uint8Array): Uint8Array {
 export function rowKey(id: number): Uint8Array {
   const key = new Uint8Array(9)
   key[0] = ROW_ENTRY
-  new DataView(key.buffer).setBigUint64(1, BigInt(id))
+  // Big-endian, byte by byte: ids are below 2^53, and a BigInt per row was a tenth of a miss.
+  let hi = Math.floor(id / 0x1_0000_0000)
+  let lo = id >>> 0
+  for (let b = 8; b >= 5; b--, lo >>>= 8) key[b] = lo & 0xff
+  for (let b = 4; b >= 1; b--, hi >>>= 8) key[b] = hi & 0xff
   return key
 }
 
@@ -91,8 +99,6 @@ export interface JoinHost {
   readonly appendOnly: readonly [boolean, boolean]
   /** A new row's id (unique per operator). */
   nextId(): number
-  /** Notes a row as changed (its entry is written at the next checkpoint). */
-  noteRow(s: TableRow): void
   /**
    * A bucket read back from the cold tier, or known there from its directory entry at a restart,
    * opened (join-closing.ts lists it by closing value). With it, cold buckets get directory entries.
@@ -102,8 +108,6 @@ export interface JoinHost {
 
 interface Victim {
   readonly side: 0 | 1
-  /** Its cold entry's key. */
-  readonly key: Uint8Array
   readonly rows: number
 }
 
@@ -141,6 +145,12 @@ export class JoinTable {
   private tracking = true
   /** Buckets chosen at a collect, freed by checkpointed() unless touched (then rescued). */
   private readonly evicting = new Map<RowEntry<TableBucket>, Victim>()
+  /** Buckets in memory whose copy in the store is their cold entry, not row entries, by side. */
+  private readonly backed = new Map<RowEntry<TableBucket>, 0 | 1>()
+  /** Backed buckets changed since the last collect (their cold entries are rewritten there). */
+  private readonly dirty = new Set<RowEntry<TableBucket>>()
+  /** Rows of the backed buckets (in the cold tier as of a restart). */
+  private backedRows = 0
   /** The eviction sweep's position (over side 0's buckets, then side 1's). */
   private hand: Iterator<readonly [0 | 1, RowEntry<TableBucket>]> | undefined
 
@@ -176,20 +186,51 @@ export class JoinTable {
   hit(entry: RowEntry<TableBucket>): void {
     this.spill.hits++
     if (this.tracking) this.recent.add(entry)
-    if (this.evicting.size > 0) {
-      const victim = this.evicting.get(entry)
-      if (victim !== undefined) this.rescue(entry, victim)
-    }
+    if (this.evicting.size > 0) this.rescue(entry)
   }
 
-  /** An emptied bucket left memory (it was touched first, so it is no victim). */
+  /**
+   * Whether a bucket is backed: a change to its rows is then noted with `changed` (its cold entry
+   * is rewritten), not per row. One map lookup, none until the first eviction.
+   */
+  backs(entry: RowEntry<TableBucket>): boolean {
+    return this.backed.size > 0 && this.backed.has(entry)
+  }
+
+  /** A backed bucket changed: its cold entry is rewritten at the next checkpoint. */
+  changed(entry: RowEntry<TableBucket>): void {
+    this.dirty.add(entry)
+  }
+
+  /** `n` rows joined (or, negative, left) the bucket in memory `entry`. */
+  counted(entry: RowEntry<TableBucket>, n: number): void {
+    this.rows += n
+    if (this.backs(entry)) this.backedRows += n
+  }
+
+  /**
+   * An emptied bucket left memory (it was touched first, so it is no victim): a backed one's cold
+   * entry is deleted at the next checkpoint.
+   */
   dropped(entry: RowEntry<TableBucket>): void {
     this.recent.delete(entry)
+    this.unback(entry)
+  }
+
+  /** A backed bucket leaves its tier (emptied or freed): its cold entry is deleted. */
+  private unback(entry: RowEntry<TableBucket>): void {
+    const side = this.backed.get(entry)
+    if (side === undefined) return
+    this.backed.delete(entry)
+    this.dirty.delete(entry)
+    this.backedRows -= sizeOf(entry.value)
+    this.spill.noteDelete(encodeKey(entry.key, this.host.keyTypes, COLD_SIDE[side]))
   }
 
   /**
    * A cache miss on side `side` for the join key of row i (key columns `keyIndex`, hash of the
-   * key): reads its bucket from the cold tier into memory; undefined when there is none.
+   * key): reads its bucket from the cold tier into memory, backed by that entry; undefined when
+   * there is none.
    */
   load(
     side: 0 | 1,
@@ -218,15 +259,15 @@ export class JoinTable {
         id: host.nextId(),
         touched: 0,
       }
-      host.noteRow(s)
       if (Array.isArray(bucket)) bucket.push(s)
       else bucket.insert(s.row, bucket.hashKey(s.row), s)
     }
     const n = sizeOf(bucket)
     this.rows += n
+    this.backedRows += n
     spill.diskOnly -= n
-    spill.noteDelete(bytes)
     const entry = host.tables[side].insert(key, hash, bucket)
+    this.backed.set(entry, side)
     if (this.tracking) this.recent.add(entry)
     host.opened?.(side, key)
     return entry
@@ -234,16 +275,14 @@ export class JoinTable {
 
   /**
    * A closed window's bucket in memory is freed (join-closing.ts; the join forgets its rows and
-   * removes it): it leaves the count and the sweep, and if the last collect chose it, its cold
-   * entry written there is deleted at the next checkpoint.
+   * removes it): it leaves the count and the sweep, and if it is backed (every victim of the last
+   * collect is), its cold entry is deleted at the next checkpoint.
    */
   freed(entry: RowEntry<TableBucket>): void {
-    this.rows -= sizeOf(entry.value)
     this.recent.delete(entry)
-    const victim = this.evicting.get(entry)
-    if (victim === undefined) return
     this.evicting.delete(entry)
-    this.spill.noteDelete(victim.key)
+    this.unback(entry)
+    this.rows -= sizeOf(entry.value)
   }
 
   /**
@@ -263,9 +302,10 @@ export class JoinTable {
 
   /**
    * At a checkpoint's collect, after the changed rows are written: writes the pending cold
-   * deletes, chooses buckets beyond the cache allowance (a clock sweep; a bucket used since the
-   * hand last passed gets a second chance; NULL-key and large buckets stay), writes each as a
-   * cold entry and deletes its rows' entries, and writes the meta entry.
+   * deletes, rewrites the cold entries of the backed buckets that changed, chooses buckets beyond
+   * the cache allowance (a clock sweep; a bucket used since the hand last passed gets a second
+   * chance; NULL-key and large buckets stay), writes each one not yet backed as a cold entry and
+   * deletes its rows' entries, and writes the meta entry.
    */
   collect(out: CheckpointWriter): void {
     const { spill, host } = this
@@ -274,6 +314,11 @@ export class JoinTable {
       out.del(key)
       if (directory) out.del(dirKey(key))
     }
+    for (const entry of this.dirty) {
+      const side = this.backed.get(entry)
+      if (side !== undefined) out.put(encodeKey(entry.key, host.keyTypes, COLD_SIDE[side]), this.coldValue(entry))
+    }
+    this.dirty.clear()
     const allowed = spill.allowedItems()
     let pending = 0
     for (const v of this.evicting.values()) pending += v.rows
@@ -292,24 +337,32 @@ export class JoinTable {
       if (this.recent.delete(entry)) continue
       const n = sizeOf(entry.value)
       if (n === 0 || n > MAX_EVICT_ROWS || entry.key.some((v) => v === null)) continue
-      const rows = rowsOf(entry.value)
-      const flat: unknown[] = []
-      for (const s of rows) {
-        flat.push(s.count, s.matches, s.row)
-        out.del(rowKey(s.id))
+      if (!this.backed.has(entry)) {
+        for (const s of rowsOf(entry.value)) out.del(rowKey(s.id))
+        const key = encodeKey(entry.key, host.keyTypes, COLD_SIDE[side])
+        const value = this.coldValue(entry)
+        out.put(key, value)
+        spill.noteCold(key)
+        if (directory) out.put(dirKey(key), NO_VALUE)
+        spill.noteEntryBytes((key.length + value.length) / n)
+        this.backed.set(entry, side)
+        this.backedRows += n
       }
-      const key = encodeKey(entry.key, host.keyTypes, COLD_SIDE[side])
-      const value = encodeSnapshot(flat)
-      out.put(key, value)
-      spill.noteCold(key)
-      if (directory) out.put(dirKey(key), NO_VALUE)
-      spill.noteEntryBytes((key.length + value.length) / n)
-      this.evicting.set(entry, { side, key, rows: n })
+      this.evicting.set(entry, { side, rows: n })
       pending += n
       excess -= n
     }
-    // The flag, not the count, decides whether misses read the store after a restart.
-    out.put(JOIN_META_KEY, encodeSnapshot([spill.diskOnly + pending, spill.onDisk || pending > 0 ? 1 : 0]))
+    // Backed buckets in memory start on disk after a restart. The flag, not the count, decides
+    // whether misses read the store after a restart.
+    const cold = spill.diskOnly + this.backedRows
+    out.put(JOIN_META_KEY, encodeSnapshot([cold, spill.onDisk || cold > 0 ? 1 : 0]))
+  }
+
+  /** A bucket's cold entry: count, match count and row of each of its rows. */
+  private coldValue(entry: RowEntry<TableBucket>): Uint8Array {
+    const flat: unknown[] = []
+    for (const s of rowsOf(entry.value)) flat.push(s.count, s.matches, s.row)
+    return encodeSnapshot(flat)
   }
 
   /** The checkpoint of the last collect is durable: its victims leave memory. */
@@ -321,6 +374,8 @@ export class JoinTable {
     for (const [entry, v] of this.evicting) {
       host.tables[v.side].delete(entry)
       this.recent.delete(entry)
+      this.backed.delete(entry) // every victim is backed (collect backs the others)
+      this.backedRows -= v.rows
       this.rows -= v.rows
       spill.diskOnly += v.rows
       spill.evictions += v.rows
@@ -339,13 +394,10 @@ export class JoinTable {
   }
 
   /**
-   * Input touched a victim after the collect chose it: it stays in memory, its rows' entries are
-   * written again at the next checkpoint, and its cold entry (written by that collect) is deleted
-   * there.
+   * Input touched a victim after the collect chose it: it stays in memory, backed by the cold
+   * entry that collect wrote (a change rewrites that at the next checkpoint).
    */
-  private rescue(entry: RowEntry<TableBucket>, victim: Victim): void {
+  private rescue(entry: RowEntry<TableBucket>): void {
     this.evicting.delete(entry)
-    this.spill.noteDelete(victim.key)
-    for (const s of rowsOf(entry.value)) this.host.noteRow(s)
   }
 }
