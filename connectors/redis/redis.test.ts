@@ -433,6 +433,32 @@ describe('redis sink', () => {
     expect(Number(await redis.get(`_sluice:sink:${sink}:progress`))).toBeGreaterThan(50)
   })
 
+  it("writes the rows of a sink restored without checkpoint state past its name's progress", async () => {
+    const dir = tempDir()
+    let db = await openDb(dir)
+    const sink = unique('fresh_restore')
+    const prefix = `${sink}:`
+    await db.sql('CREATE TABLE kv (k TEXT PRIMARY KEY, v INT)')
+    await db.sql("INSERT INTO kv VALUES ('a', 1), ('b', 2)")
+    await db.sql('CREATE MATERIALIZED VIEW kv_view AS SELECT k, v FROM kv')
+    expect((await db.engine.checkpoints.checkpoint())?.status).toBe('completed')
+    // An earlier sink of this name committed up to epoch 50 (a dropped sink, a wiped data dir).
+    await redis.set(`_sluice:sink:${sink}:progress`, '50')
+    // A crash after CREATE SINK, before the checkpoint it takes: the catalog has the sink, no
+    // checkpoint has its state.
+    db.engine.checkpoints.checkpoint = () => Promise.resolve(undefined)
+    await db.sql(`CREATE SINK ${sink} FROM kv_view WITH (connector = 'redis', url = '${REDIS_URL}')`)
+    await db.close({ lastCheckpoint: false })
+    db = await openDb(dir)
+    // Restored, it starts over from the view, and must not number its epochs at or below 50.
+    const want = { [`${prefix}a`]: { k: 'a', v: '1' }, [`${prefix}b`]: { k: 'b', v: '2' } }
+    await waitFor('the restored sink to write the view', async () => {
+      await settle(db, sink)
+      return JSON.stringify(await hashes(prefix)) === JSON.stringify(want)
+    })
+    expect(Number(await redis.get(`_sluice:sink:${sink}:progress`))).toBeGreaterThan(50)
+  })
+
   it('refuses bad options with 22023', async () => {
     const db = await openDb()
     await db.sql('CREATE TABLE t (id BIGINT PRIMARY KEY, g TEXT, v BIGINT)')

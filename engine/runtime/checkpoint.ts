@@ -194,6 +194,21 @@ export class CheckpointCoordinator {
   skipTo(epoch: number, id: number): void {
     if (epoch > this.epoch) this.epoch = epoch
     if (epoch > 0) this.floors.set(id, epoch)
+    else this.floors.delete(id) // (held by holdUntilSkip)
+  }
+
+  /** Whether the last durable checkpoint has the state of view or sink `id`. */
+  holds(id: number): boolean {
+    return this.durableDataflows.has(id)
+  }
+
+  /**
+   * Object `id` sits out every checkpoint until skipTo gives its destination's progress: a sink
+   * restored without checkpoint state (a crash after its CREATE, before a checkpoint had it) must
+   * skip past that progress as its CREATE did, and learns it only once its writer is open.
+   */
+  holdUntilSkip(id: number): void {
+    this.floors.set(id, Infinity)
   }
 
   /** Whether object `id` sits out checkpoint `epoch` (see floors); its output goes into a later one. */
