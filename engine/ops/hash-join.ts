@@ -15,7 +15,6 @@ import type { DataType, Value } from '../types/datatype.ts'
 import type { CheckpointWriter, Emitter, Operator, OperatorContext, OperatorStore, StateEntry } from './operator.ts'
 import { describeRow } from './operator.ts'
 import { ChangeTracker } from '../state/change-tracker.ts'
-import { decodeKey, encodeKey } from '../state/codec.ts'
 import { decodeSnapshot, encodeSnapshot } from '../state/snapshot-codec.ts'
 import { valuesEqual } from '../types/compare.ts'
 import type { PredicateFn } from './filter-project.ts'
@@ -24,6 +23,7 @@ import { RowMap, type RowEntry } from '../util/row-map.ts'
 import { JOIN_COLD_PREFIX, JOIN_DIR_ENTRY, JoinTable, ROW_ENTRY, rowKey } from './join-table.ts'
 import type { TableBucket, TableRow } from './join-table.ts'
 import { ClosingKeys } from './join-closing.ts'
+import { LookupResults, residualMask } from './join-lookup.ts'
 import { IntervalExpiry } from './join-interval.ts'
 
 export type JoinType = 'inner' | 'left' | 'right' | 'full'
@@ -31,17 +31,7 @@ export type JoinType = 'inner' | 'left' | 'right' | 'full'
 /** A stored row: its count, match count, input, checkpoint id and last change (join-table.ts). */
 type StoredRow = TableRow
 
-/** What a lookup join's left row produced, so its retraction retracts exactly that. */
-interface Produced {
-  /** The left row. */
-  readonly row: Value[]
-  count: number
-  readonly rows: Value[][]
-  touched: number
-}
-
-/** Checkpoint key prefixes: stored rows by id (ROW_ENTRY, rowKey), lookup results by left row. */
-const PRODUCED_PREFIX = new Uint8Array([1])
+/** Checkpoint key prefixes: stored rows by id (ROW_ENTRY, rowKey), lookup results by left row (PRODUCED_PREFIX). */
 
 /**
  * The rows of one join key: by whole row (so a delete finds its row in O(1)), or, for an input
@@ -124,8 +114,8 @@ export class HashJoin implements Operator {
   private readonly ttlOn: boolean
   /** Stored rows changed since the last checkpoint. */
   private readonly rowChanges = new ChangeTracker<StoredRow>()
-  /** Lookup results changed since the last checkpoint. */
-  private readonly producedChanges = new ChangeTracker<Produced>()
+  /** Lookup joins: what each left row produced (join-lookup.ts). */
+  private readonly lookups: LookupResults | undefined
   /**
    * The state table (join-table.ts): with a store attached, a regular keyed join without ttl
    * holds the buckets the cache allows and reads the others on demand.
@@ -163,7 +153,7 @@ export class HashJoin implements Operator {
     ]
     this.width = spec.leftTypes.length + spec.rightTypes.length
     this.ttlOn = spec.ttlMs !== undefined && spec.interval === undefined
-    this.produced = new RowMap(spec.leftTypes)
+    this.lookups = spec.lookup === true ? new LookupResults(spec.leftTypes, this.ttlOn) : undefined
     this.expiry =
       spec.interval === undefined
         ? undefined
@@ -183,12 +173,11 @@ export class HashJoin implements Operator {
       for (const side of this.sides)
         for (const e of side.table.entries())
           if (this.table?.backs(e) !== true) for (const s of this.candidates(e.value)) this.writeRow(out, s)
-      for (const e of this.produced.entries()) this.writeProduced(out, e.value)
+      this.lookups?.writeAll(out)
       this.rowChanges.start()
-      this.producedChanges.start()
     } else {
       for (const s of this.rowChanges.drain()) this.writeRow(out, s)
-      for (const p of this.producedChanges.drain()) this.writeProduced(out, p)
+      this.lookups?.writeChanged(out)
     }
     // Buckets beyond the cache allowance go to the cold tier (after their rows' writes: the
     // batch applies in order, so a victim's row entries end deleted).
@@ -252,14 +241,10 @@ export class HashJoin implements Operator {
         const id = Number(new DataView(key.buffer, key.byteOffset + 1, 8).getBigUint64(0))
         this.restoreRow({ row, count, matches, side, id, touched: touched ?? 0 })
         if (id >= this.nextId) this.nextId = id + 1
-      } else {
-        const row = decodeKey(key, this.spec.leftTypes, 1)
-        const [count, rows, touched] = decodeSnapshot(value) as [number, Value[][], number | undefined]
-        this.produced.insert(row, this.produced.hashKey(row), { row, count, rows, touched: touched ?? 0 })
-      }
+      } else this.lookups?.restore(key, value)
     }
     this.rowChanges.start()
-    this.producedChanges.start()
+    this.lookups?.restored()
   }
 
   private writeRow(out: CheckpointWriter, s: StoredRow): void {
@@ -272,12 +257,6 @@ export class HashJoin implements Operator {
           this.ttlOn ? [s.side, s.count, s.matches, s.row, s.touched] : [s.side, s.count, s.matches, s.row],
         ),
       )
-    else out.del(key)
-  }
-
-  private writeProduced(out: CheckpointWriter, p: Produced): void {
-    const key = encodeKey(p.row, this.spec.leftTypes, PRODUCED_PREFIX)
-    if (p.count > 0) out.put(key, encodeSnapshot(this.ttlOn ? [p.count, p.rows, p.touched] : [p.count, p.rows]))
     else out.del(key)
   }
 
@@ -315,19 +294,13 @@ export class HashJoin implements Operator {
     const left = this.sides[0]
     const right = this.sides[1]
     const builder = new ChunkBuilder(this.width)
-    const all = left.types.map((_t, c) => c)
+    const lookups = this.spec.leftAppendOnly === true ? undefined : this.lookups
     for (let i = 0; i < chunk.length; i++) {
       const op = chunk.ops[i] as 1 | -1
       const row = new Array<Value>(left.width)
       for (let c = 0; c < left.width; c++) row[c] = cols[c][i]
-      if (op < 0 && this.spec.leftAppendOnly !== true) {
-        // Retract what this row produced when it arrived, not a fresh lookup.
-        const hash = this.produced.hashAt(cols, all, i)
-        const entry = this.produced.findAt(cols, all, i, hash)
-        if (entry === undefined) continue
-        for (const r of entry.value.rows) builder.push(-1, r)
-        if (--entry.value.count === 0) this.produced.delete(entry)
-        this.producedChanges.note(entry.value)
+      if (op < 0 && lookups !== undefined) {
+        lookups.retract(cols, i, builder) // what it produced when it arrived, not a fresh lookup
         continue
       }
       const outputs: Value[][] = []
@@ -335,7 +308,7 @@ export class HashJoin implements Operator {
       const bucket = nullKey ? undefined : right.table.findAt(cols, left.keys, i, left.table.hashAt(cols, left.keys, i))
       if (bucket !== undefined) {
         const candidates = this.candidates(bucket.value)
-        const pass = this.residualMask(0, row, candidates)
+        const pass = residualMask(this.spec.residual, this.width, 0, row, candidates)
         for (let m = 0; m < candidates.length; m++) {
           if (pass !== undefined && pass[m] === 0) continue
           for (let n = 0; n < candidates[m].count; n++) outputs.push([...row, ...candidates[m].row])
@@ -343,24 +316,11 @@ export class HashJoin implements Operator {
       }
       if (outputs.length === 0 && left.outer) outputs.push([...row, ...new Array<Value>(right.width).fill(null)])
       for (const r of outputs) builder.push(1, r)
-      if (this.spec.leftAppendOnly !== true) {
-        const hash = this.produced.hashAt(cols, all, i)
-        const entry = this.produced.findAt(cols, all, i, hash)
-        const produced =
-          entry === undefined
-            ? this.produced.insert(row, hash, { row, count: 1, rows: outputs, touched: this.clock }).value
-            : entry.value
-        if (entry !== undefined) produced.count++
-        produced.touched = this.clock
-        this.producedChanges.note(produced)
-      }
+      lookups?.record(cols, i, row, outputs, this.clock)
     }
     const result = builder.take()
     if (result !== undefined) out.chunk(result)
   }
-
-  /** Lookup joins: what each left row produced, so its retraction retracts exactly that. */
-  private readonly produced: RowMap<Produced>
 
   onChunk(chunk: Chunk, input: number, out: Emitter): void {
     if (this.spec.lookup === true) {
@@ -529,12 +489,7 @@ export class HashJoin implements Operator {
       return at - s.touched >= ttl
     }
     for (const side of this.sides) this.evict(side, expired)
-    for (const entry of [...this.produced.entries()]) {
-      if (!expired(entry.value)) continue
-      this.produced.delete(entry)
-      entry.value.count = 0
-      this.producedChanges.note(entry.value)
-    }
+    this.lookups?.expire(expired)
   }
 
   /** Removes the stored rows of `side` for which `dead` holds. */
@@ -611,15 +566,6 @@ export class HashJoin implements Operator {
     const out: StoredRow[] = []
     for (const e of bucket.entries()) out.push(e.value)
     return out
-  }
-
-  /** 1 where the residual predicate holds for (row, candidate), per candidate; undefined = all. */
-  private residualMask(input: number, row: readonly Value[], candidates: readonly StoredRow[]): Uint8Array | undefined {
-    if (this.spec.residual === undefined) return undefined
-    const b = new ChunkBuilder(this.width)
-    for (const o of candidates) b.push(1, input === 0 ? [...row, ...o.row] : [...o.row, ...row])
-    const pairs = b.take()
-    return pairs === undefined ? new Uint8Array(0) : this.spec.residual(pairs)
   }
 
   private pushNullExtended(
