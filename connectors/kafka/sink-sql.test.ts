@@ -17,7 +17,7 @@ import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
 import type { SinkObject } from '../../engine/catalog/objects.ts'
 import type { Value } from '../../engine/types/datatype.ts'
 import { Sluice } from '../../engine/index.ts'
-import { createTopic, ensureTestKafka, produceJson, uniqueTopic } from '../../test/kafka.ts'
+import { createTopic, ensureTestKafka, produceJson, produceRaw, uniqueTopic } from '../../test/kafka.ts'
 import { compacted, readTopic } from '../../test/kafka-read.ts'
 import { startRegistryFixture, type RegistryFixture } from '../../test/registry-fixture.ts'
 import { kafkaSourceFactory } from './index.ts'
@@ -312,5 +312,48 @@ describe('kafka sink over SQL', () => {
     await db.sql("INSERT INTO t VALUES (6, 'f')")
     await checkpointAndCommit(db, sink)
     expect(await ids()).toEqual([1, 2, 3, 4, 5, 6])
+  }, 120_000)
+})
+
+describe("a source's dead-letter topic", () => {
+  it('gets the rejects of a source restored without checkpoint state, past the progress its name has', async () => {
+    // The topic's transactional progress outlives a data directory: a source created again under
+    // its name numbers its epochs above it (CREATE), and so must one restored after a crash that
+    // came before any checkpoint had it.
+    const input = uniqueTopic('dl_restore_in')
+    const dlq = uniqueTopic('dl_restore_out')
+    const source = uniqueTopic('dl_restore')
+    await createTopic(input, 1)
+    const ddl = [
+      `CREATE SOURCE ${source} (v BIGINT) WITH (connector = 'kafka', topic = '${input}', brokers = '${brokers}', dead_letter = '${dlq}')`,
+      `CREATE MATERIALIZED VIEW ${source}_n AS SELECT count(*) AS n FROM ${source}`,
+    ]
+    const lettered = async (db: Sluice, marker: string): Promise<boolean> => {
+      await db.engine.checkpoints.checkpoint()
+      const letters = await readTopic(brokers, dlq).catch(() => [])
+      return letters.some((r) => r.value?.toString().includes(marker) === true)
+    }
+    const tempDir = (): string => {
+      const d = mkdtempSync(join(tmpdir(), 'sluice-kafka-dl-'))
+      dirs.push(d)
+      return d
+    }
+    const first = await open(tempDir())
+    for (const sql of ddl) await first.sql(sql)
+    for (const bad of ['bad-1', 'bad-2', 'bad-3']) {
+      await produceRaw(input, [bad])
+      await waitFor(`the reject ${bad}`, () => lettered(first, bad))
+    }
+    await first.close()
+    // A new data directory: CREATE SOURCE skips past that progress, then a crash before any
+    // checkpoint (the ones its statements take are suppressed).
+    const dir = tempDir()
+    let second = await open(dir)
+    second.engine.checkpoints.checkpoint = () => Promise.resolve(undefined)
+    for (const sql of ddl) await second.sql(sql)
+    await second.close({ lastCheckpoint: false })
+    second = await open(dir)
+    await produceRaw(input, ['bad-4'])
+    await waitFor('the reject after the restore', () => lettered(second, 'bad-4'))
   }, 120_000)
 })

@@ -135,6 +135,16 @@ export async function createSource(engine: Engine, def: SourceDef): Promise<void
       throw e
     }
   }
+  if (outlet !== undefined && engine.restoringId !== undefined && engine.recovery?.meta.sources[id] === undefined) {
+    // Restored with no position in the checkpoint (a crash after its CREATE, before a checkpoint
+    // had it): like its CREATE, its letters must not go under epochs the destination already has.
+    void engine.checkpoints.holdUntilSkip(
+      id,
+      `source ${def.name}`,
+      () => outlet.committedEpoch(),
+      () => engine.get(def.name)?.id === id,
+    )
+  }
   if (engine.restoringId !== undefined) {
     // Recovery: no data flows until every view is restored (Sluice.open releases the hold); the
     // reader resumes at the checkpoint's offsets, the stream at its event-time high marks.

@@ -114,8 +114,15 @@ export async function createSink(engine: Engine, def: SinkDef): Promise<void> {
     // Restored without checkpoint state, it starts over as if new: like its CREATE, it must not
     // commit under epochs its name already has progress for. It sits out checkpoints (its output
     // waits for a later one) until its writer is open and tells that progress.
-    engine.checkpoints.holdUntilSkip(id)
-    void skipWhenOpen(engine, id, writer, opened, () => obj)
+    void engine.checkpoints.holdUntilSkip(
+      id,
+      `sink ${def.name}`,
+      async () => {
+        await opened
+        return writer.committedEpoch()
+      },
+      () => obj !== undefined && engine.get(def.name) === obj,
+    )
   }
   if (!restoring) {
     // A new sink must not reuse epochs an earlier sink of the same name already committed.
@@ -139,32 +146,6 @@ export async function createSink(engine: Engine, def: SinkDef): Promise<void> {
     // All or nothing: a sink whose input cannot be read is not left behind.
     await removeObject(engine, obj)
     throw e
-  }
-}
-
-/**
- * Once the writer of a sink restored without checkpoint state is open, skips the epochs up to its
- * destination's progress (retrying a failed read with backoff while the sink exists).
- */
-async function skipWhenOpen(
-  engine: Engine,
-  id: number,
-  writer: SinkWriter,
-  opened: Promise<void>,
-  sink: () => SinkObject | undefined,
-): Promise<void> {
-  for (let backoff = 200; ; backoff = Math.min(2 * backoff, 10_000)) {
-    try {
-      await opened
-      engine.checkpoints.skipTo(await writer.committedEpoch(), id)
-      return
-    } catch (e) {
-      if (engine.closed || sink() === undefined || engine.get(sink()!.name) !== sink()) return
-      engine.log('warn', `sink ${sink()!.name}: cannot read its committed progress, retrying`, {
-        error: e instanceof Error ? e.message : String(e),
-      })
-      await new Promise((r) => setTimeout(r, backoff))
-    }
   }
 }
 

@@ -203,12 +203,25 @@ export class CheckpointCoordinator {
   }
 
   /**
-   * Object `id` sits out every checkpoint until skipTo gives its destination's progress: a sink
-   * restored without checkpoint state (a crash after its CREATE, before a checkpoint had it) must
-   * skip past that progress as its CREATE did, and learns it only once its writer is open.
+   * Object `id`, restored without checkpoint state (a crash after its CREATE, before a checkpoint
+   * had it), must skip past its destination's progress as its CREATE did, and learns it only once
+   * its destination answers: it sits out every checkpoint (its output waits for a later one) until
+   * `progress` resolves, then skips to it. A failed read is retried with backoff while `alive`.
    */
-  holdUntilSkip(id: number): void {
+  async holdUntilSkip(id: number, what: string, progress: () => Promise<number>, alive: () => boolean): Promise<void> {
     this.floors.set(id, Infinity)
+    for (let backoff = 200; ; backoff = Math.min(2 * backoff, 10_000)) {
+      try {
+        this.skipTo(await progress(), id)
+        return
+      } catch (e) {
+        if (this.engine.closed || !alive()) return
+        this.engine.log('warn', `${what}: cannot read its committed progress, retrying`, {
+          error: e instanceof Error ? e.message : String(e),
+        })
+        await new Promise((r) => setTimeout(r, backoff))
+      }
+    }
   }
 
   /** Whether object `id` sits out checkpoint `epoch` (see floors); its output goes into a later one. */
