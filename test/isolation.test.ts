@@ -169,7 +169,8 @@ describe('isolation of a runaway query', () => {
         `isolation: over-budget query → ${error?.code} (${error?.message}); RSS ${(baseline / 2 ** 20).toFixed(0)} MB before, peak ${(peak / 2 ** 20).toFixed(0)} MB`,
       )
       expect(error?.code).toBe('53200')
-      expect(peak).toBeLessThan(budget + 300 * 1024 * 1024)
+      // Growth, not the absolute size: shard threads (SLUICE_WORKERS=2) start the server larger.
+      expect(peak - baseline).toBeLessThan(budget + 150 * 1024 * 1024)
       // (f) the server answers afterwards, on the same connection and on a new one
       expect((await heavy.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
       expect((await server.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }])
