@@ -31,7 +31,7 @@ export type JoinType = 'inner' | 'left' | 'right' | 'full'
 /** A stored row: its count, match count, input, checkpoint id and last change (join-table.ts). */
 type StoredRow = TableRow
 
-/** Checkpoint key prefixes: stored rows by id (ROW_ENTRY, rowKey), lookup results by left row (PRODUCED_PREFIX). */
+// Checkpoint keys: stored rows by id (ROW_ENTRY, rowKey), lookup results by left row (join-lookup.ts).
 
 /**
  * The rows of one join key: by whole row (so a delete finds its row in O(1)), or, for an input
