@@ -468,8 +468,7 @@ export class HashJoin implements Operator {
       if (found === undefined || found.value !== s) return
       bucket.delete(found)
     }
-    this.forget(s, entry)
-    this.table?.counted(entry, -1)
+    this.forget(s, entry, -1)
     if (bucketSize(bucket) === 0) this.dropBucket(side, entry)
   }
 
@@ -523,19 +522,29 @@ export class HashJoin implements Operator {
     return Array.isArray(bucket) || bucket.findAt(cols, side.all, i, bucket.hashAt(cols, side.all, i)) !== undefined
   }
 
-  /** A stored row left the state (its checkpoint entry is deleted, or its bucket's rewritten). */
-  private forget(s: StoredRow, entry?: RowEntry<Bucket>): void {
+  /**
+   * A stored row left the state (its checkpoint entry is deleted, or its bucket's rewritten);
+   * `rows`: −1 when it left its bucket in `entry` (the state table's count).
+   */
+  private forget(s: StoredRow, entry?: RowEntry<Bucket>, rows = 0): void {
     s.count = 0
     if (entry === undefined) this.rowChanges.note(s)
-    else this.noteRow(entry, s)
+    else this.noteRow(entry, s, rows)
   }
 
   /**
-   * A stored row of the bucket `entry` changed: its entry is written at the next checkpoint, or,
-   * when the bucket is backed by a cold entry (join-table.ts), that is rewritten instead.
+   * A stored row of the bucket `entry` changed, and the bucket gained `rows` rows (1, or −1 when
+   * one left it): the row's entry is written at the next checkpoint or, when the bucket is backed
+   * by a cold entry (join-table.ts), that is rewritten instead. One lookup per change.
    */
-  private noteRow(entry: RowEntry<Bucket>, s: StoredRow): void {
-    if (this.table !== undefined && this.table.backs(entry)) this.table.changed(entry)
+  private noteRow(entry: RowEntry<Bucket>, s: StoredRow, rows = 0): void {
+    const table = this.table
+    if (table === undefined) {
+      this.rowChanges.note(s)
+      return
+    }
+    table.rows += rows
+    if (table.backs(entry)) table.changed(entry, rows)
     else this.rowChanges.note(s)
   }
 
@@ -614,8 +623,7 @@ export class HashJoin implements Operator {
         const s: StoredRow = { row, count: 1, matches, side: side.index, id: this.nextId++, touched: this.clock }
         bucket.push(s)
         this.expiry?.stored(side.index, s)
-        this.noteRow(entry, s)
-        table?.counted(entry, 1)
+        this.noteRow(entry, s, 1)
       } else {
         // Not expected (the input is append-only); handled for safety.
         const at = bucket.findIndex((s) =>
@@ -623,10 +631,7 @@ export class HashJoin implements Operator {
             (v, c) => v === row[c] || (v !== null && row[c] !== null && valuesEqual(v, row[c], side.types[c])),
           ),
         )
-        if (at >= 0) {
-          this.forget(bucket.splice(at, 1)[0], entry)
-          table?.counted(entry, -1)
-        }
+        if (at >= 0) this.forget(bucket.splice(at, 1)[0], entry, -1)
         if (bucket.length === 0) this.dropBucket(side, entry)
       }
       return
@@ -639,7 +644,6 @@ export class HashJoin implements Operator {
         stored.value.touched = this.clock
         this.noteRow(entry, stored.value)
       } else {
-        table?.counted(entry, 1)
         const s = bucket.insert(row, rowHash, {
           row,
           count: 1,
@@ -649,17 +653,15 @@ export class HashJoin implements Operator {
           touched: this.clock,
         }).value
         this.expiry?.stored(side.index, s)
-        this.noteRow(entry, s)
+        this.noteRow(entry, s, 1)
       }
       return
     }
     if (stored === undefined) return
-    if (--stored.value.count === 0) {
-      bucket.delete(stored)
-      table?.counted(entry, -1)
-    }
+    const left = --stored.value.count === 0
+    if (left) bucket.delete(stored)
     stored.value.touched = this.clock
-    this.noteRow(entry, stored.value)
+    this.noteRow(entry, stored.value, left ? -1 : 0)
     if (bucket.size === 0) this.dropBucket(side, entry)
   }
 

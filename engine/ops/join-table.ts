@@ -106,11 +106,6 @@ export interface JoinHost {
   opened?(side: 0 | 1, key: Value[]): void
 }
 
-interface Victim {
-  readonly side: 0 | 1
-  readonly rows: number
-}
-
 const COLD_SIDE = [0, 1].map((s) => {
   const p = new Uint8Array(JOIN_COLD_PREFIX.length + 1)
   p.set(JOIN_COLD_PREFIX)
@@ -143,8 +138,11 @@ export class JoinTable {
    * half of it at the last collect), so a join well within the cache pays a branch per row.
    */
   private tracking = true
-  /** Buckets chosen at a collect, freed by checkpointed() unless touched (then rescued). */
-  private readonly evicting = new Map<RowEntry<TableBucket>, Victim>()
+  /**
+   * Buckets chosen at a collect, with their rows, freed by checkpointed() unless touched since:
+   * a touched victim stays in memory, backed by the cold entry that collect wrote (rescued).
+   */
+  private readonly evicting = new Map<RowEntry<TableBucket>, number>()
   /** Buckets in memory whose copy in the store is their cold entry, not row entries, by side. */
   private readonly backed = new Map<RowEntry<TableBucket>, 0 | 1>()
   /** Backed buckets changed since the last collect (their cold entries are rewritten there). */
@@ -186,7 +184,7 @@ export class JoinTable {
   hit(entry: RowEntry<TableBucket>): void {
     this.spill.hits++
     if (this.tracking) this.recent.add(entry)
-    if (this.evicting.size > 0) this.rescue(entry)
+    if (this.evicting.size > 0) this.evicting.delete(entry) // rescued, if it was a victim
   }
 
   /**
@@ -197,15 +195,13 @@ export class JoinTable {
     return this.backed.size > 0 && this.backed.has(entry)
   }
 
-  /** A backed bucket changed: its cold entry is rewritten at the next checkpoint. */
-  changed(entry: RowEntry<TableBucket>): void {
+  /**
+   * A backed bucket changed, gaining `rows` rows (negative: losing them; the caller counted them
+   * in `rows`): its cold entry is rewritten at the next checkpoint.
+   */
+  changed(entry: RowEntry<TableBucket>, rows: number): void {
     this.dirty.add(entry)
-  }
-
-  /** `n` rows joined (or, negative, left) the bucket in memory `entry`. */
-  counted(entry: RowEntry<TableBucket>, n: number): void {
-    this.rows += n
-    if (this.backs(entry)) this.backedRows += n
+    this.backedRows += rows
   }
 
   /**
@@ -321,7 +317,7 @@ export class JoinTable {
     this.dirty.clear()
     const allowed = spill.allowedItems()
     let pending = 0
-    for (const v of this.evicting.values()) pending += v.rows
+    for (const rows of this.evicting.values()) pending += rows
     let excess = this.rows - pending - allowed
     if (excess <= 0) this.recent.clear() // nothing to choose: recency restarts from here
     this.tracking = 2 * (this.rows - pending) > allowed
@@ -348,7 +344,7 @@ export class JoinTable {
         this.backed.set(entry, side)
         this.backedRows += n
       }
-      this.evicting.set(entry, { side, rows: n })
+      this.evicting.set(entry, n)
       pending += n
       excess -= n
     }
@@ -370,15 +366,16 @@ export class JoinTable {
     const { spill, host } = this
     spill.durable()
     spill.startFilterRebuild(JOIN_COLD_PREFIX)
-    // Victims touched since their collect were rescued (removed from the map) already.
-    for (const [entry, v] of this.evicting) {
-      host.tables[v.side].delete(entry)
+    // Victims touched since their collect were rescued (removed from the map) already. Every
+    // victim is backed (collect backs the others): its side is the backed map's.
+    for (const [entry, rows] of this.evicting) {
+      host.tables[this.backed.get(entry)!].delete(entry)
+      this.backed.delete(entry)
       this.recent.delete(entry)
-      this.backed.delete(entry) // every victim is backed (collect backs the others)
-      this.backedRows -= v.rows
-      this.rows -= v.rows
-      spill.diskOnly += v.rows
-      spill.evictions += v.rows
+      this.backedRows -= rows
+      this.rows -= rows
+      spill.diskOnly += rows
+      spill.evictions += rows
       spill.onDisk = true
     }
     this.evicting.clear()
@@ -391,13 +388,5 @@ export class JoinTable {
   /** Bucket entries of both sides, for the sweep. */
   private *sweep(): Generator<readonly [0 | 1, RowEntry<TableBucket>]> {
     for (const side of [0, 1] as const) for (const e of this.host.tables[side].entries()) yield [side, e]
-  }
-
-  /**
-   * Input touched a victim after the collect chose it: it stays in memory, backed by the cold
-   * entry that collect wrote (a change rewrites that at the next checkpoint).
-   */
-  private rescue(entry: RowEntry<TableBucket>): void {
-    this.evicting.delete(entry)
   }
 }
